@@ -1,0 +1,50 @@
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { AppError } from "./errors.js";
+
+/**
+ * Everything AOS reads from the environment, read once, validated and frozen. Nothing else reads process.env.
+ * README.md's "Configuration" table lists the same variables with the same defaults.
+ */
+export interface Config {
+  /** Where the embedded database, its lock file and (later) the signing keys live. */
+  readonly home: string;
+  /** A PostgreSQL server; when unset, the embedded PGlite database in `home` is used. */
+  readonly databaseUrl: string | undefined;
+  readonly dbPoolMax: number;
+  /** Step retry backoff: min(base · 2^(n-1), max) milliseconds. */
+  readonly stepRetryBaseMs: number;
+  readonly stepRetryMaxMs: number;
+  readonly httpMaxResponseBytes: number;
+  readonly httpDefaultTimeoutMs: number;
+  readonly httpMaxRedirects: number;
+  readonly maxPlanSteps: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function integer(env: Env, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new AppError("USAGE", `${name} must be a whole number >= ${min}, got "${raw}"`);
+  }
+  return value;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const home = resolve(env.AOS_HOME && env.AOS_HOME !== "" ? env.AOS_HOME : join(homedir(), ".aos"));
+  const databaseUrl = env.DATABASE_URL && env.DATABASE_URL !== "" ? env.DATABASE_URL : undefined;
+  return Object.freeze({
+    home,
+    databaseUrl,
+    dbPoolMax: integer(env, "AOS_DB_POOL_MAX", 10, 1),
+    stepRetryBaseMs: integer(env, "AOS_STEP_RETRY_BASE_MS", 500, 0),
+    stepRetryMaxMs: integer(env, "AOS_STEP_RETRY_MAX_MS", 30_000, 0),
+    httpMaxResponseBytes: integer(env, "HTTP_MAX_RESPONSE_BYTES", 1_048_576, 1),
+    httpDefaultTimeoutMs: integer(env, "HTTP_DEFAULT_TIMEOUT_MS", 30_000, 1),
+    httpMaxRedirects: integer(env, "HTTP_MAX_REDIRECTS", 5, 0),
+    maxPlanSteps: integer(env, "MAX_PLAN_STEPS", 25, 1),
+  });
+}

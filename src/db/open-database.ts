@@ -1,0 +1,102 @@
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { createPgConfig } from "@electric-sql/pglite/node-postgres";
+import pg from "pg";
+import type { Config } from "../config.js";
+import { AppError } from "../errors.js";
+import type { Database } from "./database.js";
+import { acquireLockFile } from "./lock-file.js";
+import { SQLSTATE, sqlstateOf } from "./sqlstate.js";
+
+/** The server's address for messages: host, port and database, never the user's password. */
+export function describeDatabaseUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    const database = parsed.pathname.replace(/^\//, "") || "(default database)";
+    return `${parsed.hostname || "localhost"}:${parsed.port || "5432"}/${database}`;
+  } catch {
+    return "(unparseable DATABASE_URL)";
+  }
+}
+
+function unavailable(location: string, error: unknown): AppError {
+  const state = sqlstateOf(error);
+  const errno = (error as NodeJS.ErrnoException | null)?.code;
+  const reason =
+    state === SQLSTATE.INVALID_PASSWORD || state === SQLSTATE.INVALID_AUTHORIZATION
+      ? "the server refused the credentials"
+      : state === SQLSTATE.INVALID_CATALOG_NAME
+        ? "the database does not exist"
+        : errno === "ECONNREFUSED"
+          ? "connection refused"
+          : errno === "ENOTFOUND" || errno === "EAI_AGAIN"
+            ? "host not found"
+            : (errno ?? state ?? "connection failed");
+  return new AppError(
+    "DATABASE_UNAVAILABLE",
+    `cannot reach PostgreSQL at ${location} (${reason}): check DATABASE_URL, or unset it to use the embedded database`,
+    { cause: error },
+  );
+}
+
+export async function openServerDatabase(url: string, poolMax: number): Promise<Database> {
+  const location = describeDatabaseUrl(url);
+  const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 10_000 });
+  // An idle client whose server went away emits 'error' on the pool; pg-pool has already dropped it, and the
+  // next checkout opens a fresh connection. Without a listener the process would crash.
+  pool.on("error", () => undefined);
+  try {
+    await pool.query("select 1");
+  } catch (error) {
+    await pool.end().catch(() => undefined);
+    throw unavailable(location, error);
+  }
+  return { kind: "server", pool, location, close: () => pool.end() };
+}
+
+/**
+ * A pg.Pool over an in-process PGlite. Two adapter gotchas (reference/dependencies.md §1): every client needs
+ * its own adapter connection, or one query error ends the shared connection for all; and PGlite's serializer
+ * chokes on pg's per-query `types` object. PGlite is one session, so the pool holds one client.
+ */
+function pglitePool(pglite: PGlite): pg.Pool {
+  class PgliteClient extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      super({ ...config, ...(createPgConfig(pglite) as unknown as pg.ClientConfig) });
+      const connection = (this as unknown as { connection: { parse: (query: { types?: unknown }) => unknown } })
+        .connection;
+      const parse = connection.parse.bind(connection);
+      connection.parse = (query) => parse(Array.isArray(query.types) ? query : { ...query, types: undefined });
+    }
+  }
+  return new pg.Pool({ Client: PgliteClient, max: 1 });
+}
+
+/** Opens the embedded database: on disk under `dataDir` (behind a lock file), or in memory when it is undefined. */
+export async function openEmbeddedDatabase(dataDir: string | undefined, lockPath?: string): Promise<Database> {
+  const lock = dataDir === undefined ? undefined : acquireLockFile(lockPath ?? `${dataDir}.lock`);
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(dataDir);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+  const pool = pglitePool(pglite);
+  return {
+    kind: "pglite",
+    pool,
+    location: dataDir ?? "memory",
+    async close() {
+      await pool.end();
+      await pglite.close();
+      lock?.release();
+    },
+  };
+}
+
+/** The database the configuration names: the server of DATABASE_URL, or the embedded one in AOS_HOME. */
+export function openDatabase(config: Config): Promise<Database> {
+  if (config.databaseUrl !== undefined) return openServerDatabase(config.databaseUrl, config.dbPoolMax);
+  return openEmbeddedDatabase(join(config.home, "pgdata"), join(config.home, "aos.lock"));
+}

@@ -1,0 +1,132 @@
+// The failure catalog: every error code the platform raises, with its category and whether retrying can help.
+// Retries, exit codes and (later) the API's error envelope are driven from here; nothing matches message text.
+
+export type FailureCategory =
+  | "TRANSIENT"
+  | "PERMANENT"
+  | "RESOURCE"
+  | "PERMISSION"
+  | "VALIDATION"
+  | "INFRASTRUCTURE"
+  | "SECURITY"
+  | "SKILL";
+
+export interface FailureEntry {
+  category: FailureCategory;
+  retryable: boolean;
+  httpStatus: number;
+  suggestion: string;
+}
+
+export const FAILURE_CATALOG = {
+  USAGE: { category: "VALIDATION", retryable: false, httpStatus: 400, suggestion: "Check the command's --help." },
+  VALIDATION_ERROR: { category: "VALIDATION", retryable: false, httpStatus: 400, suggestion: "Fix the input." },
+  TENANT_REQUIRED: { category: "VALIDATION", retryable: false, httpStatus: 400, suggestion: "Pass --tenant-id." },
+  AGENT_NOT_FOUND: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 404,
+    suggestion: "List the tenant's agents with `aos list-agents --tenant-id T`.",
+  },
+  RUN_NOT_FOUND: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 404,
+    suggestion: "List the tenant's runs with `aos list-runs --tenant-id T`.",
+  },
+  SKILL_NOT_FOUND: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 404,
+    suggestion: "List the registered skills with `aos list-skills`.",
+  },
+  PLAN_INVALID: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 422,
+    suggestion: "Fix the plan's steps; `aos skill <name>` shows each skill's parameters.",
+  },
+  PLAN_FILE_INVALID: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 400,
+    suggestion: 'A plan file is JSON shaped {"steps":[{"step_id","skill","params",...}]}.',
+  },
+  DATABASE_UNAVAILABLE: {
+    category: "INFRASTRUCTURE",
+    retryable: true,
+    httpStatus: 503,
+    suggestion: "Check DATABASE_URL and that the server accepts connections.",
+  },
+  DATABASE_LOCKED: {
+    category: "RESOURCE",
+    retryable: true,
+    httpStatus: 503,
+    suggestion: "Stop the other aos process, or give this one its own AOS_HOME.",
+  },
+  LEASE_LOST: {
+    category: "INFRASTRUCTURE",
+    retryable: false,
+    httpStatus: 409,
+    suggestion: "Another worker owns the run now; nothing to do.",
+  },
+  RUN_NOT_CLAIMABLE: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 409,
+    suggestion: "Only queued runs, and retry runs whose time has come, can be claimed.",
+  },
+  HTTP_4XX: { category: "PERMANENT", retryable: false, httpStatus: 502, suggestion: "Fix the request." },
+  HTTP_5XX: { category: "TRANSIENT", retryable: true, httpStatus: 502, suggestion: "Retry later." },
+  TIMEOUT: { category: "TRANSIENT", retryable: true, httpStatus: 504, suggestion: "Raise the timeout or retry." },
+  NETWORK_ERROR: {
+    category: "TRANSIENT",
+    retryable: true,
+    httpStatus: 502,
+    suggestion: "Check the host is reachable from this machine.",
+  },
+  DNS_ERROR: { category: "TRANSIENT", retryable: true, httpStatus: 502, suggestion: "Check the host name." },
+  FORBIDDEN_TARGET: {
+    category: "SECURITY",
+    retryable: false,
+    httpStatus: 403,
+    suggestion: "Private, loopback, link-local and metadata addresses are blocked unless the agent's allow-list names the host.",
+  },
+  RESPONSE_TOO_LARGE: {
+    category: "RESOURCE",
+    retryable: false,
+    httpStatus: 502,
+    suggestion: "Ask for less data; the response body cap is HTTP_MAX_RESPONSE_BYTES.",
+  },
+  TOO_MANY_REDIRECTS: { category: "PERMANENT", retryable: false, httpStatus: 502, suggestion: "Fix the URL." },
+  TRANSFORM_PATH_MISSING: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 422,
+    suggestion: "Give the path a default in `defaults`, or fix the mapping.",
+  },
+  INJECTED_FAILURE: {
+    category: "TRANSIENT",
+    retryable: true,
+    httpStatus: 500,
+    suggestion: "This failure was asked for by the test skill.",
+  },
+  SKILL_ERROR: {
+    category: "SKILL",
+    retryable: false,
+    httpStatus: 500,
+    suggestion: "Read the step's error details in `aos get-run`.",
+  },
+  INTERNAL: {
+    category: "INFRASTRUCTURE",
+    retryable: false,
+    httpStatus: 500,
+    suggestion: "Re-run with -v and report the stack trace.",
+  },
+} as const satisfies Record<string, FailureEntry>;
+
+export type FailureCode = keyof typeof FAILURE_CATALOG;
+
+export function isFailureCode(code: string): code is FailureCode {
+  return Object.hasOwn(FAILURE_CATALOG, code);
+}

@@ -1,0 +1,161 @@
+// The domain's words as types. ARCHITECTURE.md's glossary is the source; code uses no synonyms.
+
+/** Every status a run can have. A run is never claimable before its plan is stored. */
+export const RUN_STATUSES = [
+  "queued",
+  "running",
+  "retry",
+  "pending_approval",
+  "succeeded",
+  "failed",
+  "halted",
+  "cancelled",
+] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "halted", "cancelled"]);
+
+/** The statuses the CLI waits for: every terminal one, plus a run parked for a human. */
+export const RUN_WAIT_END_STATUSES: ReadonlySet<RunStatus> = new Set([...TERMINAL_RUN_STATUSES, "pending_approval"]);
+
+export function isTerminal(status: RunStatus): boolean {
+  return TERMINAL_RUN_STATUSES.has(status);
+}
+
+/** A trace is `running` until its run ends; every terminal run path completes it. */
+export type TraceStatus = "running" | "completed" | "failed" | "aborted";
+
+export const TRACE_STATUS_FOR_RUN: Readonly<Record<"succeeded" | "failed" | "halted" | "cancelled", TraceStatus>> = {
+  succeeded: "completed",
+  failed: "failed",
+  halted: "aborted",
+  cancelled: "aborted",
+};
+
+/** The status of one trace step (one attempt of one step). */
+export type StepStatus = "succeeded" | "failed";
+
+export type OnError = "abort" | "continue";
+
+export type ActorType = "HUMAN" | "SYSTEM" | "SERVICE";
+
+/** One step of a plan, as stored in `runs.plan_json`. */
+export interface PlanStep {
+  step_id: string;
+  skill: string;
+  params: Record<string, unknown>;
+  on_error: OnError;
+  retry_count: number;
+  output_key?: string | undefined;
+  depends_on: string[];
+  description?: string | undefined;
+}
+
+export interface Plan {
+  plan_id: string;
+  planner: "stub" | "explicit";
+  steps: PlanStep[];
+}
+
+export interface Tenant {
+  id: string;
+  name: string;
+  createdAt: Date;
+}
+
+export interface Agent {
+  id: string;
+  tenantId: string;
+  name: string;
+  status: "active" | "paused" | "disabled" | "maintenance";
+  isDefault: boolean;
+  budgetCents: number | null;
+  spentCents: number;
+  concurrentRunsLimit: number;
+  rateLimitRpm: number;
+  allowedHosts: string[];
+  createdAt: Date;
+}
+
+export interface Run {
+  id: string;
+  tenantId: string;
+  agentId: string;
+  goal: string;
+  status: RunStatus;
+  attempts: number;
+  errorMessage: string | null;
+  plan: Plan | null;
+  originSystemId: string;
+  actorType: ActorType;
+  actorId: string | null;
+  costCents: number;
+  createdAt: Date;
+  startedAt: Date | null;
+  completedAt: Date | null;
+  durationMs: number | null;
+  epoch: number;
+  nextSeq: number;
+  nextStepIndex: number;
+  chainHead: string | null;
+}
+
+export interface Trace {
+  traceId: string;
+  runId: string;
+  tenantId: string;
+  agentId: string;
+  planHash: string;
+  status: TraceStatus;
+  rootHash: string | null;
+  merkleRoot: string | null;
+  treeSize: number | null;
+  startedAt: Date;
+  completedAt: Date | null;
+  createdAt: Date;
+  metadata: Record<string, unknown>;
+}
+
+/** A skill's error as stored in a trace step and shown to users. */
+export interface StepError {
+  code: string;
+  message: string;
+  category: string;
+  retryable: boolean;
+  details?: Record<string, unknown> | undefined;
+}
+
+export interface TraceStep {
+  traceId: string;
+  seq: number;
+  stepIndex: number;
+  stepId: string;
+  attempt: number;
+  skillName: string;
+  skillVersion: string;
+  params: Record<string, unknown>;
+  status: StepStatus;
+  outcomeCode: string;
+  outcomeData: unknown;
+  error: StepError | null;
+  costCents: number;
+  tokens: number;
+  durationMs: number;
+  startedAt: Date;
+  completedAt: Date;
+  decision: StepDecision | null;
+  leafHash: string;
+  chainHash: string;
+}
+
+/** The policy engine's answer before a step; stored in the trace step, so it is inside the proof. */
+export interface StepDecision {
+  action: "allow" | "deny" | "require_approval";
+  reason: string;
+  policy_id: string;
+  policy_hash: string;
+}
+
+export function traceIdFor(runId: string): string {
+  return `trace_${runId}`;
+}

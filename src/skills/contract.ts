@@ -1,0 +1,64 @@
+import type { z } from "zod";
+import type { StepError } from "../glossary.js";
+import type { Logger } from "../logger.js";
+
+/**
+ * What a skill receives besides its input: ids, a logger, an AbortSignal it must honour (timeouts and
+ * cancellation), the idempotency key for external side effects, and the egress rules of the agent it runs for.
+ */
+export interface SkillContext {
+  readonly signal: AbortSignal;
+  readonly tenantId: string;
+  readonly agentId: string;
+  readonly runId: string;
+  readonly stepIndex: number;
+  readonly attempt: number;
+  /** `<run_id>:<step_index>`: the same across attempts of a step, so a retried side effect can be deduplicated. */
+  readonly idempotencyKey: string;
+  readonly log: Logger;
+  /** Hosts the agent may reach even where the SSRF guard would block them. */
+  readonly allowedHosts: readonly string[];
+  readonly limits: SkillLimits;
+}
+
+/** Limits from configuration that skills apply. */
+export interface SkillLimits {
+  readonly httpMaxResponseBytes: number;
+  readonly httpDefaultTimeoutMs: number;
+  readonly httpMaxRedirects: number;
+}
+
+export interface SideEffects {
+  /** Integer cents; never a float that drifts. */
+  costCents: number;
+  tokens: number;
+}
+
+/** The one outcome shape every skill returns. A skill reports failure as `status: "error"`; it does not throw. */
+export type SkillOutcome =
+  | { status: "ok"; result: unknown; sideEffects: SideEffects }
+  | { status: "error"; result?: unknown; error: StepError; sideEffects: SideEffects };
+
+export type Determinism = "deterministic" | "non_deterministic";
+export type SideEffectClass = "none" | "external_read" | "external_write";
+
+/** A skill's versioned contract and its implementation. */
+export interface Skill<Input = unknown> {
+  readonly name: string;
+  readonly version: string;
+  readonly description: string;
+  /** Strict: unknown keys are rejected, so a misspelt parameter never passes silently. */
+  readonly input: z.ZodType<Input>;
+  /** A description of `result` on success, for people and planners. */
+  readonly output: Record<string, string>;
+  readonly determinism: Determinism;
+  readonly sideEffects: SideEffectClass;
+  /** Estimated cost in integer cents, before the step runs. */
+  estimateCostCents(input: Input): number;
+  readonly limits: Record<string, string | number>;
+  /** The failure catalog codes this skill can report. */
+  readonly failureCodes: readonly string[];
+  execute(input: Input, ctx: SkillContext): Promise<SkillOutcome>;
+}
+
+export const NO_SIDE_EFFECTS: SideEffects = Object.freeze({ costCents: 0, tokens: 0 });

@@ -1,0 +1,50 @@
+import { z } from "zod";
+import type { Skill } from "./contract.js";
+import { failTriggerSkill } from "./fail-trigger.js";
+import { httpCallSkill } from "./http-call.js";
+import { jsonTransformSkill } from "./json-transform.js";
+
+/**
+ * Every skill, registered statically: importing this module is all it takes, so no process can forget a
+ * load step (upstream's API never loaded its skills). Order is the manifest's order.
+ */
+const SKILLS: readonly Skill<never>[] = [httpCallSkill, jsonTransformSkill, failTriggerSkill] as unknown as Skill<never>[];
+
+const BY_NAME: ReadonlyMap<string, Skill<unknown>> = new Map(
+  SKILLS.map((skill) => [skill.name, skill as unknown as Skill<unknown>]),
+);
+
+export function findSkill(name: string): Skill<unknown> | undefined {
+  return BY_NAME.get(name);
+}
+
+export function listSkills(): Skill<unknown>[] {
+  return [...BY_NAME.values()];
+}
+
+/** A skill's contract as data, for `aos skill <name>`, the planner's manifest and (later) the API. */
+export interface SkillDescriptor {
+  name: string;
+  version: string;
+  description: string;
+  determinism: string;
+  side_effects: string;
+  input_schema: unknown;
+  output: Record<string, string>;
+  limits: Record<string, string | number>;
+  failure_codes: readonly string[];
+}
+
+export function describeSkill(skill: Skill<unknown>): SkillDescriptor {
+  return {
+    name: skill.name,
+    version: skill.version,
+    description: skill.description,
+    determinism: skill.determinism,
+    side_effects: skill.sideEffects,
+    input_schema: z.toJSONSchema(skill.input, { unrepresentable: "any" }),
+    output: skill.output,
+    limits: skill.limits,
+    failure_codes: skill.failureCodes,
+  };
+}

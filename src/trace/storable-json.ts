@@ -1,0 +1,31 @@
+/**
+ * Makes a value safe to store in jsonb and to hash, so what is hashed at write time is exactly what reads back:
+ * PostgreSQL's jsonb cannot hold U+0000, and JSON has no undefined, NaN, Infinity or bigint.
+ * Strings lose U+0000 (replaced by U+FFFD); non-finite numbers become null; bigints become decimal strings;
+ * Dates become ISO strings; undefined object members are dropped and undefined array items become null.
+ */
+export function toStorableJson(value: unknown): unknown {
+  switch (typeof value) {
+    case "string":
+      return value.includes("\u0000") ? value.replaceAll("\u0000", "\uFFFD") : value;
+    case "number":
+      return Number.isFinite(value) ? value : null;
+    case "boolean":
+      return value;
+    case "bigint":
+      return value.toString();
+    case "object": {
+      if (value === null) return null;
+      if (value instanceof Date) return value.toISOString();
+      if (Array.isArray(value)) return value.map((item) => (item === undefined ? null : toStorableJson(item)));
+      const out: Record<string, unknown> = {};
+      for (const [key, item] of Object.entries(value)) {
+        if (item === undefined || typeof item === "function" || typeof item === "symbol") continue;
+        out[toStorableJson(key) as string] = toStorableJson(item);
+      }
+      return out;
+    }
+    default:
+      return null;
+  }
+}
