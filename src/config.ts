@@ -19,6 +19,8 @@ export interface Config {
   readonly httpDefaultTimeoutMs: number;
   readonly httpMaxRedirects: number;
   readonly maxPlanSteps: number;
+  /** NO_COLOR (https://no-color.org): plain output even on a terminal. */
+  readonly noColor: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -46,5 +48,6 @@ export function loadConfig(env: Env = process.env): Config {
     httpDefaultTimeoutMs: integer(env, "HTTP_DEFAULT_TIMEOUT_MS", 30_000, 1),
     httpMaxRedirects: integer(env, "HTTP_MAX_REDIRECTS", 5, 0),
     maxPlanSteps: integer(env, "MAX_PLAN_STEPS", 25, 1),
+    noColor: env.NO_COLOR !== undefined && env.NO_COLOR !== "",
   });
 }

@@ -105,6 +105,12 @@ export const FAILURE_CATALOG = {
     httpStatus: 422,
     suggestion: "Give the path a default in `defaults`, or fix the mapping.",
   },
+  CANCELLED: {
+    category: "PERMANENT",
+    retryable: false,
+    httpStatus: 409,
+    suggestion: "The step was stopped by its run's cancellation or a stopping worker; the runner decides what follows.",
+  },
   INJECTED_FAILURE: {
     category: "TRANSIENT",
     retryable: true,

@@ -25,7 +25,7 @@ export function isTerminal(status: RunStatus): boolean {
 /** A trace is `running` until its run ends; every terminal run path completes it. */
 export type TraceStatus = "running" | "completed" | "failed" | "aborted";
 
-export const TRACE_STATUS_FOR_RUN: Readonly<Record<"succeeded" | "failed" | "halted" | "cancelled", TraceStatus>> = {
+export const TRACE_STATUS_FOR_RUN: Readonly<Record<"succeeded" | "failed" | "halted" | "cancelled", Exclude<TraceStatus, "running">>> = {
   succeeded: "completed",
   failed: "failed",
   halted: "aborted",

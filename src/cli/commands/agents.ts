@@ -1,0 +1,70 @@
+import { Command } from "commander";
+import type { Agent } from "../../glossary.js";
+import { createAgent, listTenantAgents } from "../../services/agents.js";
+import { type CliContext, type CommonFlags, parseWholeNumber, withDatabase } from "../context.js";
+import { printJson, table } from "../output.js";
+
+function agentJson(agent: Agent): Record<string, unknown> {
+  return {
+    agent_id: agent.id,
+    tenant_id: agent.tenantId,
+    name: agent.name,
+    status: agent.status,
+    is_default: agent.isDefault,
+    budget_cents: agent.budgetCents,
+    spent_cents: agent.spentCents,
+    allowed_hosts: agent.allowedHosts,
+    created_at: agent.createdAt.toISOString(),
+  };
+}
+
+interface CreateAgentFlags extends CommonFlags {
+  tenantId: string;
+  name: string;
+  budgetCents?: string;
+  allowHost: string[];
+}
+
+export function createAgentCommand(ctx: CliContext): Command {
+  return new Command("create-agent")
+    .description("create an agent for a tenant")
+    .requiredOption("--tenant-id <id>", "the tenant that owns the agent")
+    .requiredOption("-n, --name <name>", "the agent's name")
+    .option("--budget-cents <cents>", "the agent's budget in whole cents (default: no budget)")
+    .option(
+      "--allow-host <host>",
+      "a host this agent may reach even where the SSRF guard blocks it, e.g. a loopback service (repeatable)",
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .option("--json", "print the agent as JSON")
+    .option("-v, --verbose", "show stack traces on errors")
+    .action(async (flags: CreateAgentFlags) => {
+      const budgetCents = parseWholeNumber("--budget-cents", flags.budgetCents);
+      const agent = await withDatabase(ctx, (db) =>
+        createAgent(db, { tenantId: flags.tenantId, name: flags.name, budgetCents, allowedHosts: flags.allowHost }),
+      );
+      if (flags.json) printJson(ctx.output, agentJson(agent));
+      else ctx.output.out(`Created agent: ${agent.id} (${agent.name}, tenant ${agent.tenantId})`);
+    });
+}
+
+export function listAgentsCommand(ctx: CliContext): Command {
+  return new Command("list-agents")
+    .description("list a tenant's agents")
+    .requiredOption("--tenant-id <id>", "the tenant")
+    .option("--json", "print the agents as JSON")
+    .option("-v, --verbose", "show stack traces on errors")
+    .action(async (flags: CommonFlags & { tenantId: string }) => {
+      const agents = await withDatabase(ctx, (db) => listTenantAgents(db, flags.tenantId));
+      if (flags.json) return printJson(ctx.output, agents.map(agentJson));
+      if (agents.length === 0) return ctx.output.out(`No agents for tenant ${flags.tenantId}.`);
+      const rows = agents.map((agent) => [
+        agent.id,
+        agent.name + (agent.isDefault ? " (default)" : ""),
+        agent.status,
+        agent.budgetCents === null ? "no budget" : `${agent.budgetCents - agent.spentCents}c of ${agent.budgetCents}c left`,
+      ]);
+      for (const line of table([["AGENT", "NAME", "STATUS", "BUDGET"], ...rows])) ctx.output.out(line);
+    });
+}

@@ -1,0 +1,107 @@
+import { readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { AppError } from "../../errors.js";
+import type { ActorType, Run } from "../../glossary.js";
+import { createRun, DEFAULT_ORIGIN_SYSTEM_ID, getRunDetail, type RunDetail } from "../../services/runs.js";
+import { claimAndExecute } from "../../worker/claim.js";
+import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../context.js";
+import { printJson } from "../output.js";
+import { printRunSummary, runJson, stepLine } from "../present-run.js";
+
+interface RunFlags extends CommonFlags {
+  tenantId: string;
+  agentId?: string;
+  goal: string;
+  originSystemId: string;
+  actorType: ActorType;
+  actorId?: string;
+  plan?: string;
+  wait: boolean;
+}
+
+/** Reads a plan file; a file that cannot be read or is not JSON is a usage error, reported before any run exists. */
+export function readPlanFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new AppError("PLAN_FILE_INVALID", `cannot read plan file ${path}: ${(error as NodeJS.ErrnoException).code ?? "unreadable"}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new AppError("PLAN_FILE_INVALID", `plan file ${path} is not JSON: ${(error as Error).message}`);
+  }
+}
+
+export function runCommand(ctx: CliContext): Command {
+  return new Command("run")
+    .description("create a run for a goal, plan it, execute it, and print the finished run")
+    .requiredOption("--tenant-id <id>", "the tenant that owns the run")
+    .option("-a, --agent-id <id>", "the agent (default: the tenant's default agent, created on first use)")
+    .requiredOption("-g, --goal <text>", "what the run should achieve")
+    .option("--origin-system-id <id>", "who asked for the run", DEFAULT_ORIGIN_SYSTEM_ID)
+    .addOption(new Option("--actor-type <type>", "who acts").choices(["HUMAN", "SYSTEM", "SERVICE"]).default("SYSTEM"))
+    .option("--actor-id <id>", "the acting person (required with --actor-type HUMAN)")
+    .option("--plan <file>", 'an explicit plan: {"steps":[{"step_id","skill","params",...}]}')
+    .option("--no-wait", "create and queue the run, print it, and return without executing it")
+    .option("--json", "print the run as JSON")
+    .option("-v, --verbose", "log to stderr, and show stack traces on errors")
+    .action(async (flags: RunFlags) => {
+      const plan = flags.plan === undefined ? undefined : readPlanFile(flags.plan);
+      await withDatabase(ctx, async (db) => {
+        let run: Run;
+        try {
+          run = await createRun(db, ctx.config, {
+            tenantId: flags.tenantId,
+            agentId: flags.agentId,
+            goal: flags.goal,
+            originSystemId: flags.originSystemId,
+            actorType: flags.actorType,
+            actorId: flags.actorId,
+            plan,
+          });
+        } catch (error) {
+          if (!(error instanceof AppError) || error.code !== "PLAN_INVALID") throw error;
+          return reportPlanFailure(ctx, flags, error, (runId) => getRunDetail(db, flags.tenantId, runId));
+        }
+        if (flags.wait) {
+          const live = ctx.output.isTty && flags.json !== true;
+          if (live) ctx.output.out(`Run ${run.id} queued; executing ${run.plan?.steps.length ?? 0} step(s)`);
+          await claimAndExecute(
+            {
+              db,
+              config: ctx.config,
+              log: loggerFor(flags),
+              ...(live ? { onStep: (step) => ctx.output.out(stepLine(ctx.output, step)) } : {}),
+            },
+            run.id,
+            `cli-${process.pid}`,
+          );
+        }
+        const detail = await getRunDetail(db, run.tenantId, run.id);
+        if (flags.json) printJson(ctx.output, runJson(detail));
+        else printRunSummary(ctx.output, detail);
+        const ok = flags.wait ? detail.run.status === "succeeded" : detail.run.status === "queued";
+        ctx.exitCode = ok ? 0 : 1;
+      });
+    });
+}
+
+/** The run exists (recorded failed): --json prints it with the plan's issues; people get the message. */
+async function reportPlanFailure(
+  ctx: CliContext,
+  flags: RunFlags,
+  error: AppError,
+  detailOf: (runId: string) => Promise<RunDetail>,
+): Promise<void> {
+  ctx.exitCode = 1;
+  const runId = error.details?.run_id;
+  if (typeof runId !== "string") throw error;
+  if (flags.json) {
+    printJson(ctx.output, { ...runJson(await detailOf(runId)), plan_issues: error.details?.issues ?? [] });
+    return;
+  }
+  ctx.output.err(error.message);
+  ctx.output.err(`run ${runId} was recorded as failed`);
+}

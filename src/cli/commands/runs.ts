@@ -1,0 +1,52 @@
+import { Command } from "commander";
+import { getRunDetail, listTenantRuns } from "../../services/runs.js";
+import { type CliContext, type CommonFlags, parseWholeNumber, withDatabase } from "../context.js";
+import { printJson, table } from "../output.js";
+import { printRunSummary, runJson, runListRow, stepLine } from "../present-run.js";
+
+export function getRunCommand(ctx: CliContext): Command {
+  return new Command("get-run")
+    .description("show a run with its steps")
+    .argument("<run_id>", "the run")
+    .requiredOption("--tenant-id <id>", "the tenant that owns the run")
+    .option("--json", "print the run as JSON")
+    .option("-v, --verbose", "show stack traces on errors")
+    .action(async (runId: string, flags: CommonFlags & { tenantId: string }) => {
+      const detail = await withDatabase(ctx, (db) => getRunDetail(db, flags.tenantId, runId));
+      if (flags.json) return printJson(ctx.output, runJson(detail));
+      printRunSummary(ctx.output, detail);
+      if (detail.steps.length > 0) ctx.output.out("  steps:");
+      for (const step of detail.steps) ctx.output.out(`  ${stepLine(ctx.output, step)}`);
+    });
+}
+
+export function listRunsCommand(ctx: CliContext): Command {
+  return new Command("list-runs")
+    .description("list a tenant's runs, newest first")
+    .requiredOption("--tenant-id <id>", "the tenant")
+    .option("--status <status>", "only runs with this status")
+    .option("--limit <n>", "at most this many runs", "50")
+    .option("--json", "print the runs as JSON")
+    .option("-v, --verbose", "show stack traces on errors")
+    .action(async (flags: CommonFlags & { tenantId: string; status?: string; limit: string }) => {
+      const limit = parseWholeNumber("--limit", flags.limit) ?? 50;
+      const runs = await withDatabase(ctx, (db) => listTenantRuns(db, flags.tenantId, flags.status, limit));
+      if (flags.json) {
+        return printJson(
+          ctx.output,
+          runs.map((run) => ({
+            run_id: run.id,
+            agent_id: run.agentId,
+            goal: run.goal,
+            status: run.status,
+            attempts: run.attempts,
+            error_message: run.errorMessage,
+            created_at: run.createdAt.toISOString(),
+            completed_at: run.completedAt?.toISOString() ?? null,
+          })),
+        );
+      }
+      if (runs.length === 0) return ctx.output.out(`No runs for tenant ${flags.tenantId}.`);
+      for (const line of table([["RUN", "STATUS", "CREATED", "GOAL"], ...runs.map(runListRow)])) ctx.output.out(line);
+    });
+}

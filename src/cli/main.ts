@@ -1,0 +1,65 @@
+import { Command, CommanderError } from "commander";
+import { loadConfig } from "../config.js";
+import { AppError, toAppError } from "../errors.js";
+import { FAILURE_CATALOG } from "../failure-catalog.js";
+import { createAgentCommand, listAgentsCommand } from "./commands/agents.js";
+import { migrateCommand } from "./commands/migrate.js";
+import { runCommand } from "./commands/run.js";
+import { getRunCommand, listRunsCommand } from "./commands/runs.js";
+import { listSkillsCommand, skillCommand } from "./commands/skills.js";
+import type { CliContext } from "./context.js";
+import { type Output, paint, processOutput } from "./output.js";
+
+/** Exit codes: 0 success, 1 a failure (a failed run, a missing resource, an unreachable database), 2 bad usage. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+const USAGE_CODES = new Set(["USAGE", "VALIDATION_ERROR", "TENANT_REQUIRED", "PLAN_FILE_INVALID"]);
+
+function buildProgram(ctx: CliContext): Command {
+  const program = new Command("aos")
+    .description("AOS: governed agent runs on PostgreSQL, with signed, offline-verifiable proofs")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => ctx.output.out(text.trimEnd()), writeErr: (text) => ctx.output.err(text.trimEnd()) });
+  for (const command of [
+    runCommand(ctx),
+    createAgentCommand(ctx),
+    listAgentsCommand(ctx),
+    getRunCommand(ctx),
+    listRunsCommand(ctx),
+    listSkillsCommand(ctx),
+    skillCommand(ctx),
+    migrateCommand(ctx),
+  ]) {
+    program.addCommand(command.exitOverride().showHelpAfterError(`(run aos ${command.name()} --help for usage)`));
+  }
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code; never throws. */
+export async function main(argv: string[], output?: Output): Promise<number> {
+  const verbose = argv.includes("-v") || argv.includes("--verbose");
+  let out = output ?? processOutput(false);
+  try {
+    const config = loadConfig();
+    out = output ?? processOutput(config.noColor);
+    const ctx: CliContext = { config, output: out, exitCode: EXIT.ok };
+    await buildProgram(ctx).parseAsync(argv, { from: "user" });
+    return ctx.exitCode;
+  } catch (error) {
+    return reportError(out, error, verbose);
+  }
+}
+
+function reportError(output: Output, error: unknown, verbose: boolean): number {
+  if (error instanceof CommanderError) {
+    // Commander has printed its message already; help and --version are not errors.
+    return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  const appError = toAppError(error);
+  output.err(`${paint(output, "red", "error:")} ${appError.message}`);
+  const hint = FAILURE_CATALOG[appError.code].suggestion;
+  if (appError.code !== "INTERNAL" || !verbose) output.err(`hint: ${hint}`);
+  if (verbose && error instanceof Error && error.stack) output.err(error.stack);
+  return error instanceof AppError && USAGE_CODES.has(appError.code) ? EXIT.usage : EXIT.failure;
+}

@@ -1,0 +1,41 @@
+/** Where a command writes. Injected so tests (and the in-process benchmark) can capture output. */
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+  /** Live progress and colour are for people at a terminal only. */
+  readonly isTty: boolean;
+  readonly color: boolean;
+}
+
+export function processOutput(noColor: boolean): Output {
+  const isTty = Boolean(process.stdout.isTTY);
+  return {
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+    isTty,
+    color: isTty && !noColor,
+  };
+}
+
+export function printJson(output: Output, value: unknown): void {
+  output.out(JSON.stringify(value, null, 2));
+}
+
+const COLORS = { green: 32, red: 31, yellow: 33, dim: 2, bold: 1 } as const;
+
+export function paint(output: Output, color: keyof typeof COLORS, text: string): string {
+  return output.color ? `\u001b[${COLORS[color]}m${text}\u001b[0m` : text;
+}
+
+export function statusColor(status: string): keyof typeof COLORS {
+  if (status === "succeeded" || status === "ok") return "green";
+  if (status === "failed" || status === "halted" || status === "cancelled") return "red";
+  return "yellow";
+}
+
+/** Left-aligned columns, for tables a person reads. */
+export function table(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index] ?? 0))).join("  ").trimEnd());
+}

@@ -1,0 +1,71 @@
+import type { Run, TraceStep } from "../glossary.js";
+import type { RunDetail } from "../services/runs.js";
+import { type Output, paint, statusColor, table } from "./output.js";
+
+/** The run as `--json` prints it: upstream's get_run fields, plus its steps and trace. */
+export function runJson(detail: RunDetail): Record<string, unknown> {
+  const { run, trace, steps } = detail;
+  return {
+    run_id: run.id,
+    tenant_id: run.tenantId,
+    agent_id: run.agentId,
+    origin_system_id: run.originSystemId,
+    goal: run.goal,
+    status: run.status,
+    attempts: run.attempts,
+    error_message: run.errorMessage,
+    cost_cents: run.costCents,
+    plan: run.plan,
+    steps: steps.map(stepJson),
+    trace_id: trace?.traceId ?? null,
+    trace_status: trace?.status ?? null,
+    root_hash: trace?.rootHash ?? null,
+    created_at: run.createdAt.toISOString(),
+    started_at: run.startedAt?.toISOString() ?? null,
+    completed_at: run.completedAt?.toISOString() ?? null,
+    duration_ms: run.durationMs === null ? null : Math.round(run.durationMs),
+  };
+}
+
+export function stepJson(step: TraceStep): Record<string, unknown> {
+  return {
+    seq: step.seq,
+    step_index: step.stepIndex,
+    step_id: step.stepId,
+    attempt: step.attempt,
+    skill: step.skillName,
+    status: step.status,
+    outcome_code: step.outcomeCode,
+    duration_ms: step.durationMs,
+    ...(step.error === null ? {} : { error: step.error.message }),
+  };
+}
+
+/** One line per recorded attempt, printed live on a terminal. */
+export function stepLine(output: Output, step: TraceStep): string {
+  const attempt = step.attempt > 1 ? ` (attempt ${step.attempt})` : "";
+  const error = step.error === null ? "" : `  ${step.error.code}: ${step.error.message}`;
+  return `  ${step.stepId}  ${step.skillName}  ${paint(output, statusColor(step.status), step.status)}  ${step.durationMs} ms${attempt}${error}`;
+}
+
+export function printRunSummary(output: Output, detail: RunDetail): void {
+  const { run, trace, steps } = detail;
+  const duration = run.durationMs === null ? "" : `, ${Math.round(run.durationMs)} ms`;
+  output.out(`Run ${run.id}  ${paint(output, statusColor(run.status), run.status)}  (${steps.length} step rows${duration})`);
+  const rows = [
+    ["tenant", run.tenantId],
+    ["agent", run.agentId],
+    ["origin", run.originSystemId],
+    ["goal", run.goal],
+    ["attempts", String(run.attempts)],
+    ["cost", `${run.costCents}c`],
+  ];
+  if (trace !== undefined) rows.push(["trace", `${trace.traceId} (${trace.status})`]);
+  if (trace?.rootHash) rows.push(["chain head", trace.rootHash]);
+  for (const line of table(rows)) output.out(`  ${line}`);
+  if (run.errorMessage !== null) output.out(`  ${paint(output, "red", "Error:")} ${run.errorMessage}`);
+}
+
+export function runListRow(run: Run): string[] {
+  return [run.id, run.status, run.createdAt.toISOString(), run.goal.length > 50 ? `${run.goal.slice(0, 47)}...` : run.goal];
+}

@@ -1,0 +1,186 @@
+import type { ActorType, Plan, Run, RunStatus } from "../../glossary.js";
+import type { Queryable } from "../database.js";
+
+interface RunRow {
+  id: string;
+  tenant_id: string;
+  agent_id: string;
+  goal: string;
+  status: RunStatus;
+  attempts: number;
+  error_message: string | null;
+  plan_json: Plan | null;
+  origin_system_id: string;
+  actor_type: ActorType;
+  actor_id: string | null;
+  cost_cents: string;
+  created_at: Date;
+  started_at: Date | null;
+  completed_at: Date | null;
+  duration_ms: number | null;
+  epoch: number;
+  next_seq: number;
+  next_step_index: number;
+  chain_head: string | null;
+}
+
+const RUN_COLUMNS = `id, tenant_id, agent_id, goal, status, attempts, error_message, plan_json, origin_system_id,
+  actor_type, actor_id, cost_cents, created_at, started_at, completed_at, duration_ms, epoch, next_seq,
+  next_step_index, chain_head`;
+
+function toRun(row: RunRow): Run {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    agentId: row.agent_id,
+    goal: row.goal,
+    status: row.status,
+    attempts: row.attempts,
+    errorMessage: row.error_message,
+    plan: row.plan_json,
+    originSystemId: row.origin_system_id,
+    actorType: row.actor_type,
+    actorId: row.actor_id,
+    costCents: Number(row.cost_cents),
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+    durationMs: row.duration_ms,
+    epoch: row.epoch,
+    nextSeq: row.next_seq,
+    nextStepIndex: row.next_step_index,
+    chainHead: row.chain_head,
+  };
+}
+
+export interface NewRun {
+  id: string;
+  tenantId: string;
+  agentId: string;
+  goal: string;
+  status: "queued" | "failed";
+  errorMessage: string | null;
+  terminationReason: "plan_invalid" | null;
+  plan: Plan | null;
+  originSystemId: string;
+  actorType: ActorType;
+  actorId: string | null;
+  /** The trace's genesis hash h₀, the chain's starting point. */
+  chainHead: string | null;
+  createdAt: Date;
+}
+
+export async function insertRun(db: Queryable, run: NewRun): Promise<Run> {
+  const { rows } = await db.query<RunRow>(
+    `insert into runs (id, tenant_id, agent_id, goal, status, error_message, termination_reason, plan_json,
+  origin_system_id, actor_type, actor_id, chain_head, created_at, completed_at)
+values ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::jsonb,
+  $9::text, $10::text, $11::text, $12::text, $13::timestamptz,
+  case when $5::text = 'failed' then $13::timestamptz end)
+returning ${RUN_COLUMNS}`,
+    [
+      run.id,
+      run.tenantId,
+      run.agentId,
+      run.goal,
+      run.status,
+      run.errorMessage,
+      run.terminationReason,
+      run.plan === null ? null : JSON.stringify(run.plan),
+      run.originSystemId,
+      run.actorType,
+      run.actorId,
+      run.chainHead,
+      run.createdAt,
+    ],
+  );
+  return toRun(rows[0] as RunRow);
+}
+
+/** Tenant-scoped: another tenant's run reads exactly like a run that does not exist. */
+export async function findRun(db: Queryable, tenantId: string, runId: string): Promise<Run | undefined> {
+  const { rows } = await db.query<RunRow>(
+    `select ${RUN_COLUMNS}
+from runs
+where tenant_id = $1::text and id = $2::text`,
+    [tenantId, runId],
+  );
+  return rows[0] && toRun(rows[0]);
+}
+
+export interface RunFilter {
+  tenantId: string;
+  status: RunStatus | undefined;
+  limit: number;
+}
+
+export async function listRuns(db: Queryable, filter: RunFilter): Promise<Run[]> {
+  const { rows } = await db.query<RunRow>(
+    `select ${RUN_COLUMNS}
+from runs
+where tenant_id = $1::text and ($2::text is null or status = $2::text)
+order by created_at desc, id
+limit $3::int`,
+    [filter.tenantId, filter.status ?? null, filter.limit],
+  );
+  return rows.map(toRun);
+}
+
+/**
+ * Claims one run by id for `workerId`: queued, or retry whose time has come.
+ *
+ * Safe under concurrency because the inner select takes the row lock with FOR UPDATE SKIP LOCKED: of two
+ * claimers racing for the same row, one locks it and the other finds nothing (it skips the locked row) rather
+ * than waiting and claiming it a second time; the status test is re-checked on the locked row. The same
+ * statement moves the run to `running`, counts the attempt (once, here and nowhere else), bumps the fencing
+ * epoch that every later write of this worker is conditional on, and sets the lease.
+ */
+export async function claimRunById(db: Queryable, runId: string, workerId: string, leaseMs: number): Promise<Run | undefined> {
+  const { rows } = await db.query<RunRow>(
+    `update runs
+set status = 'running',
+  attempts = attempts + 1,
+  epoch = epoch + 1,
+  worker_id = $2::text,
+  lease_expires_at = now() + make_interval(secs => $3::int / 1000.0),
+  started_at = coalesce(started_at, now()),
+  next_attempt_at = null
+where id = (
+  select id
+  from runs
+  where id = $1::text
+    and status in ('queued', 'retry')
+    and (next_attempt_at is null or next_attempt_at <= now())
+  for update skip locked
+)
+returning ${RUN_COLUMNS}`,
+    [runId, workerId, leaseMs],
+  );
+  return rows[0] && toRun(rows[0]);
+}
+
+export interface RunEnd {
+  runId: string;
+  epoch: number;
+  status: "succeeded" | "failed" | "halted" | "cancelled";
+  errorMessage: string | null;
+  terminationReason: string;
+  completedAt: Date;
+}
+
+/** Ends a run, fenced by the holder's epoch; returns false when another worker owns the run now. */
+export async function endRun(db: Queryable, end: RunEnd): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update runs
+set status = $3::text,
+  error_message = $4::text,
+  termination_reason = $5::text,
+  completed_at = $6::timestamptz,
+  duration_ms = extract(epoch from ($6::timestamptz - started_at)) * 1000,
+  worker_id = null,
+  lease_expires_at = null
+where id = $1::text and epoch = $2::int and status = 'running'`,
+    [end.runId, end.epoch, end.status, end.errorMessage, end.terminationReason, end.completedAt],
+  );
+  return rowCount === 1;
+}

@@ -1,0 +1,125 @@
+import type { StepDecision, StepError, StepStatus, TraceStep } from "../../glossary.js";
+import type { Queryable } from "../database.js";
+
+interface TraceStepRow {
+  trace_id: string;
+  seq: number;
+  step_index: number;
+  step_id: string;
+  attempt: number;
+  skill_name: string;
+  skill_version: string;
+  params: Record<string, unknown>;
+  status: StepStatus;
+  outcome_code: string;
+  outcome_data: unknown;
+  error: StepError | null;
+  cost_cents: string;
+  tokens: number;
+  duration_ms: number;
+  started_at: Date;
+  completed_at: Date;
+  decision: StepDecision | null;
+  leaf_hash: string;
+  chain_hash: string;
+}
+
+function toTraceStep(row: TraceStepRow): TraceStep {
+  return {
+    traceId: row.trace_id,
+    seq: row.seq,
+    stepIndex: row.step_index,
+    stepId: row.step_id,
+    attempt: row.attempt,
+    skillName: row.skill_name,
+    skillVersion: row.skill_version,
+    params: row.params,
+    status: row.status,
+    outcomeCode: row.outcome_code,
+    outcomeData: row.outcome_data,
+    error: row.error,
+    costCents: Number(row.cost_cents),
+    tokens: row.tokens,
+    durationMs: row.duration_ms,
+    startedAt: row.started_at,
+    completedAt: row.completed_at,
+    decision: row.decision,
+    leafHash: row.leaf_hash,
+    chainHash: row.chain_hash,
+  };
+}
+
+export async function listTraceSteps(db: Queryable, traceId: string): Promise<TraceStep[]> {
+  const { rows } = await db.query<TraceStepRow>(
+    `select trace_id, seq, step_index, step_id, attempt, skill_name, skill_version, params, status, outcome_code,
+  outcome_data, error, cost_cents, tokens, duration_ms, started_at, completed_at, decision, leaf_hash, chain_hash
+from aos_trace_steps
+where trace_id = $1::text
+order by seq`,
+    [traceId],
+  );
+  return rows.map(toTraceStep);
+}
+
+export interface StepRecord {
+  runId: string;
+  epoch: number;
+  /** The step index the run resumes at after this row: the next step once this one is settled. */
+  nextStepIndex: number;
+  step: TraceStep;
+}
+
+/**
+ * Records one attempt and advances the run's cursor in ONE statement, so the trace and the run can never
+ * disagree: the run's update is fenced by the holder's epoch and by `next_seq` (the row's leaf position), and
+ * the insert takes its values from that update's result. A worker that lost its lease matches no run row and
+ * inserts nothing; the unique (trace_id, seq) key is the second line of defence against a forked trace.
+ * Returns false when the fence refused the write.
+ */
+export async function insertStepAndAdvanceRun(db: Queryable, record: StepRecord): Promise<boolean> {
+  const { step } = record;
+  const { rowCount } = await db.query(
+    `with advanced as (
+  update runs
+  set next_seq = next_seq + 1,
+    next_step_index = $3::int,
+    chain_head = $22::text,
+    cost_cents = cost_cents + $15::bigint
+  where id = $1::text and epoch = $2::int and status = 'running' and next_seq = $5::int
+  returning id
+)
+insert into aos_trace_steps (trace_id, seq, step_index, step_id, attempt, skill_name, skill_version, params, status,
+  outcome_code, outcome_data, error, cost_cents, tokens, duration_ms, started_at, completed_at, decision,
+  leaf_hash, chain_hash)
+select $4::text, $5::int, $6::int, $7::text, $8::int, $9::text, $10::text, $11::jsonb, $12::text,
+  $13::text, $14::jsonb, $23::jsonb, $15::bigint, $16::int, $17::int, $18::timestamptz, $19::timestamptz, $20::jsonb,
+  $21::text, $22::text
+from advanced`,
+    [
+      record.runId,
+      record.epoch,
+      record.nextStepIndex,
+      step.traceId,
+      step.seq,
+      step.stepIndex,
+      step.stepId,
+      step.attempt,
+      step.skillName,
+      step.skillVersion,
+      JSON.stringify(step.params),
+      step.status,
+      step.outcomeCode,
+      step.outcomeData === undefined ? null : JSON.stringify(step.outcomeData),
+      step.costCents,
+      step.tokens,
+      step.durationMs,
+      step.startedAt,
+      step.completedAt,
+      step.decision === null ? null : JSON.stringify(step.decision),
+      step.leafHash,
+      step.chainHash,
+      step.error === null ? null : JSON.stringify(step.error),
+    ],
+  );
+  return rowCount === 1;
+}

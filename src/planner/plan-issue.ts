@@ -1,0 +1,19 @@
+/** One problem with a plan, in the zod-like shape every validator here reports. */
+export interface PlanIssue {
+  code: string;
+  /** Where in the plan: e.g. "steps[1].params.url". */
+  path: string;
+  message: string;
+}
+
+export function formatPath(segments: readonly PropertyKey[]): string {
+  return segments
+    .map((segment, index) =>
+      typeof segment === "number" ? `[${segment}]` : `${index === 0 ? "" : "."}${String(segment)}`,
+    )
+    .join("");
+}
+
+export function formatIssues(issues: readonly PlanIssue[]): string {
+  return issues.map((issue) => `${issue.path ? `${issue.path}: ` : ""}${issue.message} (${issue.code})`).join("; ");
+}

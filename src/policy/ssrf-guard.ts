@@ -1,0 +1,177 @@
+import { lookup as dnsLookup } from "node:dns/promises";
+import { isIP } from "node:net";
+import ipaddr from "ipaddr.js";
+import { AppError } from "../errors.js";
+
+/** One address a host name resolves to. */
+export interface ResolvedAddress {
+  address: string;
+  family: number;
+}
+
+/** Resolves a host name to all its addresses; injectable so tests can make a name resolve anywhere. */
+export type HostLookup = (hostname: string) => Promise<readonly ResolvedAddress[]>;
+
+/** A checked target: connect to `address`, and to nothing else, so DNS cannot change between check and connect. */
+export interface CheckedTarget {
+  url: URL;
+  address: string;
+  family: 4 | 6;
+}
+
+const systemLookup: HostLookup = (hostname) => dnsLookup(hostname, { all: true, verbatim: true });
+
+const BLOCKED_NAMES = new Set(["localhost", "metadata.google.internal"]);
+const ALLOWED_SCHEMES = new Set(["http:", "https:"]);
+const METADATA_ADDRESS = "169.254.169.254";
+const ALLOW_HINT = "add the host to the agent's allowed_hosts to permit it";
+
+const RANGE_LABELS: Record<string, string> = {
+  linkLocal: "link-local",
+  uniqueLocal: "private, unique local",
+  carrierGradeNat: "carrier-grade NAT",
+  ipv4Compatible: "IPv4-compatible IPv6",
+  rfc6052: "NAT64",
+  rfc6145: "IPv4-translated IPv6",
+};
+
+/**
+ * Checks that `url` may be called: http(s) only, and, unless its host is on the allow-list, not a loopback,
+ * private, link-local, metadata or otherwise non-public address — for every address the host resolves to.
+ */
+export async function checkTarget(
+  url: URL | string,
+  allowedHosts: readonly string[],
+  lookup: HostLookup = systemLookup,
+): Promise<CheckedTarget> {
+  const target = parseTarget(url);
+  const host = bareHostname(target);
+  const allowed = isAllowedHost(target, allowedHosts);
+  if (!allowed) rejectBlockedName(host);
+  const addresses = isIP(host) === 0 ? await resolve(host, lookup) : [host];
+  const checked = addresses.map((address) => ipaddr.process(address));
+  if (!allowed) {
+    for (const address of checked) rejectBlockedAddress(host, address);
+  }
+  const first = checked[0] as ipaddr.IPv4 | ipaddr.IPv6;
+  return { url: target, address: first.toString(), family: first.kind() === "ipv4" ? 4 : 6 };
+}
+
+/** Why an address is not public unicast (a range name), or undefined when it may be reached. */
+export function blockedRange(address: ipaddr.IPv4 | ipaddr.IPv6): string | undefined {
+  if (address.kind() === "ipv4") {
+    const range = address.range();
+    return range === "unicast" ? undefined : range;
+  }
+  const v6 = address as ipaddr.IPv6;
+  const range = v6.range();
+  if (range === "unicast") return isIPv4Compatible(v6) ? "ipv4Compatible" : undefined;
+  const embedded = embeddedIPv4(v6, range);
+  if (embedded === undefined) return range;
+  const inner = blockedRange(embedded);
+  return inner === undefined ? undefined : `${range} of ${inner}`;
+}
+
+function parseTarget(url: URL | string): URL {
+  let target: URL;
+  try {
+    target = typeof url === "string" ? new URL(url) : url;
+  } catch {
+    throw AppError.nonRetryable("VALIDATION_ERROR", "http_call needs an absolute http(s) URL");
+  }
+  if (!ALLOWED_SCHEMES.has(target.protocol)) {
+    throw new AppError("FORBIDDEN_TARGET", `blocked http_call to a ${target.protocol} URL: only http and https are allowed`);
+  }
+  return target;
+}
+
+/** The URL's host without IPv6 brackets or trailing dots, lower-cased (the URL parser already lower-cases). */
+function bareHostname(url: URL): string {
+  return url.hostname.replace(/^\[(.*)\]$/, "$1").replace(/\.+$/, "");
+}
+
+function effectivePort(url: URL): string {
+  return url.port || (url.protocol === "https:" ? "443" : "80");
+}
+
+/** Exact, case-insensitive host match; an entry with a port matches only that port. */
+function isAllowedHost(url: URL, allowedHosts: readonly string[]): boolean {
+  const host = bareHostname(url);
+  const port = effectivePort(url);
+  return allowedHosts.some((entry) => {
+    const parsed = parseAllowEntry(entry);
+    return parsed !== undefined && parsed.host === host && (parsed.port === undefined || parsed.port === port);
+  });
+}
+
+/** Accepts `host`, `host:port`, `1.2.3.4`, `::1`, `[::1]` and `[::1]:8080`, normalised as the URL parser would. */
+function parseAllowEntry(entry: string): { host: string; port: string | undefined } | undefined {
+  const trimmed = entry.trim();
+  const withPort = /^(\[.+\]|[^:]+):(\d+)$/.exec(trimmed);
+  const host = withPort?.[1] ?? (isIP(trimmed) === 6 ? `[${trimmed}]` : trimmed);
+  try {
+    return { host: bareHostname(new URL(`http://${host}/`)), port: withPort?.[2] };
+  } catch {
+    return undefined;
+  }
+}
+
+function rejectBlockedName(host: string): void {
+  if (BLOCKED_NAMES.has(host) || host.endsWith(".localhost")) {
+    throw new AppError("FORBIDDEN_TARGET", `blocked http_call to ${host} (reserved host name): ${ALLOW_HINT}`, {
+      details: { host },
+    });
+  }
+}
+
+function rejectBlockedAddress(host: string, address: ipaddr.IPv4 | ipaddr.IPv6): void {
+  const range = blockedRange(address);
+  if (range === undefined) return;
+  const shown = address.toString();
+  const label = shown === METADATA_ADDRESS ? "link-local, cloud metadata" : labelOf(range);
+  const where = shown === host ? shown : `${host}, which resolves to ${shown}`;
+  throw new AppError("FORBIDDEN_TARGET", `blocked http_call to ${where} (${label}): ${ALLOW_HINT}`, {
+    details: { host, address: shown, range },
+  });
+}
+
+function labelOf(range: string): string {
+  return range
+    .split(" of ")
+    .map((part) => RANGE_LABELS[part] ?? part)
+    .join(" of ");
+}
+
+async function resolve(host: string, lookup: HostLookup): Promise<string[]> {
+  let results: readonly ResolvedAddress[];
+  try {
+    results = await lookup(host);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
+    // A name that does not exist will not exist on retry; a resolver that timed out or failed may recover.
+    const retryable = code !== "ENOTFOUND" && code !== "ENODATA";
+    throw new AppError("DNS_ERROR", `could not resolve ${host} (${code})`, { retryable, cause: error, details: { host, code } });
+  }
+  const valid = results.map((result) => result.address).filter((address) => ipaddr.isValid(address));
+  if (valid.length === 0) throw new AppError("DNS_ERROR", `could not resolve ${host} (no addresses)`, { details: { host } });
+  return valid;
+}
+
+/** ::a.b.c.d, deprecated; no legitimate target uses it, and some stacks route it to the embedded IPv4. */
+function isIPv4Compatible(address: ipaddr.IPv6): boolean {
+  return address.parts.slice(0, 6).every((part) => part === 0);
+}
+
+/**
+ * The IPv4 address embedded in a NAT64, 6to4 or IPv4-translated address, so that for example
+ * 64:ff9b::7f00:1 is judged as 127.0.0.1. Undefined for ranges without one we can decode: Teredo obfuscates its
+ * client address and the local-use NAT64 prefix varies in layout, so those stay blocked as whole ranges.
+ */
+function embeddedIPv4(address: ipaddr.IPv6, range: string): ipaddr.IPv4 | undefined {
+  const p = address.parts;
+  const fromParts = (high: number, low: number) => new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]);
+  const wellKnownNat64 = range === "rfc6052" && p[0] === 0x64 && p[1] === 0xff9b && p[2] === 0;
+  if (wellKnownNat64 || range === "rfc6145") return fromParts(p[6] ?? 0, p[7] ?? 0);
+  if (range === "6to4") return fromParts(p[1] ?? 0, p[2] ?? 0);
+  return undefined;
+}

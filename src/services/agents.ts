@@ -1,0 +1,62 @@
+import { randomUUID } from "node:crypto";
+import { type Database, withTransaction } from "../db/database.js";
+import { findAgent, findDefaultAgent, insertAgent, insertDefaultAgentIfMissing, listAgents } from "../db/queries/agents.js";
+import { ensureTenant } from "../db/queries/tenants.js";
+import { AppError } from "../errors.js";
+import type { Agent } from "../glossary.js";
+import type { Queryable } from "../db/database.js";
+
+export function requireTenant(tenantId: string | undefined): string {
+  const trimmed = tenantId?.trim() ?? "";
+  if (trimmed === "") throw new AppError("TENANT_REQUIRED", "a tenant is required: pass --tenant-id");
+  if (trimmed.length > 128) throw new AppError("VALIDATION_ERROR", "a tenant id is at most 128 characters");
+  return trimmed;
+}
+
+export interface CreateAgentInput {
+  tenantId: string;
+  name: string;
+  budgetCents?: number | undefined;
+  allowedHosts?: string[] | undefined;
+}
+
+export async function createAgent(db: Database, input: CreateAgentInput): Promise<Agent> {
+  const tenantId = requireTenant(input.tenantId);
+  const name = input.name.trim();
+  if (name === "") throw new AppError("VALIDATION_ERROR", "an agent needs a non-empty --name");
+  if (input.budgetCents !== undefined && (!Number.isInteger(input.budgetCents) || input.budgetCents < 0)) {
+    throw new AppError("VALIDATION_ERROR", `--budget-cents must be a whole number >= 0, got ${input.budgetCents}`);
+  }
+  return withTransaction(db, async (client) => {
+    await ensureTenant(client, tenantId);
+    return insertAgent(client, {
+      id: randomUUID(),
+      tenantId,
+      name,
+      budgetCents: input.budgetCents ?? null,
+      allowedHosts: (input.allowedHosts ?? []).map((host) => host.trim().toLowerCase()).filter((host) => host !== ""),
+    });
+  });
+}
+
+export function listTenantAgents(db: Database, tenantId: string): Promise<Agent[]> {
+  return listAgents(db.pool, requireTenant(tenantId));
+}
+
+/**
+ * The agent a run is for: the named one, which must belong to the tenant, or the tenant's default agent,
+ * created on first use. Call inside the transaction that creates the run.
+ */
+export async function resolveAgent(db: Queryable, tenantId: string, agentId: string | undefined): Promise<Agent> {
+  if (agentId !== undefined) {
+    const agent = await findAgent(db, tenantId, agentId);
+    if (agent === undefined) {
+      throw new AppError("AGENT_NOT_FOUND", `Agent not found: ${agentId}`, { details: { agent_id: agentId } });
+    }
+    return agent;
+  }
+  await insertDefaultAgentIfMissing(db, randomUUID(), tenantId);
+  const agent = await findDefaultAgent(db, tenantId);
+  if (agent === undefined) throw new AppError("INTERNAL", `the default agent of tenant ${tenantId} could not be created`);
+  return agent;
+}

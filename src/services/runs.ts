@@ -1,0 +1,146 @@
+import { randomUUID } from "node:crypto";
+import type { Config } from "../config.js";
+import { type Database, withTransaction } from "../db/database.js";
+import { ensureTenant } from "../db/queries/tenants.js";
+import { findRun, insertRun, listRuns } from "../db/queries/runs.js";
+import { listTraceSteps } from "../db/queries/trace-steps.js";
+import { findTraceForRun, insertTrace } from "../db/queries/traces.js";
+import { AppError } from "../errors.js";
+import { type ActorType, type Plan, RUN_STATUSES, type Run, type RunStatus, type Trace, type TraceStep, traceIdFor } from "../glossary.js";
+import { formatIssues, type PlanIssue } from "../planner/plan-issue.js";
+import { parsePlanShape } from "../planner/plan-shape.js";
+import { stubPlan } from "../planner/stub-planner.js";
+import { validatePlan } from "../planner/validate-plan.js";
+import { chainGenesis, planHash } from "../trace/step-hash.js";
+import { requireTenant, resolveAgent } from "./agents.js";
+
+export interface CreateRunInput {
+  tenantId: string;
+  agentId?: string | undefined;
+  goal: string;
+  originSystemId?: string | undefined;
+  actorType?: ActorType | undefined;
+  actorId?: string | undefined;
+  /** An explicit plan (parsed JSON of a plan file); without one, the planner plans the goal. */
+  plan?: unknown;
+}
+
+export const DEFAULT_ORIGIN_SYSTEM_ID = "cus-cli";
+
+/**
+ * Creates a run: validates tenant and agent, plans, validates the plan, and inserts the run (queued) with its
+ * plan and trace header in ONE transaction, so no run is ever claimable without a plan. A plan that fails
+ * validation is recorded as a failed run with `plan_generation_failed: …`, then reported as PLAN_INVALID.
+ */
+export async function createRun(db: Database, config: Config, input: CreateRunInput): Promise<Run> {
+  const tenantId = requireTenant(input.tenantId);
+  const goal = input.goal.trim();
+  if (goal === "") throw new AppError("VALIDATION_ERROR", "a run needs a non-empty --goal");
+  const originSystemId = (input.originSystemId ?? DEFAULT_ORIGIN_SYSTEM_ID).trim();
+  if (originSystemId === "" || originSystemId.length > 100) {
+    throw new AppError("VALIDATION_ERROR", "--origin-system-id must be 1 to 100 characters");
+  }
+  const actorType = input.actorType ?? "SYSTEM";
+  if (actorType === "HUMAN" && !input.actorId) throw new AppError("VALIDATION_ERROR", "a HUMAN actor needs an actor id");
+  const runId = randomUUID();
+  const planned = planFor(input, goal, runId, config);
+  const createdAt = new Date();
+
+  const run = await withTransaction(db, async (client) => {
+    await ensureTenant(client, tenantId);
+    const agent = await resolveAgent(client, tenantId, input.agentId);
+    const base = {
+      id: runId,
+      tenantId,
+      agentId: agent.id,
+      goal,
+      originSystemId,
+      actorType,
+      actorId: actorType === "HUMAN" ? (input.actorId ?? null) : null,
+      createdAt,
+    };
+    if (!planned.ok) {
+      return insertRun(client, {
+        ...base,
+        status: "failed",
+        errorMessage: `plan_generation_failed: ${formatIssues(planned.issues)}`,
+        terminationReason: "plan_invalid",
+        plan: null,
+        chainHead: null,
+      });
+    }
+    const header = {
+      trace_id: traceIdFor(runId),
+      run_id: runId,
+      tenant_id: tenantId,
+      agent_id: agent.id,
+      plan_hash: planHash(planned.plan),
+      created_at: createdAt.toISOString(),
+    };
+    const inserted = await insertRun(client, {
+      ...base,
+      status: "queued",
+      errorMessage: null,
+      terminationReason: null,
+      plan: planned.plan,
+      chainHead: chainGenesis(header),
+    });
+    await insertTrace(client, {
+      traceId: header.trace_id,
+      runId,
+      tenantId,
+      agentId: agent.id,
+      planHash: header.plan_hash,
+      createdAt,
+    });
+    await client.query("select pg_notify('aos_run_queued', $1::text)", [runId]);
+    return inserted;
+  });
+
+  if (!planned.ok) {
+    throw new AppError("PLAN_INVALID", run.errorMessage ?? "plan_generation_failed", {
+      details: { run_id: run.id, issues: planned.issues },
+    });
+  }
+  return run;
+}
+
+function planFor(input: CreateRunInput, goal: string, runId: string, config: Config): { ok: true; plan: Plan } | { ok: false; issues: PlanIssue[] } {
+  const planId = `plan-${runId.replaceAll("-", "").slice(0, 12)}`;
+  const shaped = input.plan === undefined ? { ok: true as const, plan: stubPlan(goal, planId) } : parsePlanShape(input.plan, planId);
+  if (!shaped.ok) return shaped;
+  const issues = validatePlan(shaped.plan, { maxPlanSteps: config.maxPlanSteps });
+  return issues.length === 0 ? shaped : { ok: false, issues };
+}
+
+export async function getRun(db: Database, tenantId: string, runId: string): Promise<Run> {
+  const run = await findRun(db.pool, requireTenant(tenantId), runId);
+  if (run === undefined) throw new AppError("RUN_NOT_FOUND", `Run not found: ${runId}`, { details: { run_id: runId } });
+  return run;
+}
+
+export interface RunDetail {
+  run: Run;
+  trace: Trace | undefined;
+  steps: TraceStep[];
+}
+
+/** A run with its trace and steps; another tenant's run is "Run not found". */
+export async function getRunDetail(db: Database, tenantId: string, runId: string): Promise<RunDetail> {
+  const run = await getRun(db, tenantId, runId);
+  const trace = await findTraceForRun(db.pool, run.tenantId, run.id);
+  const steps = trace === undefined ? [] : await listTraceSteps(db.pool, trace.traceId);
+  return { run, trace, steps };
+}
+
+export function parseRunStatus(status: string | undefined): RunStatus | undefined {
+  if (status === undefined) return undefined;
+  if (!(RUN_STATUSES as readonly string[]).includes(status)) {
+    throw new AppError("VALIDATION_ERROR", `unknown status "${status}"; use one of ${RUN_STATUSES.join(", ")}`);
+  }
+  return status as RunStatus;
+}
+
+export function listTenantRuns(db: Database, tenantId: string, status?: string, limit = 50): Promise<Run[]> {
+  return listRuns(db.pool, { tenantId: requireTenant(tenantId), status: parseRunStatus(status), limit });
+}

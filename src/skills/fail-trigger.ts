@@ -1,0 +1,63 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
+import { AppError } from "../errors.js";
+import { isFailureCode } from "../failure-catalog.js";
+import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
+import { failure, ok } from "./outcome.js";
+
+const inputSchema = z
+  .object({
+    error_code: z.string().min(1).default("INJECTED_FAILURE"),
+    message: z.string().optional(),
+    retryable: z.boolean().optional(),
+    delay_ms: z.int().min(0).max(60_000).default(0),
+    fail_times: z.int().min(0).optional(),
+  })
+  .strict();
+
+export type FailTriggerInput = z.output<typeof inputSchema>;
+
+async function trigger(input: FailTriggerInput, ctx: SkillContext): Promise<SkillOutcome> {
+  if (input.delay_ms > 0) {
+    try {
+      await sleep(input.delay_ms, undefined, { signal: ctx.signal });
+    } catch {
+      return abortedOutcome(ctx.signal);
+    }
+  }
+  if (input.fail_times !== undefined && ctx.attempt > input.fail_times) {
+    return ok({ succeeded_on_attempt: ctx.attempt });
+  }
+  const requested = input.error_code;
+  const code = isFailureCode(requested) ? requested : "INJECTED_FAILURE";
+  const known = code === requested;
+  const message = input.message ?? `fail_trigger injected ${requested} on attempt ${ctx.attempt}`;
+  const details = { attempt: ctx.attempt, ...(known ? {} : { requested_code: requested }) };
+  // Left unset, retryability is the catalog's for that code, so an injected HTTP_4XX behaves like a real one.
+  return failure(code, message, { retryable: input.retryable, details });
+}
+
+/** The executor may abort with an AppError saying why; otherwise a timeout reason or a plain cancellation. */
+function abortedOutcome(signal: AbortSignal): SkillOutcome {
+  const reason: unknown = signal.reason;
+  if (reason instanceof AppError) return failure(reason.code, reason.message, { retryable: reason.retryable, details: reason.details });
+  if (reason instanceof Error && reason.name === "TimeoutError") return failure("TIMEOUT", "fail_trigger was stopped by the step timeout");
+  return failure("CANCELLED", "fail_trigger was cancelled during its delay");
+}
+
+export const failTriggerSkill: Skill<FailTriggerInput> = {
+  name: "fail_trigger",
+  version: "1.0.0",
+  description:
+    "Test skill (upstream's __sdsr_fail_trigger__): fails with the error_code asked for, optionally after a delay, " +
+    "or only on the first fail_times attempts so that retries can be exercised. Any failure catalog code can be injected.",
+  input: inputSchema,
+  output: { succeeded_on_attempt: "with fail_times: the attempt that succeeded" },
+  determinism: "deterministic",
+  sideEffects: "none",
+  estimateCostCents: () => 0,
+  limits: { delay_ms: 60_000 },
+  // Any catalog code can be injected; these are the ones it reports on its own.
+  failureCodes: ["INJECTED_FAILURE", "CANCELLED", "TIMEOUT"],
+  execute: trigger,
+};

@@ -1,0 +1,211 @@
+import { createHash } from "node:crypto";
+
+/**
+ * The Merkle Tree Hash of RFC 6962 §2.1 / RFC 9162 §2.1 over leaf hashes, with its inclusion and consistency
+ * proofs. Inputs are leaf hashes (SHA-256(0x00 ‖ data)), never raw data, so MTH of one leaf is that leaf hash;
+ * an interior node is SHA-256(0x01 ‖ left ‖ right) and a tree of n leaves splits at the largest power of two
+ * smaller than n.
+ *
+ * Tree sizes and indices are JavaScript numbers (safe integers): traces are nowhere near 2^53 steps, and the
+ * verification algorithms below shift with division so they stay exact past 32 bits.
+ */
+export const HASH_SIZE = 32;
+
+const LEAF_PREFIX = Buffer.from([0x00]);
+const NODE_PREFIX = Buffer.from([0x01]);
+const EMPTY_TREE_ROOT = createHash("sha256").digest();
+
+export function leafHashOf(data: Buffer): Buffer {
+  return createHash("sha256").update(LEAF_PREFIX).update(data).digest();
+}
+
+export function nodeHash(left: Buffer, right: Buffer): Buffer {
+  return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
+}
+
+/** MTH({}) = SHA-256 of the empty string. */
+export function emptyTreeRoot(): Buffer {
+  return Buffer.from(EMPTY_TREE_ROOT);
+}
+
+export function merkleRoot(leaves: readonly Buffer[]): Buffer {
+  assertLeaves(leaves);
+  return subtreeRoot(leaves, 0, leaves.length);
+}
+
+/** RFC 9162 §2.1.3.1 PATH(m, D[n]): the audit path of leaf `index`, ordered from the leaf up. */
+export function inclusionProof(leaves: readonly Buffer[], index: number): Buffer[] {
+  assertLeaves(leaves);
+  if (!Number.isSafeInteger(index) || index < 0 || index >= leaves.length) {
+    throw new RangeError(`leaf index ${index} is outside a tree of ${leaves.length} leaves`);
+  }
+  // PATH recurses into the half holding the leaf and appends the other half's hash after the deeper path, so
+  // walking down from the root collects the siblings top first; reversing gives the RFC's order.
+  const siblings: Buffer[] = [];
+  let start = 0;
+  let end = leaves.length;
+  while (end - start > 1) {
+    const split = start + largestPowerOfTwoBelow(end - start);
+    if (index < split) {
+      siblings.push(subtreeRoot(leaves, split, end));
+      end = split;
+    } else {
+      siblings.push(subtreeRoot(leaves, start, split));
+      start = split;
+    }
+  }
+  return siblings.reverse();
+}
+
+/**
+ * RFC 9162 §2.1.4.1 PROOF(m, D[n]) = SUBPROOF(m, D[n], true): proves the tree of the first `oldSize` leaves is
+ * a prefix of the tree of all of them. Empty when oldSize is 0 or the whole tree, as there is nothing to prove.
+ */
+export function consistencyProof(leaves: readonly Buffer[], oldSize: number): Buffer[] {
+  assertLeaves(leaves);
+  if (!Number.isSafeInteger(oldSize) || oldSize < 0 || oldSize > leaves.length) {
+    throw new RangeError(`old tree size ${oldSize} is outside 0..${leaves.length}`);
+  }
+  if (oldSize === 0 || oldSize === leaves.length) return [];
+  const siblings: Buffer[] = [];
+  let start = 0;
+  let end = leaves.length;
+  let oldEnd = oldSize;
+  let oldTreeIsWholeSubtree = true;
+  while (oldEnd < end) {
+    const split = start + largestPowerOfTwoBelow(end - start);
+    if (oldEnd <= split) {
+      siblings.push(subtreeRoot(leaves, split, end));
+      end = split;
+    } else {
+      siblings.push(subtreeRoot(leaves, start, split));
+      start = split;
+      oldTreeIsWholeSubtree = false;
+    }
+  }
+  // SUBPROOF(m, D[m], false) contributes MTH(D[m]) itself, ahead of every sibling collected on the way down.
+  const head = oldTreeIsWholeSubtree ? [] : [subtreeRoot(leaves, start, end)];
+  return [...head, ...siblings.reverse()];
+}
+
+/** RFC 9162 §2.1.3.2, step for step. */
+export function verifyInclusion(
+  leafHash: Buffer,
+  index: number,
+  treeSize: number,
+  proof: readonly Buffer[],
+  root: Buffer,
+): boolean {
+  if (!isHash(leafHash) || !isHash(root) || !proof.every(isHash)) return false;
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(treeSize) || index < 0) return false;
+  if (index >= treeSize) return false;
+  let fn = index;
+  let sn = treeSize - 1;
+  let r = leafHash;
+  for (const p of proof) {
+    if (sn === 0) return false;
+    if (isOdd(fn) || fn === sn) {
+      r = nodeHash(p, r);
+      while (!isOdd(fn) && fn !== 0) [fn, sn] = [half(fn), half(sn)];
+    } else {
+      r = nodeHash(r, p);
+    }
+    [fn, sn] = [half(fn), half(sn)];
+  }
+  return sn === 0 && r.equals(root);
+}
+
+/**
+ * RFC 9162 §2.1.4.2, step for step, for 0 < oldSize < newSize. The RFC leaves the trivial cases out; like
+ * transparency-dev/merkle, equal sizes need equal roots and an empty proof, and an empty old tree needs an
+ * empty proof (it is a prefix of every tree) — here also the empty tree's root, since that root is fixed.
+ */
+export function verifyConsistency(
+  oldSize: number,
+  newSize: number,
+  oldRoot: Buffer,
+  newRoot: Buffer,
+  proof: readonly Buffer[],
+): boolean {
+  if (!isHash(oldRoot) || !isHash(newRoot) || !proof.every(isHash)) return false;
+  if (!Number.isSafeInteger(oldSize) || !Number.isSafeInteger(newSize) || oldSize < 0) return false;
+  if (oldSize > newSize) return false;
+  if (oldSize === newSize) return proof.length === 0 && oldRoot.equals(newRoot);
+  if (oldSize === 0) return proof.length === 0 && oldRoot.equals(EMPTY_TREE_ROOT);
+  return verifyNonTrivialConsistency(oldSize, newSize, oldRoot, newRoot, proof);
+}
+
+function verifyNonTrivialConsistency(
+  first: number,
+  second: number,
+  firstHash: Buffer,
+  secondHash: Buffer,
+  consistencyPath: readonly Buffer[],
+): boolean {
+  if (consistencyPath.length === 0) return false;
+  const path = isPowerOfTwo(first) ? [firstHash, ...consistencyPath] : [...consistencyPath];
+  let fn = first - 1;
+  let sn = second - 1;
+  while (isOdd(fn)) [fn, sn] = [half(fn), half(sn)];
+  let fr = path[0] as Buffer;
+  let sr = fr;
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (isOdd(fn) || fn === sn) {
+      fr = nodeHash(c, fr);
+      sr = nodeHash(c, sr);
+      while (!isOdd(fn) && fn !== 0) [fn, sn] = [half(fn), half(sn)];
+    } else {
+      sr = nodeHash(sr, c);
+    }
+    [fn, sn] = [half(fn), half(sn)];
+  }
+  return fr.equals(firstHash) && sr.equals(secondHash) && sn === 0;
+}
+
+/**
+ * MTH(D[start:end]) bottom-up: pairing neighbours level by level and carrying an odd last node up unchanged
+ * builds exactly the RFC's left-balanced tree, with one hash per interior node and no recursion.
+ */
+function subtreeRoot(leaves: readonly Buffer[], start: number, end: number): Buffer {
+  if (end === start) return emptyTreeRoot();
+  const level = leaves.slice(start, end);
+  let width = level.length;
+  while (width > 1) {
+    let next = 0;
+    for (let i = 0; i + 1 < width; i += 2) level[next++] = nodeHash(level[i] as Buffer, level[i + 1] as Buffer);
+    if (isOdd(width)) level[next++] = level[width - 1] as Buffer;
+    width = next;
+  }
+  return level[0] as Buffer;
+}
+
+function assertLeaves(leaves: readonly Buffer[]): void {
+  leaves.forEach((leaf, index) => {
+    if (!isHash(leaf)) throw new TypeError(`leaf ${index} is not a ${HASH_SIZE}-byte hash`);
+  });
+}
+
+function isHash(value: unknown): value is Buffer {
+  return Buffer.isBuffer(value) && value.length === HASH_SIZE;
+}
+
+function largestPowerOfTwoBelow(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+function isPowerOfTwo(n: number): boolean {
+  let k = 1;
+  while (k < n) k *= 2;
+  return k === n;
+}
+
+function isOdd(n: number): boolean {
+  return n % 2 === 1;
+}
+
+function half(n: number): number {
+  return Math.floor(n / 2);
+}

@@ -1,0 +1,30 @@
+import type { TraceStep } from "../glossary.js";
+import type { StepContent } from "./step-hash.js";
+
+export type UnhashedTraceStep = Omit<TraceStep, "leafHash" | "chainHash">;
+
+/**
+ * The content object a trace step row hashes to: everything the row says except its hashes. The writer hashes
+ * this when it records the row, and the proof recomputes leaves from stored rows with exactly this function.
+ */
+export function contentOf(step: UnhashedTraceStep): StepContent {
+  return {
+    seq: step.seq,
+    step_index: step.stepIndex,
+    step_id: step.stepId,
+    attempt: step.attempt,
+    skill: step.skillName,
+    skill_version: step.skillVersion,
+    params: step.params,
+    status: step.status,
+    outcome_code: step.outcomeCode,
+    outcome_data: step.outcomeData ?? null,
+    error: step.error,
+    cost_cents: step.costCents,
+    tokens: step.tokens,
+    duration_ms: step.durationMs,
+    started_at: step.startedAt.toISOString(),
+    completed_at: step.completedAt.toISOString(),
+    decision: step.decision,
+  };
+}

@@ -1,0 +1,80 @@
+import type { Database } from "../db/database.js";
+import { insertStepAndAdvanceRun } from "../db/queries/trace-steps.js";
+import { AppError } from "../errors.js";
+import type { PlanStep, StepDecision, StepError, TraceStep } from "../glossary.js";
+import type { Skill } from "../skills/contract.js";
+import { redactSecrets } from "../trace/redact.js";
+import { contentOf, type UnhashedTraceStep } from "../trace/step-content.js";
+import { chainNext, leafHash } from "../trace/step-hash.js";
+import { toStorableJson } from "../trace/storable-json.js";
+import type { Attempt } from "./step-execution.js";
+
+/** Where the run's trace stands: the next leaf position and the chain head so far. */
+export interface TraceCursor {
+  runId: string;
+  traceId: string;
+  epoch: number;
+  seq: number;
+  chainHead: string;
+  leafHashes: string[];
+}
+
+export interface AttemptToRecord {
+  step: PlanStep;
+  stepIndex: number;
+  attempt: number;
+  skill: Skill<unknown>;
+  params: unknown;
+  decision: StepDecision | null;
+  result: Attempt;
+  /** The step index the run resumes at once this row is written. */
+  nextStepIndex: number;
+}
+
+/** Builds the trace step row: its content is made storable and redacted first, so the hash covers what is stored. */
+export function buildTraceStep(cursor: TraceCursor, input: AttemptToRecord): TraceStep {
+  const { outcome, startedAt, completedAt, durationMs } = input.result;
+  const unhashed: UnhashedTraceStep = {
+    traceId: cursor.traceId,
+    seq: cursor.seq,
+    stepIndex: input.stepIndex,
+    stepId: input.step.step_id,
+    attempt: input.attempt,
+    skillName: input.skill.name,
+    skillVersion: input.skill.version,
+    params: toStorableJson(redactSecrets(input.params ?? {})) as Record<string, unknown>,
+    status: outcome.status === "ok" ? "succeeded" : "failed",
+    outcomeCode: outcome.status === "ok" ? "ok" : outcome.error.code,
+    outcomeData: toStorableJson(outcome.result ?? null),
+    error: outcome.status === "ok" ? null : (toStorableJson(outcome.error) as StepError),
+    costCents: outcome.sideEffects.costCents,
+    tokens: outcome.sideEffects.tokens,
+    durationMs,
+    startedAt,
+    completedAt,
+    decision: input.decision,
+  };
+  const leaf = leafHash(contentOf(unhashed));
+  return { ...unhashed, leafHash: leaf, chainHash: chainNext(cursor.chainHead, leaf) };
+}
+
+/**
+ * Writes the attempt's row and advances the run's cursor in one statement, then moves the in-memory cursor.
+ * Throws LEASE_LOST when the run's epoch moved on: this worker no longer owns the run and must record nothing more.
+ */
+export async function recordAttempt(db: Database, cursor: TraceCursor, input: AttemptToRecord): Promise<TraceStep> {
+  const step = buildTraceStep(cursor, input);
+  const written = await insertStepAndAdvanceRun(db.pool, {
+    runId: cursor.runId,
+    epoch: cursor.epoch,
+    nextStepIndex: input.nextStepIndex,
+    step,
+  });
+  if (!written) {
+    throw new AppError("LEASE_LOST", `run ${cursor.runId} is no longer held at epoch ${cursor.epoch}; its step was not recorded`);
+  }
+  cursor.seq += 1;
+  cursor.chainHead = step.chainHash;
+  cursor.leafHashes.push(step.leafHash);
+  return step;
+}

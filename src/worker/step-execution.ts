@@ -1,0 +1,38 @@
+import { toAppError } from "../errors.js";
+import type { Skill, SkillContext, SkillOutcome } from "../skills/contract.js";
+import { failure } from "../skills/outcome.js";
+import { formatPath } from "../planner/plan-issue.js";
+
+export interface Attempt {
+  outcome: SkillOutcome;
+  startedAt: Date;
+  completedAt: Date;
+  durationMs: number;
+}
+
+/**
+ * Runs one attempt of a skill. Input is validated strictly (after interpolation) before the skill sees it, and
+ * anything the skill throws becomes an error outcome here, at the executor boundary, so a failing skill is
+ * always a failed step and never a silent success.
+ */
+export async function executeAttempt(skill: Skill<unknown>, params: unknown, ctx: SkillContext): Promise<Attempt> {
+  const startedAt = new Date();
+  const outcome = await outcomeOf(skill, params, ctx);
+  const completedAt = new Date();
+  return { outcome, startedAt, completedAt, durationMs: Math.max(0, completedAt.getTime() - startedAt.getTime()) };
+}
+
+async function outcomeOf(skill: Skill<unknown>, params: unknown, ctx: SkillContext): Promise<SkillOutcome> {
+  const parsed = skill.input.safeParse(params);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${formatPath(issue.path) || "params"}: ${issue.message}`);
+    return failure("VALIDATION_ERROR", `invalid params for ${skill.name}: ${problems.join("; ")}`);
+  }
+  try {
+    return await skill.execute(parsed.data, ctx);
+  } catch (thrown) {
+    const error = toAppError(thrown);
+    const code = error.code === "INTERNAL" ? "SKILL_ERROR" : error.code;
+    return failure(code, `${skill.name} failed: ${error.message}`, { retryable: error.retryable });
+  }
+}
