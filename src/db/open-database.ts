@@ -72,27 +72,32 @@ function pglitePool(pglite: PGlite): pg.Pool {
   return new pg.Pool({ Client: PgliteClient, max: 1 });
 }
 
-/** Opens the embedded database: on disk under `dataDir` (behind a lock file), or in memory when it is undefined. */
-export async function openEmbeddedDatabase(dataDir: string | undefined, lockPath?: string): Promise<Database> {
-  const lock = dataDir === undefined ? undefined : acquireLockFile(lockPath ?? `${dataDir}.lock`);
-  let pglite: PGlite;
-  try {
-    pglite = await PGlite.create(dataDir);
-  } catch (error) {
-    lock?.release();
-    throw error;
-  }
+/** Wraps an open PGlite instance as a Database; closing it closes PGlite and then runs `onClosed`. */
+export function embeddedDatabase(pglite: PGlite, location: string, onClosed: () => void = () => undefined): Database {
   const pool = pglitePool(pglite);
   return {
     kind: "pglite",
     pool,
-    location: dataDir ?? "memory",
+    location,
     async close() {
       await pool.end();
       await pglite.close();
-      lock?.release();
+      onClosed();
     },
   };
+}
+
+/** Opens the embedded database on disk under `dataDir`, behind an exclusive lock file. */
+export async function openEmbeddedDatabase(dataDir: string, lockPath: string): Promise<Database> {
+  const lock = acquireLockFile(lockPath);
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(dataDir);
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+  return embeddedDatabase(pglite, dataDir, () => lock.release());
 }
 
 /** The database the configuration names: the server of DATABASE_URL, or the embedded one in AOS_HOME. */

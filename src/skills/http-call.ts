@@ -123,6 +123,7 @@ async function followRedirects(
     const target = await untilAborted(checkTarget(hop.url, ctx.allowedHosts, lookup), signal);
     const response = await openResponse(hop, target, ctx.idempotencyKey, signal);
     const statusCode = response.statusCode ?? 0;
+    ctx.log.debug("http_call response", { method: hop.method, host: hop.url.host, status_code: statusCode });
     const next = follow && REDIRECT_STATUSES.has(statusCode) ? redirectHop(hop, response.headers.location, statusCode) : undefined;
     if (next === undefined) {
       const body = hop.method === "HEAD" ? noBody(response) : await readBody(response, ctx.limits.httpMaxResponseBytes, hop.url);
@@ -139,12 +140,15 @@ async function followRedirects(
 }
 
 function firstHop(input: HttpCallInput): Hop {
-  const headers: Record<string, string> = { ...input.headers };
-  if (input.body === undefined || typeof input.body === "string") {
-    return { url: new URL(input.url), method: input.method, headers, body: input.body === undefined ? undefined : Buffer.from(input.body) };
+  const hop: Hop = { url: new URL(input.url), method: input.method, headers: { ...input.headers }, body: undefined };
+  if (typeof input.body === "string") {
+    hop.body = Buffer.from(input.body);
+  } else if (input.body !== undefined) {
+    hop.body = Buffer.from(JSON.stringify(input.body));
+    const typed = Object.keys(hop.headers).some((name) => name.toLowerCase() === "content-type");
+    if (!typed) hop.headers["content-type"] = "application/json";
   }
-  if (!Object.keys(headers).some((name) => name.toLowerCase() === "content-type")) headers["content-type"] = "application/json";
-  return { url: new URL(input.url), method: input.method, headers, body: Buffer.from(JSON.stringify(input.body)) };
+  return hop;
 }
 
 /** The next hop, or undefined when the redirect cannot be followed and the 3xx response is the final one. */

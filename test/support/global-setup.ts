@@ -1,2 +1,59 @@
-// Filled in by the database test support: prepares the migrated template database once per test run.
-export default async function setup(): Promise<void> {}
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
+import type { TestProject } from "vitest/node";
+import { migrate } from "../../src/db/migrate.js";
+import { embeddedDatabase, openServerDatabase } from "../../src/db/open-database.js";
+import { SERVER_TEMPLATE_DATABASE, serverUrlFor } from "./server-url.js";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    pgliteTemplatePath: string;
+    serverTemplateReady: boolean;
+  }
+}
+
+/**
+ * Prepares migrated templates once per test run: a dumped PGlite data directory that each test database loads
+ * (0.5 s instead of 3 s for initdb + migrations), and, when AOS_TEST_DATABASE_URL is set, a template database
+ * on the server that each test file clones with CREATE DATABASE … TEMPLATE.
+ */
+export default async function setup(project: TestProject): Promise<() => void> {
+  const dir = mkdtempSync(join(tmpdir(), "aos-test-"));
+  const pglite = await PGlite.create();
+  const db = embeddedDatabase(pglite, "memory");
+  await migrate(db);
+  const dump = await pglite.dumpDataDir("none");
+  const templatePath = join(dir, "pglite-template.tar");
+  writeFileSync(templatePath, Buffer.from(await dump.arrayBuffer()));
+  await db.close();
+  project.provide("pgliteTemplatePath", templatePath);
+
+  const serverUrl = process.env.AOS_TEST_DATABASE_URL;
+  if (serverUrl) {
+    await prepareServerTemplate(serverUrl);
+    project.provide("serverTemplateReady", true);
+  } else {
+    project.provide("serverTemplateReady", false);
+  }
+  return () => rmSync(dir, { recursive: true, force: true });
+}
+
+async function prepareServerTemplate(serverUrl: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists ${SERVER_TEMPLATE_DATABASE} with (force)`);
+    await admin.query(`create database ${SERVER_TEMPLATE_DATABASE}`);
+  } finally {
+    await admin.end();
+  }
+  const template = await openServerDatabase(serverUrlFor(serverUrl, SERVER_TEMPLATE_DATABASE), 2);
+  try {
+    await migrate(template);
+  } finally {
+    await template.close();
+  }
+}

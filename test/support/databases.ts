@@ -1,0 +1,64 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { PGlite } from "@electric-sql/pglite";
+import pg from "pg";
+import { inject } from "vitest";
+import type { Database } from "../../src/db/database.js";
+import { embeddedDatabase, openServerDatabase } from "../../src/db/open-database.js";
+import { SERVER_TEMPLATE_DATABASE, serverUrlFor } from "./server-url.js";
+
+/** A real PostgreSQL a test can use: PGlite always, and the server when AOS_TEST_DATABASE_URL is set. */
+export interface TestBackend {
+  name: "pglite" | "server";
+  /** A fresh migrated database of its own, dropped again on close. */
+  open(): Promise<TestDatabase>;
+}
+
+export interface TestDatabase extends Database {
+  /** A connection URL for child processes (server only). */
+  url: string | undefined;
+}
+
+let templateBlob: Blob | undefined;
+
+async function openPglite(): Promise<TestDatabase> {
+  templateBlob ??= new Blob([readFileSync(inject("pgliteTemplatePath"))]);
+  const pglite = await PGlite.create({ loadDataDir: templateBlob });
+  return Object.assign(embeddedDatabase(pglite, "memory"), { url: undefined });
+}
+
+async function openServer(serverUrl: string): Promise<TestDatabase> {
+  const name = `aos_test_${randomBytes(6).toString("hex")}`;
+  await adminQuery(serverUrl, `create database ${name} template ${SERVER_TEMPLATE_DATABASE}`);
+  const url = serverUrlFor(serverUrl, name);
+  const db = await openServerDatabase(url, 8);
+  return {
+    ...db,
+    url,
+    async close() {
+      await db.close();
+      await adminQuery(serverUrl, `drop database if exists ${name} with (force)`);
+    },
+  };
+}
+
+async function adminQuery(serverUrl: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export function testBackends(): TestBackend[] {
+  const backends: TestBackend[] = [{ name: "pglite", open: openPglite }];
+  const serverUrl = process.env.AOS_TEST_DATABASE_URL;
+  if (serverUrl && inject("serverTemplateReady")) backends.push({ name: "server", open: () => openServer(serverUrl) });
+  return backends;
+}
+
+export function serverBackend(): TestBackend | undefined {
+  return testBackends().find((backend) => backend.name === "server");
+}

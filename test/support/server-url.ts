@@ -1,0 +1,8 @@
+export const SERVER_TEMPLATE_DATABASE = "aos_test_template";
+
+/** The same server, another database. */
+export function serverUrlFor(serverUrl: string, database: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
