@@ -80,7 +80,8 @@ function parseTarget(url: URL | string): URL {
     throw AppError.nonRetryable("VALIDATION_ERROR", "http_call needs an absolute http(s) URL");
   }
   if (!ALLOWED_SCHEMES.has(target.protocol)) {
-    throw new AppError("FORBIDDEN_TARGET", `blocked http_call to a ${target.protocol} URL: only http and https are allowed`);
+    const message = `blocked http_call to a ${target.protocol} URL: only http and https are allowed`;
+    throw new AppError("FORBIDDEN_TARGET", message, { details: { scheme: target.protocol } });
   }
   return target;
 }
@@ -150,10 +151,13 @@ async function resolve(host: string, lookup: HostLookup): Promise<string[]> {
     const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
     // A name that does not exist will not exist on retry; a resolver that timed out or failed may recover.
     const retryable = code !== "ENOTFOUND" && code !== "ENODATA";
-    throw new AppError("DNS_ERROR", `could not resolve ${host} (${code})`, { retryable, cause: error, details: { host, code } });
+    const details = { host, code };
+    throw new AppError("DNS_ERROR", `could not resolve ${host} (${code})`, { retryable, cause: error, details });
   }
   const valid = results.map((result) => result.address).filter((address) => ipaddr.isValid(address));
-  if (valid.length === 0) throw new AppError("DNS_ERROR", `could not resolve ${host} (no addresses)`, { details: { host } });
+  if (valid.length === 0) {
+    throw new AppError("DNS_ERROR", `could not resolve ${host} (no addresses)`, { details: { host } });
+  }
   return valid;
 }
 

@@ -40,8 +40,12 @@ async function trigger(input: FailTriggerInput, ctx: SkillContext): Promise<Skil
 /** The executor may abort with an AppError saying why; otherwise a timeout reason or a plain cancellation. */
 function abortedOutcome(signal: AbortSignal): SkillOutcome {
   const reason: unknown = signal.reason;
-  if (reason instanceof AppError) return failure(reason.code, reason.message, { retryable: reason.retryable, details: reason.details });
-  if (reason instanceof Error && reason.name === "TimeoutError") return failure("TIMEOUT", "fail_trigger was stopped by the step timeout");
+  if (reason instanceof AppError) {
+    return failure(reason.code, reason.message, { retryable: reason.retryable, details: reason.details });
+  }
+  if (reason instanceof Error && reason.name === "TimeoutError") {
+    return failure("TIMEOUT", "fail_trigger was stopped by the step timeout");
+  }
   return failure("CANCELLED", "fail_trigger was cancelled during its delay");
 }
 
@@ -50,7 +54,8 @@ export const failTriggerSkill: Skill<FailTriggerInput> = {
   version: "1.0.0",
   description:
     "Test skill (upstream's __sdsr_fail_trigger__): fails with the error_code asked for, optionally after a delay, " +
-    "or only on the first fail_times attempts so that retries can be exercised. Any failure catalog code can be injected.",
+    "or only on the first fail_times attempts so that retries can be exercised. " +
+    "Any failure catalog code can be injected.",
   input: inputSchema,
   output: { succeeded_on_attempt: "with fail_times: the attempt that succeeded" },
   determinism: "deterministic",

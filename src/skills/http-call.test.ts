@@ -67,7 +67,7 @@ function route(request: IncomingMessage, response: ServerResponse, body: string)
     return void response.end();
   }
   if (first === "big") {
-    response.writeHead(200, { "content-type": "text/plain" });
+    response.writeHead(Number(url.searchParams.get("status") ?? "200"), { "content-type": "text/plain" });
     return void response.end("x".repeat(MAX_BYTES * 4));
   }
   if (first === "big-declared") {
@@ -141,8 +141,9 @@ describe("http_call success", () => {
     expect(echoed.headers).toMatchObject({ "content-type": "application/json", "idempotency-key": "run-1:2", "x-trace": "t1" });
   });
 
-  it("sends a string body as given and the Idempotency-Key on a GET too", async () => {
-    await call({ url: `${main.origin}/echo`, method: "PUT", body: "plain text", headers: { "content-type": "text/plain" } });
+  it("sends a string body as given, and its own Idempotency-Key on every request", async () => {
+    const headers = { "content-type": "text/plain", "Idempotency-Key": "mine" };
+    await call({ url: `${main.origin}/echo`, method: "PUT", body: "plain text", headers });
     await call({ url: `${main.origin}/json` });
     expect(received.map((r) => [r.method, r.body, r.headers["idempotency-key"]])).toEqual([
       ["PUT", "plain text", "run-1:2"],
@@ -198,6 +199,11 @@ describe("http_call limits", () => {
     const outcome = await call({ url: `${main.origin}/${path}`, timeout_ms: 100 });
     expect(outcome).toMatchObject({ status: "error", error: { code: "TIMEOUT", retryable: true, details: { timeout_ms: 100 } } });
     expect(Date.now() - started).toBeLessThan(1_500);
+  });
+
+  it("truncates an oversized error body instead, keeping a 5xx retryable", async () => {
+    const outcome = await call({ url: `${main.origin}/big?status=502` });
+    expect(outcome).toMatchObject({ error: { code: "HTTP_5XX", retryable: true, details: { body: "x".repeat(1000) } } });
   });
 
   it("does not apply the cap to a HEAD response's declared length", async () => {

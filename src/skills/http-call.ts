@@ -78,15 +78,8 @@ export function createHttpCallSkill(lookup?: HostLookup): Skill<HttpCallInput> {
       max_redirects: "HTTP_MAX_REDIRECTS (default 5)",
     },
     failureCodes: [
-      "HTTP_4XX",
-      "HTTP_5XX",
-      "TIMEOUT",
-      "NETWORK_ERROR",
-      "DNS_ERROR",
-      "FORBIDDEN_TARGET",
-      "RESPONSE_TOO_LARGE",
-      "TOO_MANY_REDIRECTS",
-      "CANCELLED",
+      "HTTP_4XX", "HTTP_5XX", "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "FORBIDDEN_TARGET",
+      "RESPONSE_TOO_LARGE", "TOO_MANY_REDIRECTS", "CANCELLED",
     ],
     execute: (input, ctx) => executeHttpCall(input, ctx, lookup),
   };
@@ -99,14 +92,15 @@ async function executeHttpCall(input: HttpCallInput, ctx: SkillContext, lookup?:
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = AbortSignal.any([ctx.signal, timeout]);
   try {
-    return outcomeOf(await followRedirects(firstHop(input), input.follow_redirects, ctx, signal, lookup));
+    return outcomeOf(await followRedirects(firstHop(input, ctx), input.follow_redirects, ctx, signal, lookup));
   } catch (error) {
     if (ctx.signal.aborted) return abortedOutcome(ctx.signal);
     if (timeout.aborted) {
       const host = new URL(input.url).host;
-      return failure("TIMEOUT", `http_call to ${host} timed out after ${timeoutMs} ms`, { details: { timeout_ms: timeoutMs } });
+      const details = { timeout_ms: timeoutMs };
+      return failure("TIMEOUT", `http_call to ${host} timed out after ${timeoutMs} ms`, { details });
     }
-    if (error instanceof AppError) return failure(error.code, error.message, { retryable: error.retryable, details: error.details });
+    if (error instanceof AppError) return failureFrom(error);
     throw error;
   }
 }
@@ -121,26 +115,30 @@ async function followRedirects(
   let hop = first;
   for (let redirects = 0; ; redirects += 1) {
     const target = await untilAborted(checkTarget(hop.url, ctx.allowedHosts, lookup), signal);
-    const response = await openResponse(hop, target, ctx.idempotencyKey, signal);
+    const response = await openResponse(hop, target, signal);
     const statusCode = response.statusCode ?? 0;
     ctx.log.debug("http_call response", { method: hop.method, host: hop.url.host, status_code: statusCode });
-    const next = follow && REDIRECT_STATUSES.has(statusCode) ? redirectHop(hop, response.headers.location, statusCode) : undefined;
+    const redirected = follow && REDIRECT_STATUSES.has(statusCode);
+    const next = redirected ? redirectHop(hop, response.headers.location, statusCode) : undefined;
     if (next === undefined) {
-      const body = hop.method === "HEAD" ? noBody(response) : await readBody(response, ctx.limits.httpMaxResponseBytes, hop.url);
+      const cap = { maxBytes: ctx.limits.httpMaxResponseBytes, truncate: statusCode >= 400 };
+      const body = hop.method === "HEAD" ? noBody(response) : await readBody(response, cap, hop.url);
       return { url: hop.url, statusCode, headers: response.headers, body };
     }
     response.destroy();
-    if (redirects >= ctx.limits.httpMaxRedirects) {
-      throw new AppError("TOO_MANY_REDIRECTS", `http_call to ${first.url.host} redirected more than ${ctx.limits.httpMaxRedirects} times`, {
-        details: { max_redirects: ctx.limits.httpMaxRedirects },
-      });
+    const maxRedirects = ctx.limits.httpMaxRedirects;
+    if (redirects >= maxRedirects) {
+      const message = `http_call to ${first.url.host} redirected more than ${maxRedirects} times`;
+      throw new AppError("TOO_MANY_REDIRECTS", message, { details: { max_redirects: maxRedirects } });
     }
     hop = next;
   }
 }
 
-function firstHop(input: HttpCallInput): Hop {
-  const hop: Hop = { url: new URL(input.url), method: input.method, headers: { ...input.headers }, body: undefined };
+/** Our Idempotency-Key is set last, so it replaces one the input sent in any casing (Node keeps the last). */
+function firstHop(input: HttpCallInput, ctx: SkillContext): Hop {
+  const headers = { ...input.headers, "idempotency-key": ctx.idempotencyKey };
+  const hop: Hop = { url: new URL(input.url), method: input.method, headers, body: undefined };
   if (typeof input.body === "string") {
     hop.body = Buffer.from(input.body);
   } else if (input.body !== undefined) {
@@ -167,19 +165,14 @@ function redirectHop(previous: Hop, location: string | undefined, statusCode: nu
 }
 
 function parseLocation(location: string | undefined, base: URL): URL | undefined {
-  if (location === undefined) return undefined;
-  try {
-    return new URL(location, base);
-  } catch {
-    return undefined;
-  }
+  return location !== undefined && URL.canParse(location, base.href) ? new URL(location, base) : undefined;
 }
 
 /** Sends one request to the address the guard checked, never to a fresh DNS answer. */
-function openResponse(hop: Hop, target: CheckedTarget, idempotencyKey: string, signal: AbortSignal): Promise<IncomingMessage> {
+function openResponse(hop: Hop, target: CheckedTarget, signal: AbortSignal): Promise<IncomingMessage> {
   const { url } = target;
   const transport = url.protocol === "https:" ? https : http;
-  const headers: Record<string, string> = { ...hop.headers, "idempotency-key": idempotencyKey };
+  const headers: Record<string, string> = { ...hop.headers };
   if (hop.body !== undefined) headers["content-length"] = String(hop.body.length);
   return new Promise((resolve, reject) => {
     const request = transport.request(
@@ -214,13 +207,18 @@ function noBody(response: IncomingMessage): Buffer {
   return Buffer.alloc(0);
 }
 
-/** Reads the body up to the cap; past it, stops reading and destroys the socket rather than drain the rest. */
-function readBody(response: IncomingMessage, maxBytes: number, url: URL): Promise<Buffer> {
+/**
+ * Reads the body up to the cap; past it, stops reading and destroys the socket rather than drain the rest.
+ * An error response is truncated instead: only its start is reported, and failing it as too large would turn a
+ * retryable 5xx into a permanent failure.
+ */
+function readBody(response: IncomingMessage, cap: { maxBytes: number; truncate: boolean }, url: URL): Promise<Buffer> {
+  const { maxBytes, truncate } = cap;
   const tooLarge = () =>
     new AppError("RESPONSE_TOO_LARGE", `the response from ${url.host} is larger than the ${maxBytes}-byte cap`, {
       details: { max_response_bytes: maxBytes },
     });
-  if (Number(response.headers["content-length"]) > maxBytes) {
+  if (!truncate && Number(response.headers["content-length"]) > maxBytes) {
     response.destroy();
     return Promise.reject(tooLarge());
   }
@@ -228,13 +226,12 @@ function readBody(response: IncomingMessage, maxBytes: number, url: URL): Promis
     const chunks: Buffer[] = [];
     let size = 0;
     response.on("data", (chunk: Buffer) => {
+      chunks.push(chunk);
       size += chunk.length;
-      if (size > maxBytes) {
-        response.destroy();
-        reject(tooLarge());
-      } else {
-        chunks.push(chunk);
-      }
+      if (size <= maxBytes) return;
+      response.destroy();
+      if (truncate) resolve(Buffer.concat(chunks).subarray(0, maxBytes));
+      else reject(tooLarge());
     });
     response.on("end", () => resolve(Buffer.concat(chunks)));
     response.on("error", (error) => reject(networkError(error, url)));
@@ -244,7 +241,9 @@ function readBody(response: IncomingMessage, maxBytes: number, url: URL): Promis
 function outcomeOf(response: FinalResponse): SkillOutcome {
   const { statusCode } = response;
   const text = response.body.toString("utf8");
-  if (statusCode < 400) return ok({ status_code: statusCode, headers: resultHeaders(response.headers), body: decodeBody(response, text) });
+  if (statusCode < 400) {
+    return ok({ status_code: statusCode, headers: resultHeaders(response.headers), body: decodeBody(response, text) });
+  }
   const where = `${response.url.origin}${response.url.pathname}`;
   const details = { status_code: statusCode, body: text.slice(0, ERROR_BODY_CHARS) };
   if (statusCode < 500) return failure("HTTP_4XX", `${where} answered ${statusCode}`, { details });
@@ -272,15 +271,22 @@ function resultHeaders(headers: IncomingHttpHeaders): Record<string, string> {
 /** Node's connection errors name the code and the address, never header values, so their messages are safe. */
 function networkError(error: Error, url: URL): AppError {
   const code = (error as NodeJS.ErrnoException).code ?? "unknown";
-  return new AppError("NETWORK_ERROR", `http_call to ${url.host} failed: ${error.message}`, { cause: error, details: { code } });
+  const message = `http_call to ${url.host} failed: ${error.message}`;
+  return new AppError("NETWORK_ERROR", message, { cause: error, details: { code } });
 }
 
 /** The executor may abort with an AppError saying why; otherwise a timeout reason or a plain cancellation. */
 function abortedOutcome(signal: AbortSignal): SkillOutcome {
   const reason: unknown = signal.reason;
-  if (reason instanceof AppError) return failure(reason.code, reason.message, { retryable: reason.retryable, details: reason.details });
-  if (reason instanceof Error && reason.name === "TimeoutError") return failure("TIMEOUT", "http_call was stopped by the step timeout");
+  if (reason instanceof AppError) return failureFrom(reason);
+  if (reason instanceof Error && reason.name === "TimeoutError") {
+    return failure("TIMEOUT", "http_call was stopped by the step timeout");
+  }
   return failure("CANCELLED", "http_call was cancelled before it finished");
+}
+
+function failureFrom(error: AppError): SkillOutcome {
+  return failure(error.code, error.message, { retryable: error.retryable, details: error.details });
 }
 
 function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {

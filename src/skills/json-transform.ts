@@ -75,13 +75,15 @@ function transform(input: JsonTransformInput): SkillOutcome {
   const missing: { key: string; path: string }[] = [];
   for (const [key, path] of Object.entries(input.mapping)) {
     const lookup = valueAt(input.payload, parsePath(path) ?? []);
+    const defaults = input.defaults ?? {};
     if (lookup.found) entries.push([key, lookup.value]);
-    else if (input.defaults !== undefined && Object.hasOwn(input.defaults, key)) entries.push([key, input.defaults[key]]);
+    else if (Object.hasOwn(defaults, key)) entries.push([key, defaults[key]]);
     else missing.push({ key, path });
   }
   if (missing.length > 0) {
     const named = missing.map(({ key, path }) => `${key} ("${path}")`).join(", ");
-    return failure("TRANSFORM_PATH_MISSING", `json_transform: no value and no default for ${named}`, { details: { missing } });
+    const message = `json_transform: no value and no default for ${named}`;
+    return failure("TRANSFORM_PATH_MISSING", message, { details: { missing } });
   }
   return ok(Object.fromEntries(entries));
 }

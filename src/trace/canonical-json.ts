@@ -1,12 +1,14 @@
 /**
  * RFC 8785 JSON Canonicalization Scheme (JCS). Object members are sorted by their names' UTF-16 code units,
  * there is no white space, and strings and numbers are serialised exactly as ECMAScript's JSON.stringify does,
- * which is what RFC 8785 §3.2.2 prescribes. Numbers JSON cannot represent (NaN, Infinity), bigints and functions
- * are refused rather than mangled; object members whose value is undefined are omitted, as JSON.stringify does.
+ * which is what RFC 8785 §3.2.2 prescribes. Numbers JSON cannot represent (NaN, Infinity), strings holding lone
+ * surrogates, bigints and functions are refused rather than mangled; object members whose value is undefined
+ * are omitted, as JSON.stringify does, but an undefined array item (or a hole) is refused, not turned into null.
  */
 export function canonicalJson(value: unknown): string {
   switch (typeof value) {
     case "string":
+      return quote(value);
     case "boolean":
       return JSON.stringify(value);
     case "number":
@@ -14,12 +16,13 @@ export function canonicalJson(value: unknown): string {
       return JSON.stringify(value);
     case "object": {
       if (value === null) return "null";
-      if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(",")}]`;
-      if (value instanceof Date) return JSON.stringify(value.toISOString());
+      // Array.from visits holes as undefined, which is refused below; map would skip them and emit "[,1]".
+      if (Array.isArray(value)) return `[${Array.from(value, (item: unknown) => canonicalJson(item)).join(",")}]`;
+      if (value instanceof Date) return quote(value.toISOString());
       const entries = Object.entries(value as Record<string, unknown>).filter(([, item]) => item !== undefined);
       // Default sort compares UTF-16 code units, as RFC 8785 §3.2.3 requires.
       entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(",")}}`;
+      return `{${entries.map(([key, item]) => `${quote(key)}:${canonicalJson(item)}`).join(",")}}`;
     }
     default:
       throw new TypeError(`canonical JSON cannot represent a value of type ${typeof value}`);
@@ -28,4 +31,20 @@ export function canonicalJson(value: unknown): string {
 
 export function canonicalBytes(value: unknown): Buffer {
   return Buffer.from(canonicalJson(value), "utf8");
+}
+
+// With the u flag a surrogate pair is one code point outside this range, so only unpaired halves match.
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * RFC 8785 §3.2.2.2 requires refusing lone surrogates: JSON.stringify would write them as "\udxxx" escapes,
+ * which other JCS implementations reject and which UTF-8 (and PostgreSQL jsonb) cannot carry.
+ */
+function quote(text: string): string {
+  const surrogate = LONE_SURROGATE.exec(text);
+  if (surrogate !== null) {
+    const codeUnit = surrogate[0].charCodeAt(0).toString(16).toUpperCase();
+    throw new TypeError(`canonical JSON cannot represent a string holding the lone surrogate U+${codeUnit}`);
+  }
+  return JSON.stringify(text);
 }

@@ -1,0 +1,152 @@
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli, tempHome, writePlan } from "./support/cli.js";
+import { serverBackend, type TestDatabase } from "./support/databases.js";
+
+const transformPlan = {
+  steps: [{ step_id: "pick", skill: "json_transform", params: { payload: { a: { b: [1, 2] } }, mapping: { last: "a.b[-1]" } } }],
+};
+const failingPlan = { steps: [{ step_id: "boom", skill: "fail_trigger", params: { retryable: false, message: "no luck" } }] };
+
+const RUN_JSON_KEYS = [
+  "run_id",
+  "tenant_id",
+  "agent_id",
+  "origin_system_id",
+  "goal",
+  "status",
+  "attempts",
+  "error_message",
+  "plan",
+  "steps",
+  "trace_id",
+  "created_at",
+  "started_at",
+  "completed_at",
+  "duration_ms",
+];
+
+describe("the aos CLI on the embedded database", () => {
+  const home = tempHome();
+  const env = { AOS_HOME: home };
+
+  it("runs a plan end to end and prints the run as JSON; exit 0", async () => {
+    const result = await runCli(["run", "--tenant-id", "acme", "--goal", "pick", "--plan", writePlan(home, transformPlan), "--json"], env);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const run = JSON.parse(result.stdout);
+    expect(Object.keys(run)).toEqual(expect.arrayContaining(RUN_JSON_KEYS));
+    expect(run).toMatchObject({ tenant_id: "acme", origin_system_id: "cus-cli", status: "succeeded", attempts: 1 });
+    expect(run.steps).toEqual([expect.objectContaining({ seq: 0, step_index: 0, attempt: 1, skill: "json_transform", status: "succeeded" })]);
+    expect(run.trace_id).toBe(`trace_${run.run_id}`);
+
+    const shown = await runCli(["get-run", run.run_id, "--tenant-id", "acme"], env);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain("succeeded");
+    const listed = await runCli(["list-runs", "--tenant-id", "acme", "--json"], env);
+    expect(JSON.parse(listed.stdout).map((row: { run_id: string }) => row.run_id)).toContain(run.run_id);
+    const hidden = await runCli(["get-run", run.run_id, "--tenant-id", "someone-else"], env);
+    expect(hidden.code).toBe(1);
+    expect(hidden.stderr).toContain(`Run not found: ${run.run_id}`);
+  });
+
+  it("exits 1 on a failed run and says why, in both output forms", async () => {
+    const plan = writePlan(home, failingPlan, "failing.json");
+    const json = await runCli(["run", "--tenant-id", "acme", "--goal", "fail", "--plan", plan, "--json"], env);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: "failed", error_message: "step_failed:boom:no luck" });
+    const human = await runCli(["run", "--tenant-id", "acme", "--goal", "fail", "--plan", plan], env);
+    expect(human.code).toBe(1);
+    expect(human.stdout).toContain("failed");
+    expect(human.stdout).toContain("Error: step_failed:boom:no luck");
+  });
+
+  it("creates and lists agents, and refuses another tenant's agent", async () => {
+    const created = await runCli(["create-agent", "--tenant-id", "acme", "--name", "scout", "--budget-cents", "500", "--json"], env);
+    expect(created.code).toBe(0);
+    const agent = JSON.parse(created.stdout);
+    expect(agent).toMatchObject({ tenant_id: "acme", name: "scout", budget_cents: 500 });
+    const listed = await runCli(["list-agents", "--tenant-id", "acme"], env);
+    expect(listed.stdout).toContain("scout");
+    const foreign = await runCli(["run", "--tenant-id", "other", "--agent-id", agent.agent_id, "--goal", "g"], env);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toContain(`Agent not found: ${agent.agent_id}`);
+  });
+
+  it("gives bad input a one-line message and a usage exit code, without a stack trace", async () => {
+    const missing = await runCli(["run", "--goal", "g"], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("--tenant-id");
+    const notJson = await runCli(["run", "--tenant-id", "acme", "--goal", "g", "--plan", writePlan(home, "{ nope", "bad.json")], env);
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toMatch(/plan file .* is not JSON/);
+    const wrongShape = await runCli(
+      ["run", "--tenant-id", "acme", "--goal", "g", "--plan", writePlan(home, { steps: [{ skill: "json_transform" }] }, "shape.json")],
+      env,
+    );
+    expect(wrongShape.code).toBe(1);
+    expect(wrongShape.stderr).toMatch(/^plan_generation_failed: steps\[0\]\.step_id/);
+    const badBudget = await runCli(["create-agent", "--tenant-id", "acme", "--name", "x", "--budget-cents", "1.5"], env);
+    expect(badBudget.code).toBe(2);
+    for (const result of [missing, notJson, wrongShape, badBudget]) expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("refuses a data directory another process holds", async () => {
+    const lockedHome = tempHome();
+    const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)"], { stdio: "ignore" });
+    try {
+      writeFileSync(join(lockedHome, "aos.lock"), `${holder.pid}\n`);
+      const result = await runCli(["list-agents", "--tenant-id", "acme"], { AOS_HOME: lockedHome });
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`database in use by pid ${holder.pid}`);
+    } finally {
+      holder.kill("SIGKILL");
+    }
+  });
+
+  it("reports an unreachable DATABASE_URL without leaking its password", async () => {
+    const result = await runCli(["list-agents", "--tenant-id", "acme"], {
+      AOS_HOME: home,
+      DATABASE_URL: "postgres://aos:s3cret-pw@127.0.0.1:1/aos",
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("cannot reach PostgreSQL at 127.0.0.1:1/aos (connection refused)");
+    expect(result.stderr + result.stdout).not.toContain("s3cret-pw");
+  });
+
+  it("describes skills and migrations", async () => {
+    const skills = await runCli(["list-skills", "--json"], env);
+    expect(JSON.parse(skills.stdout).map((skill: { name: string }) => skill.name)).toEqual(
+      expect.arrayContaining(["http_call", "json_transform", "fail_trigger"]),
+    );
+    const contract = JSON.parse((await runCli(["skill", "http_call", "--json"], env)).stdout);
+    expect(contract.input_schema.properties.url).toBeDefined();
+    expect((await runCli(["skill", "nope"], env)).code).toBe(1);
+    const status = await runCli(["migrate", "--status", "--json"], env);
+    expect(JSON.parse(status.stdout)).toMatchObject({ head: 1, pending: [] });
+  });
+});
+
+const server = serverBackend();
+
+describe.runIf(server)("the aos CLI on the PostgreSQL server (DATABASE_URL)", () => {
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await (server as NonNullable<typeof server>).open();
+  });
+  afterAll(async () => db?.close());
+
+  it("runs a plan end to end against the server", async () => {
+    const home = tempHome();
+    const result = await runCli(["run", "--tenant-id", "acme", "--goal", "pick", "--plan", writePlan(home, transformPlan), "--json"], {
+      AOS_HOME: home,
+      DATABASE_URL: db.url,
+    });
+    expect(result.code).toBe(0);
+    const run = JSON.parse(result.stdout);
+    const { rows } = await db.pool.query("select status from runs where id = $1", [run.run_id]);
+    expect(rows).toEqual([{ status: "succeeded" }]);
+  });
+});

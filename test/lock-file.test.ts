@@ -1,0 +1,37 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { acquireLockFile } from "../src/db/lock-file.js";
+
+describe("the embedded database's lock file", () => {
+  it("refuses a second holder with the owner's pid, and frees the lock on release", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "aos-lock-")), "aos.lock");
+    const lock = acquireLockFile(path);
+    expect(() => acquireLockFile(path)).toThrow(/already open in this process/);
+    lock.release();
+    expect(existsSync(path)).toBe(false);
+    acquireLockFile(path).release();
+  });
+
+  it("tells another process the database is in use by pid N", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "aos-lock-")), "aos.lock");
+    const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)"], { stdio: "ignore" });
+    try {
+      writeFileSync(path, `${holder.pid}\n`);
+      expect(() => acquireLockFile(path)).toThrow(`database in use by pid ${holder.pid}`);
+    } finally {
+      holder.kill("SIGKILL");
+    }
+  });
+
+  it("takes over a stale lock whose owner died", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "aos-lock-")), "aos.lock");
+    const dead = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+    await new Promise((resolve) => dead.on("exit", resolve));
+    writeFileSync(path, `${dead.pid}\n`);
+    const lock = acquireLockFile(path);
+    lock.release();
+  });
+});

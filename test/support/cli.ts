@@ -1,0 +1,37 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const BIN = new URL("../../bin/aos.js", import.meta.url).pathname;
+
+/** Runs the built `aos` CLI as a child process, the way a user runs it. */
+export function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+  const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1" };
+  for (const [key, value] of Object.entries(env)) if (value !== undefined) childEnv[key] = value;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export function tempHome(): string {
+  return mkdtempSync(join(tmpdir(), "aos-cli-"));
+}
+
+export function writePlan(dir: string, plan: unknown, name = "plan.json"): string {
+  const path = join(dir, name);
+  writeFileSync(path, typeof plan === "string" ? plan : JSON.stringify(plan));
+  return path;
+}
