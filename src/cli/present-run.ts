@@ -48,7 +48,8 @@ export function stepLine(output: Output, step: TraceStep): string {
   return `  ${step.stepId}  ${step.skillName}  ${paint(output, statusColor(step.status), step.status)}  ${step.durationMs} ms${attempt}${error}`;
 }
 
-export function printRunSummary(output: Output, detail: RunDetail): void {
+/** The finished run for people: its facts, its steps (unless they were shown live), and its last result. */
+export function printRunSummary(output: Output, detail: RunDetail, options = { steps: true }): void {
   const { run, trace, steps } = detail;
   const duration = run.durationMs === null ? "" : `, ${Math.round(run.durationMs)} ms`;
   output.out(`Run ${run.id}  ${paint(output, statusColor(run.status), run.status)}  (${steps.length} step rows${duration})`);
@@ -63,6 +64,15 @@ export function printRunSummary(output: Output, detail: RunDetail): void {
   if (trace !== undefined) rows.push(["trace", `${trace.traceId} (${trace.status})`]);
   if (trace?.rootHash) rows.push(["chain head", trace.rootHash]);
   for (const line of table(rows)) output.out(`  ${line}`);
+  if (options.steps && steps.length > 0) {
+    output.out("  steps:");
+    for (const step of steps) output.out(`  ${stepLine(output, step)}`);
+  }
+  const last = steps.at(-1);
+  if (run.status === "succeeded" && last !== undefined) {
+    const result = JSON.stringify(last.outcomeData);
+    output.out(`  result: ${result.length > 300 ? `${result.slice(0, 297)}...` : result}`);
+  }
   if (run.errorMessage !== null) output.out(`  ${paint(output, "red", "Error:")} ${run.errorMessage}`);
 }
 

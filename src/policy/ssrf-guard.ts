@@ -80,7 +80,7 @@ function parseTarget(url: URL | string): URL {
     throw AppError.nonRetryable("VALIDATION_ERROR", "http_call needs an absolute http(s) URL");
   }
   if (!ALLOWED_SCHEMES.has(target.protocol)) {
-    const message = `blocked http_call to a ${target.protocol} URL: only http and https are allowed`;
+    const message = `blocked http_call to a ${target.protocol} URL: only http: and https: URLs are allowed`;
     throw new AppError("FORBIDDEN_TARGET", message, { details: { scheme: target.protocol } });
   }
   return target;

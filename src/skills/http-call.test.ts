@@ -31,12 +31,10 @@ function call(raw: Record<string, unknown>, overrides: Partial<SkillContext> = {
   return skill.execute(skill.input.parse(raw), context(overrides));
 }
 
-function readAll(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-  });
+async function readAll(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
 }
 
 function sendJson(response: ServerResponse, status: number, value: unknown): void {
@@ -46,42 +44,27 @@ function sendJson(response: ServerResponse, status: number, value: unknown): voi
   response.end(text);
 }
 
+const TEXT = { "content-type": "text/plain" };
+
 /** Routes of the test server; every request is recorded so tests can assert what arrived. */
 function route(request: IncomingMessage, response: ServerResponse, body: string): void {
   const url = new URL(request.url ?? "/", "http://test");
   const [, first, second] = url.pathname.split("/");
+  const status = Number(url.searchParams.get("status") ?? "0");
   if (first === "json") return sendJson(response, 200, { hello: "world", items: [1, 2] });
   if (first === "echo") return sendJson(response, 200, { method: request.method, headers: request.headers, body });
-  if (first === "status") {
-    response.writeHead(Number(second), { "content-type": "text/plain" });
-    return void response.end(`status ${second} body`);
-  }
-  if (first === "redirect") {
-    const left = Number(second);
-    if (left === 0) return sendJson(response, 200, { arrived: true });
-    response.writeHead(302, { location: `/redirect/${left - 1}` });
-    return void response.end();
-  }
-  if (first === "to") {
-    response.writeHead(Number(url.searchParams.get("status") ?? "302"), { location: url.searchParams.get("location") ?? "/" });
-    return void response.end();
-  }
-  if (first === "big") {
-    response.writeHead(Number(url.searchParams.get("status") ?? "200"), { "content-type": "text/plain" });
-    return void response.end("x".repeat(MAX_BYTES * 4));
-  }
+  if (first === "status") return void response.writeHead(Number(second), TEXT).end(`status ${second} body`);
+  if (first === "redirect" && second === "0") return sendJson(response, 200, { arrived: true });
+  if (first === "redirect") return void response.writeHead(302, { location: `/redirect/${Number(second) - 1}` }).end();
+  if (first === "to") return void response.writeHead(status || 302, { location: url.searchParams.get("location") ?? "/" }).end();
+  if (first === "big") return void response.writeHead(status || 200, TEXT).end("x".repeat(MAX_BYTES * 4));
   if (first === "big-declared") {
-    response.writeHead(200, { "content-type": "text/plain", "content-length": String(MAX_BYTES * 10) });
-    response.flushHeaders();
+    response.writeHead(200, { ...TEXT, "content-length": String(MAX_BYTES * 10) }).flushHeaders();
     return void response.write("x".repeat(100));
   }
-  if (first === "trickle") {
-    response.writeHead(200, { "content-type": "text/plain" });
-    return void response.write("first part, and then nothing");
-  }
+  if (first === "trickle") return void response.writeHead(200, TEXT).write("first part, and then nothing");
   if (first === "slow") return void setTimeout(() => sendJson(response, 200, { late: true }), 2_000).unref();
-  response.writeHead(404);
-  response.end();
+  response.writeHead(404).end();
 }
 
 function startServer(host: string, received: Received[]): Promise<{ server: http.Server; origin: string }> {
@@ -98,8 +81,8 @@ function startServer(host: string, received: Received[]): Promise<{ server: http
 
 const received: Received[] = [];
 const receivedOnSecond: Received[] = [];
-let main: { server: http.Server; origin: string };
-let second: { server: http.Server; origin: string };
+let main: Awaited<ReturnType<typeof startServer>>;
+let second: typeof main;
 
 beforeAll(async () => {
   main = await startServer("127.0.0.1", received);
@@ -212,8 +195,8 @@ describe("http_call limits", () => {
   });
 
   it("uses the configured default timeout when the input has none", async () => {
-    const outcome = await call({ url: `${main.origin}/slow` }, { limits: { ...context().limits, httpDefaultTimeoutMs: 100 } });
-    expect(outcome).toMatchObject({ error: { code: "TIMEOUT" } });
+    const limits = { ...context().limits, httpDefaultTimeoutMs: 100 };
+    expect(await call({ url: `${main.origin}/slow` }, { limits })).toMatchObject({ error: { code: "TIMEOUT" } });
   });
 });
 

@@ -81,7 +81,7 @@ export function runCommand(ctx: CliContext): Command {
         }
         const detail = await getRunDetail(db, run.tenantId, run.id);
         if (flags.json) printJson(ctx.output, runJson(detail));
-        else printRunSummary(ctx.output, detail);
+        else printRunSummary(ctx.output, detail, { steps: !(flags.wait && ctx.output.isTty) });
         const ok = flags.wait ? detail.run.status === "succeeded" : detail.run.status === "queued";
         ctx.exitCode = ok ? 0 : 1;
       });

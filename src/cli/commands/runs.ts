@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { getRunDetail, listTenantRuns } from "../../services/runs.js";
 import { type CliContext, type CommonFlags, parseWholeNumber, withDatabase } from "../context.js";
 import { printJson, table } from "../output.js";
-import { printRunSummary, runJson, runListRow, stepLine } from "../present-run.js";
+import { printRunSummary, runJson, runListRow } from "../present-run.js";
 
 export function getRunCommand(ctx: CliContext): Command {
   return new Command("get-run")
@@ -15,8 +15,6 @@ export function getRunCommand(ctx: CliContext): Command {
       const detail = await withDatabase(ctx, (db) => getRunDetail(db, flags.tenantId, runId));
       if (flags.json) return printJson(ctx.output, runJson(detail));
       printRunSummary(ctx.output, detail);
-      if (detail.steps.length > 0) ctx.output.out("  steps:");
-      for (const step of detail.steps) ctx.output.out(`  ${stepLine(ctx.output, step)}`);
     });
 }
 

@@ -1,0 +1,63 @@
+import { performance } from "node:perf_hooks";
+
+/** Few samples (process start-up): the whole range and the middle. Milliseconds. */
+export interface Spread {
+  n: number;
+  min: number;
+  median: number;
+  max: number;
+}
+
+/** Many samples (1,000 statements): the tail. Milliseconds. */
+export interface Percentiles {
+  n: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** Nearest-rank percentile: the smallest sample with at least q of all samples at or below it. */
+function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) throw new Error("no samples");
+  const rank = Math.max(1, Math.ceil(q * sorted.length));
+  return sorted[rank - 1] as number;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+export function spread(samples: readonly number[]): Spread {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    n: sorted.length,
+    min: round(sorted[0] ?? Number.NaN),
+    median: round(percentile(sorted, 0.5)),
+    max: round(sorted[sorted.length - 1] ?? Number.NaN),
+  };
+}
+
+export function percentiles(samples: readonly number[]): Percentiles {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    n: sorted.length,
+    p50: round(percentile(sorted, 0.5)),
+    p95: round(percentile(sorted, 0.95)),
+    p99: round(percentile(sorted, 0.99)),
+    max: round(sorted[sorted.length - 1] as number),
+    mean: round(sorted.reduce((sum, value) => sum + value, 0) / sorted.length),
+  };
+}
+
+export function ratio(measured: number, anchor: number): number {
+  return Math.round((measured / anchor) * 100) / 100;
+}
+
+/** Runs `work` and returns its result with the milliseconds it took. */
+export async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number }> {
+  const start = performance.now();
+  const result = await work();
+  return { result, ms: performance.now() - start };
+}
