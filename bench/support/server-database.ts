@@ -53,6 +53,8 @@ async function adminQuery(url: string, sql: string): Promise<void> {
 
 function describe(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : String(error);
+  // Node reports a refused "localhost" (tried on ::1 and 127.0.0.1) as an AggregateError with no message.
+  const first = error instanceof AggregateError ? (error.errors[0] as unknown) : error;
+  const message = first instanceof Error ? first.message : String(first);
   return typeof code === "string" && !message.includes(code) ? `${code}: ${message}` : message;
 }

@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { AppError } from "../errors.js";
 import { isFailureCode } from "../failure-catalog.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
-import { failure, ok } from "./outcome.js";
+import { abortedOutcome, failure, ok } from "./outcome.js";
 
 const inputSchema = z
   .object({
@@ -22,7 +21,7 @@ async function trigger(input: FailTriggerInput, ctx: SkillContext): Promise<Skil
     try {
       await sleep(input.delay_ms, undefined, { signal: ctx.signal });
     } catch {
-      return abortedOutcome(ctx.signal);
+      return abortedOutcome("fail_trigger", ctx.signal);
     }
   }
   if (input.fail_times !== undefined && ctx.attempt > input.fail_times) {
@@ -37,17 +36,6 @@ async function trigger(input: FailTriggerInput, ctx: SkillContext): Promise<Skil
   return failure(code, message, { retryable: input.retryable, details });
 }
 
-/** The executor may abort with an AppError saying why; otherwise a timeout reason or a plain cancellation. */
-function abortedOutcome(signal: AbortSignal): SkillOutcome {
-  const reason: unknown = signal.reason;
-  if (reason instanceof AppError) {
-    return failure(reason.code, reason.message, { retryable: reason.retryable, details: reason.details });
-  }
-  if (reason instanceof Error && reason.name === "TimeoutError") {
-    return failure("TIMEOUT", "fail_trigger was stopped by the step timeout");
-  }
-  return failure("CANCELLED", "fail_trigger was cancelled during its delay");
-}
 
 export const failTriggerSkill: Skill<FailTriggerInput> = {
   name: "fail_trigger",

@@ -5,7 +5,7 @@ import { z } from "zod";
 import { AppError } from "../errors.js";
 import { checkTarget, type CheckedTarget, type HostLookup } from "../policy/ssrf-guard.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
-import { failure, ok } from "./outcome.js";
+import { abortedOutcome, failure, ok } from "./outcome.js";
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] as const;
 
@@ -94,7 +94,7 @@ async function executeHttpCall(input: HttpCallInput, ctx: SkillContext, lookup?:
   try {
     return outcomeOf(await followRedirects(firstHop(input, ctx), input.follow_redirects, ctx, signal, lookup));
   } catch (error) {
-    if (ctx.signal.aborted) return abortedOutcome(ctx.signal);
+    if (ctx.signal.aborted) return abortedOutcome("http_call", ctx.signal);
     if (timeout.aborted) {
       const host = new URL(input.url).host;
       const details = { timeout_ms: timeoutMs };
@@ -273,16 +273,6 @@ function networkError(error: Error, url: URL): AppError {
   const code = (error as NodeJS.ErrnoException).code ?? "unknown";
   const message = `http_call to ${url.host} failed: ${error.message}`;
   return new AppError("NETWORK_ERROR", message, { cause: error, details: { code } });
-}
-
-/** The executor may abort with an AppError saying why; otherwise a timeout reason or a plain cancellation. */
-function abortedOutcome(signal: AbortSignal): SkillOutcome {
-  const reason: unknown = signal.reason;
-  if (reason instanceof AppError) return failureFrom(reason);
-  if (reason instanceof Error && reason.name === "TimeoutError") {
-    return failure("TIMEOUT", "http_call was stopped by the step timeout");
-  }
-  return failure("CANCELLED", "http_call was cancelled before it finished");
 }
 
 function failureFrom(error: AppError): SkillOutcome {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../logger.js";
 import type { SkillContext, SkillOutcome } from "./contract.js";
-import { jsonTransformSkill, parsePath } from "./json-transform.js";
+import { parsePath } from "./json-path.js";
+import { jsonTransformSkill } from "./json-transform.js";
 
 const ctx: SkillContext = {
   signal: new AbortController().signal,

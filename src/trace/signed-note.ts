@@ -44,7 +44,7 @@ export interface NoteSignature {
   status: "verified" | "unknown_key";
 }
 
-export type NoteFailureCode = "MALFORMED_NOTE" | "INVALID_SIGNATURE" | "UNKNOWN_KEY" | "AMBIGUOUS_KEY";
+export type NoteFailureCode = "MALFORMED_NOTE" | "INVALID_SIGNATURE" | "UNKNOWN_KEY";
 
 export type OpenedNote =
   | { ok: true; text: string; verifiedBy: string[]; signatures: NoteSignature[] }
@@ -156,20 +156,15 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
   const keys = verifiers.map((v) => makeVerifier(v.name, v.publicKey));
   const message = Buffer.from(parsed.text, "utf8");
   const signatures: NoteSignature[] = [];
-  for (const line of parsed.lines) {
-    const known = keys.filter((v) => v.name === line.name && v.keyId === line.keyId);
-    if (new Set(known.map((v) => v.publicKey.toString("hex"))).size > 1) {
-      return { ok: false, code: "AMBIGUOUS_KEY", reason: `more than one verifier key is ${line.name}+${line.keyId}` };
+  for (const { name, keyId, signature } of parsed.lines) {
+    const known = keys.filter((v) => v.name === name && v.keyId === keyId);
+    if (known.length === 0) {
+      signatures.push({ name, keyId, status: "unknown_key" });
+    } else if (known.some((verifier) => verifySignature(verifier, message, signature))) {
+      signatures.push({ name, keyId, status: "verified" });
+    } else {
+      return { ok: false, code: "INVALID_SIGNATURE", reason: `the signature by ${name}+${keyId} does not verify` };
     }
-    const verifier = known[0];
-    if (verifier === undefined) {
-      signatures.push({ name: line.name, keyId: line.keyId, status: "unknown_key" });
-      continue;
-    }
-    if (!verifySignature(verifier, message, line.signature)) {
-      return { ok: false, code: "INVALID_SIGNATURE", reason: `the signature by ${line.name}+${line.keyId} does not verify` };
-    }
-    signatures.push({ name: line.name, keyId: line.keyId, status: "verified" });
   }
   const verifiedBy = [...new Set(signatures.filter((s) => s.status === "verified").map((s) => s.name))];
   if (verifiedBy.length === 0) return { ok: false, code: "UNKNOWN_KEY", reason: noKnownKeyReason(signatures, keys) };

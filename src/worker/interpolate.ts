@@ -1,4 +1,5 @@
-import { findReferences, resolvePath, wholeReference } from "../planner/references.js";
+import { findReferences, wholeReference } from "../planner/references.js";
+import { type Segment, valueAt } from "../skills/json-path.js";
 
 /** Thrown when a reference names something the earlier step's result does not have. */
 export class UnresolvedReference extends Error {}
@@ -15,10 +16,10 @@ function resolve(text: string, context: ReadonlyMap<string, unknown>): unknown {
   return out;
 }
 
-function lookup(key: string, path: (string | number)[], text: string, context: ReadonlyMap<string, unknown>): unknown {
+function lookup(key: string, path: readonly Segment[], text: string, context: ReadonlyMap<string, unknown>): unknown {
   if (!context.has(key)) throw new UnresolvedReference(`${text}: step "${key}" has no recorded result`);
-  const resolved = resolvePath(context.get(key), path);
-  if (!resolved.found) throw new UnresolvedReference(`${text}: the result of "${key}" has no ${resolved.missing}`);
+  const resolved = valueAt(context.get(key), path);
+  if (!resolved.found) throw new UnresolvedReference(`${text} did not resolve: the result of "${key}" has no such path`);
   return resolved.value;
 }
 

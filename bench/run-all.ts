@@ -1,0 +1,95 @@
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { cliWallTime } from "./cli-wall-time.js";
+import { stepOverhead } from "./step-overhead.js";
+import type { Benchmark, BenchContext, BenchmarkResult } from "./support/benchmark.js";
+import { machineFacts, type ServerFacts, serverFacts } from "./support/machine.js";
+import { createBenchDatabase } from "./support/server-database.js";
+
+/** Every benchmark, in the order they run. A new benchmark is one module and one line here. */
+const BENCHMARKS: readonly Benchmark[] = [cliWallTime, stepOverhead];
+
+const DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/test";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
+
+function git(args: string[]): string | undefined {
+  try {
+    return execFileSync("git", args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+async function runBenchmark(benchmark: Benchmark, ctx: BenchContext, serverSkip: string | undefined): Promise<BenchmarkResult> {
+  if (benchmark.needsServer && serverSkip !== undefined) return { name: benchmark.name, status: "skipped", reason: serverSkip };
+  progress(`${benchmark.name}: start`);
+  try {
+    return { name: benchmark.name, status: "ok", ...(await benchmark.run(ctx)) };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    progress(`${benchmark.name}: failed: ${reason}`);
+    return { name: benchmark.name, status: "failed", reason };
+  }
+}
+
+function printSummary(results: BenchmarkResult[]): void {
+  for (const result of results) {
+    if (result.status !== "ok") {
+      console.log(`${result.name}: ${result.status} (${result.reason})`);
+      continue;
+    }
+    console.log(`${result.name}:`);
+    for (const g of result.goals) {
+      const verdict = g.met ? "met" : "NOT met";
+      console.log(`  ${g.name.padEnd(24)} ${g.statistic} ${g.value.toFixed(3).padStart(10)} ms   goal <= ${g.limit} ms   ${verdict}`);
+    }
+    for (const [name, value] of Object.entries(result.ratios)) console.log(`  ${name.padEnd(40)} x${value}`);
+  }
+}
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const sha = git(["rev-parse", "--short", "HEAD"]);
+  const dirty = sha === undefined ? undefined : git(["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"]) !== "";
+
+  progress("machine facts and fdatasync timing");
+  const machine = machineFacts(root);
+  const setup = await createBenchDatabase(process.env.AOS_BENCH_DATABASE_URL || DEFAULT_SERVER_URL);
+  if (!setup.ok) progress(`server benchmarks skipped: ${setup.reason}`);
+
+  const results: BenchmarkResult[] = [];
+  let server: ServerFacts | { skipped: string };
+  try {
+    server = setup.ok ? await serverFacts(setup.server.url, setup.server.location) : { skipped: setup.reason };
+    const ctx: BenchContext = { root, server: setup.ok ? setup.server : undefined, progress };
+    for (const benchmark of BENCHMARKS) results.push(await runBenchmark(benchmark, ctx, setup.ok ? undefined : setup.reason));
+  } finally {
+    if (setup.ok) await setup.drop();
+  }
+
+  const report = {
+    started_at: startedAt.toISOString(),
+    finished_at: new Date().toISOString(),
+    git: { sha: sha ?? null, dirty: dirty ?? null },
+    machine,
+    server,
+    benchmarks: results,
+  };
+  const dir = join(root, "bench", "results");
+  mkdirSync(dir, { recursive: true });
+  const stamp = startedAt.toISOString().replace(/\.\d+Z$/, "Z").replaceAll(":", "-");
+  const file = join(dir, `${stamp}-${sha ?? "local"}.json`);
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  writeFileSync(file, text);
+  writeFileSync(join(dir, "latest.json"), text);
+
+  printSummary(results);
+  console.log(`results: ${file}`);
+  return results.some((result) => result.status === "failed") ? 1 : 0;
+}
+
+process.exitCode = await main();
