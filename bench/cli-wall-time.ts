@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { type Benchmark, type BenchContext, goal } from "./support/benchmark.js";
+import { type Benchmark, type BenchContext, type BenchmarkReport, goal } from "./support/benchmark.js";
 import { ONE_STEP_PLAN } from "./support/one-step-plan.js";
 import { ratio, spread } from "./support/stats.js";
 
@@ -15,7 +15,7 @@ const WARM_GOAL_MS = 1_000;
 
 /**
  * Opens an existing embedded database in a fresh process and reports, from inside it, how long importing
- * PGlite and opening the database took: the part of `aos run` that is PGlite start-up rather than AOS.
+ * PGlite, opening the database and closing it took: the part of `aos run` that is PGlite rather than AOS.
  */
 const PGLITE_OPEN_SCRIPT = `
 const t0 = performance.now();
@@ -25,8 +25,22 @@ const db = await PGlite.create(process.env.AOS_HOME + "/pgdata");
 await db.query("select 1");
 const t2 = performance.now();
 await db.close();
-console.log(JSON.stringify({ import_ms: t1 - t0, open_ms: t2 - t1 }));
+const t3 = performance.now();
+console.log(JSON.stringify({ import_ms: t1 - t0, open_ms: t2 - t1, close_ms: t3 - t2 }));
 `;
+
+/**
+ * A private copy of bin/ and dist/ inside the repository (so node_modules still resolves). Another `npm run
+ * build` in the same tree (`npm test` runs one) empties dist/ and would pull the CLI out from under a running
+ * benchmark; the copy is the build `npm run bench` has just made.
+ */
+function snapshotCli(root: string): string {
+  if (!existsSync(join(root, "dist/db/migrations"))) throw new Error("dist/ is missing or incomplete: run npm run build");
+  const dir = mkdtempSync(join(root, "bench", ".cli-"));
+  cpSync(join(root, "bin"), join(dir, "bin"), { recursive: true });
+  cpSync(join(root, "dist"), join(dir, "dist"), { recursive: true });
+  return dir;
+}
 
 /** Runs `node <args>` to completion and returns its wall time; a non-zero exit ends the benchmark. */
 function timeNode(ctx: BenchContext, args: string[], env: Record<string, string> = {}): { ms: number; stdout: string } {
@@ -40,8 +54,8 @@ function timeNode(ctx: BenchContext, args: string[], env: Record<string, string>
   return { ms, stdout: child.stdout };
 }
 
-function timeAosRun(ctx: BenchContext, home: string, planFile: string): number {
-  const args = ["bin/aos.js", "run", "--tenant-id", "bench", "--goal", "bench", "--plan", planFile, "--json"];
+function timeAosRun(ctx: BenchContext, aos: string, home: string, planFile: string): number {
+  const args = [aos, "run", "--tenant-id", "bench", "--goal", "bench", "--plan", planFile, "--json"];
   const { ms, stdout } = timeNode(ctx, args, { AOS_HOME: home });
   const status = (JSON.parse(stdout) as { status?: unknown }).status;
   if (status !== "succeeded") throw new Error(`aos run ended ${String(status)}, not succeeded`);
@@ -52,8 +66,10 @@ function repeat<T>(times: number, measure: (index: number) => T): T[] {
   return Array.from({ length: times }, (_, index) => measure(index));
 }
 
-async function run(ctx: BenchContext) {
+async function run(ctx: BenchContext): Promise<BenchmarkReport> {
+  const cli = snapshotCli(ctx.root);
   const scratch = mkdtempSync(join(tmpdir(), "aos-bench-cli-"));
+  const aos = join(cli, "bin/aos.js");
   try {
     const planFile = join(scratch, "plan.json");
     writeFileSync(planFile, JSON.stringify(ONE_STEP_PLAN));
@@ -61,21 +77,21 @@ async function run(ctx: BenchContext) {
     ctx.progress(`anchors: node -e "" and aos list-skills, ${ANCHOR_RUNS} each`);
     timeNode(ctx, ["-e", ""]);
     const nodeStart = spread(repeat(ANCHOR_RUNS, () => timeNode(ctx, ["-e", ""]).ms));
-    timeNode(ctx, ["bin/aos.js", "list-skills"]);
-    const listSkills = spread(repeat(ANCHOR_RUNS, () => timeNode(ctx, ["bin/aos.js", "list-skills"]).ms));
+    timeNode(ctx, [aos, "list-skills"]);
+    const listSkills = spread(repeat(ANCHOR_RUNS, () => timeNode(ctx, [aos, "list-skills"]).ms));
 
     ctx.progress(`aos run, cold (fresh AOS_HOME each time), ${COLD_RUNS} runs`);
-    const cold = spread(repeat(COLD_RUNS, (index) => timeAosRun(ctx, join(scratch, `cold-${index}`), planFile)));
+    const cold = spread(repeat(COLD_RUNS, (index) => timeAosRun(ctx, aos, join(scratch, `cold-${index}`), planFile)));
 
     ctx.progress(`aos run, warm (one AOS_HOME, after one warm-up run), ${WARM_RUNS} runs`);
     const warmHome = join(scratch, "warm");
-    timeAosRun(ctx, warmHome, planFile);
-    const warm = spread(repeat(WARM_RUNS, () => timeAosRun(ctx, warmHome, planFile)));
+    timeAosRun(ctx, aos, warmHome, planFile);
+    const warm = spread(repeat(WARM_RUNS, () => timeAosRun(ctx, aos, warmHome, planFile)));
 
-    ctx.progress(`PGlite import and open of the warm database in a fresh process, ${COLD_RUNS} runs`);
+    ctx.progress(`PGlite import, open and close of the warm database in a fresh process, ${COLD_RUNS} runs`);
     const opens = repeat(COLD_RUNS, () => {
       const { stdout } = timeNode(ctx, ["--input-type=module", "-e", PGLITE_OPEN_SCRIPT], { AOS_HOME: warmHome });
-      return JSON.parse(stdout) as { import_ms: number; open_ms: number };
+      return JSON.parse(stdout) as { import_ms: number; open_ms: number; close_ms: number };
     });
 
     return {
@@ -84,6 +100,7 @@ async function run(ctx: BenchContext) {
         warm: "the same on an AOS_HOME that already holds a migrated database (one warm-up run before these)",
         pglite_import: "inside a fresh process: `await import('@electric-sql/pglite')` (loads the WASM build)",
         pglite_open: "inside a fresh process: PGlite.create(<warm pgdata>) and `select 1`: WASM instantiation and PostgreSQL start-up",
+        pglite_close: "inside the same process: PGlite close, which shuts PostgreSQL down (a checkpoint) and syncs the data directory",
         node_start: 'anchor: `node -e ""`, the floor of any child process',
         list_skills: "anchor: `aos list-skills`: Node plus AOS's module graph, no database",
       },
@@ -92,6 +109,7 @@ async function run(ctx: BenchContext) {
         warm,
         pglite_import: spread(opens.map((open) => open.import_ms)),
         pglite_open: spread(opens.map((open) => open.open_ms)),
+        pglite_close: spread(opens.map((open) => open.close_ms)),
       },
       anchors: { node_start: nodeStart, list_skills: listSkills },
       ratios: {
@@ -104,6 +122,7 @@ async function run(ctx: BenchContext) {
     };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+    rmSync(cli, { recursive: true, force: true });
   }
 }
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { cliWallTime } from "./cli-wall-time.js";
 import { stepOverhead } from "./step-overhead.js";
 import type { Benchmark, BenchContext, BenchmarkResult } from "./support/benchmark.js";
-import { machineFacts, type ServerFacts, serverFacts } from "./support/machine.js";
+import { loadAverage, machineFacts, type ServerFacts, serverFacts } from "./support/machine.js";
 import { createBenchDatabase } from "./support/server-database.js";
 
 /** Every benchmark, in the order they run. A new benchmark is one module and one line here. */
@@ -74,6 +74,7 @@ async function main(): Promise<number> {
   const report = {
     started_at: startedAt.toISOString(),
     finished_at: new Date().toISOString(),
+    load_average_at_end: loadAverage(),
     git: { sha: sha ?? null, dirty: dirty ?? null },
     machine,
     server,

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { loadConfig } from "../src/config.js";
 import type { Database } from "../src/db/database.js";
@@ -9,11 +12,12 @@ import { silentLogger } from "../src/logger.js";
 import { createRun } from "../src/services/runs.js";
 import { ok } from "../src/skills/outcome.js";
 import { findSkill } from "../src/skills/registry.js";
+import { loadKeyRing } from "../src/trace/key-store.js";
 import { claimAndExecute, DEFAULT_LEASE_MS } from "../src/worker/claim.js";
 import { finalizeRun, type RunEnding } from "../src/worker/finalize.js";
 import { type AttemptToRecord, buildTraceStep, type TraceCursor } from "../src/worker/record-step.js";
 import type { RunnerDeps } from "../src/worker/runner.js";
-import { type Benchmark, type BenchContext, goal } from "./support/benchmark.js";
+import { type Benchmark, type BenchContext, type BenchmarkReport, goal } from "./support/benchmark.js";
 import { ONE_STEP_PLAN } from "./support/one-step-plan.js";
 import { percentiles, ratio } from "./support/stats.js";
 
@@ -67,6 +71,7 @@ async function stepRecord(deps: RunnerDeps): Promise<{ buildMs: number; writeMs:
   }
   const cursor: TraceCursor = {
     runId: run.id,
+    tenantId: run.tenantId,
     traceId: traceIdFor(run.id),
     epoch: run.epoch,
     seq: run.nextSeq,
@@ -95,68 +100,79 @@ async function stepRecord(deps: RunnerDeps): Promise<{ buildMs: number; writeMs:
   cursor.seq += 1;
   cursor.chainHead = step.chainHash;
   cursor.leafHashes.push(step.leafHash);
-  await finalizeRun(deps.db, cursor, SUCCEEDED);
+  await finalizeRun(deps.db, deps.signer, cursor, SUCCEEDED);
   return { buildMs: t1 - t0, writeMs: t2 - t1 };
 }
 
-async function run(ctx: BenchContext) {
+async function measure(ctx: BenchContext, deps: RunnerDeps): Promise<BenchmarkReport> {
+  const { db } = deps;
+  await db.pool.query(CREATE_SCRATCH);
+
+  ctx.progress(`warm-up: whole runs for ${WARMUP_MS / 1000} s, discarded`);
+  let warmupRuns = 0;
+  for (const end = performance.now() + WARMUP_MS; performance.now() < end; warmupRuns++) {
+    await wholeRun(deps);
+    await bareInsert(db);
+  }
+
+  ctx.progress(`${RUNS} whole runs`);
+  const whole: number[] = [];
+  for (let i = 0; i < RUNS; i++) whole.push(await wholeRun(deps));
+
+  ctx.progress(`${RUNS} step records interleaved with ${RUNS} bare INSERT transactions`);
+  const bare: number[] = [];
+  const build: number[] = [];
+  const write: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    bare.push(await bareInsert(db));
+    const { buildMs, writeMs } = await stepRecord(deps);
+    build.push(buildMs);
+    write.push(writeMs);
+  }
+
+  const stepWrite = percentiles(write);
+  const bareTx = percentiles(bare);
+  return {
+    describes: {
+      step_write: "insertStepAndAdvanceRun: the one statement that inserts the trace step and advances the run (one commit)",
+      step_build: "buildTraceStep: redaction, storable JSON, leaf hash and chain hash of the row (CPU only)",
+      whole_run: "createRun + claimAndExecute of a one-step json_transform run: 4 commits (create, claim, step, finalize)",
+      bare_insert_tx: "anchor: BEGIN; INSERT one small jsonb row into a scratch table; COMMIT, on the same pool",
+    },
+    measurements: { step_write: stepWrite, step_build: percentiles(build), whole_run: percentiles(whole) },
+    anchors: { bare_insert_tx: bareTx },
+    ratios: {
+      step_write_p50_vs_bare_insert_tx_p50: ratio(stepWrite.p50, bareTx.p50),
+      step_write_p95_vs_bare_insert_tx_p95: ratio(stepWrite.p95, bareTx.p95),
+      step_write_p99_vs_bare_insert_tx_p99: ratio(stepWrite.p99, bareTx.p99),
+    },
+    goals: [goal("per-step durable write", "p50", stepWrite.p50, STEP_WRITE_GOAL_MS)],
+    settings: {
+      runs: RUNS,
+      warmup_ms: WARMUP_MS,
+      warmup_runs: warmupRuns,
+      pool_max: deps.config.dbPoolMax,
+      concurrency: 1,
+      order: "each iteration: one bare INSERT transaction, then one step record",
+    },
+  };
+}
+
+async function run(ctx: BenchContext): Promise<BenchmarkReport> {
   if (ctx.server === undefined) throw new Error("step-overhead needs the PostgreSQL server");
-  const config = loadConfig({ DATABASE_URL: ctx.server.url, AOS_HOME: ctx.root });
-  const db = await openServerDatabase(ctx.server.url, config.dbPoolMax);
-  const deps: RunnerDeps = { db, config, log: silentLogger };
+  // A home of its own for the signing key the runner creates on first use, as `aos run` does.
+  const home = mkdtempSync(join(tmpdir(), "aos-bench-home-"));
   try {
-    await db.pool.query(CREATE_SCRATCH);
-
-    ctx.progress(`warm-up: whole runs for ${WARMUP_MS / 1000} s, discarded`);
-    let warmupRuns = 0;
-    for (const end = performance.now() + WARMUP_MS; performance.now() < end; warmupRuns++) {
-      await wholeRun(deps);
-      await bareInsert(db);
+    const config = loadConfig({ DATABASE_URL: ctx.server.url, AOS_HOME: home });
+    const signer = loadKeyRing(config).signer;
+    const db = await openServerDatabase(ctx.server.url, config.dbPoolMax);
+    try {
+      return await measure(ctx, { db, config, log: silentLogger, signer });
+    } finally {
+      await db.close();
     }
-
-    ctx.progress(`${RUNS} whole runs`);
-    const whole: number[] = [];
-    for (let i = 0; i < RUNS; i++) whole.push(await wholeRun(deps));
-
-    ctx.progress(`${RUNS} step records interleaved with ${RUNS} bare INSERT transactions`);
-    const bare: number[] = [];
-    const build: number[] = [];
-    const write: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      bare.push(await bareInsert(db));
-      const { buildMs, writeMs } = await stepRecord(deps);
-      build.push(buildMs);
-      write.push(writeMs);
-    }
-
-    const stepWrite = percentiles(write);
-    const bareTx = percentiles(bare);
-    return {
-      describes: {
-        step_write: "insertStepAndAdvanceRun: the one statement that inserts the trace step and advances the run (one commit)",
-        step_build: "buildTraceStep: redaction, storable JSON, leaf hash and chain hash of the row (CPU only)",
-        whole_run: "createRun + claimAndExecute of a one-step json_transform run: 4 commits (create, claim, step, finalize)",
-        bare_insert_tx: "anchor: BEGIN; INSERT one small jsonb row into a scratch table; COMMIT, on the same pool",
-      },
-      measurements: { step_write: stepWrite, step_build: percentiles(build), whole_run: percentiles(whole) },
-      anchors: { bare_insert_tx: bareTx },
-      ratios: {
-        step_write_p50_vs_bare_insert_tx_p50: ratio(stepWrite.p50, bareTx.p50),
-        step_write_p95_vs_bare_insert_tx_p95: ratio(stepWrite.p95, bareTx.p95),
-        step_write_p99_vs_bare_insert_tx_p99: ratio(stepWrite.p99, bareTx.p99),
-      },
-      goals: [goal("per-step durable write", "p50", stepWrite.p50, STEP_WRITE_GOAL_MS)],
-      settings: {
-        runs: RUNS,
-        warmup_ms: WARMUP_MS,
-        warmup_runs: warmupRuns,
-        pool_max: config.dbPoolMax,
-        concurrency: 1,
-        order: "each iteration: one bare INSERT transaction, then one step record",
-      },
-    };
   } finally {
-    await db.close();
+    rmSync(home, { recursive: true, force: true });
   }
 }
 

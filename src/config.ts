@@ -19,6 +19,15 @@ export interface Config {
   readonly httpDefaultTimeoutMs: number;
   readonly httpMaxRedirects: number;
   readonly maxPlanSteps: number;
+  /**
+   * The checkpoint signing key as C2SP private-key text (PRIVATE+KEY+name+id+…); a secret. When unset, a key is
+   * created on first use under `<home>/keys`. Never logged, stored in the database or written to a bundle.
+   */
+  readonly signingKey: string | undefined;
+  /** The name new signing keys get; it is also the prefix of every checkpoint's origin. */
+  readonly signingKeyName: string;
+  /** Extra verification keys (C2SP vkey text) trusted besides the key store's, e.g. retired keys of another host. */
+  readonly verifierKeys: readonly string[];
   /** NO_COLOR (https://no-color.org): plain output even on a terminal. */
   readonly noColor: boolean;
 }
@@ -48,6 +57,11 @@ export function loadConfig(env: Env = process.env): Config {
     httpDefaultTimeoutMs: integer(env, "HTTP_DEFAULT_TIMEOUT_MS", 30_000, 1),
     httpMaxRedirects: integer(env, "HTTP_MAX_REDIRECTS", 5, 0),
     maxPlanSteps: integer(env, "MAX_PLAN_STEPS", 25, 1),
+    signingKey: env.AOS_SIGNING_KEY && env.AOS_SIGNING_KEY !== "" ? env.AOS_SIGNING_KEY.trim() : undefined,
+    signingKeyName: env.AOS_SIGNING_KEY_NAME && env.AOS_SIGNING_KEY_NAME !== "" ? env.AOS_SIGNING_KEY_NAME : "aos.local",
+    verifierKeys: (env.AOS_VERIFIER_KEYS ?? "")
+      .split(/[\s,]+/)
+      .filter((key) => key !== ""),
     noColor: env.NO_COLOR !== undefined && env.NO_COLOR !== "",
   });
 }

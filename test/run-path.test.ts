@@ -4,7 +4,8 @@ import { createAgent } from "../src/services/agents.js";
 import { createRun, getRun, getRunDetail, listTenantRuns } from "../src/services/runs.js";
 import { AppError } from "../src/errors.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
-import { chainProblems, runToEnd, testConfig } from "./support/harness.js";
+import { executeClaimedRun } from "../src/worker/runner.js";
+import { chainProblems, runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 import { type LoopbackServer, sendJson, startLoopbackServer } from "./support/http-server.js";
 
 const config = testConfig();
@@ -47,9 +48,7 @@ describe.each(testBackends())("run path on $name", (backend) => {
 
     const claimed = await claimRunById(db.pool, run.id, "seed-worker", 30_000);
     expect(claimed?.attempts).toBe(1);
-    const { executeClaimedRun } = await import("../src/worker/runner.js");
-    const { silentLogger } = await import("../src/logger.js");
-    await executeClaimedRun({ db, config, log: silentLogger }, claimed!);
+    await executeClaimedRun(runnerDeps(db, config), claimed!);
 
     const runs = await db.pool.query(
       `SELECT id, tenant_id, origin_system_id, status, plan_json IS NOT NULL AS has_plan FROM runs WHERE id = '${run.id}';`,
@@ -252,9 +251,7 @@ describe.each(testBackends())("run path on $name", (backend) => {
     const claimed = await claimRunById(db.pool, run.id, "slow-worker", 30_000);
     // Another claim bumps the epoch, as a reclaim after an expired lease would.
     await db.pool.query("update runs set epoch = epoch + 1 where id = $1", [run.id]);
-    const { executeClaimedRun } = await import("../src/worker/runner.js");
-    const { silentLogger } = await import("../src/logger.js");
-    await expect(executeClaimedRun({ db, config, log: silentLogger }, claimed!)).rejects.toMatchObject({ code: "LEASE_LOST" });
+    await expect(executeClaimedRun(runnerDeps(db, config), claimed!)).rejects.toMatchObject({ code: "LEASE_LOST" });
     const detail = await getRunDetail(db, "tenant-fence", run.id);
     expect(detail.steps).toEqual([]);
     expect(detail.run.status).toBe("running");

@@ -1,5 +1,5 @@
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
-import { cpus, release, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
@@ -15,6 +15,8 @@ export interface MachineFacts {
   os: string;
   node: string;
   pglite: string;
+  /** 1, 5 and 15 minute load averages when the suite started: above the core count, others were busy too. */
+  load_average: number[];
   fdatasync: FsyncTiming;
 }
 
@@ -46,8 +48,13 @@ export function machineFacts(root: string): MachineFacts {
     os: `${process.platform} ${release()}`,
     node: process.version,
     pglite: packageVersion(join(root, "node_modules/@electric-sql/pglite/package.json")),
+    load_average: loadAverage(),
     fdatasync: timeFdatasync(),
   };
+}
+
+export function loadAverage(): number[] {
+  return loadavg().map((load) => Math.round(load * 100) / 100);
 }
 
 function packageVersion(path: string): string {

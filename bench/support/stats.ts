@@ -6,6 +6,8 @@ export interface Spread {
   min: number;
   median: number;
   max: number;
+  /** In the order measured: with so few, a reader should see whether the first or one outlier set the range. */
+  samples: number[];
 }
 
 /** Many samples (1,000 statements): the tail. Milliseconds. */
@@ -36,6 +38,7 @@ export function spread(samples: readonly number[]): Spread {
     min: round(sorted[0] ?? Number.NaN),
     median: round(percentile(sorted, 0.5)),
     max: round(sorted[sorted.length - 1] ?? Number.NaN),
+    samples: samples.map((ms) => Math.round(ms * 10) / 10),
   };
 }
 

@@ -3,10 +3,13 @@ import { loadConfig } from "../config.js";
 import { AppError, toAppError } from "../errors.js";
 import { FAILURE_CATALOG } from "../failure-catalog.js";
 import { createAgentCommand, listAgentsCommand } from "./commands/agents.js";
+import { keysCommand } from "./commands/keys.js";
 import { migrateCommand } from "./commands/migrate.js";
+import { exportProofCommand, proofCommand } from "./commands/proof.js";
 import { runCommand } from "./commands/run.js";
 import { getRunCommand, listRunsCommand } from "./commands/runs.js";
 import { listSkillsCommand, skillCommand } from "./commands/skills.js";
+import { verifyCommand } from "./commands/verify.js";
 import type { CliContext } from "./context.js";
 import { type Output, paint, processOutput } from "./output.js";
 
@@ -30,6 +33,10 @@ function buildProgram(ctx: CliContext): Command {
     listSkillsCommand(ctx),
     skillCommand(ctx),
     migrateCommand(ctx),
+    proofCommand(ctx),
+    exportProofCommand(ctx),
+    verifyCommand(ctx),
+    keysCommand(ctx),
   ]) {
     program.addCommand(command.exitOverride().showHelpAfterError(`(run aos ${command.name()} --help for usage)`));
   }

@@ -9,6 +9,11 @@ export interface Output {
 
 export function processOutput(noColor: boolean): Output {
   const isTty = Boolean(process.stdout.isTTY);
+  // `aos … | head` closes the pipe early; that is the reader's choice, not an error worth a stack trace.
+  process.stdout.once("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(process.exitCode ?? 0);
+  });
   return {
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),

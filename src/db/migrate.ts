@@ -75,6 +75,12 @@ async function appliedMigrations(db: Database): Promise<{ id: number; name: stri
  * transaction-level locks keep this safe behind PgBouncer in transaction mode. Returns the ids applied here.
  */
 export async function migrate(db: Database, migrations: Migration[] = loadMigrations()): Promise<number[]> {
+  // Fast path for every start after the first: one read, no lock, when everything is applied unchanged.
+  const already = await appliedMigrations(db);
+  const upToDate =
+    already.length === migrations.length &&
+    migrations.every((migration, index) => already[index]?.id === migration.id && already[index]?.checksum === migration.checksum);
+  if (upToDate) return [];
   const applied: number[] = [];
   for (const migration of migrations) {
     const ran = await withTransaction(db, async (client) => {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { canonicalBytes, canonicalJson } from "./canonical-json.js";
 
 // Expected outputs are RFC 8785's own (https://www.rfc-editor.org/rfc/rfc8785), taken from the RFC's XML source
-// as kept by its editor in cyberphone/ietf-json-canon (xmlv3/rfc8785.xml): §3.2.2 and §3.2.3 for the sample
+// as kept by its first author in cyberphone/ietf-json-canon (xmlv3/rfc8785.xml): §3.2.2 and §3.2.3 for the sample
 // object, §3.2.3 for the sorting test data, §3.2.4 for the UTF-8 bytes, Appendix B for the numbers.
 
 // The §3.2.2 input as JSON text (escapes and all), so JSON.parse does what the RFC's "parsed" means.
@@ -11,7 +11,9 @@ const RFC_SAMPLE_INPUT = String.raw`{
   "string": "\u20ac$\u000F\u000aA'\u0042\u0022\u005c\\\"\/",
   "literals": [null, true, false]
 }`;
-const RFC_SAMPLE_OUTPUT = String.raw`{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"€$\u000f\nA'B\"\\\\\"/"}`;
+const RFC_SAMPLE_OUTPUT =
+  String.raw`{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],` +
+  String.raw`"string":"€$\u000f\nA'B\"\\\\\"/"}`;
 
 describe("RFC 8785 examples", () => {
   test("§3.2.2/§3.2.3: the sample object is sorted and its primitives serialised", () => {
@@ -94,7 +96,7 @@ describe("RFC 8785 examples", () => {
 });
 
 describe("RFC 8785 rules", () => {
-  test("§3.2.2.2: control characters use \\b \\t \\n \\f \\r or lowercase \\u00xx; only \" and \\ else are escaped", () => {
+  test("§3.2.2.2: controls are \\b \\t \\n \\f \\r or lowercase \\u00xx; only \" and \\ else are escaped", () => {
     const controls = Array.from({ length: 0x20 }, (_, code) => String.fromCharCode(code)).join("");
     expect(canonicalJson(controls)).toBe(
       String.raw`"\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\b\t\n\u000b\f\r\u000e\u000f` +
@@ -113,7 +115,8 @@ describe("RFC 8785 rules", () => {
 
   test("§3.2.3: children are sorted recursively and array order is kept", () => {
     const value = { b: [{ z: 1, a: [3, 1, 2] }, { y: { d: null, c: true } }], a: { bb: 1, b: 2, ba: 3 } };
-    expect(canonicalJson(value)).toBe('{"a":{"b":2,"ba":3,"bb":1},"b":[{"a":[3,1,2],"z":1},{"y":{"c":true,"d":null}}]}');
+    const expected = '{"a":{"b":2,"ba":3,"bb":1},"b":[{"a":[3,1,2],"z":1},{"y":{"c":true,"d":null}}]}';
+    expect(canonicalJson(value)).toBe(expected);
   });
 
   test("the result is the same whatever order the members were created in", () => {

@@ -94,7 +94,9 @@ function acceptedInclusionCorruptions(good: InclusionCase, otherLeaf: Buffer | u
     probes.push(["first element removed", { ...good, proof: proof.slice(1) }]);
     proof.forEach((_, at) => probes.push([`proof[${at}] flipped`, { ...good, proof: flipped(proof, at) }]));
   }
-  if (proof.length > 1) probes.push(["element inserted", { ...good, proof: [proof[0]!, SOME_HASH, ...proof.slice(1)] }]);
+  if (proof.length > 1) {
+    probes.push(["element inserted", { ...good, proof: [proof[0]!, SOME_HASH, ...proof.slice(1)] }]);
+  }
   return probes
     .filter(([, p]) => verifyInclusion(p.leaf, p.index, p.size, p.proof, p.root))
     .map(([description]) => `${description} (leaf ${index} of ${size})`);
@@ -181,10 +183,40 @@ describe("reference vectors", () => {
   });
 
   test.each([
-    [0, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7", "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e", "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]],
-    [5, 8, ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b", "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0", "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]],
-    [2, 3, ["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]],
-    [1, 5, ["6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d", "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e", "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]],
+    [
+      0,
+      8,
+      [
+        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+      ],
+    ],
+    [
+      5,
+      8,
+      [
+        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+      ],
+    ],
+    [
+      2,
+      3,
+      [
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+      ],
+    ],
+    [
+      1,
+      5,
+      [
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+      ],
+    ],
     [0, 1, []],
   ])("inclusion proof for leaf %i of %i", (index, size, expected) => {
     const proof = inclusionProof(leaves.slice(0, size), index);
@@ -195,10 +227,41 @@ describe("reference vectors", () => {
   });
 
   test.each([
-    [1, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7", "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e", "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]],
-    [6, 8, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a", "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0", "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]],
-    [2, 5, ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e", "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]],
-    [6, 7, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a", "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f", "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]],
+    [
+      1,
+      8,
+      [
+        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+      ],
+    ],
+    [
+      6,
+      8,
+      [
+        "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+      ],
+    ],
+    [
+      2,
+      5,
+      [
+        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+      ],
+    ],
+    [
+      6,
+      7,
+      [
+        "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+        "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+      ],
+    ],
   ])("consistency proof from %i to %i", (oldSize, newSize, expected) => {
     const proof = consistencyProof(leaves.slice(0, newSize), oldSize);
     expect(hex(proof)).toEqual(expected);
@@ -217,7 +280,8 @@ describe("against the naive RFC 6962 definitions", () => {
   test("merkleRoot equals MTH for every size 0..300", () => {
     const leaves = leavesOf(300);
     for (let n = 0; n <= 300; n++) {
-      expect(merkleRoot(leaves.slice(0, n)).toString("hex"), `size ${n}`).toBe(naiveMth(leaves.slice(0, n)).toString("hex"));
+      const expected = naiveMth(leaves.slice(0, n)).toString("hex");
+      expect(merkleRoot(leaves.slice(0, n)).toString("hex"), `size ${n}`).toBe(expected);
     }
   });
 
@@ -250,7 +314,8 @@ describe("against the naive RFC 6962 definitions", () => {
         const expected = oldSize === 0 ? [] : naiveProof(oldSize, tree);
         expect(hex(proof), `${oldSize} -> ${n}`).toEqual(hex(expected));
         expect(verifyConsistency(oldSize, n, oldRoot, newRoot, proof), `${oldSize} -> ${n}`).toBe(true);
-        if (proof.length > 0) accepted.push(...acceptedConsistencyCorruptions({ oldSize, newSize: n, oldRoot, newRoot, proof }));
+        if (proof.length === 0) continue;
+        accepted.push(...acceptedConsistencyCorruptions({ oldSize, newSize: n, oldRoot, newRoot, proof }));
       }
     }
     expect(accepted).toEqual([]);
@@ -261,13 +326,16 @@ describe("against the naive RFC 6962 definitions", () => {
   test("an inclusion proof checked at another tree size verifies only if it is that size's proof", () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 1000 }).chain((n) => fc.tuple(fc.constant(n), fc.nat(n - 1), fc.integer({ min: 1, max: 2 * n }))),
+        fc
+          .integer({ min: 1, max: 1000 })
+          .chain((n) => fc.tuple(fc.constant(n), fc.nat(n - 1), fc.integer({ min: 1, max: 2 * n }))),
         ([n, index, otherSize]) => {
           fc.pre(otherSize !== n);
           const leaves = leavesOf(2 * n);
           const proof = inclusionProof(leaves.slice(0, n), index);
           expect(hex(proof)).toEqual(hex(naivePath(index, leaves.slice(0, n))));
-          const sameAsOther = index < otherSize && hex(inclusionProof(leaves.slice(0, otherSize), index)).join() === hex(proof).join();
+          const otherProof = index < otherSize ? inclusionProof(leaves.slice(0, otherSize), index) : undefined;
+          const sameAsOther = otherProof !== undefined && hex(otherProof).join() === hex(proof).join();
           const otherRoot = merkleRoot(leaves.slice(0, otherSize));
           expect(verifyInclusion(leaves[index]!, index, otherSize, proof, otherRoot)).toBe(sameAsOther);
         },
@@ -279,7 +347,9 @@ describe("against the naive RFC 6962 definitions", () => {
   test("a consistency proof checked from another old size verifies only if it is that size's proof", () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 2, max: 1000 }).chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 1, max: n - 1 }), fc.nat(n))),
+        fc
+          .integer({ min: 2, max: 1000 })
+          .chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 1, max: n - 1 }), fc.nat(n))),
         ([n, oldSize, otherOldSize]) => {
           fc.pre(otherOldSize !== oldSize);
           const leaves = leavesOf(n);
@@ -298,12 +368,9 @@ describe("against the naive RFC 6962 definitions", () => {
 describe("large trees", () => {
   const leaves = leavesOf(100_000);
 
-  test("100,000 leaves: the root matches MTH and is computed quickly", () => {
-    const started = performance.now();
-    const root = merkleRoot(leaves);
-    const elapsed = performance.now() - started;
-    expect(root.toString("hex")).toBe(naiveMth(leaves).toString("hex"));
-    expect(elapsed).toBeLessThan(2_000);
+  // Speed is measured by `npm run bench`, never asserted in a test.
+  test("100,000 leaves: the root matches MTH", () => {
+    expect(merkleRoot(leaves).toString("hex")).toBe(naiveMth(leaves).toString("hex"));
   });
 
   test("100,000 leaves: proofs for a late leaf and an old size match the definitions and verify", () => {

@@ -53,7 +53,7 @@ export type OpenedNote =
 const SIGNATURE_PREFIX = "\u2014 ";
 const PRIVATE_KEY_PREFIX = "PRIVATE+KEY+";
 const ED25519_SIGNATURE_SIZE = 64;
-// DER headers for a raw Ed25519 key (RFC 8410), the only way node:crypto imports raw key bytes.
+// RFC 8410 DER headers: wrapped in them, raw Ed25519 key bytes import into node:crypto without a JWK detour.
 const PKCS8_SEED_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 const SPKI_KEY_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 
@@ -67,9 +67,22 @@ export function keyIdFor(name: string, publicKey: Buffer): string {
   return digest.subarray(0, 4).toString("hex");
 }
 
-/** Non-empty, with no Unicode white space and no "+", as the spec and the Go implementation require. */
+/**
+ * Non-empty, with no Unicode white space and no "+", as the spec requires; control characters are refused too,
+ * since a note holding one is malformed.
+ */
 export function isValidKeyName(name: string): boolean {
-  return name !== "" && isWellFormed(name) && !/[\p{White_Space}+]/u.test(name);
+  return name !== "" && isWellFormed(name) && !/[\p{White_Space}+\u0000-\u001f]/u.test(name);
+}
+
+/**
+ * Standard base64 with padding (RFC 4648 §4, the encoding C2SP specs use throughout), refusing anything that does
+ * not re-encode to the same text, so each value has exactly one accepted spelling.
+ */
+export function decodeStandardBase64(text: string): Buffer | undefined {
+  if (text === "" || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return undefined;
+  const bytes = Buffer.from(text, "base64");
+  return bytes.toString("base64") === text ? bytes : undefined;
 }
 
 /** An RFC 8032 Ed25519 private key is 32 random bytes; everything else is derived from them. */
@@ -109,36 +122,39 @@ export function parseVerifierKey(vkey: string): KeyParseResult<NoteVerifier> {
   const fields = splitKeyFields(vkey, "verifier key", "<name>+<key id>+<base64 key>");
   if (!fields.ok) return fields;
   const { name, keyId, material } = fields.key;
-  if (material.length !== 32) return { ok: false, reason: `the verifier key holds ${material.length} key bytes, not 32` };
+  if (material.length !== 32) return refuse(`the verifier key holds ${material.length} key bytes, not 32`);
   const expectedId = keyIdFor(name, material);
-  if (expectedId !== keyId) return { ok: false, reason: `the verifier key's id is ${keyId} but its key hashes to ${expectedId}` };
+  if (expectedId !== keyId) return refuse(`the verifier key's id is ${keyId} but its key hashes to ${expectedId}`);
   return { ok: true, key: makeVerifier(name, material) };
 }
 
 export function parseSignerKey(skey: string): KeyParseResult<NoteSigner> {
-  if (!skey.startsWith(PRIVATE_KEY_PREFIX)) return { ok: false, reason: `a signer key starts with "${PRIVATE_KEY_PREFIX}"` };
-  const fields = splitKeyFields(skey.slice(PRIVATE_KEY_PREFIX.length), "signer key", "PRIVATE+KEY+<name>+<key id>+<base64 seed>");
+  if (!skey.startsWith(PRIVATE_KEY_PREFIX)) return refuse(`a signer key starts with "${PRIVATE_KEY_PREFIX}"`);
+  const shape = `${PRIVATE_KEY_PREFIX}<name>+<key id>+<base64 seed>`;
+  const fields = splitKeyFields(skey.slice(PRIVATE_KEY_PREFIX.length), "signer key", shape);
   if (!fields.ok) return fields;
   const { name, keyId, material } = fields.key;
-  if (material.length !== 32) return { ok: false, reason: `the signer key holds ${material.length} seed bytes, not 32` };
+  if (material.length !== 32) return refuse(`the signer key holds ${material.length} seed bytes, not 32`);
   const { signer } = signingKeyFromSeed(name, material);
   if (signer.keyId !== keyId) {
-    return { ok: false, reason: `the signer key's id is ${keyId} but its public key hashes to ${signer.keyId}` };
+    return refuse(`the signer key's id is ${keyId} but its public key hashes to ${signer.keyId}`);
   }
   return { ok: true, key: signer };
 }
 
 /** Signs `text` (which must end in a newline) and returns the note; throws on text or names a note cannot hold. */
 export function signNote(text: string, signers: NoteSigner | readonly NoteSigner[]): string {
-  const textProblem = noteTextProblem(text);
-  if (textProblem !== undefined) throw new TypeError(`cannot sign this text: ${textProblem}`);
+  if (!text.endsWith("\n")) throw new TypeError("cannot sign this text: it does not end in a newline");
+  const problem = characterProblem(text);
+  if (problem !== undefined) throw new TypeError(`cannot sign this text: it ${problem}`);
   const list = Array.isArray(signers) ? signers : [signers as NoteSigner];
   if (list.length === 0) throw new TypeError("a note needs at least one signer");
   if (list.length > MAX_NOTE_SIGNATURES) throw new TypeError(`a note holds at most ${MAX_NOTE_SIGNATURES} signatures`);
   const message = Buffer.from(text, "utf8");
   const lines = list.map((signer) => {
     if (!isValidKeyName(signer.name)) throw new TypeError(`"${signer.name}" is not a valid key name`);
-    const signature = Buffer.concat([Buffer.from(signer.keyId, "hex"), signer.sign(message)]);
+    const keyId = Buffer.from(keyIdFor(signer.name, signer.publicKey), "hex");
+    const signature = Buffer.concat([keyId, signer.sign(message)]);
     return `${SIGNATURE_PREFIX}${signer.name} ${signature.toString("base64")}\n`;
   });
   return `${text}\n${lines.join("")}`;
@@ -181,22 +197,22 @@ type ParsedNote = { ok: true; text: string; lines: SignatureLine[] } | { ok: fal
 
 function parseNote(note: string | Uint8Array): ParsedNote {
   const decoded = typeof note === "string" ? note : decodeUtf8(note);
-  if (decoded === undefined) return { ok: false, reason: "the note is not valid UTF-8" };
+  if (decoded === undefined) return refuse("the note is not valid UTF-8");
   const problem = characterProblem(decoded);
-  if (problem !== undefined) return { ok: false, reason: `the note ${problem}` };
+  if (problem !== undefined) return refuse(`the note ${problem}`);
   // The spec separates text from signatures at the last blank line: the text itself may hold blank lines.
   const split = decoded.lastIndexOf("\n\n");
-  if (split < 0) return { ok: false, reason: "the note has no blank line between its text and its signatures" };
+  if (split < 0) return refuse("the note has no blank line between its text and its signatures");
   const text = decoded.slice(0, split + 1);
   const block = decoded.slice(split + 2);
-  if (block === "") return { ok: false, reason: "the note has no signature lines after its blank line" };
-  if (!block.endsWith("\n")) return { ok: false, reason: "the note's last signature line does not end in a newline" };
+  if (block === "") return refuse("the note has no signature lines after its blank line");
+  if (!block.endsWith("\n")) return refuse("the note's last signature line does not end in a newline");
   const rawLines = block.slice(0, -1).split("\n");
-  if (rawLines.length > MAX_NOTE_SIGNATURES) return { ok: false, reason: `the note has more than ${MAX_NOTE_SIGNATURES} signatures` };
+  if (rawLines.length > MAX_NOTE_SIGNATURES) return refuse(`the note has more than ${MAX_NOTE_SIGNATURES} signatures`);
   const lines: SignatureLine[] = [];
   for (const [index, raw] of rawLines.entries()) {
     const line = parseSignatureLine(raw);
-    if (typeof line === "string") return { ok: false, reason: `signature line ${index + 1} ${line}` };
+    if (typeof line === "string") return refuse(`signature line ${index + 1} ${line}`);
     lines.push(line);
   }
   return { ok: true, text, lines };
@@ -210,16 +226,10 @@ function parseSignatureLine(raw: string): SignatureLine | string {
   if (space < 0) return "has no space between the key name and the signature";
   const name = rest.slice(0, space);
   if (!isValidKeyName(name)) return `has an invalid key name "${name}"`;
-  const bytes = decodeBase64(rest.slice(space + 1));
+  const bytes = decodeStandardBase64(rest.slice(space + 1));
   if (bytes === undefined) return "does not hold a canonical standard base64 signature";
   if (bytes.length < 5) return "is too short to hold a key id and a signature";
   return { name, keyId: bytes.subarray(0, 4).toString("hex"), signature: bytes.subarray(4) };
-}
-
-function noteTextProblem(text: string): string | undefined {
-  if (!text.endsWith("\n")) return "the text does not end in a newline";
-  const problem = characterProblem(text);
-  return problem === undefined ? undefined : `the text ${problem}`;
 }
 
 /** The spec's character rules: valid UTF-8 and no ASCII control characters other than newline. */
@@ -258,17 +268,22 @@ function splitKeyFields(
   // The name holds no "+", so the first two split it off; base64 may hold "+" itself, so the rest is the key.
   const first = text.indexOf("+");
   const second = first < 0 ? -1 : text.indexOf("+", first + 1);
-  if (second < 0) return { ok: false, reason: `a ${what} has the form ${shape}` };
+  if (second < 0) return refuse(`a ${what} has the form ${shape}`);
   const name = text.slice(0, first);
   const keyId = text.slice(first + 1, second);
-  if (!isValidKeyName(name)) return { ok: false, reason: `the ${what} has an invalid key name "${name}"` };
-  if (!/^[0-9a-f]{8}$/.test(keyId)) return { ok: false, reason: `the ${what}'s key id "${keyId}" is not 8 lowercase hex digits` };
-  const typed = decodeBase64(text.slice(second + 1));
-  if (typed === undefined || typed.length === 0) return { ok: false, reason: `the ${what}'s key is not canonical standard base64` };
+  if (!isValidKeyName(name)) return refuse(`the ${what} has an invalid key name "${name}"`);
+  if (!/^[0-9a-f]{8}$/.test(keyId)) return refuse(`the ${what}'s key id "${keyId}" is not 8 lowercase hex digits`);
+  const typed = decodeStandardBase64(text.slice(second + 1));
+  if (typed === undefined) return refuse(`the ${what}'s key is not canonical standard base64`);
   if (typed[0] !== ED25519_SIGNATURE_TYPE) {
-    return { ok: false, reason: `the ${what} has signature type 0x${typed[0]!.toString(16).padStart(2, "0")}; only Ed25519 (0x01) is supported` };
+    const type = `0x${typed[0]!.toString(16).padStart(2, "0")}`;
+    return refuse(`the ${what} has signature type ${type}; only Ed25519 (0x01) is supported`);
   }
   return { ok: true, key: { name, keyId, material: typed.subarray(1) } };
+}
+
+function refuse(reason: string): { ok: false; reason: string } {
+  return { ok: false, reason };
 }
 
 function makeVerifier(name: string, publicKey: Buffer): NoteVerifier {
@@ -282,13 +297,6 @@ function publicKeyObject(raw: Buffer): KeyObject {
 function rawPublicKey(key: KeyObject): Buffer {
   const der = key.export({ format: "der", type: "spki" });
   return der.subarray(der.length - 32);
-}
-
-/** Standard base64 with padding, refusing anything that does not re-encode to the same text. */
-function decodeBase64(text: string): Buffer | undefined {
-  if (text === "" || !/^[A-Za-z0-9+/]+={0,2}$/.test(text)) return undefined;
-  const bytes = Buffer.from(text, "base64");
-  return bytes.toString("base64") === text ? bytes : undefined;
 }
 
 function decodeUtf8(bytes: Uint8Array): string | undefined {

@@ -1,13 +1,16 @@
 /**
  * Makes a value safe to store in jsonb and to hash, so what is hashed at write time is exactly what reads back:
  * PostgreSQL's jsonb cannot hold U+0000, and JSON has no undefined, NaN, Infinity or bigint.
- * Strings lose U+0000 (replaced by U+FFFD); non-finite numbers become null; bigints become decimal strings;
+ * Strings lose U+0000 and unpaired surrogates (RFC 8785 refuses them), each replaced by U+FFFD; non-finite numbers become null; bigints become decimal strings;
  * Dates become ISO strings; undefined object members are dropped and undefined array items become null.
  */
+// U+0000, a high surrogate not followed by a low one, or a low surrogate not preceded by a high one.
+const NOT_STORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
 export function toStorableJson(value: unknown): unknown {
   switch (typeof value) {
     case "string":
-      return value.includes("\u0000") ? value.replaceAll("\u0000", "\uFFFD") : value;
+      return value.replace(NOT_STORABLE, "\uFFFD");
     case "number":
       return Number.isFinite(value) ? value : null;
     case "boolean":

@@ -2,7 +2,11 @@ import { type Database, withTransaction } from "../db/database.js";
 import { endRun } from "../db/queries/runs.js";
 import { completeTrace } from "../db/queries/traces.js";
 import { AppError } from "../errors.js";
+import { insertCheckpoint } from "../db/queries/checkpoints.js";
 import { TRACE_STATUS_FOR_RUN } from "../glossary.js";
+import { formatCheckpoint, signCheckpoint } from "../trace/checkpoint.js";
+import { merkleRoot } from "../trace/merkle.js";
+import type { NoteSigner } from "../trace/signed-note.js";
 import type { TraceCursor } from "./record-step.js";
 
 export type TerminationReason = "completed" | "step_failed" | "policy_block" | "budget_exhausted" | "user_abort" | "system_failure";
@@ -13,12 +17,22 @@ export interface RunEnding {
   terminationReason: TerminationReason;
 }
 
+/** The checkpoint origin names the log: one per run, under the signing key's name. */
+export function checkpointOrigin(keyName: string, runId: string): string {
+  return `${keyName}/run/${runId}`;
+}
+
 /**
- * Ends a run in one transaction: its terminal status (fenced by the epoch) and its trace's completion with the
- * finalization hashes. Either both are visible or neither is, so no terminal run has a `running` trace.
+ * Ends a run in one transaction: its terminal status (fenced by the epoch), its trace's completion with the
+ * finalization hashes, and the signed checkpoint over them. All are visible together or not at all, so no
+ * terminal run has a `running` trace or an unsigned one.
  */
-export async function finalizeRun(db: Database, cursor: TraceCursor, ending: RunEnding): Promise<void> {
+export async function finalizeRun(db: Database, signer: NoteSigner, cursor: TraceCursor, ending: RunEnding): Promise<void> {
   const completedAt = new Date();
+  const root = merkleRoot(cursor.leafHashes.map((leaf) => Buffer.from(leaf, "hex"))).toString("hex");
+  const origin = checkpointOrigin(signer.name, cursor.runId);
+  const body = formatCheckpoint({ origin, treeSize: cursor.seq, merkleRoot: Buffer.from(root, "hex"), chainHead: cursor.chainHead });
+  const note = signCheckpoint(body, signer);
   await withTransaction(db, async (client) => {
     const ended = await endRun(client, {
       runId: cursor.runId,
@@ -36,9 +50,21 @@ export async function finalizeRun(db: Database, cursor: TraceCursor, ending: Run
       status: TRACE_STATUS_FOR_RUN[ending.status],
       completedAt,
       rootHash: cursor.chainHead,
-      merkleRoot: null,
+      merkleRoot: root,
       treeSize: cursor.seq,
       metadata: ending.errorMessage === null ? {} : { error: ending.errorMessage.slice(0, 200) },
+    });
+    await insertCheckpoint(client, {
+      traceId: cursor.traceId,
+      runId: cursor.runId,
+      tenantId: cursor.tenantId,
+      origin,
+      treeSize: cursor.seq,
+      merkleRoot: root,
+      chainHead: cursor.chainHead,
+      keyName: signer.name,
+      keyId: signer.keyId,
+      note,
     });
   });
 }

@@ -12,6 +12,7 @@ import type { Attempt } from "./step-execution.js";
 /** Where the run's trace stands: the next leaf position and the chain head so far. */
 export interface TraceCursor {
   runId: string;
+  tenantId: string;
   traceId: string;
   epoch: number;
   seq: number;

@@ -6,6 +6,7 @@ import { AppError } from "../errors.js";
 import { type Agent, type PlanStep, type Run, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
 import type { Logger } from "../logger.js";
 import type { Skill } from "../skills/contract.js";
+import type { NoteSigner } from "../trace/signed-note.js";
 import { failure } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
 import { abortableDelay, backoffMs } from "./backoff.js";
@@ -18,6 +19,8 @@ export interface RunnerDeps {
   db: Database;
   config: Config;
   log: Logger;
+  /** Signs each finished run's checkpoint; the private key never leaves this process. */
+  signer: NoteSigner;
   /** Called after each trace step is recorded: live progress for the CLI (and later, events). */
   onStep?: (step: TraceStep) => void;
 }
@@ -42,7 +45,7 @@ interface RunState {
 export async function executeClaimedRun(deps: RunnerDeps, run: Run): Promise<RunEnding> {
   const state = await loadState(deps, run);
   const ending = await runSteps(deps, state);
-  await finalizeRun(deps.db, state.cursor, ending);
+  await finalizeRun(deps.db, deps.signer, state.cursor, ending);
   deps.log.info("run finished", { run_id: run.id, status: ending.status });
   return ending;
 }
@@ -70,6 +73,7 @@ async function loadState(deps: RunnerDeps, run: Run): Promise<RunState> {
     agent,
     cursor: {
       runId: run.id,
+      tenantId: run.tenantId,
       traceId,
       epoch: run.epoch,
       seq: run.nextSeq,

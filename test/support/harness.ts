@@ -7,7 +7,9 @@ import { silentLogger } from "../../src/logger.js";
 import { type CreateRunInput, createRun, getRunDetail, type RunDetail } from "../../src/services/runs.js";
 import { contentOf } from "../../src/trace/step-content.js";
 import { chainGenesis, chainNext, leafHash, planHash } from "../../src/trace/step-hash.js";
+import { loadKeyRing } from "../../src/trace/key-store.js";
 import { claimAndExecute } from "../../src/worker/claim.js";
+import type { RunnerDeps } from "../../src/worker/runner.js";
 
 /** Configuration for tests: a private AOS_HOME and step retries measured in milliseconds. */
 export function testConfig(env: Record<string, string> = {}): Config {
@@ -19,10 +21,15 @@ export function testConfig(env: Record<string, string> = {}): Config {
   });
 }
 
+/** What the runner needs in tests: the test database, a silent logger, and the test home's signing key. */
+export function runnerDeps(db: Database, config: Config): RunnerDeps {
+  return { db, config, log: silentLogger, signer: loadKeyRing(config).signer };
+}
+
 /** Creates a run and executes it in-process through the worker's claim, as `aos run` does. */
 export async function runToEnd(db: Database, config: Config, input: CreateRunInput): Promise<RunDetail> {
   const run = await createRun(db, config, input);
-  await claimAndExecute({ db, config, log: silentLogger }, run.id, "test-worker");
+  await claimAndExecute(runnerDeps(db, config), run.id, "test-worker");
   return getRunDetail(db, input.tenantId, run.id);
 }
 

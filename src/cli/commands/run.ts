@@ -2,11 +2,25 @@ import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { AppError } from "../../errors.js";
 import type { ActorType, Run } from "../../glossary.js";
+import { getRunProof, type RunProof } from "../../services/proofs.js";
 import { createRun, DEFAULT_ORIGIN_SYSTEM_ID, getRunDetail, type RunDetail } from "../../services/runs.js";
+import { loadKeyRing } from "../../trace/key-store.js";
 import { claimAndExecute } from "../../worker/claim.js";
 import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../context.js";
 import { printJson } from "../output.js";
+import { proofLine } from "../present-proof.js";
 import { printRunSummary, runJson, stepLine } from "../present-run.js";
+
+function proofJson(proof: RunProof): Record<string, unknown> {
+  return {
+    verification_status: proof.verification_status,
+    failure_reason: proof.failure_reason,
+    first_bad_seq: proof.first_bad_seq,
+    merkle_root: proof.merkle_root,
+    root_hash: proof.root_hash,
+    signature_valid: proof.signature_valid,
+  };
+}
 
 interface RunFlags extends CommonFlags {
   tenantId: string;
@@ -73,6 +87,7 @@ export function runCommand(ctx: CliContext): Command {
               db,
               config: ctx.config,
               log: loggerFor(flags),
+              signer: loadKeyRing(ctx.config).signer,
               ...(live ? { onStep: (step) => ctx.output.out(stepLine(ctx.output, step)) } : {}),
             },
             run.id,
@@ -80,8 +95,13 @@ export function runCommand(ctx: CliContext): Command {
           );
         }
         const detail = await getRunDetail(db, run.tenantId, run.id);
-        if (flags.json) printJson(ctx.output, runJson(detail));
-        else printRunSummary(ctx.output, detail, { steps: !(flags.wait && ctx.output.isTty) });
+        const proof = flags.wait ? await getRunProof(db, ctx.config, run.tenantId, run.id) : undefined;
+        if (flags.json) {
+          printJson(ctx.output, { ...runJson(detail), ...(proof === undefined ? {} : { proof: proofJson(proof) }) });
+        } else {
+          printRunSummary(ctx.output, detail, { steps: !(flags.wait && ctx.output.isTty) });
+          if (proof !== undefined) ctx.output.out(`  ${proofLine(proof)}`);
+        }
         const ok = flags.wait ? detail.run.status === "succeeded" : detail.run.status === "queued";
         ctx.exitCode = ok ? 0 : 1;
       });
