@@ -57,6 +57,13 @@ async function bareInsert(db: Database): Promise<number> {
   return performance.now() - start;
 }
 
+/** The floor under every statement: one round trip to the server through the pool, nothing written. */
+async function roundTrip(db: Database): Promise<number> {
+  const start = performance.now();
+  await db.pool.query("select 1");
+  return performance.now() - start;
+}
+
 /**
  * One step recorded exactly as recordAttempt records it, on a freshly claimed run, with the row's build (redact,
  * hash, chain) and the insert-step-and-advance statement timed apart. The run is then finalized, untimed.
@@ -119,11 +126,13 @@ async function measure(ctx: BenchContext, deps: RunnerDeps): Promise<BenchmarkRe
   const whole: number[] = [];
   for (let i = 0; i < RUNS; i++) whole.push(await wholeRun(deps));
 
-  ctx.progress(`${RUNS} step records interleaved with ${RUNS} bare INSERT transactions`);
+  ctx.progress(`${RUNS} step records interleaved with ${RUNS} bare INSERT transactions and ${RUNS} round trips`);
+  const trips: number[] = [];
   const bare: number[] = [];
   const build: number[] = [];
   const write: number[] = [];
   for (let i = 0; i < RUNS; i++) {
+    trips.push(await roundTrip(db));
     bare.push(await bareInsert(db));
     const { buildMs, writeMs } = await stepRecord(deps);
     build.push(buildMs);
@@ -138,9 +147,10 @@ async function measure(ctx: BenchContext, deps: RunnerDeps): Promise<BenchmarkRe
       step_build: "buildTraceStep: redaction, storable JSON, leaf hash and chain hash of the row (CPU only)",
       whole_run: "createRun + claimAndExecute of a one-step json_transform run: 4 commits (create, claim, step, finalize)",
       bare_insert_tx: "anchor: BEGIN; INSERT one small jsonb row into a scratch table; COMMIT, on the same pool",
+      round_trip: "anchor: `select 1` through the same pool: one round trip, no write",
     },
     measurements: { step_write: stepWrite, step_build: percentiles(build), whole_run: percentiles(whole) },
-    anchors: { bare_insert_tx: bareTx },
+    anchors: { bare_insert_tx: bareTx, round_trip: percentiles(trips) },
     ratios: {
       step_write_p50_vs_bare_insert_tx_p50: ratio(stepWrite.p50, bareTx.p50),
       step_write_p95_vs_bare_insert_tx_p95: ratio(stepWrite.p95, bareTx.p95),
@@ -153,7 +163,7 @@ async function measure(ctx: BenchContext, deps: RunnerDeps): Promise<BenchmarkRe
       warmup_runs: warmupRuns,
       pool_max: deps.config.dbPoolMax,
       concurrency: 1,
-      order: "each iteration: one bare INSERT transaction, then one step record",
+      order: "each iteration: one round trip, one bare INSERT transaction, then one step record",
     },
   };
 }

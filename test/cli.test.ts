@@ -125,7 +125,7 @@ describe("the aos CLI on the embedded database", () => {
     expect(contract.input_schema.properties.url).toBeDefined();
     expect((await runCli(["skill", "nope"], env)).code).toBe(1);
     const status = await runCli(["migrate", "--status", "--json"], env);
-    expect(JSON.parse(status.stdout)).toMatchObject({ head: 1, pending: [] });
+    expect(JSON.parse(status.stdout)).toMatchObject({ head: 2, latest: 2, pending: [] });
   });
 });
 

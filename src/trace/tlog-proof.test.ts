@@ -65,6 +65,12 @@ function refusal(result: VerifiedTlogProof): { code: string; reason: string } {
   return { code: result.code, reason: result.reason };
 }
 
+function flipLastBit(hash: Buffer): Buffer {
+  const flipped = Buffer.from(hash);
+  flipped.writeUInt8(flipped.readUInt8(31) ^ 0x01, 31);
+  return flipped;
+}
+
 function parseRefusal(text: string): string {
   const parsed = parseTlogProof(text);
   if (parsed.ok) throw new Error("expected the proof not to parse");
@@ -177,7 +183,8 @@ describe("verifyTlogProof refuses", () => {
       changed[at] = (changed[at] as number) ^ 0x01;
       const { code, reason } = refusal(verifyTlogProof(formatTlogProof({ ...proof, extra: changed }), verifiers));
       expect(code).toBe("AUDIT_PATH_MISMATCH");
-      expect(reason).toMatch(/^audit path does not lead to the checkpoint's root: the extra data \(leaf hash [0-9a-f]{64}\)/);
+      expect(reason).toMatch(/^audit path does not lead to the checkpoint's root: /);
+      expect(reason).toMatch(/the extra data \(leaf hash [0-9a-f]{64}\) is not the logged leaf 13/);
     }
   });
 
@@ -208,8 +215,7 @@ describe("verifyTlogProof refuses", () => {
   test("an audit path with any one hash flipped", () => {
     const proof = proofOf(FULL, MIDDLE);
     proof.auditPath.forEach((_, position) => {
-      const auditPath = proof.auditPath.map((hash) => Buffer.from(hash));
-      (auditPath[position] as Buffer)[31] ^= 0x80;
+      const auditPath = proof.auditPath.map((hash, at) => (at === position ? flipLastBit(hash) : hash));
       const { code } = refusal(verifyTlogProof(formatTlogProof({ ...proof, auditPath }), verifiers));
       expect(code).toBe("AUDIT_PATH_MISMATCH");
     });
@@ -221,7 +227,9 @@ describe("verifyTlogProof refuses", () => {
     const added = withLines(full, (lines) => [...lines, (lines[3] as string)]);
     expect(refusal(verifyTlogProof(removed, verifiers))).toEqual({
       code: "AUDIT_PATH_MISMATCH",
-      reason: `audit path does not lead to the checkpoint's root: it has ${needed - 1} hashes, but leaf 13 of a 40-leaf tree needs ${needed}`,
+      reason:
+        "audit path does not lead to the checkpoint's root: " +
+        `it has ${needed - 1} hashes, but leaf 13 of a 40-leaf tree needs ${needed}`,
     });
     expect(refusal(verifyTlogProof(added, verifiers)).reason).toMatch(`it has ${needed + 1} hashes`);
   });
@@ -239,7 +247,7 @@ describe("verifyTlogProof refuses", () => {
     const note = signedCheckpointOf(FULL).replace(/\n40\n/, "\n41\n");
     const { code, reason } = refusal(verifyTlogProof(formatTlogProof(proofOf(FULL, MIDDLE, note)), verifiers));
     expect(code).toBe("INVALID_SIGNATURE");
-    expect(reason).toMatch(/^bad signature on the checkpoint: the signature by aos\.local\+[0-9a-f]{8} does not verify/);
+    expect(reason).toMatch(/^bad signature on the checkpoint: the signature by aos\.local\+[0-9a-f]{8} does not/);
   });
 
   test("a genuine checkpoint of a different tree size", () => {
@@ -276,7 +284,8 @@ describe("verifyTlogProof refuses", () => {
 
 describe("parseTlogProof refuses", () => {
   test("any header but the exact one", () => {
-    for (const header of ["c2sp.org/tlog-proof@v2", "c2sp.org/tlog-proof@v1 ", "c2sp.org/tlog-proof@v1\r", "", "index 0"]) {
+    const headers = ["c2sp.org/tlog-proof@v2", "c2sp.org/tlog-proof@v1 ", "c2sp.org/tlog-proof@v1\r", "", "index 0"];
+    for (const header of headers) {
       expect(parseRefusal(withLines(full, ([, ...rest]) => [header, ...rest]))).toBe(
         'malformed line 1: is not "c2sp.org/tlog-proof@v1"',
       );
@@ -286,7 +295,8 @@ describe("parseTlogProof refuses", () => {
 
   test("an index with leading zeros, a sign, another notation or no digits", () => {
     for (const index of ["013", "00", "+13", "-1", "1e1", "0x0d", " 13", "13 ", ""]) {
-      expect(parseRefusal(withLines(full, (lines) => lines.map((line, at) => (at === 2 ? `index ${index}` : line))))).toBe(
+      const text = withLines(full, (lines) => lines.map((line, at) => (at === 2 ? `index ${index}` : line)));
+      expect(parseRefusal(text)).toBe(
         `malformed line 3: the index "${index}" is not a decimal without leading zeros`,
       );
     }
@@ -322,14 +332,18 @@ describe("parseTlogProof refuses", () => {
     const split = full.indexOf("\n\n");
     const checkpointLine = full.slice(0, split).split("\n").length + 2;
     expect(parseRefusal(`${full.slice(0, split)}\n${full.slice(split)}`)).toBe(
-      `malformed line ${checkpointLine}: the checkpoint starts with a blank line; exactly one separates it from the audit path`,
+      `malformed line ${checkpointLine}: ` +
+        "the checkpoint starts with a blank line; exactly one separates it from the audit path",
     );
-    expect(parseRefusal(full.slice(0, split + 1))).toBe(
+    expect(parseRefusal(full.slice(0, split))).toBe(
       "the proof ends before the blank line that precedes the checkpoint",
     );
     expect(parseRefusal(full.slice(0, split + 2))).toBe(`malformed line ${checkpointLine}: the checkpoint is missing`);
     const unsigned = full.slice(0, full.lastIndexOf("\n\n") + 2);
-    expect(parseRefusal(unsigned)).toMatch(new RegExp(`^malformed line ${checkpointLine}: the checkpoint is not a signed note: `));
+    expect(parseRefusal(unsigned)).toBe(
+      `malformed line ${checkpointLine}: the checkpoint is not a signed note: ` +
+        "the note has no signature lines after its blank line",
+    );
     expect(parseRefusal(`${full}trailing\n`)).toMatch(/the checkpoint is not a signed note: signature line 2/);
   });
 });

@@ -1,4 +1,9 @@
-import { verifyCheckpoint, type Checkpoint, type CheckpointFailureCode, type VerifiedCheckpoint } from "./checkpoint.js";
+import {
+  verifyCheckpoint,
+  type Checkpoint,
+  type CheckpointFailureCode,
+  type VerifiedCheckpoint,
+} from "./checkpoint.js";
 import { HASH_SIZE, leafHashOf, verifyInclusion } from "./merkle.js";
 import { decodeStandardBase64, openNote, type NoteVerifier } from "./signed-note.js";
 
