@@ -5,11 +5,11 @@ import { FAILURE_CATALOG } from "../failure-catalog.js";
 import { createAgentCommand, listAgentsCommand } from "./commands/agents.js";
 import { keysCommand } from "./commands/keys.js";
 import { migrateCommand } from "./commands/migrate.js";
-import { exportProofCommand, proofCommand } from "./commands/proof.js";
+import { exportProofCommand, proofCommand, proveStepCommand } from "./commands/proof.js";
 import { runCommand } from "./commands/run.js";
 import { getRunCommand, listRunsCommand } from "./commands/runs.js";
 import { listSkillsCommand, skillCommand } from "./commands/skills.js";
-import { verifyCommand } from "./commands/verify.js";
+import { verifyCommand, verifyStepCommand } from "./commands/verify.js";
 import type { CliContext } from "./context.js";
 import { type Output, paint, processOutput } from "./output.js";
 
@@ -36,6 +36,8 @@ function buildProgram(ctx: CliContext): Command {
     proofCommand(ctx),
     exportProofCommand(ctx),
     verifyCommand(ctx),
+    proveStepCommand(ctx),
+    verifyStepCommand(ctx),
     keysCommand(ctx),
   ]) {
     program.addCommand(command.exitOverride().showHelpAfterError(`(run aos ${command.name()} --help for usage)`));

@@ -5,9 +5,16 @@ import { findRun } from "../db/queries/runs.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
 import { findTraceForRun } from "../db/queries/traces.js";
 import { isTerminal, type Run, type Trace, type TraceStep } from "../glossary.js";
+import { buildBundle, type ProofBundle } from "../trace/bundle.js";
+import { canonicalBytes } from "../trace/canonical-json.js";
+import { inclusionProof } from "../trace/merkle.js";
+import { contentOf } from "../trace/step-content.js";
+import { formatTlogProof } from "../trace/tlog-proof.js";
 import { loadVerifiers } from "../trace/key-store.js";
+import { encodeVerifierKey } from "../trace/signed-note.js";
 import { planHash, type TraceHeader } from "../trace/step-hash.js";
 import { type TraceEvidence, type VerificationStatus, verifyTrace } from "../trace/verify-trace.js";
+import { AppError } from "../errors.js";
 import { requireTenant } from "./agents.js";
 
 /** Upstream's integrity configuration, kept: a hash chain, trusted within the system, stored in PostgreSQL. */
@@ -152,4 +159,49 @@ export async function getRunProof(db: Database, config: Config, tenantId: string
       cost_cents: step.costCents,
     })),
   };
+}
+
+/** A run's proof bundle, for `aos verify` anywhere; the tenant's own runs only. */
+export async function exportProofBundle(db: Database, config: Config, tenantId: string, runId: string): Promise<ProofBundle> {
+  const material = await loadProofMaterial(db, tenantId, runId);
+  if (material === undefined) throw new AppError("RUN_NOT_FOUND", `No trace found for run ${runId}`, { details: { run_id: runId } });
+  const evidence = evidenceOf(material);
+  return buildBundle({
+    header: evidence.header,
+    runStatus: material.run.status,
+    finished: evidence.finished,
+    traceStatus: material.trace.status,
+    storedPlanHash: evidence.storedPlanHash,
+    storedRootHash: evidence.storedRootHash,
+    storedMerkleRoot: evidence.storedMerkleRoot,
+    storedTreeSize: evidence.storedTreeSize,
+    steps: material.steps,
+    checkpointNote: material.checkpointNote,
+    verificationKeys: loadVerifiers(config).map(encodeVerifierKey),
+  });
+}
+
+/**
+ * A C2SP tlog-proof that one step is in the run's signed trace: the step's canonical content, its leaf index,
+ * the audit path and the checkpoint; it proves that step without revealing the others. Only a run whose proof
+ * verifies gets one, so a proof is never issued for rows that no longer match their checkpoint.
+ */
+export async function proveStep(db: Database, config: Config, tenantId: string, runId: string, seq: number): Promise<string> {
+  const proof = await getRunProof(db, config, tenantId, runId);
+  if (proof.verification_status === "UNSUPPORTED") throw new AppError("RUN_NOT_FOUND", `${proof.failure_reason}: ${runId}`);
+  if (proof.verification_status !== "VERIFIED") {
+    throw new AppError("VALIDATION_ERROR", `run ${runId} does not verify (${proof.verification_status}: ${proof.failure_reason}); no step proof issued`);
+  }
+  const material = (await loadProofMaterial(db, tenantId, runId)) as ProofMaterial;
+  const step = material.steps[seq];
+  if (step === undefined) {
+    throw new AppError("VALIDATION_ERROR", `run ${runId} has steps seq 0 to ${material.steps.length - 1}; there is no seq ${seq}`);
+  }
+  const leaves = material.steps.map((row) => Buffer.from(row.leafHash, "hex"));
+  return formatTlogProof({
+    extra: canonicalBytes(contentOf(step)),
+    index: seq,
+    auditPath: inclusionProof(leaves, seq),
+    checkpointNote: material.checkpointNote as string,
+  });
 }

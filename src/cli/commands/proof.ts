@@ -1,12 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { Command } from "commander";
-import { AppError } from "../../errors.js";
-import { isTerminal } from "../../glossary.js";
-import { evidenceOf, getRunProof, loadProofMaterial } from "../../services/proofs.js";
-import { buildBundle } from "../../trace/bundle.js";
-import { loadVerifiers } from "../../trace/key-store.js";
-import { encodeVerifierKey } from "../../trace/signed-note.js";
-import { type CliContext, type CommonFlags, withDatabase } from "../context.js";
+import { exportProofBundle, getRunProof, proveStep } from "../../services/proofs.js";
+import { type CliContext, type CommonFlags, parseWholeNumber, withDatabase } from "../context.js";
 import { printJson } from "../output.js";
 import { printProof } from "../present-proof.js";
 
@@ -34,25 +29,28 @@ export function exportProofCommand(ctx: CliContext): Command {
     .option("--json", "print a JSON summary instead of a sentence")
     .option("-v, --verbose", "show stack traces on errors")
     .action(async (runId: string, flags: CommonFlags & { tenantId: string; output: string }) => {
-      const material = await withDatabase(ctx, (db) => loadProofMaterial(db, flags.tenantId, runId));
-      if (material === undefined) throw new AppError("RUN_NOT_FOUND", `No trace found for run ${runId}`);
-      const evidence = evidenceOf(material);
-      const bundle = buildBundle({
-        header: evidence.header,
-        runStatus: material.run.status,
-        finished: isTerminal(material.run.status),
-        traceStatus: material.trace.status,
-        storedPlanHash: evidence.storedPlanHash,
-        storedRootHash: evidence.storedRootHash,
-        storedMerkleRoot: evidence.storedMerkleRoot,
-        storedTreeSize: evidence.storedTreeSize,
-        steps: material.steps,
-        checkpointNote: material.checkpointNote,
-        verificationKeys: loadVerifiers(ctx.config).map(encodeVerifierKey),
-      });
+      const bundle = await withDatabase(ctx, (db) => exportProofBundle(db, ctx.config, flags.tenantId, runId));
       writeFileSync(flags.output, `${JSON.stringify(bundle, null, 2)}\n`);
       const summary = { run_id: runId, file: flags.output, steps: bundle.steps.length, finished: bundle.run.finished };
       if (flags.json) return printJson(ctx.output, summary);
       ctx.output.out(`Wrote ${flags.output}: run ${runId}, ${bundle.steps.length} steps${bundle.checkpoint ? ", signed checkpoint" : ""}`);
+    });
+}
+
+export function proveStepCommand(ctx: CliContext): Command {
+  return new Command("prove-step")
+    .description("write a C2SP tlog-proof that one step is in the run's signed trace, revealing no other step")
+    .argument("<run_id>", "the run")
+    .requiredOption("--tenant-id <id>", "the tenant that owns the run")
+    .requiredOption("--seq <n>", "the step's seq (its leaf index, from `aos get-run`)")
+    .requiredOption("-o, --output <file>", "where to write the proof, e.g. step.tlog-proof")
+    .option("--json", "print a JSON summary instead of a sentence")
+    .option("-v, --verbose", "show stack traces on errors")
+    .action(async (runId: string, flags: CommonFlags & { tenantId: string; seq: string; output: string }) => {
+      const seq = parseWholeNumber("--seq", flags.seq) as number;
+      const proof = await withDatabase(ctx, (db) => proveStep(db, ctx.config, flags.tenantId, runId, seq));
+      writeFileSync(flags.output, proof);
+      if (flags.json) return printJson(ctx.output, { run_id: runId, seq, file: flags.output });
+      ctx.output.out(`Wrote ${flags.output}: step seq ${seq} of run ${runId}`);
     });
 }

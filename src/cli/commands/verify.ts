@@ -2,9 +2,10 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { AppError } from "../../errors.js";
 import { parseBundle } from "../../trace/bundle.js";
+import { verifyTlogProof } from "../../trace/tlog-proof.js";
 import { verifyTrace } from "../../trace/verify-trace.js";
 import type { CliContext, CommonFlags } from "../context.js";
-import { printJson } from "../output.js";
+import { paint, printJson } from "../output.js";
 import { printProof, type ProofSummary } from "../present-proof.js";
 import { trustedKeys, UNPINNED_WARNING } from "../trusted-keys.js";
 
@@ -65,5 +66,31 @@ export function verifyCommand(ctx: CliContext): Command {
         if (keySource === "bundle") ctx.output.err(UNPINNED_WARNING);
       }
       ctx.exitCode = summary.verification_status === "VERIFIED" ? 0 : 1;
+    });
+}
+
+/** Verifies one step's tlog-proof against a trusted key; no database. */
+export function verifyStepCommand(ctx: CliContext): Command {
+  return new Command("verify-step")
+    .description("verify a step proof written by `aos prove-step`, offline; exit 0 only when it verifies")
+    .argument("<file>", "a .tlog-proof file")
+    .option("--key <vkey>", "a trusted verification key, or a file of them (repeatable)", collectKeys, [] as string[])
+    .option("--json", "print the result as JSON")
+    .action((file: string, flags: CommonFlags & { key: string[] }) => {
+      const keys = trustedKeys(ctx.config, flags.key, []);
+      if (keys.verifiers.length === 0) throw new AppError("USAGE", "no trusted key: pass --key <vkey> (from `aos keys` where the run was signed)");
+      const result = verifyTlogProof(readInputFile(file), keys.verifiers);
+      if (!result.ok) {
+        if (flags.json) printJson(ctx.output, { verified: false, code: result.code, reason: result.reason });
+        else ctx.output.out(`Step proof ${file}: ${paint(ctx.output, "red", "NOT VERIFIED")}\n  ${result.reason}`);
+        ctx.exitCode = 1;
+        return;
+      }
+      const step = JSON.parse(result.extra.toString("utf8")) as { seq: number; step_id: string; skill: string; status: string };
+      const summary = { verified: true, seq: result.index, tree_size: result.treeSize, origin: result.checkpoint.origin, step, signed_by: result.verifiedBy };
+      if (flags.json) return printJson(ctx.output, summary);
+      ctx.output.out(`Step proof ${file}: ${paint(ctx.output, "green", "VERIFIED")}`);
+      ctx.output.out(`  step seq ${result.index} of ${result.treeSize} in ${result.checkpoint.origin}: ${step.step_id} ${step.skill} ${step.status}`);
+      ctx.output.out(`  signed by ${result.verifiedBy.join(", ")}`);
     });
 }
