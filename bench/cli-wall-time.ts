@@ -98,9 +98,9 @@ async function run(ctx: BenchContext): Promise<BenchmarkReport> {
       describes: {
         cold: "`aos run --plan <one json_transform step> --json` as a child process with a fresh AOS_HOME: PGlite initdb, migrations, the run, exit",
         warm: "the same on an AOS_HOME that already holds a migrated database (one warm-up run before these)",
-        pglite_import: "inside a fresh process: `await import('@electric-sql/pglite')` (loads the WASM build)",
+        pglite_import: "inside a fresh process: `await import('@electric-sql/pglite')`",
         pglite_open: "inside a fresh process: PGlite.create(<warm pgdata>) and `select 1`: WASM instantiation and PostgreSQL start-up",
-        pglite_close: "inside the same process: PGlite close, which shuts PostgreSQL down (a checkpoint) and syncs the data directory",
+        pglite_close: "inside the same process: PGlite close (PostgreSQL shut down)",
         node_start: 'anchor: `node -e ""`, the floor of any child process',
         list_skills: "anchor: `aos list-skills`: Node plus AOS's module graph, no database",
       },

@@ -43,7 +43,7 @@ async function wholeRun(deps: RunnerDeps): Promise<number> {
   return ms;
 }
 
-/** The anchor: BEGIN; INSERT one row; COMMIT on a pooled client, the cheapest durable write there is. */
+/** The anchor: BEGIN; INSERT one small row; COMMIT on a pooled client, a minimal durable write. */
 async function bareInsert(db: Database): Promise<number> {
   const start = performance.now();
   const client = await db.pool.connect();
