@@ -1,24 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.js";
-import { silentLogger } from "../logger.js";
+import { skillContext } from "../../test/support/skill-context.js";
 import type { SkillContext, SkillOutcome } from "./contract.js";
 import { failTriggerSkill } from "./fail-trigger.js";
 
-function context(overrides: Partial<SkillContext> = {}): SkillContext {
-  return {
-    signal: new AbortController().signal,
-    tenantId: "tenant-1",
-    agentId: "agent-1",
-    runId: "run-1",
-    stepIndex: 0,
-    attempt: 1,
-    idempotencyKey: "run-1:0",
-    log: silentLogger,
-    allowedHosts: [],
-    limits: { httpMaxResponseBytes: 1024, httpDefaultTimeoutMs: 1000, httpMaxRedirects: 1 },
-    ...overrides,
-  };
-}
+const context = skillContext;
 
 function trigger(raw: Record<string, unknown>, overrides: Partial<SkillContext> = {}): Promise<SkillOutcome> {
   return failTriggerSkill.execute(failTriggerSkill.input.parse(raw), context(overrides));

@@ -2,7 +2,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AppError } from "../errors.js";
-import { silentLogger } from "../logger.js";
+import { skillContext } from "../../test/support/skill-context.js";
 import type { HostLookup } from "../policy/ssrf-guard.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { createHttpCallSkill, httpCallSkill, type HttpCallInput } from "./http-call.js";
@@ -12,19 +12,13 @@ type Received = { method: string; url: string; headers: IncomingHttpHeaders; bod
 const MAX_BYTES = 4096;
 
 function context(overrides: Partial<SkillContext> = {}): SkillContext {
-  return {
-    signal: new AbortController().signal,
-    tenantId: "tenant-1",
-    agentId: "agent-1",
-    runId: "run-1",
+  return skillContext({
     stepIndex: 2,
-    attempt: 1,
     idempotencyKey: "run-1:2",
-    log: silentLogger,
     allowedHosts: ["127.0.0.1"],
     limits: { httpMaxResponseBytes: MAX_BYTES, httpDefaultTimeoutMs: 5_000, httpMaxRedirects: 3 },
     ...overrides,
-  };
+  });
 }
 
 function call(raw: Record<string, unknown>, overrides: Partial<SkillContext> = {}, skill: Skill<HttpCallInput> = httpCallSkill): Promise<SkillOutcome> {

@@ -1,21 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { silentLogger } from "../logger.js";
-import type { SkillContext, SkillOutcome } from "./contract.js";
+import { skillContext } from "../../test/support/skill-context.js";
+import type { SkillOutcome } from "./contract.js";
 import { parsePath } from "./json-path.js";
 import { jsonTransformSkill } from "./json-transform.js";
 
-const ctx: SkillContext = {
-  signal: new AbortController().signal,
-  tenantId: "tenant-1",
-  agentId: "agent-1",
-  runId: "run-1",
-  stepIndex: 0,
-  attempt: 1,
-  idempotencyKey: "run-1:0",
-  log: silentLogger,
-  allowedHosts: [],
-  limits: { httpMaxResponseBytes: 1024, httpDefaultTimeoutMs: 1000, httpMaxRedirects: 1 },
-};
+const ctx = skillContext();
 
 function transform(raw: Record<string, unknown>): Promise<SkillOutcome> {
   return jsonTransformSkill.execute(jsonTransformSkill.input.parse(raw), ctx);

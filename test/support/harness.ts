@@ -6,7 +6,8 @@ import type { Database } from "../../src/db/database.js";
 import { silentLogger } from "../../src/logger.js";
 import { type CreateRunInput, createRun, getRunDetail, type RunDetail } from "../../src/services/runs.js";
 import { contentOf } from "../../src/trace/step-content.js";
-import { chainGenesis, chainNext, leafHash, planHash } from "../../src/trace/step-hash.js";
+import { headerOf } from "../../src/services/proofs.js";
+import { chainGenesis, chainNext, leafHash } from "../../src/trace/step-hash.js";
 import { loadKeyRing } from "../../src/trace/key-store.js";
 import { claimAndExecute } from "../../src/worker/claim.js";
 import type { RunnerDeps } from "../../src/worker/runner.js";
@@ -38,14 +39,7 @@ export function chainProblems(detail: RunDetail): string[] {
   const { run, trace, steps } = detail;
   if (trace === undefined || run.plan === null) return ["no trace or plan"];
   const problems: string[] = [];
-  let head = chainGenesis({
-    trace_id: trace.traceId,
-    run_id: run.id,
-    tenant_id: run.tenantId,
-    agent_id: run.agentId,
-    plan_hash: planHash(run.plan),
-    created_at: trace.createdAt.toISOString(),
-  });
+  let head = chainGenesis(headerOf(run, trace));
   steps.forEach((step, index) => {
     if (step.seq !== index) problems.push(`seq ${step.seq} at position ${index}`);
     const leaf = leafHash(contentOf(step));
