@@ -20,7 +20,8 @@ export interface FailureEntry {
 
 export const FAILURE_CATALOG = {
   USAGE: { category: "VALIDATION", retryable: false, httpStatus: 400, suggestion: "Check the command's --help." },
-  VALIDATION_ERROR: { category: "VALIDATION", retryable: false, httpStatus: 400, suggestion: "Fix the input." },
+  // Its messages say what to change themselves; an empty suggestion prints no hint.
+  VALIDATION_ERROR: { category: "VALIDATION", retryable: false, httpStatus: 400, suggestion: "" },
   TENANT_REQUIRED: { category: "VALIDATION", retryable: false, httpStatus: 400, suggestion: "Pass --tenant-id." },
   AGENT_NOT_FOUND: {
     category: "VALIDATION",

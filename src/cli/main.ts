@@ -68,7 +68,7 @@ function reportError(output: Output, error: unknown, verbose: boolean): number {
   const appError = toAppError(error);
   output.err(`${paint(output, "red", "error:")} ${appError.message}`);
   const hint = FAILURE_CATALOG[appError.code].suggestion;
-  if (appError.code !== "INTERNAL" || !verbose) output.err(`hint: ${hint}`);
+  if (hint !== "" && (appError.code !== "INTERNAL" || !verbose)) output.err(`hint: ${hint}`);
   if (verbose && error instanceof Error && error.stack) output.err(error.stack);
   return error instanceof AppError && USAGE_CODES.has(appError.code) ? EXIT.usage : EXIT.failure;
 }
