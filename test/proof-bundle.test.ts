@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportProofBundle } from "../src/services/proofs.js";
 import { type ProofBundle, parseBundle } from "../src/trace/bundle.js";
 import { loadVerifiers } from "../src/trace/key-store.js";
-import { generateSigningKey, type NoteVerifier } from "../src/trace/signed-note.js";
+import { encodeVerifierKey, generateSigningKey, type NoteVerifier } from "../src/trace/signed-note.js";
 import { verifyTrace } from "../src/trace/verify-trace.js";
 import { runCli, tempHome, writePlan } from "./support/cli.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
@@ -73,6 +73,19 @@ describe("proof bundles, checked offline", () => {
     const result = check(mutated(change), verifiers);
     expect(result.status).toBe("TAMPERED");
     expect(result.firstBadSeq).toBe(firstBadSeq);
+  });
+
+  it("makes `aos verify` exit 1 for every one of those changes, with no database", async () => {
+    const home = tempHome();
+    const key = verifiers.map(encodeVerifierKey)[0] as string;
+    const offline = { AOS_HOME: join(home, "absent"), DATABASE_URL: "postgres://nobody@127.0.0.1:1/nothing" };
+    for (const [what, change] of cases) {
+      const file = join(home, "mutated.json");
+      writeFileSync(file, JSON.stringify(mutated(change)));
+      const result = await runCli(["verify", file, "--key", key, "--json"], offline);
+      expect([what, result.code]).toEqual([what, 1]);
+      expect(JSON.parse(result.stdout).verification_status).toBe("TAMPERED");
+    }
   });
 
   it("names the right step when a single byte of the file changes", () => {

@@ -244,6 +244,8 @@ describe.each(testBackends())("run path on $name", (backend) => {
       /written once/,
     );
     await db.pool.query("update aos_traces set metadata = metadata || '{\"note\": 1}' where trace_id = $1", [traceId]);
+    await expect(db.pool.query("update aos_checkpoints set tree_size = 0 where trace_id = $1", [traceId])).rejects.toThrow(/insert-only/);
+    await expect(db.pool.query("delete from aos_checkpoints where trace_id = $1", [traceId])).rejects.toThrow(/insert-only/);
   });
 
   it("fences a worker whose epoch moved on: it records nothing more", async () => {
