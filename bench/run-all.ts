@@ -2,14 +2,18 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { bundleVerify } from "./bundle-verify.js";
 import { cliWallTime } from "./cli-wall-time.js";
+import { finalizeCost } from "./finalize-cost.js";
+import { inclusionProofBench } from "./inclusion-proof.js";
+import { proofVerify } from "./proof-verify.js";
 import { stepOverhead } from "./step-overhead.js";
 import type { Benchmark, BenchContext, BenchmarkResult } from "./support/benchmark.js";
 import { loadAverage, machineFacts, type ServerFacts, serverFacts } from "./support/machine.js";
 import { createBenchDatabase } from "./support/server-database.js";
 
 /** Every benchmark, in the order they run. A new benchmark is one module and one line here. */
-const BENCHMARKS: readonly Benchmark[] = [cliWallTime, stepOverhead];
+const BENCHMARKS: readonly Benchmark[] = [cliWallTime, stepOverhead, finalizeCost, proofVerify, bundleVerify, inclusionProofBench];
 
 const DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -45,7 +49,8 @@ function printSummary(results: BenchmarkResult[]): void {
     console.log(`${result.name}:`);
     for (const g of result.goals) {
       const verdict = g.met ? "met" : "NOT met";
-      console.log(`  ${g.name.padEnd(24)} ${g.statistic} ${g.value.toFixed(3).padStart(10)} ms   goal <= ${g.limit} ms   ${verdict}`);
+      const value = `${g.value.toFixed(3).padStart(10)} ${g.unit}`;
+      console.log(`  ${g.name.padEnd(32)} ${g.statistic} ${value}   goal ${g.bound} ${g.limit} ${g.unit}   ${verdict}`);
     }
     for (const [name, value] of Object.entries(result.ratios)) console.log(`  ${name.padEnd(40)} x${value}`);
   }

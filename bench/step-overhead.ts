@@ -1,37 +1,18 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { loadConfig } from "../src/config.js";
-import type { Database } from "../src/db/database.js";
-import { openServerDatabase } from "../src/db/open-database.js";
-import { claimRunById } from "../src/db/queries/runs.js";
-import { insertStepAndAdvanceRun } from "../src/db/queries/trace-steps.js";
-import { traceIdFor } from "../src/glossary.js";
-import { silentLogger } from "../src/logger.js";
 import { createRun } from "../src/services/runs.js";
-import { ok } from "../src/skills/outcome.js";
-import { findSkill } from "../src/skills/registry.js";
-import { loadKeyRing } from "../src/trace/key-store.js";
-import { claimAndExecute, DEFAULT_LEASE_MS } from "../src/worker/claim.js";
+import { claimAndExecute } from "../src/worker/claim.js";
 import { finalizeRun, type RunEnding } from "../src/worker/finalize.js";
-import { type AttemptToRecord, buildTraceStep, type TraceCursor } from "../src/worker/record-step.js";
 import type { RunnerDeps } from "../src/worker/runner.js";
 import { type Benchmark, type BenchContext, type BenchmarkReport, goal } from "./support/benchmark.js";
-import { ONE_STEP_PLAN } from "./support/one-step-plan.js";
+import { RUN_INPUT, recordOneStep, WORKER_ID } from "./support/one-step-run.js";
+import { withRunnerDeps } from "./support/runner-deps.js";
+import { bareInsert, createScratchTable, roundTrip } from "./support/server-anchors.js";
 import { percentiles, ratio } from "./support/stats.js";
 
 const RUNS = 1_000;
 const WARMUP_MS = 5_000;
 const STEP_WRITE_GOAL_MS = 1;
-const WORKER_ID = "bench";
-const RUN_INPUT = { tenantId: "bench", goal: "bench", plan: ONE_STEP_PLAN };
 const SUCCEEDED: RunEnding = { status: "succeeded", errorMessage: null, terminationReason: "completed" };
-
-const CREATE_SCRATCH = `create table bench_scratch (
-  id bigint generated always as identity primary key,
-  payload jsonb not null
-)`;
 
 /** create + claim + execute + finalize, as `aos run` does it in-process. */
 async function wholeRun(deps: RunnerDeps): Promise<number> {
@@ -43,77 +24,19 @@ async function wholeRun(deps: RunnerDeps): Promise<number> {
   return ms;
 }
 
-/** The anchor: BEGIN; INSERT one small row; COMMIT on a pooled client, a minimal durable write. */
-async function bareInsert(db: Database): Promise<number> {
-  const start = performance.now();
-  const client = await db.pool.connect();
-  try {
-    await client.query("begin");
-    await client.query("insert into bench_scratch (payload) values ($1::jsonb)", ['{"bench":true}']);
-    await client.query("commit");
-  } finally {
-    client.release();
-  }
-  return performance.now() - start;
-}
-
-/** The floor under every statement: one round trip to the server through the pool, nothing written. */
-async function roundTrip(db: Database): Promise<number> {
-  const start = performance.now();
-  await db.pool.query("select 1");
-  return performance.now() - start;
-}
-
 /**
  * One step recorded exactly as recordAttempt records it, on a freshly claimed run, with the row's build (redact,
  * hash, chain) and the insert-step-and-advance statement timed apart. The run is then finalized, untimed.
  */
 async function stepRecord(deps: RunnerDeps): Promise<{ buildMs: number; writeMs: number }> {
-  const created = await createRun(deps.db, deps.config, RUN_INPUT);
-  const run = await claimRunById(deps.db.pool, created.id, WORKER_ID, DEFAULT_LEASE_MS);
-  const planStep = run?.plan?.steps[0];
-  const skill = findSkill("json_transform");
-  if (run === undefined || planStep === undefined || run.chainHead === null || skill === undefined) {
-    throw new Error(`bench run ${created.id} could not be claimed with its plan`);
-  }
-  const cursor: TraceCursor = {
-    runId: run.id,
-    tenantId: run.tenantId,
-    traceId: traceIdFor(run.id),
-    epoch: run.epoch,
-    seq: run.nextSeq,
-    chainHead: run.chainHead,
-    leafHashes: [],
-  };
-  const now = new Date();
-  const attempt: AttemptToRecord = {
-    step: planStep,
-    stepIndex: 0,
-    attempt: 1,
-    skill,
-    params: planStep.params,
-    decision: null,
-    result: { outcome: ok({ a: 1 }), startedAt: now, completedAt: now, durationMs: 0 },
-    nextStepIndex: 1,
-  };
-
-  const t0 = performance.now();
-  const step = buildTraceStep(cursor, attempt);
-  const t1 = performance.now();
-  const written = await insertStepAndAdvanceRun(deps.db.pool, { runId: run.id, epoch: run.epoch, nextStepIndex: 1, step });
-  const t2 = performance.now();
-  if (!written) throw new Error(`bench run ${run.id}: the step write was fenced off`);
-
-  cursor.seq += 1;
-  cursor.chainHead = step.chainHash;
-  cursor.leafHashes.push(step.leafHash);
+  const { cursor, buildMs, writeMs } = await recordOneStep(deps);
   await finalizeRun(deps.db, deps.signer, cursor, SUCCEEDED);
-  return { buildMs: t1 - t0, writeMs: t2 - t1 };
+  return { buildMs, writeMs };
 }
 
 async function measure(ctx: BenchContext, deps: RunnerDeps): Promise<BenchmarkReport> {
   const { db } = deps;
-  await db.pool.query(CREATE_SCRATCH);
+  await createScratchTable(db);
 
   ctx.progress(`warm-up: whole runs for ${WARMUP_MS / 1000} s, discarded`);
   let warmupRuns = 0;
@@ -170,20 +93,7 @@ async function measure(ctx: BenchContext, deps: RunnerDeps): Promise<BenchmarkRe
 
 async function run(ctx: BenchContext): Promise<BenchmarkReport> {
   if (ctx.server === undefined) throw new Error("step-overhead needs the PostgreSQL server");
-  // A home of its own for the signing key the runner creates on first use, as `aos run` does.
-  const home = mkdtempSync(join(tmpdir(), "aos-bench-home-"));
-  try {
-    const config = loadConfig({ DATABASE_URL: ctx.server.url, AOS_HOME: home });
-    const signer = loadKeyRing(config).signer;
-    const db = await openServerDatabase(ctx.server.url, config.dbPoolMax);
-    try {
-      return await measure(ctx, { db, config, log: silentLogger, signer });
-    } finally {
-      await db.close();
-    }
-  } finally {
-    rmSync(home, { recursive: true, force: true });
-  }
+  return withRunnerDeps(ctx.server, (deps) => measure(ctx, deps));
 }
 
 export const stepOverhead: Benchmark = { name: "step-overhead", needsServer: true, run };

@@ -32,8 +32,8 @@ export const TRACE_STATUS_FOR_RUN: Readonly<Record<"succeeded" | "failed" | "hal
   cancelled: "aborted",
 };
 
-/** The status of one trace step (one attempt of one step). */
-export type StepStatus = "succeeded" | "failed";
+/** The status of one trace step (one attempt of one step); `blocked`: the policy engine denied it, so it never ran. */
+export type StepStatus = "succeeded" | "failed" | "blocked";
 
 export type OnError = "abort" | "continue";
 

@@ -95,11 +95,11 @@ describe.each(testBackends())("run path on $name", (backend) => {
       tenantId: "tenant-ssrf",
       goal: `fetch ${server.url}/zen`,
     });
-    expect(detail.run.status).toBe("failed");
+    expect(detail.run.status).toBe("halted");
     expect(detail.steps).toHaveLength(1);
-    expect(detail.steps[0]?.outcomeCode).toBe("FORBIDDEN_TARGET");
-    expect(detail.run.errorMessage).toMatch(/^step_failed:s1:.*127\.0\.0\.1/);
-    expect(detail.trace?.status).toBe("failed");
+    expect(detail.steps[0]).toMatchObject({ status: "blocked", outcomeCode: "POLICY_VIOLATION" });
+    expect(detail.run.errorMessage).toMatch(/^Policy violation: ssrf_guard: .*127\.0\.0\.1/);
+    expect(detail.trace?.status).toBe("aborted");
   });
 
   it("aborts on a failing step: the run fails, the trace fails, later steps never run", async () => {

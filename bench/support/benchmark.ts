@@ -24,8 +24,10 @@ export interface Goal {
   name: string;
   statistic: string;
   value: number;
+  /** "<=": met when value is at most limit (times); ">=": met when value is at least limit (rates, shares). */
+  bound: "<=" | ">=";
   limit: number;
-  unit: "ms";
+  unit: "ms" | "%";
   met: boolean;
 }
 
@@ -52,6 +54,12 @@ export type BenchmarkResult =
   | ({ name: string; status: "ok" } & BenchmarkReport)
   | { name: string; status: "skipped" | "failed"; reason: string };
 
+/** A time that must stay at or under its limit. */
 export function goal(name: string, statistic: string, value: number, limit: number): Goal {
-  return { name, statistic, value, limit, unit: "ms", met: value <= limit };
+  return { name, statistic, value, bound: "<=", limit, unit: "ms", met: value <= limit };
+}
+
+/** A share (percent) that must reach its limit, such as a rate measured against an anchor's rate. */
+export function goalAtLeast(name: string, statistic: string, value: number, limit: number): Goal {
+  return { name, statistic, value, bound: ">=", limit, unit: "%", met: value >= limit };
 }

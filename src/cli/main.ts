@@ -5,6 +5,7 @@ import { FAILURE_CATALOG } from "../failure-catalog.js";
 import { createAgentCommand, listAgentsCommand } from "./commands/agents.js";
 import { keysCommand } from "./commands/keys.js";
 import { migrateCommand } from "./commands/migrate.js";
+import { policyCommand } from "./commands/policy.js";
 import { exportProofCommand, proofCommand, proveStepCommand } from "./commands/proof.js";
 import { runCommand } from "./commands/run.js";
 import { getRunCommand, listRunsCommand } from "./commands/runs.js";
@@ -39,6 +40,7 @@ function buildProgram(ctx: CliContext): Command {
     proveStepCommand(ctx),
     verifyStepCommand(ctx),
     keysCommand(ctx),
+    policyCommand(ctx),
   ]) {
     program.addCommand(command.exitOverride().showHelpAfterError(`(run aos ${command.name()} --help for usage)`));
   }

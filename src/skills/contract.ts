@@ -55,7 +55,11 @@ export interface Skill<Input = unknown> {
   readonly sideEffects: SideEffectClass;
   /** Estimated cost in integer cents, before the step runs. */
   estimateCostCents(input: Input): number;
+  /** Estimated model tokens, before the step runs, for token caps; absent means none. */
+  estimateTokens?(input: Input): number;
   readonly limits: Record<string, string | number>;
+  /** The URLs the step will call, for the SSRF guard and host rules to decide on before it runs. */
+  targetUrls?(input: Input): string[];
   /** The failure catalog codes this skill can report. */
   readonly failureCodes: readonly string[];
   execute(input: Input, ctx: SkillContext): Promise<SkillOutcome>;

@@ -72,6 +72,7 @@ export function createHttpCallSkill(lookup?: HostLookup): Skill<HttpCallInput> {
     determinism: "non_deterministic",
     sideEffects: "external_write",
     estimateCostCents: () => 0,
+    targetUrls: (input) => [input.url],
     limits: {
       max_response_bytes: "HTTP_MAX_RESPONSE_BYTES (default 1048576)",
       default_timeout_ms: "HTTP_DEFAULT_TIMEOUT_MS (default 30000); timeout_ms overrides it, up to 300000",

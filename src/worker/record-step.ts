@@ -1,7 +1,7 @@
 import type { Database } from "../db/database.js";
 import { insertStepAndAdvanceRun } from "../db/queries/trace-steps.js";
 import { AppError } from "../errors.js";
-import type { PlanStep, StepDecision, StepError, TraceStep } from "../glossary.js";
+import type { PlanStep, StepError, TraceStep } from "../glossary.js";
 import type { Skill } from "../skills/contract.js";
 import { redactSecrets } from "../trace/redact.js";
 import { contentOf, type UnhashedTraceStep } from "../trace/step-content.js";
@@ -26,8 +26,9 @@ export interface AttemptToRecord {
   attempt: number;
   skill: Skill<unknown>;
   params: unknown;
-  decision: StepDecision | null;
   result: Attempt;
+  /** A step the policy engine denied: recorded, never executed. */
+  blocked?: boolean;
   /** The step index the run resumes at once this row is written. */
   nextStepIndex: number;
 }
@@ -44,7 +45,7 @@ export function buildTraceStep(cursor: TraceCursor, input: AttemptToRecord): Tra
     skillName: input.skill.name,
     skillVersion: input.skill.version,
     params: toStorableJson(redactSecrets(input.params ?? {})) as Record<string, unknown>,
-    status: outcome.status === "ok" ? "succeeded" : "failed",
+    status: input.blocked ? "blocked" : outcome.status === "ok" ? "succeeded" : "failed",
     outcomeCode: outcome.status === "ok" ? "ok" : outcome.error.code,
     outcomeData: toStorableJson(outcome.result ?? null),
     error: outcome.status === "ok" ? null : (toStorableJson(outcome.error) as StepError),
@@ -53,7 +54,7 @@ export function buildTraceStep(cursor: TraceCursor, input: AttemptToRecord): Tra
     durationMs,
     startedAt,
     completedAt,
-    decision: input.decision,
+    decision: input.result.decision,
   };
   const leaf = leafHash(contentOf(unhashed));
   return { ...unhashed, leafHash: leaf, chainHash: chainNext(cursor.chainHead, leaf) };

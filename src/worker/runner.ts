@@ -5,7 +5,8 @@ import { listTraceSteps } from "../db/queries/trace-steps.js";
 import { AppError } from "../errors.js";
 import { type Agent, type PlanStep, type Run, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
 import type { Logger } from "../logger.js";
-import type { Skill } from "../skills/contract.js";
+import type { Skill, SkillOutcome } from "../skills/contract.js";
+import { loadEffectivePolicy } from "../services/policies.js";
 import type { NoteSigner } from "../trace/signed-note.js";
 import { failure } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
@@ -13,7 +14,8 @@ import { abortableDelay, backoffMs } from "./backoff.js";
 import { finalizeRun, type RunEnding } from "./finalize.js";
 import { interpolate, UnresolvedReference } from "./interpolate.js";
 import { recordAttempt, type TraceCursor } from "./record-step.js";
-import { type Attempt, executeAttempt } from "./step-execution.js";
+import { type Attempt, attemptNotRun, executeAttempt } from "./step-execution.js";
+import { type Governed, governStep, type LoadedPolicy, loadPolicy } from "./govern-step.js";
 
 export interface RunnerDeps {
   db: Database;
@@ -35,6 +37,10 @@ interface RunState {
   results: Map<string, unknown>;
   /** Attempts already recorded per step index, so a resumed step continues its attempt count. */
   attemptsByStep: Map<number, number>;
+  /** The policy this run is governed by, loaded when it is claimed; its hash goes into every decision. */
+  policy: LoadedPolicy;
+  runCostCents: number;
+  runTokens: number;
 }
 
 /**
@@ -82,6 +88,9 @@ async function loadState(deps: RunnerDeps, run: Run): Promise<RunState> {
     },
     results,
     attemptsByStep,
+    policy: await loadPolicy(() => loadEffectivePolicy(deps.db.pool, run.tenantId, run.agentId)),
+    runCostCents: run.costCents,
+    runTokens: recorded.reduce((sum, step) => sum + step.tokens, 0),
   };
 }
 
@@ -97,7 +106,9 @@ function failedResult(error: StepError | null): unknown {
 async function runSteps(deps: RunnerDeps, state: RunState): Promise<RunEnding> {
   for (let index = state.run.nextStepIndex; index < state.steps.length; index++) {
     const step = state.steps[index] as PlanStep;
-    const last = await runStep(deps, state, step, index);
+    const end = await runStep(deps, state, step, index);
+    if (end.kind === "halt") return end.ending;
+    const last = end.outcome;
     if (last.status === "ok") {
       state.results.set(resultKey(step), last.result);
       continue;
@@ -115,8 +126,13 @@ async function runSteps(deps: RunnerDeps, state: RunState): Promise<RunEnding> {
   return { status: "succeeded", errorMessage: null, terminationReason: "completed" };
 }
 
-/** Runs a step's attempts, recording each; retries only retryable errors, with backoff between attempts. */
-async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index: number) {
+type StepEnd = { kind: "settled"; outcome: SkillOutcome } | { kind: "halt"; ending: RunEnding };
+
+/**
+ * Runs a step's attempts, recording each. Every attempt is decided by the policy engine first; a denied one is
+ * recorded as `blocked` and halts the run. Only retryable errors are retried, with backoff between attempts.
+ */
+async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index: number): Promise<StepEnd> {
   const skill = findSkill(step.skill);
   if (skill === undefined) throw new AppError("SKILL_NOT_FOUND", `Skill not found: ${step.skill}`);
   const maxAttempts = step.retry_count + 1;
@@ -125,21 +141,31 @@ async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index:
     attempt += 1;
     const result = await attemptStep(deps, state, skill, step, index, attempt);
     const { outcome } = result.attempt;
-    const settles = outcome.status === "ok" || !outcome.error.retryable || attempt >= maxAttempts;
+    const settles = result.halt !== undefined || outcome.status === "ok" || !outcome.error.retryable || attempt >= maxAttempts;
     const recorded = await recordAttempt(deps.db, state.cursor, {
       step,
       stepIndex: index,
       attempt,
       skill,
       params: result.params,
-      decision: null,
       result: result.attempt,
-      nextStepIndex: settles ? index + 1 : index,
+      blocked: result.halt !== undefined,
+      nextStepIndex: settles && result.halt === undefined ? index + 1 : index,
     });
+    state.runCostCents += recorded.costCents;
+    state.runTokens += recorded.tokens;
     deps.onStep?.(recorded);
-    if (settles) return outcome;
+    if (result.halt !== undefined) return { kind: "halt", ending: result.halt };
+    if (settles) return { kind: "settled", outcome };
     await abortableDelay(backoffMs(attempt, deps.config.stepRetryBaseMs, deps.config.stepRetryMaxMs));
   }
+}
+
+interface AttemptResult {
+  params: unknown;
+  attempt: Attempt;
+  /** Set when the policy engine did not allow the attempt: how the run ends. */
+  halt?: RunEnding;
 }
 
 async function attemptStep(
@@ -149,28 +175,54 @@ async function attemptStep(
   step: PlanStep,
   index: number,
   attempt: number,
-): Promise<{ params: unknown; attempt: Attempt }> {
+): Promise<AttemptResult> {
   let params: unknown;
   try {
     params = interpolate(step.params, state.results);
   } catch (error) {
     if (!(error instanceof UnresolvedReference)) throw error;
-    const now = new Date();
-    const outcome = failure("VALIDATION_ERROR", error.message, { retryable: false });
-    return { params: step.params, attempt: { outcome, startedAt: now, completedAt: now, durationMs: 0 } };
+    return { params: step.params, attempt: attemptNotRun(failure("VALIDATION_ERROR", error.message, { retryable: false }), null) };
   }
+  const governed = await governStep(
+    { db: deps.db, policy: state.policy, agentId: state.agent.id, allowedHosts: state.agent.allowedHosts, runCostCents: state.runCostCents, runTokens: state.runTokens },
+    skill,
+    params,
+  );
+  if (governed.kind !== "allow") return { params, ...notAllowed(governed) };
   const controller = new AbortController();
-  const attemptResult = await executeAttempt(skill, params, {
-    signal: controller.signal,
-    tenantId: state.run.tenantId,
-    agentId: state.run.agentId,
-    runId: state.run.id,
-    stepIndex: index,
-    attempt,
-    idempotencyKey: `${state.run.id}:${index}`,
-    log: deps.log.child({ run_id: state.run.id, step_index: index, attempt }),
-    allowedHosts: state.agent.allowedHosts,
-    limits: deps.config,
-  });
+  const attemptResult = await executeAttempt(
+    skill,
+    params,
+    {
+      signal: controller.signal,
+      tenantId: state.run.tenantId,
+      agentId: state.run.agentId,
+      runId: state.run.id,
+      stepIndex: index,
+      attempt,
+      idempotencyKey: `${state.run.id}:${index}`,
+      log: deps.log.child({ run_id: state.run.id, step_index: index, attempt }),
+      allowedHosts: state.agent.allowedHosts,
+      limits: deps.config,
+    },
+    governed.decision,
+  );
   return { params, attempt: attemptResult };
+}
+
+/** A denied step halts the run as a policy violation; a failed evaluation halts it as skipped enforcement. */
+function notAllowed(governed: Exclude<Governed, { kind: "allow" }>): { attempt: Attempt; halt: RunEnding } {
+  const { decision } = governed;
+  if (governed.kind === "skipped") {
+    const message = `Enforcement skipped: ${governed.reason}`;
+    return {
+      attempt: attemptNotRun(failure("ENFORCEMENT_SKIPPED", message), decision),
+      halt: { status: "halted", errorMessage: message, terminationReason: "policy_block" },
+    };
+  }
+  const message = `Policy violation: ${decision.policy_id}: ${decision.reason}`;
+  return {
+    attempt: attemptNotRun(failure("POLICY_VIOLATION", message), decision),
+    halt: { status: "halted", errorMessage: message, terminationReason: "policy_block" },
+  };
 }

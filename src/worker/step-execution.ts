@@ -1,4 +1,6 @@
 import { toAppError } from "../errors.js";
+import type { StepDecision } from "../glossary.js";
+import type { AllowDecision } from "../policy/decide.js";
 import type { Skill, SkillContext, SkillOutcome } from "../skills/contract.js";
 import { failure } from "../skills/outcome.js";
 import { formatPath } from "../planner/plan-issue.js";
@@ -8,18 +10,27 @@ export interface Attempt {
   startedAt: Date;
   completedAt: Date;
   durationMs: number;
+  /** The policy decision the attempt ran under; null only for an attempt that failed before it could be decided. */
+  decision: StepDecision | null;
 }
 
 /**
- * Runs one attempt of a skill. Input is validated strictly (after interpolation) before the skill sees it, and
+ * Runs one attempt of a skill. It takes an AllowDecision, which only the policy engine can produce, so no skill
+ * runs without a decision. Input is validated strictly (after interpolation) before the skill sees it, and
  * anything the skill throws becomes an error outcome here, at the executor boundary, so a failing skill is
  * always a failed step and never a silent success.
  */
-export async function executeAttempt(skill: Skill<unknown>, params: unknown, ctx: SkillContext): Promise<Attempt> {
+export async function executeAttempt(skill: Skill<unknown>, params: unknown, ctx: SkillContext, decision: AllowDecision): Promise<Attempt> {
   const startedAt = new Date();
   const outcome = await outcomeOf(skill, params, ctx);
   const completedAt = new Date();
-  return { outcome, startedAt, completedAt, durationMs: Math.max(0, completedAt.getTime() - startedAt.getTime()) };
+  return { outcome, startedAt, completedAt, durationMs: Math.max(0, completedAt.getTime() - startedAt.getTime()), decision };
+}
+
+/** An attempt that never ran: failed before it could be decided, or blocked by its decision. */
+export function attemptNotRun(outcome: SkillOutcome, decision: StepDecision | null): Attempt {
+  const now = new Date();
+  return { outcome, startedAt: now, completedAt: now, durationMs: 0, decision };
 }
 
 async function outcomeOf(skill: Skill<unknown>, params: unknown, ctx: SkillContext): Promise<SkillOutcome> {

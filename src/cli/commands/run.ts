@@ -1,4 +1,3 @@
-import { readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { AppError } from "../../errors.js";
 import type { ActorType, Run } from "../../glossary.js";
@@ -8,6 +7,7 @@ import { loadKeyRing } from "../../trace/key-store.js";
 import { claimAndExecute } from "../../worker/claim.js";
 import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../context.js";
 import { printJson } from "../output.js";
+import { readJsonFile } from "../read-json-file.js";
 import { proofLine } from "../present-proof.js";
 import { printRunSummary, runJson, stepLine } from "../present-run.js";
 
@@ -34,17 +34,11 @@ interface RunFlags extends CommonFlags {
 }
 
 /** Reads a plan file; a file that cannot be read or is not JSON is a usage error, reported before any run exists. */
-export function readPlanFile(path: string): unknown {
-  let text: string;
+function readPlanFile(path: string): unknown {
   try {
-    text = readFileSync(path, "utf8");
+    return readJsonFile(path, "plan file");
   } catch (error) {
-    throw new AppError("PLAN_FILE_INVALID", `cannot read plan file ${path}: ${(error as NodeJS.ErrnoException).code ?? "unreadable"}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new AppError("PLAN_FILE_INVALID", `plan file ${path} is not JSON: ${(error as Error).message}`);
+    throw error instanceof AppError ? new AppError("PLAN_FILE_INVALID", error.message) : error;
   }
 }
 

@@ -123,3 +123,15 @@ from advanced`,
   );
   return rowCount === 1;
 }
+
+/** Steps an agent started in the last `seconds` seconds, across its runs: the steps-per-minute rule's input. */
+export async function countAgentStepsSince(db: Queryable, agentId: string, seconds: number): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select count(*)::int as n
+from aos_trace_steps s
+join aos_traces t on t.trace_id = s.trace_id
+where t.agent_id = $1::text and s.started_at > now() - make_interval(secs => $2::int)`,
+    [agentId, seconds],
+  );
+  return rows[0]?.n ?? 0;
+}

@@ -1,0 +1,70 @@
+import { performance } from "node:perf_hooks";
+import { claimRunById } from "../../src/db/queries/runs.js";
+import { insertStepAndAdvanceRun } from "../../src/db/queries/trace-steps.js";
+import { type StepDecision, traceIdFor } from "../../src/glossary.js";
+import { createRun } from "../../src/services/runs.js";
+import { ok } from "../../src/skills/outcome.js";
+import { findSkill } from "../../src/skills/registry.js";
+import { DEFAULT_LEASE_MS } from "../../src/worker/claim.js";
+import { type AttemptToRecord, buildTraceStep, type TraceCursor } from "../../src/worker/record-step.js";
+import type { RunnerDeps } from "../../src/worker/runner.js";
+import { ONE_STEP_PLAN } from "./one-step-plan.js";
+
+export const WORKER_ID = "bench";
+export const RUN_INPUT = { tenantId: "bench", goal: "bench", plan: ONE_STEP_PLAN };
+/** The policy engine's answer the runner records with each step it lets run. */
+const ALLOW: StepDecision = { action: "allow", reason: "allowed", policy_id: "default", policy_hash: "9f2c".repeat(16) };
+
+/** A claimed run whose one step is recorded; its cursor is where finalizeRun takes over. */
+export interface OneStepRun {
+  cursor: TraceCursor;
+  /** buildTraceStep: redaction, storable JSON, leaf and chain hash. */
+  buildMs: number;
+  /** insertStepAndAdvanceRun: the one statement (one commit) that records the step. */
+  writeMs: number;
+}
+
+/**
+ * Creates and claims a run, then records its step exactly as recordAttempt does, with the row's build and its
+ * write timed apart. The run is left running and unfinalized, at the point where the runner would finalize it.
+ */
+export async function recordOneStep(deps: RunnerDeps): Promise<OneStepRun> {
+  const created = await createRun(deps.db, deps.config, RUN_INPUT);
+  const run = await claimRunById(deps.db.pool, created.id, WORKER_ID, DEFAULT_LEASE_MS);
+  const planStep = run?.plan?.steps[0];
+  const skill = findSkill("json_transform");
+  if (run === undefined || planStep === undefined || run.chainHead === null || skill === undefined) {
+    throw new Error(`bench run ${created.id} could not be claimed with its plan`);
+  }
+  const cursor: TraceCursor = {
+    runId: run.id,
+    tenantId: run.tenantId,
+    traceId: traceIdFor(run.id),
+    epoch: run.epoch,
+    seq: run.nextSeq,
+    chainHead: run.chainHead,
+    leafHashes: [],
+  };
+  const now = new Date();
+  const attempt: AttemptToRecord = {
+    step: planStep,
+    stepIndex: 0,
+    attempt: 1,
+    skill,
+    params: planStep.params,
+    result: { outcome: ok({ a: 1 }), startedAt: now, completedAt: now, durationMs: 0, decision: ALLOW },
+    nextStepIndex: 1,
+  };
+
+  const t0 = performance.now();
+  const step = buildTraceStep(cursor, attempt);
+  const t1 = performance.now();
+  const written = await insertStepAndAdvanceRun(deps.db.pool, { runId: run.id, epoch: run.epoch, nextStepIndex: 1, step });
+  const t2 = performance.now();
+  if (!written) throw new Error(`bench run ${run.id}: the step write was fenced off`);
+
+  cursor.seq += 1;
+  cursor.chainHead = step.chainHash;
+  cursor.leafHashes.push(step.leafHash);
+  return { cursor, buildMs: t1 - t0, writeMs: t2 - t1 };
+}

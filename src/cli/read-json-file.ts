@@ -1,0 +1,17 @@
+import { readFileSync } from "node:fs";
+import { AppError } from "../errors.js";
+
+/** Reads a JSON input file; one that cannot be read or is not JSON is a usage error, before anything is written. */
+export function readJsonFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new AppError("USAGE", `cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? "unreadable"}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new AppError("USAGE", `${what} ${path} is not JSON: ${(error as Error).message}`);
+  }
+}

@@ -1,0 +1,93 @@
+import type { Database } from "../db/database.js";
+import { countAgentStepsSince } from "../db/queries/trace-steps.js";
+import { AppError, toAppError } from "../errors.js";
+import type { StepDecision } from "../glossary.js";
+import { type AllowDecision, allowed, decide } from "../policy/decide.js";
+import type { EffectivePolicy } from "../policy/policy-document.js";
+import { checkTarget } from "../policy/ssrf-guard.js";
+import type { Skill } from "../skills/contract.js";
+
+/** The run's policy as loaded at claim time, or why it could not be loaded (then every step is denied). */
+export type LoadedPolicy = { ok: true; policy: EffectivePolicy } | { ok: false; reason: string };
+
+export async function loadPolicy(load: () => Promise<EffectivePolicy>): Promise<LoadedPolicy> {
+  try {
+    return { ok: true, policy: await load() };
+  } catch (error) {
+    return { ok: false, reason: `the policy could not be loaded: ${toAppError(error).message}` };
+  }
+}
+
+export interface StepGovernance {
+  db: Database;
+  policy: LoadedPolicy;
+  agentId: string;
+  allowedHosts: readonly string[];
+  /** Cost and tokens the run has settled so far. */
+  runCostCents: number;
+  runTokens: number;
+}
+
+/**
+ * What the policy engine says about one step. `allow` carries the AllowDecision the executor requires;
+ * `skipped` means evaluation itself failed, which denies the step (fail closed).
+ */
+export type Governed =
+  | { kind: "allow"; decision: AllowDecision }
+  | { kind: "deny" | "require_approval"; decision: StepDecision }
+  | { kind: "skipped"; decision: StepDecision; reason: string };
+
+/** Decides a step before it runs: the SSRF guard on its targets, then the policy's rules. Never throws. */
+export async function governStep(governance: StepGovernance, skill: Skill<unknown>, params: unknown): Promise<Governed> {
+  const policyHash = governance.policy.ok ? governance.policy.policy.hash : "unavailable";
+  try {
+    if (!governance.policy.ok) throw new Error(governance.policy.reason);
+    const { policy } = governance.policy;
+    const ssrf = await ssrfDecision(governance, policy.hash, skill, params);
+    if (ssrf !== undefined) return { kind: "deny", decision: ssrf };
+    const parsed = skill.input.safeParse(params);
+    const input = parsed.success ? parsed.data : undefined;
+    const decision = decide(policy, {
+      skill: skill.name,
+      hosts: (input === undefined ? [] : (skill.targetUrls?.(input) ?? [])).map((url) => new URL(url).hostname.toLowerCase()),
+      estimatedCostCents: input === undefined ? 0 : skill.estimateCostCents(input),
+      estimatedTokens: input === undefined ? 0 : (skill.estimateTokens?.(input) ?? 0),
+      runCostCents: governance.runCostCents,
+      runTokens: governance.runTokens,
+      agentStepsLastMinute:
+        policy.document.steps_per_minute === null ? 0 : await countAgentStepsSince(governance.db.pool, governance.agentId, 60),
+    });
+    const allow = allowed(decision);
+    if (allow !== undefined) return { kind: "allow", decision: allow };
+    return { kind: decision.action === "deny" ? "deny" : "require_approval", decision };
+  } catch (error) {
+    const reason = toAppError(error).message;
+    return {
+      kind: "skipped",
+      reason,
+      decision: { action: "deny", reason: `policy evaluation failed: ${reason}`, policy_id: "enforcement", policy_hash: policyHash },
+    };
+  }
+}
+
+/** A step whose target is a blocked address is denied before it runs; redirects are checked again by the skill. */
+async function ssrfDecision(
+  governance: StepGovernance,
+  policyHash: string,
+  skill: Skill<unknown>,
+  params: unknown,
+): Promise<StepDecision | undefined> {
+  const parsed = skill.input.safeParse(params);
+  if (!parsed.success || skill.targetUrls === undefined) return undefined;
+  for (const url of skill.targetUrls(parsed.data)) {
+    try {
+      await checkTarget(url, governance.allowedHosts);
+    } catch (error) {
+      if (error instanceof AppError && error.code === "FORBIDDEN_TARGET") {
+        return { action: "deny", reason: error.message, policy_id: "ssrf_guard", policy_hash: policyHash };
+      }
+      // A host that does not resolve is the skill's failure to report (DNS_ERROR), not a policy decision.
+    }
+  }
+  return undefined;
+}
