@@ -90,6 +90,12 @@ export const FAILURE_CATALOG = {
     httpStatus: 500,
     suggestion: "The policy engine failed, so the step was denied (fail closed); re-run with -v and report it.",
   },
+  BUDGET_EXCEEDED: {
+    category: "RESOURCE",
+    retryable: false,
+    httpStatus: 402,
+    suggestion: "Raise the agent's budget, or run cheaper steps.",
+  },
   HTTP_4XX: { category: "PERMANENT", retryable: false, httpStatus: 502, suggestion: "Fix the request." },
   HTTP_5XX: { category: "TRANSIENT", retryable: true, httpStatus: 502, suggestion: "Retry later." },
   TIMEOUT: { category: "TRANSIENT", retryable: true, httpStatus: 504, suggestion: "Raise the timeout or retry." },

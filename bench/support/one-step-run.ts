@@ -54,12 +54,21 @@ export async function recordOneStep(deps: RunnerDeps): Promise<OneStepRun> {
     params: planStep.params,
     result: { outcome: ok({ a: 1 }), startedAt: now, completedAt: now, durationMs: 0, decision: ALLOW },
     nextStepIndex: 1,
+    agentId: run.agentId,
+    reservedCents: 0,
   };
 
   const t0 = performance.now();
   const step = buildTraceStep(cursor, attempt);
   const t1 = performance.now();
-  const written = await insertStepAndAdvanceRun(deps.db.pool, { runId: run.id, epoch: run.epoch, nextStepIndex: 1, step });
+  const written = await insertStepAndAdvanceRun(deps.db.pool, {
+    runId: run.id,
+    epoch: run.epoch,
+    nextStepIndex: 1,
+    agentId: run.agentId,
+    reservedCents: 0,
+    step,
+  });
   const t2 = performance.now();
   if (!written) throw new Error(`bench run ${run.id}: the step write was fenced off`);
 

@@ -52,6 +52,8 @@ function attemptFor(index: number, startedAt: Date) {
     params,
     result: { outcome: ok(result, { costCents: 1, tokens: 0 }), startedAt, completedAt, durationMs: STEP_MS, decision: ALLOW },
     nextStepIndex: index + 1,
+    agentId: "bench-agent",
+    reservedCents: 0,
   };
 }
 

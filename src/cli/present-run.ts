@@ -15,6 +15,14 @@ export function runJson(detail: RunDetail): Record<string, unknown> {
     attempts: run.attempts,
     error_message: run.errorMessage,
     cost_cents: run.costCents,
+    agent_budget:
+      detail.agent === undefined || detail.agent.budgetCents === null
+        ? null
+        : {
+            budget_cents: detail.agent.budgetCents,
+            spent_cents: detail.agent.spentCents,
+            remaining_cents: detail.agent.budgetCents - detail.agent.spentCents,
+          },
     plan: run.plan,
     steps: steps.map(stepJson),
     trace_id: trace?.traceId ?? null,
@@ -61,6 +69,10 @@ export function printRunSummary(output: Output, detail: RunDetail, options = { s
     ["attempts", String(run.attempts)],
     ["cost", `${run.costCents}c`],
   ];
+  const agent = detail.agent;
+  if (agent !== undefined && agent.budgetCents !== null) {
+    rows.push(["agent budget", `${agent.budgetCents - agent.spentCents}c left of ${agent.budgetCents}c`]);
+  }
   if (trace !== undefined) rows.push(["trace", `${trace.traceId} (${trace.status})`]);
   if (trace?.rootHash) rows.push(["chain head", trace.rootHash]);
   for (const line of table(rows)) output.out(`  ${line}`);

@@ -1,12 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { Config } from "../config.js";
 import { type Database, withTransaction } from "../db/database.js";
+import { findAgent } from "../db/queries/agents.js";
 import { ensureTenant } from "../db/queries/tenants.js";
 import { findRun, insertRun, listRuns } from "../db/queries/runs.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
 import { findTraceForRun, insertTrace } from "../db/queries/traces.js";
 import { AppError } from "../errors.js";
-import { type ActorType, type Plan, RUN_STATUSES, type Run, type RunStatus, type Trace, type TraceStep, traceIdFor } from "../glossary.js";
+import { type ActorType, type Agent, type Plan, RUN_STATUSES, type Run, type RunStatus, type Trace, type TraceStep, traceIdFor } from "../glossary.js";
 import { formatIssues, type PlanIssue } from "../planner/plan-issue.js";
 import { parsePlanShape } from "../planner/plan-shape.js";
 import { stubPlan } from "../planner/stub-planner.js";
@@ -123,6 +124,8 @@ export interface RunDetail {
   run: Run;
   trace: Trace | undefined;
   steps: TraceStep[];
+  /** The run's agent as it is now, for its remaining budget. */
+  agent: Agent | undefined;
 }
 
 /** A run with its trace and steps; another tenant's run is "Run not found". */
@@ -130,7 +133,8 @@ export async function getRunDetail(db: Database, tenantId: string, runId: string
   const run = await getRun(db, tenantId, runId);
   const trace = await findTraceForRun(db.pool, run.tenantId, run.id);
   const steps = trace === undefined ? [] : await listTraceSteps(db.pool, trace.traceId);
-  return { run, trace, steps };
+  const agent = await findAgent(db.pool, run.tenantId, run.agentId);
+  return { run, trace, steps, agent };
 }
 
 export function parseRunStatus(status: string | undefined): RunStatus | undefined {

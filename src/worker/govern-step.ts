@@ -33,7 +33,7 @@ export interface StepGovernance {
  * `skipped` means evaluation itself failed, which denies the step (fail closed).
  */
 export type Governed =
-  | { kind: "allow"; decision: AllowDecision }
+  | { kind: "allow"; decision: AllowDecision; estimatedCostCents: number }
   | { kind: "deny" | "require_approval"; decision: StepDecision }
   | { kind: "skipped"; decision: StepDecision; reason: string };
 
@@ -47,10 +47,11 @@ export async function governStep(governance: StepGovernance, skill: Skill<unknow
     if (ssrf !== undefined) return { kind: "deny", decision: ssrf };
     const parsed = skill.input.safeParse(params);
     const input = parsed.success ? parsed.data : undefined;
+    const estimatedCostCents = input === undefined ? 0 : skill.estimateCostCents(input);
     const decision = decide(policy, {
       skill: skill.name,
       hosts: (input === undefined ? [] : (skill.targetUrls?.(input) ?? [])).map((url) => new URL(url).hostname.toLowerCase()),
-      estimatedCostCents: input === undefined ? 0 : skill.estimateCostCents(input),
+      estimatedCostCents,
       estimatedTokens: input === undefined ? 0 : (skill.estimateTokens?.(input) ?? 0),
       runCostCents: governance.runCostCents,
       runTokens: governance.runTokens,
@@ -58,7 +59,7 @@ export async function governStep(governance: StepGovernance, skill: Skill<unknow
         policy.document.steps_per_minute === null ? 0 : await countAgentStepsSince(governance.db.pool, governance.agentId, 60),
     });
     const allow = allowed(decision);
-    if (allow !== undefined) return { kind: "allow", decision: allow };
+    if (allow !== undefined) return { kind: "allow", decision: allow, estimatedCostCents };
     return { kind: decision.action === "deny" ? "deny" : "require_approval", decision };
   } catch (error) {
     const reason = toAppError(error).message;

@@ -31,6 +31,9 @@ export interface AttemptToRecord {
   blocked?: boolean;
   /** The step index the run resumes at once this row is written. */
   nextStepIndex: number;
+  /** The agent whose budget settles this step's cost, and the estimate reserved from it (0 when none was). */
+  agentId: string;
+  reservedCents: number;
 }
 
 /** Builds the trace step row: its content is made storable and redacted first, so the hash covers what is stored. */
@@ -70,6 +73,8 @@ export async function recordAttempt(db: Database, cursor: TraceCursor, input: At
     runId: cursor.runId,
     epoch: cursor.epoch,
     nextStepIndex: input.nextStepIndex,
+    agentId: input.agentId,
+    reservedCents: input.reservedCents,
     step,
   });
   if (!written) {

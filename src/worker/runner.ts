@@ -1,6 +1,6 @@
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
-import { findAgent } from "../db/queries/agents.js";
+import { findAgent, reserveBudget } from "../db/queries/agents.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
 import { AppError } from "../errors.js";
 import { type Agent, type PlanStep, type Run, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
@@ -151,6 +151,8 @@ async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index:
       result: result.attempt,
       blocked: result.halt !== undefined,
       nextStepIndex: settles && result.halt === undefined ? index + 1 : index,
+      agentId: state.agent.id,
+      reservedCents: result.reservedCents ?? 0,
     });
     state.runCostCents += recorded.costCents;
     state.runTokens += recorded.tokens;
@@ -164,8 +166,10 @@ async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index:
 interface AttemptResult {
   params: unknown;
   attempt: Attempt;
-  /** Set when the policy engine did not allow the attempt: how the run ends. */
+  /** Set when the policy engine or the budget did not allow the attempt: how the run ends. */
   halt?: RunEnding;
+  /** What was reserved from the agent's budget for this attempt. */
+  reservedCents?: number;
 }
 
 async function attemptStep(
@@ -189,6 +193,8 @@ async function attemptStep(
     params,
   );
   if (governed.kind !== "allow") return { params, ...notAllowed(governed) };
+  const reserved = await reserve(deps, state, governed.estimatedCostCents, governed.decision.policy_hash);
+  if (reserved.halt !== undefined) return { params, ...reserved.halt };
   const controller = new AbortController();
   const attemptResult = await executeAttempt(
     skill,
@@ -207,7 +213,31 @@ async function attemptStep(
     },
     governed.decision,
   );
-  return { params, attempt: attemptResult };
+  return { params, attempt: attemptResult, reservedCents: reserved.cents };
+}
+
+/**
+ * Reserves the step's estimated cost from the agent's budget before it runs. A step whose reservation would
+ * exceed what remains is not executed: it is recorded blocked and the run halts with budget_exhausted.
+ */
+async function reserve(
+  deps: RunnerDeps,
+  state: RunState,
+  estimatedCostCents: number,
+  policyHash: string,
+): Promise<{ cents: number; halt?: { attempt: Attempt; halt: RunEnding } }> {
+  if (state.agent.budgetCents === null || estimatedCostCents <= 0) return { cents: 0 };
+  const reservation = await reserveBudget(deps.db.pool, state.agent.id, estimatedCostCents);
+  if (reservation.ok) return { cents: estimatedCostCents };
+  const message = `Hard budget limit reached: ${reservation.spentCents + estimatedCostCents}c consumed >= ${reservation.budgetCents}c limit`;
+  const decision = { action: "deny" as const, reason: message, policy_id: "budget", policy_hash: policyHash };
+  return {
+    cents: 0,
+    halt: {
+      attempt: attemptNotRun(failure("BUDGET_EXCEEDED", message), decision),
+      halt: { status: "halted", errorMessage: message, terminationReason: "budget_exhausted" },
+    },
+  };
 }
 
 /** A denied step halts the run as a policy violation; a failed evaluation halts it as skipped enforcement. */

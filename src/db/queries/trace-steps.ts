@@ -64,6 +64,9 @@ order by seq`,
 export interface StepRecord {
   runId: string;
   epoch: number;
+  agentId: string;
+  /** The estimate reserved from the agent's budget before the step ran; settled here against the actual cost. */
+  reservedCents: number;
   /** The step index the run resumes at after this row: the next step once this one is settled. */
   nextStepIndex: number;
   step: TraceStep;
@@ -86,6 +89,14 @@ export async function insertStepAndAdvanceRun(db: Queryable, record: StepRecord)
     chain_head = $22::text,
     cost_cents = cost_cents + $15::bigint
   where id = $1::text and epoch = $2::int and status = 'running' and next_seq = $5::int
+  returning id
+),
+-- Settle: swap the reserved estimate for the actual cost, as one relative update, so runs of one agent settling at
+-- once lose no cent. Zero-cost steps leave the agent row alone (no lock on a row every run of the agent shares).
+settled as (
+  update agents
+  set spent_cents = spent_cents - $24::bigint + $15::bigint, updated_at = now()
+  where id = $25::text and ($24::bigint <> 0 or $15::bigint <> 0) and exists (select 1 from advanced)
   returning id
 )
 insert into aos_trace_steps (trace_id, seq, step_index, step_id, attempt, skill_name, skill_version, params, status,
@@ -119,6 +130,8 @@ from advanced`,
       step.leafHash,
       step.chainHash,
       step.error === null ? null : JSON.stringify(step.error),
+      record.reservedCents,
+      record.agentId,
     ],
   );
   return rowCount === 1;
