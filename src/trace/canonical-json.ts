@@ -10,23 +10,43 @@ export function canonicalJson(value: unknown): string {
     case "string":
       return quote(value);
     case "boolean":
-      return JSON.stringify(value);
+      return value ? "true" : "false";
     case "number":
       if (!Number.isFinite(value)) throw new TypeError(`canonical JSON cannot represent the number ${value}`);
       return JSON.stringify(value);
-    case "object": {
+    case "object":
       if (value === null) return "null";
-      // Array.from visits holes as undefined, which is refused below; map would skip them and emit "[,1]".
-      if (Array.isArray(value)) return `[${Array.from(value, (item: unknown) => canonicalJson(item)).join(",")}]`;
+      if (Array.isArray(value)) return canonicalArray(value);
       if (value instanceof Date) return quote(value.toISOString());
-      const entries = Object.entries(value as Record<string, unknown>).filter(([, item]) => item !== undefined);
-      // Default sort compares UTF-16 code units, as RFC 8785 §3.2.3 requires.
-      entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      return `{${entries.map(([key, item]) => `${quote(key)}:${canonicalJson(item)}`).join(",")}}`;
-    }
+      return canonicalObject(value as Record<string, unknown>);
     default:
       throw new TypeError(`canonical JSON cannot represent a value of type ${typeof value}`);
   }
+}
+
+// Plain loops and string concatenation: this runs for every step a proof verifies, so no per-member arrays.
+function canonicalArray(items: readonly unknown[]): string {
+  let out = "[";
+  // Indexing visits holes as undefined, which canonicalJson refuses; map would skip them and emit "[,1]".
+  for (let index = 0; index < items.length; index++) {
+    if (index > 0) out += ",";
+    out += canonicalJson(items[index]);
+  }
+  return `${out}]`;
+}
+
+function canonicalObject(object: Record<string, unknown>): string {
+  // Default sort compares UTF-16 code units, as RFC 8785 §3.2.3 requires.
+  const keys = Object.keys(object).sort();
+  let out = "{";
+  let first = true;
+  for (const key of keys) {
+    const item = object[key];
+    if (item === undefined) continue;
+    out += `${first ? "" : ","}${quote(key)}:${canonicalJson(item)}`;
+    first = false;
+  }
+  return `${out}}`;
 }
 
 export function canonicalBytes(value: unknown): Buffer {

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { StepDecision, StepError, StepStatus } from "../glossary.js";
-import { canonicalBytes } from "./canonical-json.js";
+import { canonicalBytes, canonicalJson } from "./canonical-json.js";
 
 /**
  * The hashing of trace format v1 (ARCHITECTURE.md, "Trace, hashes and proof"):
@@ -50,7 +50,8 @@ export function sha256Hex(...parts: Buffer[]): string {
 }
 
 export function leafHash(content: StepContent): string {
-  return sha256Hex(LEAF_PREFIX, canonicalBytes(content));
+  // The canonical text goes to the hash as UTF-8 directly: no intermediate Buffer per leaf.
+  return createHash("sha256").update(LEAF_PREFIX).update(canonicalJson(content), "utf8").digest("hex");
 }
 
 export function chainGenesis(header: TraceHeader): string {
