@@ -33,8 +33,8 @@ describe("fail_trigger", () => {
   });
 
   it("maps an unknown code to INJECTED_FAILURE and keeps the asked-for code in details", async () => {
-    expect(await trigger({ error_code: "BUDGET_EXCEEDED", retryable: false })).toMatchObject({
-      error: { code: "INJECTED_FAILURE", retryable: false, details: { requested_code: "BUDGET_EXCEEDED", attempt: 1 } },
+    expect(await trigger({ error_code: "NOT_A_CATALOG_CODE", retryable: false })).toMatchObject({
+      error: { code: "INJECTED_FAILURE", retryable: false, details: { requested_code: "NOT_A_CATALOG_CODE", attempt: 1 } },
     });
   });
 
