@@ -34,10 +34,10 @@ interface Samples {
 async function iteration(deps: RunnerDeps, samples: Samples): Promise<void> {
   samples.trips.push(await roundTrip(deps.db));
   samples.bare.push(await bareInsert(deps.db));
-  const { cursor } = await recordOneStep(deps);
+  const { cursor, recorded } = await recordOneStep(deps);
   samples.sign.push(signOnly(deps, cursor));
   const start = performance.now();
-  await finalizeRun(deps.db, deps.signer, cursor, SUCCEEDED);
+  await finalizeRun(deps.db, deps.signer, cursor, SUCCEEDED, recorded);
   samples.finalize.push(performance.now() - start);
 }
 

@@ -29,8 +29,8 @@ async function wholeRun(deps: RunnerDeps): Promise<number> {
  * hash, chain) and the insert-step-and-advance statement timed apart. The run is then finalized, untimed.
  */
 async function stepRecord(deps: RunnerDeps): Promise<{ buildMs: number; writeMs: number }> {
-  const { cursor, buildMs, writeMs } = await recordOneStep(deps);
-  await finalizeRun(deps.db, deps.signer, cursor, SUCCEEDED);
+  const { cursor, recorded, buildMs, writeMs } = await recordOneStep(deps);
+  await finalizeRun(deps.db, deps.signer, cursor, SUCCEEDED, recorded);
   return { buildMs, writeMs };
 }
 

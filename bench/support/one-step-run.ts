@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { claimRunById } from "../../src/db/queries/runs.js";
 import { insertStepAndAdvanceRun } from "../../src/db/queries/trace-steps.js";
-import { type StepDecision, traceIdFor } from "../../src/glossary.js";
+import { type Run, type StepDecision, type TraceStep, traceIdFor } from "../../src/glossary.js";
 import { createRun } from "../../src/services/runs.js";
 import { ok } from "../../src/skills/outcome.js";
 import { findSkill } from "../../src/skills/registry.js";
@@ -18,6 +18,8 @@ const ALLOW: StepDecision = { action: "allow", reason: "allowed", policy_id: "de
 /** A claimed run whose one step is recorded; its cursor is where finalizeRun takes over. */
 export interface OneStepRun {
   cursor: TraceCursor;
+  /** The claimed run and its recorded row, which finalizeRun turns into the run's records. */
+  recorded: { run: Run; steps: TraceStep[] };
   /** buildTraceStep: redaction, storable JSON, leaf and chain hash. */
   buildMs: number;
   /** insertStepAndAdvanceRun: the one statement (one commit) that records the step. */
@@ -75,5 +77,5 @@ export async function recordOneStep(deps: RunnerDeps): Promise<OneStepRun> {
   cursor.seq += 1;
   cursor.chainHead = step.chainHash;
   cursor.leafHashes.push(step.leafHash);
-  return { cursor, buildMs: t1 - t0, writeMs: t2 - t1 };
+  return { cursor, recorded: { run, steps: [step] }, buildMs: t1 - t0, writeMs: t2 - t1 };
 }

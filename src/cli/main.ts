@@ -6,6 +6,7 @@ import { createAgentCommand, listAgentsCommand } from "./commands/agents.js";
 import { keysCommand } from "./commands/keys.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { policyCommand } from "./commands/policy.js";
+import { evidenceCommand, incidentsCommand } from "./commands/records.js";
 import { exportProofCommand, proofCommand, proveStepCommand } from "./commands/proof.js";
 import { runCommand } from "./commands/run.js";
 import { getRunCommand, listRunsCommand } from "./commands/runs.js";
@@ -41,6 +42,8 @@ function buildProgram(ctx: CliContext): Command {
     verifyStepCommand(ctx),
     keysCommand(ctx),
     policyCommand(ctx),
+    incidentsCommand(ctx),
+    evidenceCommand(ctx),
   ]) {
     program.addCommand(command.exitOverride().showHelpAfterError(`(run aos ${command.name()} --help for usage)`));
   }

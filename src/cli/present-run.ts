@@ -25,6 +25,11 @@ export function runJson(detail: RunDetail): Record<string, unknown> {
           },
     plan: run.plan,
     steps: steps.map(stepJson),
+    incident:
+      detail.incident === undefined
+        ? null
+        : { id: detail.incident.id, outcome: detail.incident.outcome, severity: detail.incident.severity, category: detail.incident.category },
+    integrity_evidence: detail.evidence === undefined ? null : { status: detail.evidence.status, score: detail.evidence.score },
     trace_id: trace?.traceId ?? null,
     trace_status: trace?.status ?? null,
     root_hash: trace?.rootHash ?? null,
@@ -74,6 +79,9 @@ export function printRunSummary(output: Output, detail: RunDetail, options = { s
     rows.push(["agent budget", `${agent.budgetCents - agent.spentCents}c left of ${agent.budgetCents}c`]);
   }
   if (trace !== undefined) rows.push(["trace", `${trace.traceId} (${trace.status})`]);
+  const { incident, evidence } = detail;
+  if (incident !== undefined) rows.push(["incident", `${incident.id} ${incident.outcome} ${incident.severity} ${incident.category}`]);
+  if (evidence !== undefined) rows.push(["evidence", `${evidence.status} (score ${evidence.score.toFixed(2)})`]);
   if (trace?.rootHash) rows.push(["chain head", trace.rootHash]);
   for (const line of table(rows)) output.out(`  ${line}`);
   if (options.steps && steps.length > 0) {

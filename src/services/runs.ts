@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Config } from "../config.js";
 import { type Database, withTransaction } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
+import { type EvidenceView, findEvidence, type IncidentView, insertRunRecords, listIncidents } from "../db/queries/run-records.js";
 import { ensureTenant } from "../db/queries/tenants.js";
 import { findRun, insertRun, listRuns } from "../db/queries/runs.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
@@ -13,6 +14,7 @@ import { parsePlanShape } from "../planner/plan-shape.js";
 import { stubPlan } from "../planner/stub-planner.js";
 import { validatePlan } from "../planner/validate-plan.js";
 import { chainGenesis, planHash } from "../trace/step-hash.js";
+import { buildRunRecords } from "../worker/run-records.js";
 import { requireTenant, resolveAgent } from "./agents.js";
 
 export interface CreateRunInput {
@@ -61,14 +63,19 @@ export async function createRun(db: Database, config: Config, input: CreateRunIn
       createdAt,
     };
     if (!planned.ok) {
-      return insertRun(client, {
+      const errorMessage = `plan_generation_failed: ${formatIssues(planned.issues)}`;
+      const failed = await insertRun(client, {
         ...base,
         status: "failed",
-        errorMessage: `plan_generation_failed: ${formatIssues(planned.issues)}`,
+        errorMessage,
         terminationReason: "plan_invalid",
         plan: null,
         chainHead: null,
       });
+      const ending = { status: "failed", errorMessage, terminationReason: "plan_invalid" } as const;
+      const records = buildRunRecords({ run: failed, ending, steps: [], rootHash: null, notExecutedReason: "the plan failed validation; the run never executed" });
+      await insertRunRecords(client, { run: failed, status: "failed", errorMessage, completedAt: createdAt }, records);
+      return failed;
     }
     const header = {
       trace_id: traceIdFor(runId),
@@ -126,6 +133,9 @@ export interface RunDetail {
   steps: TraceStep[];
   /** The run's agent as it is now, for its remaining budget. */
   agent: Agent | undefined;
+  /** The records a terminal run leaves; undefined until it is terminal. */
+  incident: IncidentView | undefined;
+  evidence: EvidenceView | undefined;
 }
 
 /** A run with its trace and steps; another tenant's run is "Run not found". */
@@ -134,7 +144,9 @@ export async function getRunDetail(db: Database, tenantId: string, runId: string
   const trace = await findTraceForRun(db.pool, run.tenantId, run.id);
   const steps = trace === undefined ? [] : await listTraceSteps(db.pool, trace.traceId);
   const agent = await findAgent(db.pool, run.tenantId, run.agentId);
-  return { run, trace, steps, agent };
+  const [incident] = await listIncidents(db.pool, run.tenantId, 1, run.id);
+  const evidence = await findEvidence(db.pool, run.tenantId, run.id);
+  return { run, trace, steps, agent, incident, evidence };
 }
 
 export function parseRunStatus(status: string | undefined): RunStatus | undefined {

@@ -3,13 +3,22 @@ import { endRun } from "../db/queries/runs.js";
 import { completeTrace } from "../db/queries/traces.js";
 import { AppError } from "../errors.js";
 import { insertCheckpoint } from "../db/queries/checkpoints.js";
-import { TRACE_STATUS_FOR_RUN } from "../glossary.js";
+import { insertRunRecords } from "../db/queries/run-records.js";
+import { type Run, TRACE_STATUS_FOR_RUN, type TraceStep } from "../glossary.js";
 import { formatCheckpoint, signCheckpoint } from "../trace/checkpoint.js";
 import { merkleRoot } from "../trace/merkle.js";
 import type { NoteSigner } from "../trace/signed-note.js";
 import type { TraceCursor } from "./record-step.js";
+import { buildRunRecords } from "./run-records.js";
 
-export type TerminationReason = "completed" | "step_failed" | "policy_block" | "budget_exhausted" | "user_abort" | "system_failure";
+export type TerminationReason =
+  | "completed"
+  | "step_failed"
+  | "plan_invalid"
+  | "policy_block"
+  | "budget_exhausted"
+  | "user_abort"
+  | "system_failure";
 
 export interface RunEnding {
   status: "succeeded" | "failed" | "halted" | "cancelled";
@@ -24,10 +33,17 @@ export function checkpointOrigin(keyName: string, runId: string): string {
 
 /**
  * Ends a run in one transaction: its terminal status (fenced by the epoch), its trace's completion with the
- * finalization hashes, and the signed checkpoint over them. All are visible together or not at all, so no
- * terminal run has a `running` trace or an unsigned one.
+ * finalization hashes, the signed checkpoint over them, and the run's records (incident, policy evaluation,
+ * integrity evidence, provenance, memories). All are visible together or not at all: no terminal run has a
+ * `running` trace, an unsigned one, or a missing record, and a failed record write fails the whole transaction.
  */
-export async function finalizeRun(db: Database, signer: NoteSigner, cursor: TraceCursor, ending: RunEnding): Promise<void> {
+export async function finalizeRun(
+  db: Database,
+  signer: NoteSigner,
+  cursor: TraceCursor,
+  ending: RunEnding,
+  recorded: { run: Run; steps: readonly TraceStep[] },
+): Promise<void> {
   const completedAt = new Date();
   const root = merkleRoot(cursor.leafHashes.map((leaf) => Buffer.from(leaf, "hex"))).toString("hex");
   const origin = checkpointOrigin(signer.name, cursor.runId);
@@ -66,5 +82,7 @@ export async function finalizeRun(db: Database, signer: NoteSigner, cursor: Trac
       keyId: signer.keyId,
       note,
     });
+    const records = buildRunRecords({ run: recorded.run, ending, steps: recorded.steps, rootHash: cursor.chainHead });
+    await insertRunRecords(client, { run: recorded.run, status: ending.status, errorMessage: ending.errorMessage, completedAt }, records);
   });
 }

@@ -41,6 +41,8 @@ interface RunState {
   policy: LoadedPolicy;
   runCostCents: number;
   runTokens: number;
+  /** Every row of the trace so far, recorded earlier (on resume) or by this worker. */
+  rows: TraceStep[];
 }
 
 /**
@@ -51,7 +53,7 @@ interface RunState {
 export async function executeClaimedRun(deps: RunnerDeps, run: Run): Promise<RunEnding> {
   const state = await loadState(deps, run);
   const ending = await runSteps(deps, state);
-  await finalizeRun(deps.db, deps.signer, state.cursor, ending);
+  await finalizeRun(deps.db, deps.signer, state.cursor, ending, { run: state.run, steps: state.rows });
   deps.log.info("run finished", { run_id: run.id, status: ending.status });
   return ending;
 }
@@ -91,6 +93,7 @@ async function loadState(deps: RunnerDeps, run: Run): Promise<RunState> {
     policy: await loadPolicy(() => loadEffectivePolicy(deps.db.pool, run.tenantId, run.agentId)),
     runCostCents: run.costCents,
     runTokens: recorded.reduce((sum, step) => sum + step.tokens, 0),
+    rows: recorded,
   };
 }
 
@@ -154,6 +157,7 @@ async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index:
       agentId: state.agent.id,
       reservedCents: result.reservedCents ?? 0,
     });
+    state.rows.push(recorded);
     state.runCostCents += recorded.costCents;
     state.runTokens += recorded.tokens;
     deps.onStep?.(recorded);

@@ -1,0 +1,211 @@
+import { createHash, randomUUID } from "node:crypto";
+import type { Run, TraceStep } from "../glossary.js";
+import type { RunEnding } from "./finalize.js";
+
+/**
+ * The records a terminal run leaves (upstream §1.3, §1.7–1.9, §5.4), built here as plain rows and written by the
+ * finalizing transaction: one incident, one policy-evaluation summary plus one row per non-allow decision, one
+ * integrity-evidence row, one provenance row, and a memory per succeeded step.
+ */
+export interface RunRecords {
+  incident: IncidentRow;
+  prevention: PreventionRow[];
+  evidence: EvidenceRow;
+  provenance: ProvenanceRow;
+  memories: MemoryRow[];
+}
+
+export interface IncidentRow {
+  id: string;
+  outcome: "SUCCESS" | "FAILURE" | "BLOCKED" | "ABORTED";
+  title: string;
+  severity: "NONE" | "LOW" | "MEDIUM" | "HIGH" | "CRITICAL";
+  status: "OPEN" | "CLOSED";
+  category: string;
+  triggerType: string;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+export interface PreventionRow {
+  id: string;
+  kind: "run_summary" | "decision";
+  policyId: string;
+  patternId: string;
+  outcome: "no_violation" | "advisory" | "blocked" | "not_applicable";
+  stepSeq: number | null;
+  reason: string | null;
+  policyHash: string | null;
+  confidence: number;
+}
+
+export interface EvidenceRow {
+  id: string;
+  expected: string[];
+  observed: string[];
+  missing: string[];
+  missingReasons: Record<string, string>;
+  score: number;
+  status: "VALID" | "DEGRADED" | "FAILED";
+}
+
+export interface ProvenanceRow {
+  id: string;
+  rootHash: string | null;
+}
+
+export interface MemoryRow {
+  id: string;
+  text: string;
+  meta: Record<string, unknown>;
+}
+
+export interface RecordInput {
+  run: Run;
+  ending: RunEnding;
+  /** Every row of the run's trace, in seq order (none for a run that never executed). */
+  steps: readonly TraceStep[];
+  /** Why trace artifacts are absent, for a run that never executed. */
+  notExecutedReason?: string;
+  rootHash: string | null;
+}
+
+export function incidentId(runId: string): string {
+  return `inc_${createHash("sha256").update(`incident:${runId}`).digest("hex").slice(0, 16)}`;
+}
+
+/** Severity and category by error code, as upstream's incident engine maps them (§5.4). */
+const FAILURE_CLASSES: Record<string, { severity: IncidentRow["severity"]; category: string; title: string }> = {
+  EXECUTION_TIMEOUT: { severity: "HIGH", category: "EXECUTION_FAILURE", title: "Execution Timeout" },
+  STEP_FAILURE: { severity: "HIGH", category: "EXECUTION_FAILURE", title: "Step Failure" },
+  SKILL_ERROR: { severity: "HIGH", category: "EXECUTION_FAILURE", title: "Skill Error" },
+  BUDGET_EXCEEDED: { severity: "MEDIUM", category: "BUDGET_EXCEEDED", title: "Budget Exceeded" },
+  RATE_LIMIT_EXCEEDED: { severity: "MEDIUM", category: "RATE_LIMIT", title: "Rate Limit Exceeded" },
+  POLICY_VIOLATION: { severity: "MEDIUM", category: "POLICY_VIOLATION", title: "Policy Violation" },
+  ENFORCEMENT_SKIPPED: { severity: "HIGH", category: "EXECUTION_FAILURE", title: "Enforcement Skipped" },
+  PLAN_INVALID: { severity: "MEDIUM", category: "EXECUTION_FAILURE", title: "Plan Invalid" },
+  CANCELLED: { severity: "LOW", category: "MANUAL", title: "Run Cancelled" },
+  UNKNOWN: { severity: "MEDIUM", category: "EXECUTION_FAILURE", title: "Run Failed" },
+};
+
+/** The incident's error code, from how the run ended and the last recorded step; never from message text. */
+function errorCodeOf(input: RecordInput): string {
+  const last = input.steps.at(-1);
+  switch (input.ending.terminationReason) {
+    case "budget_exhausted":
+      return "BUDGET_EXCEEDED";
+    case "policy_block":
+      if (last?.outcomeCode === "ENFORCEMENT_SKIPPED") return "ENFORCEMENT_SKIPPED";
+      return last?.decision?.policy_id === "steps_per_minute" ? "RATE_LIMIT_EXCEEDED" : "POLICY_VIOLATION";
+    case "user_abort":
+      return "CANCELLED";
+    case "step_failed":
+      return last?.outcomeCode === "TIMEOUT" ? "EXECUTION_TIMEOUT" : "STEP_FAILURE";
+    case "plan_invalid":
+      return "PLAN_INVALID";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+const OUTCOME_FOR_STATUS = { succeeded: "SUCCESS", failed: "FAILURE", halted: "BLOCKED", cancelled: "ABORTED" } as const;
+
+function buildIncident(input: RecordInput): IncidentRow {
+  const { run, ending } = input;
+  const short = `Run ${run.id.slice(0, 8)}...`;
+  if (ending.status === "succeeded") {
+    return {
+      id: incidentId(run.id),
+      outcome: "SUCCESS",
+      title: `Execution Complete: ${short}`,
+      severity: "NONE",
+      status: "CLOSED",
+      category: "EXECUTION_SUCCESS",
+      triggerType: "run_completion",
+      errorCode: null,
+      errorMessage: null,
+    };
+  }
+  const code = errorCodeOf(input);
+  const klass = FAILURE_CLASSES[code] ?? (FAILURE_CLASSES.UNKNOWN as (typeof FAILURE_CLASSES)[string]);
+  return {
+    id: incidentId(run.id),
+    outcome: OUTCOME_FOR_STATUS[ending.status],
+    title: `${klass.title}: ${short}`,
+    severity: klass.severity,
+    status: "OPEN",
+    category: klass.category,
+    triggerType: ending.status === "cancelled" ? "manual_stop" : "run_failure",
+    errorCode: code,
+    errorMessage: ending.errorMessage?.slice(0, 500) ?? null,
+  };
+}
+
+function buildPrevention(input: RecordInput): PreventionRow[] {
+  const decided = input.steps.filter((step) => step.decision !== null);
+  const denials = decided.filter((step) => step.decision?.action !== "allow");
+  const summaryOutcome =
+    input.ending.terminationReason === "policy_block" || input.ending.terminationReason === "budget_exhausted"
+      ? "blocked"
+      : denials.length > 0
+        ? "advisory"
+        : decided.length > 0
+          ? "no_violation"
+          : "not_applicable";
+  const summary: PreventionRow = {
+    id: randomUUID(),
+    kind: "run_summary",
+    policyId: `policy_eval_${input.run.id.slice(0, 8)}`,
+    patternId: `policies_checked:${decided.length}`,
+    outcome: summaryOutcome,
+    stepSeq: null,
+    reason: input.ending.status === "succeeded" ? null : input.ending.errorMessage,
+    policyHash: decided.at(-1)?.decision?.policy_hash ?? null,
+    confidence: summaryOutcome === "no_violation" ? 1 : 0,
+  };
+  const perDecision = denials.map((step): PreventionRow => ({
+    id: randomUUID(),
+    kind: "decision",
+    policyId: step.decision?.policy_id ?? "unknown",
+    patternId: `${step.decision?.action}:${step.skillName}`,
+    outcome: "blocked",
+    stepSeq: step.seq,
+    reason: step.decision?.reason ?? null,
+    policyHash: step.decision?.policy_hash ?? null,
+    confidence: 1,
+  }));
+  return [summary, ...perDecision];
+}
+
+function buildEvidence(input: RecordInput): EvidenceRow {
+  const expected = ["aos_traces", "aos_trace_steps", "checkpoint", "incident", "policy_record"];
+  const observed = ["incident", "policy_record"];
+  const missingReasons: Record<string, string> = {};
+  if (input.notExecutedReason === undefined) observed.unshift("aos_traces", "checkpoint");
+  if (input.steps.length > 0) observed.splice(1, 0, "aos_trace_steps");
+  for (const artifact of expected) {
+    if (!observed.includes(artifact)) missingReasons[artifact] = input.notExecutedReason ?? "no step was recorded";
+  }
+  const missing = expected.filter((artifact) => !observed.includes(artifact));
+  const score = observed.length / expected.length;
+  // As upstream grades it: a missing trace or steps fails; otherwise the score decides.
+  const status = missing.some((artifact) => artifact.startsWith("aos_trace")) ? "FAILED" : score >= 0.8 ? "VALID" : "DEGRADED";
+  return { id: `ie-${input.run.id}`, expected, observed, missing, missingReasons, score, status };
+}
+
+export function buildRunRecords(input: RecordInput): RunRecords {
+  const { run } = input;
+  return {
+    incident: buildIncident(input),
+    prevention: buildPrevention(input),
+    evidence: buildEvidence(input),
+    provenance: { id: randomUUID(), rootHash: input.rootHash },
+    memories: input.steps
+      .filter((step) => step.status === "succeeded")
+      .map((step) => ({
+        id: randomUUID(),
+        text: `Skill result: ${JSON.stringify(step.outcomeData)}`.slice(0, 4000),
+        meta: { goal: run.goal, skill: step.skillName, skill_version: step.skillVersion, run_id: run.id, step_id: step.stepId },
+      })),
+  };
+}
