@@ -96,6 +96,12 @@ export const FAILURE_CATALOG = {
     httpStatus: 402,
     suggestion: "Raise the agent's budget, or run cheaper steps.",
   },
+  APPROVAL_REQUIRED: {
+    category: "PERMISSION",
+    retryable: false,
+    httpStatus: 409,
+    suggestion: "Approve it with `aos approve <run_id> --tenant-id T --by NAME`, or reject it with `aos reject`.",
+  },
   HTTP_4XX: { category: "PERMANENT", retryable: false, httpStatus: 502, suggestion: "Fix the request." },
   HTTP_5XX: { category: "TRANSIENT", retryable: true, httpStatus: 502, suggestion: "Retry later." },
   TIMEOUT: { category: "TRANSIENT", retryable: true, httpStatus: 504, suggestion: "Raise the timeout or retry." },

@@ -3,6 +3,7 @@ import { loadConfig } from "../config.js";
 import { AppError, toAppError } from "../errors.js";
 import { FAILURE_CATALOG } from "../failure-catalog.js";
 import { createAgentCommand, listAgentsCommand } from "./commands/agents.js";
+import { approveCommand, cancelCommand, rejectCommand } from "./commands/decisions.js";
 import { keysCommand } from "./commands/keys.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { policyCommand } from "./commands/policy.js";
@@ -44,6 +45,9 @@ function buildProgram(ctx: CliContext): Command {
     policyCommand(ctx),
     incidentsCommand(ctx),
     evidenceCommand(ctx),
+    approveCommand(ctx),
+    rejectCommand(ctx),
+    cancelCommand(ctx),
   ]) {
     program.addCommand(command.exitOverride().showHelpAfterError(`(run aos ${command.name()} --help for usage)`));
   }

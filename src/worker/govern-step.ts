@@ -34,7 +34,8 @@ export interface StepGovernance {
  */
 export type Governed =
   | { kind: "allow"; decision: AllowDecision; estimatedCostCents: number }
-  | { kind: "deny" | "require_approval"; decision: StepDecision }
+  | { kind: "deny"; decision: StepDecision }
+  | { kind: "require_approval"; decision: StepDecision; estimatedCostCents: number }
   | { kind: "skipped"; decision: StepDecision; reason: string };
 
 /** Decides a step before it runs: the SSRF guard on its targets, then the policy's rules. Never throws. */
@@ -60,7 +61,7 @@ export async function governStep(governance: StepGovernance, skill: Skill<unknow
     });
     const allow = allowed(decision);
     if (allow !== undefined) return { kind: "allow", decision: allow, estimatedCostCents };
-    return { kind: decision.action === "deny" ? "deny" : "require_approval", decision };
+    return decision.action === "deny" ? { kind: "deny", decision } : { kind: "require_approval", decision, estimatedCostCents };
   } catch (error) {
     const reason = toAppError(error).message;
     return {

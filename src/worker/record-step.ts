@@ -1,13 +1,27 @@
 import type { Database } from "../db/database.js";
 import { insertStepAndAdvanceRun } from "../db/queries/trace-steps.js";
 import { AppError } from "../errors.js";
-import type { PlanStep, StepError, TraceStep } from "../glossary.js";
+import { type PlanStep, type Run, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
 import type { Skill } from "../skills/contract.js";
 import { redactSecrets } from "../trace/redact.js";
 import { contentOf, type UnhashedTraceStep } from "../trace/step-content.js";
 import { chainNext, leafHash } from "../trace/step-hash.js";
 import { toStorableJson } from "../trace/storable-json.js";
 import type { Attempt } from "./step-execution.js";
+
+/** The cursor of a run read from the database: its fencing epoch, next leaf position, chain head and leaves. */
+export function cursorFor(run: Run, rows: readonly TraceStep[]): TraceCursor {
+  if (run.chainHead === null) throw new AppError("INTERNAL", `run ${run.id} has no trace genesis`);
+  return {
+    runId: run.id,
+    tenantId: run.tenantId,
+    traceId: traceIdFor(run.id),
+    epoch: run.epoch,
+    seq: run.nextSeq,
+    chainHead: run.chainHead,
+    leafHashes: rows.map((row) => row.leafHash),
+  };
+}
 
 /** Where the run's trace stands: the next leaf position and the chain head so far. */
 export interface TraceCursor {
@@ -67,9 +81,13 @@ export function buildTraceStep(cursor: TraceCursor, input: AttemptToRecord): Tra
  * Writes the attempt's row and advances the run's cursor in one statement, then moves the in-memory cursor.
  * Throws LEASE_LOST when the run's epoch moved on: this worker no longer owns the run and must record nothing more.
  */
-export async function recordAttempt(db: Database, cursor: TraceCursor, input: AttemptToRecord): Promise<TraceStep> {
+export async function recordAttempt(
+  db: Database,
+  cursor: TraceCursor,
+  input: AttemptToRecord,
+): Promise<{ step: TraceStep; cancelRequested: boolean }> {
   const step = buildTraceStep(cursor, input);
-  const written = await insertStepAndAdvanceRun(db.pool, {
+  const { written, cancelRequested } = await insertStepAndAdvanceRun(db.pool, {
     runId: cursor.runId,
     epoch: cursor.epoch,
     nextStepIndex: input.nextStepIndex,
@@ -83,5 +101,5 @@ export async function recordAttempt(db: Database, cursor: TraceCursor, input: At
   cursor.seq += 1;
   cursor.chainHead = step.chainHash;
   cursor.leafHashes.push(step.leafHash);
-  return step;
+  return { step, cancelRequested };
 }

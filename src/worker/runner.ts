@@ -1,6 +1,9 @@
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { findAgent, reserveBudget } from "../db/queries/agents.js";
+import { findApproval } from "../db/queries/approvals.js";
+import { parkRun } from "../db/queries/runs.js";
+import { allowed } from "../policy/decide.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
 import { AppError } from "../errors.js";
 import { type Agent, type PlanStep, type Run, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
@@ -13,7 +16,7 @@ import { findSkill } from "../skills/registry.js";
 import { abortableDelay, backoffMs } from "./backoff.js";
 import { finalizeRun, type RunEnding } from "./finalize.js";
 import { interpolate, UnresolvedReference } from "./interpolate.js";
-import { recordAttempt, type TraceCursor } from "./record-step.js";
+import { cursorFor, recordAttempt, type TraceCursor } from "./record-step.js";
 import { type Attempt, attemptNotRun, executeAttempt } from "./step-execution.js";
 import { type Governed, governStep, type LoadedPolicy, loadPolicy } from "./govern-step.js";
 
@@ -50,12 +53,24 @@ interface RunState {
  * Each attempt is recorded in its own transaction; the end is recorded with the trace's completion. A reclaimed
  * run resumes after its last recorded step and reuses recorded results instead of executing steps again.
  */
-export async function executeClaimedRun(deps: RunnerDeps, run: Run): Promise<RunEnding> {
+export async function executeClaimedRun(deps: RunnerDeps, run: Run): Promise<RunEnding | Parked> {
   const state = await loadState(deps, run);
   const ending = await runSteps(deps, state);
+  if (ending.status === "pending_approval") {
+    if (!(await parkRun(deps.db.pool, run.id, state.cursor.epoch))) {
+      throw new AppError("LEASE_LOST", `run ${run.id} is no longer held at epoch ${state.cursor.epoch}; it was not parked`);
+    }
+    deps.log.info("run parked for approval", { run_id: run.id });
+    return ending;
+  }
   await finalizeRun(deps.db, deps.signer, state.cursor, ending, { run: state.run, steps: state.rows });
   deps.log.info("run finished", { run_id: run.id, status: ending.status });
   return ending;
+}
+
+/** A run waiting for a person: no worker holds it until `aos approve` re-queues it. */
+export interface Parked {
+  status: "pending_approval";
 }
 
 async function loadState(deps: RunnerDeps, run: Run): Promise<RunState> {
@@ -64,8 +79,7 @@ async function loadState(deps: RunnerDeps, run: Run): Promise<RunState> {
   }
   const agent = await findAgent(deps.db.pool, run.tenantId, run.agentId);
   if (agent === undefined) throw new AppError("AGENT_NOT_FOUND", `Agent not found: ${run.agentId}`);
-  const traceId = traceIdFor(run.id);
-  const recorded = run.nextSeq > 0 ? await listTraceSteps(deps.db.pool, traceId) : [];
+  const recorded = run.nextSeq > 0 ? await listTraceSteps(deps.db.pool, traceIdFor(run.id)) : [];
   const results = new Map<string, unknown>();
   const attemptsByStep = new Map<number, number>();
   for (const step of recorded) {
@@ -79,15 +93,7 @@ async function loadState(deps: RunnerDeps, run: Run): Promise<RunState> {
     run,
     steps: run.plan.steps,
     agent,
-    cursor: {
-      runId: run.id,
-      tenantId: run.tenantId,
-      traceId,
-      epoch: run.epoch,
-      seq: run.nextSeq,
-      chainHead: run.chainHead,
-      leafHashes: recorded.map((step) => step.leafHash),
-    },
+    cursor: cursorFor(run, recorded),
     results,
     attemptsByStep,
     policy: await loadPolicy(() => loadEffectivePolicy(deps.db.pool, run.tenantId, run.agentId)),
@@ -106,11 +112,13 @@ function failedResult(error: StepError | null): unknown {
   return { status: "failed", error: error === null ? null : { code: error.code, message: error.message } };
 }
 
-async function runSteps(deps: RunnerDeps, state: RunState): Promise<RunEnding> {
+async function runSteps(deps: RunnerDeps, state: RunState): Promise<RunEnding | Parked> {
   for (let index = state.run.nextStepIndex; index < state.steps.length; index++) {
     const step = state.steps[index] as PlanStep;
     const end = await runStep(deps, state, step, index);
     if (end.kind === "halt") return end.ending;
+    if (end.kind === "park") return { status: "pending_approval" };
+    if (end.cancelRequested) return CANCELLED;
     const last = end.outcome;
     if (last.status === "ok") {
       state.results.set(resultKey(step), last.result);
@@ -129,7 +137,12 @@ async function runSteps(deps: RunnerDeps, state: RunState): Promise<RunEnding> {
   return { status: "succeeded", errorMessage: null, terminationReason: "completed" };
 }
 
-type StepEnd = { kind: "settled"; outcome: SkillOutcome } | { kind: "halt"; ending: RunEnding };
+type StepEnd =
+  | { kind: "settled"; outcome: SkillOutcome; cancelRequested: boolean }
+  | { kind: "halt"; ending: RunEnding }
+  | { kind: "park" };
+
+const CANCELLED: RunEnding = { status: "cancelled", errorMessage: "Cancelled on request", terminationReason: "user_abort" };
 
 /**
  * Runs a step's attempts, recording each. Every attempt is decided by the policy engine first; a denied one is
@@ -144,16 +157,17 @@ async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index:
     attempt += 1;
     const result = await attemptStep(deps, state, skill, step, index, attempt);
     const { outcome } = result.attempt;
-    const settles = result.halt !== undefined || outcome.status === "ok" || !outcome.error.retryable || attempt >= maxAttempts;
-    const recorded = await recordAttempt(deps.db, state.cursor, {
+    const stops = result.halt !== undefined || result.park === true;
+    const settles = stops || outcome.status === "ok" || !outcome.error.retryable || attempt >= maxAttempts;
+    const { step: recorded, cancelRequested } = await recordAttempt(deps.db, state.cursor, {
       step,
       stepIndex: index,
       attempt,
       skill,
       params: result.params,
       result: result.attempt,
-      blocked: result.halt !== undefined,
-      nextStepIndex: settles && result.halt === undefined ? index + 1 : index,
+      blocked: stops,
+      nextStepIndex: settles && !stops ? index + 1 : index,
       agentId: state.agent.id,
       reservedCents: result.reservedCents ?? 0,
     });
@@ -162,7 +176,8 @@ async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index:
     state.runTokens += recorded.tokens;
     deps.onStep?.(recorded);
     if (result.halt !== undefined) return { kind: "halt", ending: result.halt };
-    if (settles) return { kind: "settled", outcome };
+    if (result.park === true) return { kind: "park" };
+    if (settles || cancelRequested) return { kind: "settled", outcome, cancelRequested };
     await abortableDelay(backoffMs(attempt, deps.config.stepRetryBaseMs, deps.config.stepRetryMaxMs));
   }
 }
@@ -174,6 +189,8 @@ interface AttemptResult {
   halt?: RunEnding;
   /** What was reserved from the agent's budget for this attempt. */
   reservedCents?: number;
+  /** The step needs a person's approval first: record it blocked and park the run. */
+  park?: boolean;
 }
 
 async function attemptStep(
@@ -196,8 +213,12 @@ async function attemptStep(
     skill,
     params,
   );
-  if (governed.kind !== "allow") return { params, ...notAllowed(governed) };
-  const reserved = await reserve(deps, state, governed.estimatedCostCents, governed.decision.policy_hash);
+  const decided = governed.kind === "require_approval" ? await withApproval(deps, state, index, governed) : governed;
+  if (decided.kind === "require_approval") {
+    return { params, park: true, attempt: attemptNotRun(failure("APPROVAL_REQUIRED", decided.decision.reason), decided.decision) };
+  }
+  if (decided.kind !== "allow") return { params, ...notAllowed(decided) };
+  const reserved = await reserve(deps, state, decided.estimatedCostCents, decided.decision.policy_hash);
   if (reserved.halt !== undefined) return { params, ...reserved.halt };
   const controller = new AbortController();
   const attemptResult = await executeAttempt(
@@ -215,9 +236,30 @@ async function attemptStep(
       allowedHosts: state.agent.allowedHosts,
       limits: deps.config,
     },
-    governed.decision,
+    decided.decision,
   );
   return { params, attempt: attemptResult, reservedCents: reserved.cents };
+}
+
+/**
+ * A step that needs approval runs once a person approved it: the decision then says who and when, so the
+ * approval is inside the proof. Without an approval it stays a require_approval decision and the run parks.
+ */
+async function withApproval(
+  deps: RunnerDeps,
+  state: RunState,
+  index: number,
+  governed: Extract<Governed, { kind: "require_approval" }>,
+): Promise<Governed> {
+  const approval = await findApproval(deps.db.pool, state.run.id, index);
+  if (approval?.decision !== "approved") return governed;
+  const decision = allowed({
+    action: "allow",
+    reason: `approved by ${approval.decidedBy} at ${approval.decidedAt.toISOString()} (${governed.decision.reason})`,
+    policy_id: "require_approval",
+    policy_hash: governed.decision.policy_hash,
+  });
+  return decision === undefined ? governed : { kind: "allow", decision, estimatedCostCents: governed.estimatedCostCents };
 }
 
 /**

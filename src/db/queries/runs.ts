@@ -184,3 +184,50 @@ where id = $1::text and epoch = $2::int and status = 'running'`,
   );
   return rowCount === 1;
 }
+
+/**
+ * Takes a run that is parked or waiting (queued, retry, pending_approval) so that this process can end it or
+ * record a decision on it: status running under a new epoch, exactly as a claim, but for runs no worker may
+ * pick up right now. The row lock (FOR UPDATE SKIP LOCKED) makes it safe against a worker claiming it at once.
+ */
+export async function takeWaitingRun(db: Queryable, tenantId: string, runId: string, statuses: string[], holder: string): Promise<Run | undefined> {
+  const { rows } = await db.query<RunRow>(
+    `update runs
+set status = 'running',
+  epoch = epoch + 1,
+  worker_id = $4::text,
+  lease_expires_at = now() + interval '30 seconds',
+  started_at = coalesce(started_at, now())
+where id = (
+  select id
+  from runs
+  where tenant_id = $1::text and id = $2::text and status = any($3::text[])
+  for update skip locked
+)
+returning ${RUN_COLUMNS}`,
+    [tenantId, runId, statuses, holder],
+  );
+  return rows[0] && toRun(rows[0]);
+}
+
+/** Parks a running run for a person's approval, fenced by the holder's epoch; its lease is released. */
+export async function parkRun(db: Queryable, runId: string, epoch: number): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update runs
+set status = 'pending_approval', worker_id = null, lease_expires_at = null
+where id = $1::text and epoch = $2::int and status = 'running'`,
+    [runId, epoch],
+  );
+  return rowCount === 1;
+}
+
+/** Asks the worker executing a run to stop between steps; it reads the flag back with the next step it records. */
+export async function requestCancel(db: Queryable, tenantId: string, runId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update runs
+set cancel_requested_at = coalesce(cancel_requested_at, now())
+where tenant_id = $1::text and id = $2::text and status = 'running'`,
+    [tenantId, runId],
+  );
+  return rowCount === 1;
+}

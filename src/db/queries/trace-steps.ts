@@ -77,11 +77,12 @@ export interface StepRecord {
  * disagree: the run's update is fenced by the holder's epoch and by `next_seq` (the row's leaf position), and
  * the insert takes its values from that update's result. A worker that lost its lease matches no run row and
  * inserts nothing; the unique (trace_id, seq) key is the second line of defence against a forked trace.
- * Returns false when the fence refused the write.
+ * Reports whether the fence let the write through, and whether someone asked for the run to be cancelled (read
+ * back in the same statement, so checking for a cancel between steps costs no extra query).
  */
-export async function insertStepAndAdvanceRun(db: Queryable, record: StepRecord): Promise<boolean> {
+export async function insertStepAndAdvanceRun(db: Queryable, record: StepRecord): Promise<{ written: boolean; cancelRequested: boolean }> {
   const { step } = record;
-  const { rowCount } = await db.query(
+  const { rows } = await db.query<{ cancel_requested: boolean }>(
     `with advanced as (
   update runs
   set next_seq = next_seq + 1,
@@ -89,7 +90,7 @@ export async function insertStepAndAdvanceRun(db: Queryable, record: StepRecord)
     chain_head = $22::text,
     cost_cents = cost_cents + $15::bigint
   where id = $1::text and epoch = $2::int and status = 'running' and next_seq = $5::int
-  returning id
+  returning id, cancel_requested_at is not null as cancel_requested
 ),
 -- Settle: swap the reserved estimate for the actual cost, as one relative update, so runs of one agent settling at
 -- once lose no cent. Zero-cost steps leave the agent row alone (no lock on a row every run of the agent shares).
@@ -105,7 +106,8 @@ insert into aos_trace_steps (trace_id, seq, step_index, step_id, attempt, skill_
 select $4::text, $5::int, $6::int, $7::text, $8::int, $9::text, $10::text, $11::jsonb, $12::text,
   $13::text, $14::jsonb, $23::jsonb, $15::bigint, $16::int, $17::int, $18::timestamptz, $19::timestamptz, $20::jsonb,
   $21::text, $22::text
-from advanced`,
+from advanced
+returning (select cancel_requested from advanced)`,
     [
       record.runId,
       record.epoch,
@@ -134,7 +136,7 @@ from advanced`,
       record.agentId,
     ],
   );
-  return rowCount === 1;
+  return { written: rows.length === 1, cancelRequested: rows[0]?.cancel_requested === true };
 }
 
 /** Steps an agent started in the last `seconds` seconds, across its runs: the steps-per-minute rule's input. */

@@ -1,0 +1,27 @@
+import type { Queryable } from "../database.js";
+
+export interface Approval {
+  stepIndex: number;
+  decision: "approved" | "rejected";
+  decidedBy: string;
+  decidedAt: Date;
+}
+
+export async function findApproval(db: Queryable, runId: string, stepIndex: number): Promise<Approval | undefined> {
+  const { rows } = await db.query<{ step_index: number; decision: Approval["decision"]; decided_by: string; decided_at: Date }>(
+    `select step_index, decision, decided_by, decided_at
+from run_approvals
+where run_id = $1::text and step_index = $2::int`,
+    [runId, stepIndex],
+  );
+  const row = rows[0];
+  return row && { stepIndex: row.step_index, decision: row.decision, decidedBy: row.decided_by, decidedAt: row.decided_at };
+}
+
+export async function insertApproval(db: Queryable, approval: Approval & { runId: string; tenantId: string }): Promise<void> {
+  await db.query(
+    `insert into run_approvals (run_id, step_index, tenant_id, decision, decided_by, decided_at)
+values ($1::text, $2::int, $3::text, $4::text, $5::text, $6::timestamptz)`,
+    [approval.runId, approval.stepIndex, approval.tenantId, approval.decision, approval.decidedBy, approval.decidedAt],
+  );
+}

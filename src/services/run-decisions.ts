@@ -1,0 +1,94 @@
+import { type Database, withTransaction } from "../db/database.js";
+import { insertApproval } from "../db/queries/approvals.js";
+import { findRun, requestCancel, takeWaitingRun } from "../db/queries/runs.js";
+import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
+import { AppError } from "../errors.js";
+import { isTerminal, type Run } from "../glossary.js";
+import type { NoteSigner } from "../trace/signed-note.js";
+import { endWaitingRun } from "../worker/end-waiting-run.js";
+import { requireTenant } from "./agents.js";
+
+async function requireRun(db: Database, tenantId: string, runId: string): Promise<Run> {
+  const run = await findRun(db.pool, requireTenant(tenantId), runId);
+  if (run === undefined) throw new AppError("RUN_NOT_FOUND", `Run not found: ${runId}`);
+  return run;
+}
+
+function notWaiting(run: Run, action: string): AppError {
+  return new AppError("RUN_NOT_CLAIMABLE", `cannot ${action} run ${run.id}: it is ${run.status}, not pending_approval`);
+}
+
+function requireName(by: string | undefined): string {
+  const name = by?.trim() ?? "";
+  if (name === "") throw new AppError("USAGE", "say who decides: pass --by NAME");
+  return name;
+}
+
+/**
+ * Approves the step a parked run waits at and re-queues the run; it resumes at that step, whose decision will
+ * name who approved it and when. The approval and the re-queue are one transaction.
+ */
+export async function approveRun(db: Database, tenantId: string, runId: string, by: string | undefined): Promise<Run> {
+  const name = requireName(by);
+  const run = await requireRun(db, tenantId, runId);
+  if (run.status !== "pending_approval") throw notWaiting(run, "approve");
+  try {
+    return await withTransaction(db, async (client) => {
+      await insertApproval(client, {
+        runId: run.id,
+        tenantId: run.tenantId,
+        stepIndex: run.nextStepIndex,
+        decision: "approved",
+        decidedBy: name,
+        decidedAt: new Date(),
+      });
+      const { rowCount } = await client.query(
+        "update runs set status = 'queued' where id = $1::text and status = 'pending_approval'",
+        [run.id],
+      );
+      if (rowCount !== 1) throw notWaiting(run, "approve");
+      return { ...run, status: "queued" as const };
+    });
+  } catch (error) {
+    if (sqlstateOf(error) === SQLSTATE.UNIQUE_VIOLATION) throw new AppError("CONFLICT", `run ${run.id}'s step was already decided`);
+    throw error;
+  }
+}
+
+/** Rejects the step a parked run waits at: recorded in the trace (who, when), and the run ends halted. */
+export async function rejectRun(db: Database, signer: NoteSigner, tenantId: string, runId: string, by: string | undefined): Promise<void> {
+  const name = requireName(by);
+  const found = await requireRun(db, tenantId, runId);
+  const run = await takeWaitingRun(db.pool, found.tenantId, runId, ["pending_approval"], `reject-${process.pid}`);
+  if (run === undefined) throw notWaiting(found, "reject");
+  const decidedAt = new Date();
+  await insertApproval(db.pool, { runId, tenantId: run.tenantId, stepIndex: run.nextStepIndex, decision: "rejected", decidedBy: name, decidedAt });
+  const reason = `rejected by ${name} at ${decidedAt.toISOString()}`;
+  const message = `Policy violation: require_approval: ${reason}`;
+  await endWaitingRun({ db, signer }, run, { status: "halted", errorMessage: message, terminationReason: "policy_block" }, {
+    message,
+    decision: { action: "deny", reason, policy_id: "require_approval" },
+  });
+}
+
+export type CancelOutcome = "cancelled" | "requested";
+
+/**
+ * Cancels a run between steps. A run no worker is executing ends at once (cancelled, trace aborted); a running
+ * one is asked to stop, and its worker ends it after the step in flight (it reads the request back with that
+ * step's record).
+ */
+export async function cancelRun(db: Database, signer: NoteSigner, tenantId: string, runId: string): Promise<CancelOutcome> {
+  const found = await requireRun(db, tenantId, runId);
+  if (isTerminal(found.status)) throw new AppError("RUN_NOT_CLAIMABLE", `run ${runId} has already ended: ${found.status}`);
+  if (found.status === "running") {
+    if (await requestCancel(db.pool, found.tenantId, runId)) return "requested";
+  }
+  const run = await takeWaitingRun(db.pool, found.tenantId, runId, ["queued", "retry", "pending_approval"], `cancel-${process.pid}`);
+  if (run === undefined) {
+    if (await requestCancel(db.pool, found.tenantId, runId)) return "requested";
+    throw new AppError("RUN_NOT_CLAIMABLE", `run ${runId} changed while cancelling it; look at it with aos get-run`);
+  }
+  await endWaitingRun({ db, signer }, run, { status: "cancelled", errorMessage: "Cancelled on request", terminationReason: "user_abort" });
+  return "cancelled";
+}
