@@ -6,6 +6,7 @@ import { bundleVerify } from "./bundle-verify.js";
 import { cliWallTime } from "./cli-wall-time.js";
 import { finalizeCost } from "./finalize-cost.js";
 import { inclusionProofBench } from "./inclusion-proof.js";
+import { policyDecisionBench } from "./policy-decision.js";
 import { proofVerify } from "./proof-verify.js";
 import { stepOverhead } from "./step-overhead.js";
 import type { Benchmark, BenchContext, BenchmarkResult } from "./support/benchmark.js";
@@ -13,7 +14,7 @@ import { loadAverage, machineFacts, type ServerFacts, serverFacts } from "./supp
 import { createBenchDatabase } from "./support/server-database.js";
 
 /** Every benchmark, in the order they run. A new benchmark is one module and one line here. */
-const BENCHMARKS: readonly Benchmark[] = [cliWallTime, stepOverhead, finalizeCost, proofVerify, bundleVerify, inclusionProofBench];
+const BENCHMARKS: readonly Benchmark[] = [cliWallTime, stepOverhead, finalizeCost, proofVerify, bundleVerify, inclusionProofBench, policyDecisionBench];
 
 const DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/test";
 
