@@ -94,6 +94,9 @@ export function printRunSummary(output: Output, detail: RunDetail, options = { s
     output.out(`  result: ${result.length > 300 ? `${result.slice(0, 297)}...` : result}`);
   }
   if (run.errorMessage !== null) output.out(`  ${paint(output, "red", "Error:")} ${run.errorMessage}`);
+  if (run.status === "pending_approval") {
+    output.out(`  waiting for approval: aos approve ${run.id} --tenant-id ${run.tenantId} --by NAME (or aos reject)`);
+  }
 }
 
 export function runListRow(run: Run): string[] {
