@@ -78,6 +78,8 @@ describe.each(testBackends())("approvals and cancellation on $name", (backend) =
     const detail = await getRunDetail(db, "t-cancel", run.id);
     expect([detail.run.status, detail.trace?.status, detail.steps.length]).toEqual(["cancelled", "aborted", 0]);
     expect(await incidentOf(run.id)).toEqual([{ outcome: "ABORTED", severity: "LOW", category: "MANUAL" }]);
+    const evidence = await db.pool.query("select count(*)::int as n from integrity_evidence where run_id = $1", [run.id]);
+    expect(evidence.rows[0].n).toBe(1);
     await expect(cancelRun(db, runnerDeps(db, config).signer, "t-cancel", run.id)).rejects.toThrow(/already ended/);
   });
 
@@ -93,6 +95,7 @@ describe.each(testBackends())("approvals and cancellation on $name", (backend) =
     expect(detail.run.status).toBe("cancelled");
     expect(detail.trace?.status).toBe("aborted");
     expect(detail.steps.map((step) => step.stepId)).toEqual(["a", "slow"]);
+    expect(await incidentOf(run.id)).toEqual([{ outcome: "ABORTED", severity: "LOW", category: "MANUAL" }]);
     expect((await getRunProof(db, config, "t-cancel", run.id)).verification_status).toBe("VERIFIED");
   });
 });
