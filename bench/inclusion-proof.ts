@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
-import { performance } from "node:perf_hooks";
 import { HASH_SIZE, inclusionProof, merkleRoot, verifyInclusion } from "../src/trace/merkle.js";
 import type { Benchmark, BenchContext, BenchmarkReport } from "./support/benchmark.js";
-import { percentiles, ratio, spread } from "./support/stats.js";
+import { perCallUs, percentiles, ratio, spread } from "./support/stats.js";
 
 const SIZES = [1_000, 1_000_000];
 const SAMPLES = 200;
@@ -10,12 +9,6 @@ const BATCH = 50;
 /** A tlog-proof (c2sp.org/tlog-proof) writes each audit-path hash as a base64 line: 44 characters and "\n". */
 const TEXT_BYTES_PER_HASH = 45;
 
-/** Per-call microseconds from timing `BATCH` calls at once, so the clock's own cost stays out of a 1 µs figure. */
-function perCallUs(call: () => unknown): number {
-  const start = performance.now();
-  for (let i = 0; i < BATCH; i++) call();
-  return ((performance.now() - start) * 1000) / BATCH;
-}
 
 function randomLeaves(count: number): Buffer[] {
   const block = randomBytes(count * HASH_SIZE);
@@ -41,7 +34,7 @@ function measureSize(leafCount: number) {
 
   const verifyUs: number[] = [];
   for (let sample = 0; sample < SAMPLES; sample++) {
-    for (const { index, leaf, proof } of proofs) verifyUs.push(perCallUs(() => verifyInclusion(leaf, index, leafCount, proof, root)));
+    for (const { index, leaf, proof } of proofs) verifyUs.push(perCallUs(() => verifyInclusion(leaf, index, leafCount, proof, root), BATCH));
   }
   return {
     leaves: leafCount,
@@ -64,7 +57,7 @@ async function run(ctx: BenchContext): Promise<BenchmarkReport> {
   });
   const message = randomBytes(64);
   const sha: number[] = [];
-  for (let sample = 0; sample < SAMPLES * 3; sample++) sha.push(perCallUs(() => createHash("sha256").update(message).digest()));
+  for (let sample = 0; sample < SAMPLES * 3; sample++) sha.push(perCallUs(() => createHash("sha256").update(message).digest(), BATCH));
   const sha64 = percentiles(sha);
 
   const [small, large] = sizes as [ReturnType<typeof measureSize>, ReturnType<typeof measureSize>];

@@ -1,18 +1,11 @@
-import { performance } from "node:perf_hooks";
 import { decide, type DecisionInput } from "../src/policy/decide.js";
 import { effectivePolicy } from "../src/policy/policy-document.js";
 import { goal, type Benchmark, type BenchContext, type BenchmarkReport } from "./support/benchmark.js";
-import { percentiles, ratio } from "./support/stats.js";
+import { perCallUs, percentiles, ratio } from "./support/stats.js";
 
 const SAMPLES = 2_000;
 const BATCH = 100;
 
-/** Per-call microseconds from timing `BATCH` calls at once, so the clock's own cost stays out of a 1 µs figure. */
-function perCallUs(call: () => unknown): number {
-  const start = performance.now();
-  for (let i = 0; i < BATCH; i++) call();
-  return ((performance.now() - start) * 1000) / BATCH;
-}
 
 // A policy that exercises every built-in rule, and a step that passes them all (the common, longest path).
 const POLICY = effectivePolicy(
@@ -44,9 +37,9 @@ async function run(ctx: BenchContext): Promise<BenchmarkReport> {
   const empty: number[] = [];
   let sink = 0;
   for (let sample = 0; sample < SAMPLES; sample++) {
-    allow.push(perCallUs(() => decide(POLICY, ALLOWED)));
-    deny.push(perCallUs(() => decide(POLICY, DENIED)));
-    empty.push(perCallUs(() => (sink += 1)));
+    allow.push(perCallUs(() => decide(POLICY, ALLOWED), BATCH));
+    deny.push(perCallUs(() => decide(POLICY, DENIED), BATCH));
+    empty.push(perCallUs(() => (sink += 1), BATCH));
   }
   if (decide(POLICY, ALLOWED).action !== "allow" || decide(POLICY, DENIED).action !== "deny") {
     throw new Error("the benchmark's policy does not decide as intended");

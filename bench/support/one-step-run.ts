@@ -1,12 +1,12 @@
 import { performance } from "node:perf_hooks";
 import { claimRunById } from "../../src/db/queries/runs.js";
 import { insertStepAndAdvanceRun } from "../../src/db/queries/trace-steps.js";
-import { type Run, type StepDecision, type TraceStep, traceIdFor } from "../../src/glossary.js";
+import { type Run, type StepDecision, type TraceStep } from "../../src/glossary.js";
 import { createRun } from "../../src/services/runs.js";
 import { ok } from "../../src/skills/outcome.js";
 import { findSkill } from "../../src/skills/registry.js";
 import { DEFAULT_LEASE_MS } from "../../src/worker/claim.js";
-import { type AttemptToRecord, buildTraceStep, type TraceCursor } from "../../src/worker/record-step.js";
+import { type AttemptToRecord, buildTraceStep, cursorFor, type TraceCursor } from "../../src/worker/record-step.js";
 import type { RunnerDeps } from "../../src/worker/runner.js";
 import { ONE_STEP_PLAN } from "./one-step-plan.js";
 
@@ -38,15 +38,8 @@ export async function recordOneStep(deps: RunnerDeps): Promise<OneStepRun> {
   if (run === undefined || planStep === undefined || run.chainHead === null || skill === undefined) {
     throw new Error(`bench run ${created.id} could not be claimed with its plan`);
   }
-  const cursor: TraceCursor = {
-    runId: run.id,
-    tenantId: run.tenantId,
-    traceId: traceIdFor(run.id),
-    epoch: run.epoch,
-    seq: run.nextSeq,
-    chainHead: run.chainHead,
-    leafHashes: [],
-  };
+  const cursor = cursorFor(run, []);
+
   const now = new Date();
   const attempt: AttemptToRecord = {
     step: planStep,

@@ -44,10 +44,11 @@ export async function governStep(governance: StepGovernance, skill: Skill<unknow
   try {
     if (!governance.policy.ok) throw new Error(governance.policy.reason);
     const { policy } = governance.policy;
-    const ssrf = await ssrfDecision(governance, policy.hash, skill, params);
-    if (ssrf !== undefined) return { kind: "deny", decision: ssrf };
+    // Parsed once here for the guard and the estimates; the executor validates again, strictly, before running.
     const parsed = skill.input.safeParse(params);
     const input = parsed.success ? parsed.data : undefined;
+    const ssrf = input === undefined ? undefined : await ssrfDecision(governance, policy.hash, skill, input);
+    if (ssrf !== undefined) return { kind: "deny", decision: ssrf };
     const estimatedCostCents = input === undefined ? 0 : skill.estimateCostCents(input);
     const decision = decide(policy, {
       skill: skill.name,
@@ -77,11 +78,9 @@ async function ssrfDecision(
   governance: StepGovernance,
   policyHash: string,
   skill: Skill<unknown>,
-  params: unknown,
+  input: unknown,
 ): Promise<StepDecision | undefined> {
-  const parsed = skill.input.safeParse(params);
-  if (!parsed.success || skill.targetUrls === undefined) return undefined;
-  for (const url of skill.targetUrls(parsed.data)) {
+  for (const url of skill.targetUrls?.(input) ?? []) {
     try {
       await checkTarget(url, governance.allowedHosts);
     } catch (error) {
