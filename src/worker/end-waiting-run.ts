@@ -6,7 +6,7 @@ import { failure } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
 import type { NoteSigner } from "../trace/signed-note.js";
 import { finalizeRun, type RunEnding } from "./finalize.js";
-import { cursorFor, recordAttempt } from "./record-step.js";
+import { cursorFor, lastAttempt, recordAttempt } from "./record-step.js";
 import { attemptNotRun } from "./step-execution.js";
 
 /**
@@ -26,11 +26,10 @@ export async function endWaitingRun(
   if (blocked !== undefined && step !== undefined) {
     const skill = findSkill(step.skill);
     if (skill === undefined) throw new AppError("SKILL_NOT_FOUND", `Skill not found: ${step.skill}`);
-    const attempts = rows.filter((row) => row.stepIndex === run.nextStepIndex).map((row) => row.attempt);
     const { step: row } = await recordAttempt(deps.db, cursor, {
       step,
       stepIndex: run.nextStepIndex,
-      attempt: Math.max(0, ...attempts) + 1,
+      attempt: lastAttempt(rows, run.nextStepIndex) + 1,
       skill,
       params: step.params,
       // The decision is made under the policy version the run was parked by: its last row's.

@@ -23,6 +23,11 @@ export function cursorFor(run: Run, rows: readonly TraceStep[]): TraceCursor {
   };
 }
 
+/** The highest attempt recorded for a step, 0 when it has none: a resumed or re-decided step continues from it. */
+export function lastAttempt(rows: readonly TraceStep[], stepIndex: number): number {
+  return rows.reduce((max, row) => (row.stepIndex === stepIndex ? Math.max(max, row.attempt) : max), 0);
+}
+
 /** Where the run's trace stands: the next leaf position and the chain head so far. */
 export interface TraceCursor {
   runId: string;

@@ -3,22 +3,22 @@ import type { Database } from "../db/database.js";
 import { findAgent, reserveBudget } from "../db/queries/agents.js";
 import { findApproval } from "../db/queries/approvals.js";
 import { parkRun } from "../db/queries/runs.js";
-import { allowed } from "../policy/decide.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
 import { AppError } from "../errors.js";
 import { type Agent, type PlanStep, type Run, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
 import type { Logger } from "../logger.js";
-import type { Skill, SkillOutcome } from "../skills/contract.js";
+import { allowed } from "../policy/decide.js";
 import { loadEffectivePolicy } from "../services/policies.js";
-import type { NoteSigner } from "../trace/signed-note.js";
+import type { Skill, SkillOutcome } from "../skills/contract.js";
 import { failure } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
+import type { NoteSigner } from "../trace/signed-note.js";
 import { abortableDelay, backoffMs } from "./backoff.js";
 import { finalizeRun, type RunEnding } from "./finalize.js";
-import { interpolate, UnresolvedReference } from "./interpolate.js";
-import { cursorFor, recordAttempt, type TraceCursor } from "./record-step.js";
-import { type Attempt, attemptNotRun, executeAttempt } from "./step-execution.js";
 import { type Governed, governStep, type LoadedPolicy, loadPolicy } from "./govern-step.js";
+import { interpolate, UnresolvedReference } from "./interpolate.js";
+import { cursorFor, lastAttempt, recordAttempt, type TraceCursor } from "./record-step.js";
+import { type Attempt, attemptNotRun, executeAttempt } from "./step-execution.js";
 
 export interface RunnerDeps {
   db: Database;
@@ -38,8 +38,6 @@ interface RunState {
   cursor: TraceCursor;
   /** Results of settled steps by output_key (or step_id), for `{{…}}` references. */
   results: Map<string, unknown>;
-  /** Attempts already recorded per step index, so a resumed step continues its attempt count. */
-  attemptsByStep: Map<number, number>;
   /** The policy this run is governed by, loaded when it is claimed; its hash goes into every decision. */
   policy: LoadedPolicy;
   runCostCents: number;
@@ -81,9 +79,7 @@ async function loadState(deps: RunnerDeps, run: Run): Promise<RunState> {
   if (agent === undefined) throw new AppError("AGENT_NOT_FOUND", `Agent not found: ${run.agentId}`);
   const recorded = run.nextSeq > 0 ? await listTraceSteps(deps.db.pool, traceIdFor(run.id)) : [];
   const results = new Map<string, unknown>();
-  const attemptsByStep = new Map<number, number>();
   for (const step of recorded) {
-    attemptsByStep.set(step.stepIndex, Math.max(attemptsByStep.get(step.stepIndex) ?? 0, step.attempt));
     const planned = run.plan.steps[step.stepIndex];
     if (planned !== undefined && step.stepIndex < run.nextStepIndex) {
       results.set(resultKey(planned), step.status === "succeeded" ? step.outcomeData : failedResult(step.error));
@@ -95,7 +91,6 @@ async function loadState(deps: RunnerDeps, run: Run): Promise<RunState> {
     agent,
     cursor: cursorFor(run, recorded),
     results,
-    attemptsByStep,
     policy: await loadPolicy(() => loadEffectivePolicy(deps.db.pool, run.tenantId, run.agentId)),
     runCostCents: run.costCents,
     runTokens: recorded.reduce((sum, step) => sum + step.tokens, 0),
@@ -152,7 +147,7 @@ async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index:
   const skill = findSkill(step.skill);
   if (skill === undefined) throw new AppError("SKILL_NOT_FOUND", `Skill not found: ${step.skill}`);
   const maxAttempts = step.retry_count + 1;
-  let attempt = state.attemptsByStep.get(index) ?? 0;
+  let attempt = lastAttempt(state.rows, index);
   for (;;) {
     attempt += 1;
     const result = await attemptStep(deps, state, skill, step, index, attempt);
