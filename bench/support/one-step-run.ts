@@ -62,6 +62,7 @@ export async function recordOneStep(deps: RunnerDeps): Promise<OneStepRun> {
     nextStepIndex: 1,
     agentId: run.agentId,
     reservedCents: 0,
+    spendDay: now.toISOString().slice(0, 10),
     step,
   });
   const t2 = performance.now();

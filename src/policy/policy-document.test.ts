@@ -40,7 +40,7 @@ describe("parsePolicyDocument", () => {
       {
         code: "UNKNOWN_POLICY_FIELD",
         path: "caps.step_cost",
-        message: 'unknown field "step_cost"; expected one of step_cost_cents, run_cost_cents, step_tokens, run_tokens',
+        message: 'unknown field "step_cost"; expected one of step_cost_cents, run_cost_cents, step_tokens, run_tokens, tenant_daily_cost_cents',
       },
     ]));
   });
@@ -109,7 +109,7 @@ describe("effectivePolicy", () => {
       allowed_skills: null,
       require_approval: [],
       http: { allow_hosts: null, deny_hosts: [] },
-      caps: { step_cost_cents: null, run_cost_cents: null, step_tokens: null, run_tokens: null },
+      caps: { step_cost_cents: null, run_cost_cents: null, step_tokens: null, run_tokens: null, tenant_daily_cost_cents: null },
       steps_per_minute: null,
       emergency_stop: false,
     });
@@ -127,7 +127,7 @@ describe("effectivePolicy", () => {
       allowed_skills: ["http_call", "json_transform", "webhook_send"],
       require_approval: ["webhook_send"],
       http: { allow_hosts: ["*.example.org", "api.example.com"], deny_hosts: ["bad.example.org"] },
-      caps: { step_cost_cents: 10, run_cost_cents: 100, step_tokens: 500 },
+      caps: { step_cost_cents: 10, run_cost_cents: 100, step_tokens: 500, tenant_daily_cost_cents: 2000 },
       steps_per_minute: 60,
     };
     const agent: PolicyDocument = {
@@ -142,7 +142,7 @@ describe("effectivePolicy", () => {
       allowed_skills: ["http_call", "json_transform"],
       require_approval: ["http_call", "webhook_send"],
       http: { allow_hosts: ["api.example.com", "data.example.org"], deny_hosts: ["bad.example.org", "worse.example.org"] },
-      caps: { step_cost_cents: 10, run_cost_cents: 50, step_tokens: 500, run_tokens: 1000 },
+      caps: { step_cost_cents: 10, run_cost_cents: 50, step_tokens: 500, run_tokens: 1000, tenant_daily_cost_cents: 2000 },
       steps_per_minute: 60,
       emergency_stop: false,
     });

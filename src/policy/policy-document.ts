@@ -41,6 +41,7 @@ const capsShape = z.strictObject(
     run_cost_cents: cents.optional(),
     step_tokens: tokens.optional(),
     run_tokens: tokens.optional(),
+    tenant_daily_cost_cents: cents.optional(),
   },
   { error: notAnObject },
 );
@@ -75,6 +76,8 @@ const SKILL_FIELDS = ["allowed_skills", "require_approval"] as const;
 export interface ParsePolicyOptions {
   /** The registered skills; when given, a name outside it in allowed_skills or require_approval is an error. */
   knownSkills?: readonly string[];
+  /** Whose policy this is: an agent's may not set the tenant's daily cap. */
+  scope?: "tenant" | "agent";
 }
 
 export type ParsePolicyResult = { ok: true; policy: PolicyDocument } | { ok: false; issues: PlanIssue[] };
@@ -84,6 +87,13 @@ export function parsePolicyDocument(json: unknown, options: ParsePolicyOptions =
   const parsed = policyDocumentSchema.safeParse(json);
   const issues: PlanIssue[] = parsed.success ? [] : parsed.error.issues.flatMap(toPolicyIssues);
   if (options.knownSkills !== undefined) issues.push(...unknownSkillIssues(json, options.knownSkills));
+  if (options.scope === "agent" && parsed.success && parsed.data.caps?.tenant_daily_cost_cents !== undefined) {
+    issues.push({
+      code: "INVALID_POLICY",
+      path: "caps.tenant_daily_cost_cents",
+      message: "the tenant's daily cap belongs in the tenant's policy; set it without --agent-id",
+    });
+  }
   if (issues.length > 0 || !parsed.success) return { ok: false, issues };
   return { ok: true, policy: parsed.data };
 }
@@ -128,7 +138,14 @@ export interface NormalisedPolicy {
   allowed_skills: string[] | null;
   require_approval: string[];
   http: { allow_hosts: string[] | null; deny_hosts: string[] };
-  caps: { step_cost_cents: number | null; run_cost_cents: number | null; step_tokens: number | null; run_tokens: number | null };
+  caps: {
+    step_cost_cents: number | null;
+    run_cost_cents: number | null;
+    step_tokens: number | null;
+    run_tokens: number | null;
+    /** What all the tenant's agents together may spend per UTC day; from the tenant's policy only. */
+    tenant_daily_cost_cents: number | null;
+  };
   steps_per_minute: number | null;
   emergency_stop: boolean;
 }
@@ -194,6 +211,7 @@ function mergePolicies(tenant: PolicyDocument | undefined, agent: PolicyDocument
       run_cost_cents: minimum(tenant?.caps?.run_cost_cents, agent?.caps?.run_cost_cents),
       step_tokens: minimum(tenant?.caps?.step_tokens, agent?.caps?.step_tokens),
       run_tokens: minimum(tenant?.caps?.run_tokens, agent?.caps?.run_tokens),
+      tenant_daily_cost_cents: tenant?.caps?.tenant_daily_cost_cents ?? null,
     },
     steps_per_minute: minimum(tenant?.steps_per_minute, agent?.steps_per_minute),
     emergency_stop: tenant?.emergency_stop === true || agent?.emergency_stop === true,

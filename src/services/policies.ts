@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Database, Queryable } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
+import { tenantDailySpend, utcDay } from "../db/queries/budgets.js";
 import { findCurrentPolicy, insertPolicyVersion, type StoredPolicy } from "../db/queries/policies.js";
 import { ensureTenant } from "../db/queries/tenants.js";
 import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
@@ -16,6 +17,8 @@ export interface PolicyView {
   tenant: StoredPolicy | undefined;
   agent: StoredPolicy | undefined;
   effective: EffectivePolicy;
+  /** What the tenant has spent today (UTC), against the daily cap in `effective` when one is set. */
+  today: { day: string; spentCents: number };
 }
 
 async function requireAgent(db: Queryable, tenantId: string, agentId: string | undefined): Promise<string | null> {
@@ -27,7 +30,7 @@ async function requireAgent(db: Queryable, tenantId: string, agentId: string | u
 /** A stored version's document, validated again: a row changed behind the validator's back must not govern runs. */
 function storedDocument(stored: StoredPolicy | undefined): PolicyDocument | undefined {
   if (stored === undefined) return undefined;
-  const parsed = parsePolicyDocument(stored.document);
+  const parsed = parsePolicyDocument(stored.document, { scope: stored.agentId === null ? "tenant" : "agent" });
   if (!parsed.ok) {
     const whose = stored.agentId === null ? `tenant ${stored.tenantId}` : `agent ${stored.agentId}`;
     throw new AppError("ENFORCEMENT_SKIPPED", `stored policy version ${stored.version} of ${whose} is invalid: ${formatIssues(parsed.issues)}`);
@@ -52,7 +55,9 @@ export async function showPolicy(db: Database, tenantId: string, agentId?: strin
   const agent = await requireAgent(db.pool, tenant, agentId);
   const tenantPolicy = await findCurrentPolicy(db.pool, tenant, null);
   const agentPolicy = agent === null ? undefined : await findCurrentPolicy(db.pool, tenant, agent);
-  return { tenant: tenantPolicy, agent: agentPolicy, effective: merged(tenantPolicy, agentPolicy) };
+  const day = utcDay(new Date());
+  const today = { day, spentCents: await tenantDailySpend(db.pool, tenant, day) };
+  return { tenant: tenantPolicy, agent: agentPolicy, effective: merged(tenantPolicy, agentPolicy), today };
 }
 
 /** Validates a policy document and stores it as the next version for the tenant (or one of its agents). */
@@ -61,7 +66,10 @@ export async function setPolicy(
   input: { tenantId: string; agentId?: string | undefined; document: unknown; createdBy?: string | undefined },
 ): Promise<StoredPolicy> {
   const tenant = requireTenant(input.tenantId);
-  const parsed = parsePolicyDocument(input.document, { knownSkills: listSkills().map((skill) => skill.name) });
+  const parsed = parsePolicyDocument(input.document, {
+    knownSkills: listSkills().map((skill) => skill.name),
+    scope: input.agentId === undefined ? "tenant" : "agent",
+  });
   if (!parsed.ok) {
     throw new AppError("VALIDATION_ERROR", `invalid policy: ${formatIssues(parsed.issues)}`, { details: { issues: parsed.issues } });
   }

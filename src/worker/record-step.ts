@@ -1,4 +1,5 @@
 import type { Database } from "../db/database.js";
+import { utcDay } from "../db/queries/budgets.js";
 import { insertStepAndAdvanceRun } from "../db/queries/trace-steps.js";
 import { AppError } from "../errors.js";
 import { type PlanStep, type Run, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
@@ -53,6 +54,8 @@ export interface AttemptToRecord {
   /** The agent whose budget settles this step's cost, and the estimate reserved from it (0 when none was). */
   agentId: string;
   reservedCents: number;
+  /** The UTC day the reservation was made on; when nothing was reserved, the cost counts on the attempt's day. */
+  spendDay?: string;
 }
 
 /** Builds the trace step row: its content is made storable and redacted first, so the hash covers what is stored. */
@@ -98,6 +101,7 @@ export async function recordAttempt(
     nextStepIndex: input.nextStepIndex,
     agentId: input.agentId,
     reservedCents: input.reservedCents,
+    spendDay: input.spendDay ?? utcDay(input.result.startedAt),
     step,
   });
   if (!written) {

@@ -1,7 +1,8 @@
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
-import { findAgent, reserveBudget } from "../db/queries/agents.js";
+import { findAgent } from "../db/queries/agents.js";
 import { findApproval } from "../db/queries/approvals.js";
+import { reserveSpend, utcDay } from "../db/queries/budgets.js";
 import { parkRun } from "../db/queries/runs.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
 import { AppError } from "../errors.js";
@@ -164,7 +165,8 @@ async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index:
       blocked: stops,
       nextStepIndex: settles && !stops ? index + 1 : index,
       agentId: state.agent.id,
-      reservedCents: result.reservedCents ?? 0,
+      reservedCents: result.reserved?.cents ?? 0,
+      ...(result.reserved === undefined ? {} : { spendDay: result.reserved.day }),
     });
     state.rows.push(recorded);
     state.runCostCents += recorded.costCents;
@@ -182,8 +184,8 @@ interface AttemptResult {
   attempt: Attempt;
   /** Set when the policy engine or the budget did not allow the attempt: how the run ends. */
   halt?: RunEnding;
-  /** What was reserved from the agent's budget for this attempt. */
-  reservedCents?: number;
+  /** What was reserved from the agent's budget and the tenant's day for this attempt, when anything was. */
+  reserved?: Reserved;
   /** The step needs a person's approval first: record it blocked and park the run. */
   park?: boolean;
 }
@@ -214,7 +216,7 @@ async function attemptStep(
   }
   if (decided.kind !== "allow") return { params, ...notAllowed(decided) };
   const reserved = await reserve(deps, state, decided.estimatedCostCents, decided.decision.policy_hash);
-  if (reserved.halt !== undefined) return { params, ...reserved.halt };
+  if ("halt" in reserved) return { params, ...reserved };
   const controller = new AbortController();
   const attemptResult = await executeAttempt(
     skill,
@@ -233,7 +235,7 @@ async function attemptStep(
     },
     decided.decision,
   );
-  return { params, attempt: attemptResult, reservedCents: reserved.cents };
+  return { params, attempt: attemptResult, ...(reserved.cents === 0 ? {} : { reserved }) };
 }
 
 /**
@@ -257,27 +259,40 @@ async function withApproval(
   return decision === undefined ? governed : { kind: "allow", decision, estimatedCostCents: governed.estimatedCostCents };
 }
 
+interface Reserved {
+  cents: number;
+  day: string;
+}
+
 /**
- * Reserves the step's estimated cost from the agent's budget before it runs. A step whose reservation would
- * exceed what remains is not executed: it is recorded blocked and the run halts with budget_exhausted.
+ * Reserves the step's estimated cost from the agent's budget and the tenant's day before it runs. A step whose
+ * reservation would exceed what remains of either is not executed: it is recorded blocked and the run halts with
+ * budget_exhausted. Nothing is reserved when neither limit is set; the step's cost is then only settled.
  */
 async function reserve(
   deps: RunnerDeps,
   state: RunState,
   estimatedCostCents: number,
   policyHash: string,
-): Promise<{ cents: number; halt?: { attempt: Attempt; halt: RunEnding } }> {
-  if (state.agent.budgetCents === null || estimatedCostCents <= 0) return { cents: 0 };
-  const reservation = await reserveBudget(deps.db.pool, state.agent.id, estimatedCostCents);
-  if (reservation.ok) return { cents: estimatedCostCents };
-  const message = `Hard budget limit reached: ${reservation.spentCents + estimatedCostCents}c consumed >= ${reservation.budgetCents}c limit`;
-  const decision = { action: "deny" as const, reason: message, policy_id: "budget", policy_hash: policyHash };
+): Promise<Reserved | { attempt: Attempt; halt: RunEnding }> {
+  const day = utcDay(new Date());
+  const dailyCap = state.policy.ok ? state.policy.policy.document.caps.tenant_daily_cost_cents : null;
+  if (estimatedCostCents <= 0 || (state.agent.budgetCents === null && dailyCap === null)) return { cents: 0, day };
+  const reservation = await reserveSpend(deps.db, {
+    agentId: state.agent.id,
+    tenantId: state.run.tenantId,
+    day,
+    cents: estimatedCostCents,
+    tenantDailyCapCents: dailyCap,
+  });
+  if (reservation.ok) return { cents: estimatedCostCents, day };
+  const whose = reservation.limit === "tenant_daily_cap" ? ` (the tenant's daily cap, ${day} UTC)` : "";
+  const message = `Hard budget limit reached: ${reservation.spentCents + estimatedCostCents}c consumed >= ${reservation.limitCents}c limit${whose}`;
+  const policyId = reservation.limit === "tenant_daily_cap" ? "tenant_daily_cap" : "budget";
+  const decision = { action: "deny" as const, reason: message, policy_id: policyId, policy_hash: policyHash };
   return {
-    cents: 0,
-    halt: {
-      attempt: attemptNotRun(failure("BUDGET_EXCEEDED", message), decision),
-      halt: { status: "halted", errorMessage: message, terminationReason: "budget_exhausted" },
-    },
+    attempt: attemptNotRun(failure("BUDGET_EXCEEDED", message), decision),
+    halt: { status: "halted", errorMessage: message, terminationReason: "budget_exhausted" },
   };
 }
 

@@ -36,12 +36,15 @@ export function policyCommand(ctx: CliContext): Command {
           tenant_policy: storedJson(view.tenant),
           agent_policy: storedJson(view.agent),
           effective: { id: view.effective.id, hash: view.effective.hash, document: view.effective.document },
+          tenant_spend_today: { day: view.today.day, spent_cents: view.today.spentCents },
         };
         if (flags.json) return printJson(ctx.output, json);
         ctx.output.out(`tenant policy: ${view.tenant ? `version ${view.tenant.version}` : "none (defaults: SSRF block on, no caps)"}`);
         if (flags.agentId !== undefined) ctx.output.out(`agent policy:  ${view.agent ? `version ${view.agent.version}` : "none"}`);
         ctx.output.out(`effective:     ${view.effective.id} (hash ${view.effective.hash})`);
         for (const line of JSON.stringify(view.effective.document, null, 2).split("\n")) ctx.output.out(`  ${line}`);
+        const cap = view.effective.document.caps.tenant_daily_cost_cents;
+        ctx.output.out(`tenant spend today (${view.today.day} UTC): ${view.today.spentCents}c${cap === null ? " (no daily cap)" : ` of ${cap}c daily cap`}`);
       }),
   );
   policy.addCommand(

@@ -93,28 +93,3 @@ order by created_at, id`,
   );
   return rows.map(toAgent);
 }
-
-export type Reservation = { ok: true } | { ok: false; spentCents: number; budgetCents: number };
-
-/**
- * Reserves a step's estimated cost from an agent's budget, in one conditional statement: it charges the estimate
- * only while spent + estimate stays within the budget, so concurrent runs of one agent can never overspend by
- * reserving at once. The step's record later replaces the estimate with the actual cost (settle).
- */
-export async function reserveBudget(db: Queryable, agentId: string, cents: number): Promise<Reservation> {
-  const { rows } = await db.query<{ reserved: boolean; spent_cents: string; budget_cents: string }>(
-    `with reserved as (
-  update agents
-  set spent_cents = spent_cents + $2::bigint
-  where id = $1::text and (budget_cents is null or spent_cents + $2::bigint <= budget_cents)
-  returning id
-)
-select exists (select 1 from reserved) as reserved, spent_cents, coalesce(budget_cents, 0) as budget_cents
-from agents
-where id = $1::text`,
-    [agentId, cents],
-  );
-  const row = rows[0];
-  if (row === undefined || row.reserved) return { ok: true };
-  return { ok: false, spentCents: Number(row.spent_cents), budgetCents: Number(row.budget_cents) };
-}

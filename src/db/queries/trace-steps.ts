@@ -65,8 +65,10 @@ export interface StepRecord {
   runId: string;
   epoch: number;
   agentId: string;
-  /** The estimate reserved from the agent's budget before the step ran; settled here against the actual cost. */
+  /** The estimate reserved from the agent's budget and the tenant's day before the step ran; settled here. */
   reservedCents: number;
+  /** The UTC day (`YYYY-MM-DD`) of the tenant's spend ledger the reservation was made on. */
+  spendDay: string;
   /** The step index the run resumes at after this row: the next step once this one is settled. */
   nextStepIndex: number;
   step: TraceStep;
@@ -90,7 +92,7 @@ export async function insertStepAndAdvanceRun(db: Queryable, record: StepRecord)
     chain_head = $22::text,
     cost_cents = cost_cents + $15::bigint
   where id = $1::text and epoch = $2::int and status = 'running' and next_seq = $5::int
-  returning id, cancel_requested_at is not null as cancel_requested
+  returning id, tenant_id, cancel_requested_at is not null as cancel_requested
 ),
 -- Settle: swap the reserved estimate for the actual cost, as one relative update, so runs of one agent settling at
 -- once lose no cent. Zero-cost steps leave the agent row alone (no lock on a row every run of the agent shares).
@@ -99,6 +101,17 @@ settled as (
   set spent_cents = spent_cents - $24::bigint + $15::bigint, updated_at = now()
   where id = $25::text and ($24::bigint <> 0 or $15::bigint <> 0) and exists (select 1 from advanced)
   returning id
+),
+-- The tenant's day is settled the same way; the row exists when something was reserved, and is created otherwise.
+-- It reads \`settled\` so the agent row is locked before the day row, in the order reserving locks them (no deadlock).
+settled_day as (
+  insert into tenant_daily_spend as spend (tenant_id, day, spent_cents)
+  select tenant_id, $26::date, $15::bigint - $24::bigint
+  from advanced
+  where exists (select 1 from settled)
+  on conflict (tenant_id, day) do update
+  set spent_cents = spend.spent_cents + excluded.spent_cents, updated_at = now()
+  returning tenant_id
 )
 insert into aos_trace_steps (trace_id, seq, step_index, step_id, attempt, skill_name, skill_version, params, status,
   outcome_code, outcome_data, error, cost_cents, tokens, duration_ms, started_at, completed_at, decision,
@@ -134,6 +147,7 @@ returning (select cancel_requested from advanced)`,
       step.error === null ? null : JSON.stringify(step.error),
       record.reservedCents,
       record.agentId,
+      record.spendDay,
     ],
   );
   return { written: rows.length === 1, cancelRequested: rows[0]?.cancel_requested === true };
