@@ -13,6 +13,16 @@ const transform = (stepId: string) => ({ step_id: stepId, skill: "json_transform
 const failing = { step_id: "boom", skill: "fail_trigger", params: { retryable: false } };
 const costly = (stepId: string, cost: number) => ({ step_id: stepId, skill: "fail_trigger", params: { fail_times: 0, cost_cents: cost } });
 
+const ask = (stepId: string, content: string) => ({
+  step_id: stepId,
+  skill: "llm_invoke",
+  params: { provider: "local", messages: [{ role: "user", content }], max_tokens: 64 },
+});
+
+async function llmRecordsOf(db: TestDatabase, runId: string) {
+  return (await db.pool.query("select * from llm_run_records where run_id = $1", [runId])).rows;
+}
+
 async function recordsOf(db: TestDatabase, runId: string) {
   const count = async (sql: string) => (await db.pool.query(sql, [runId])).rows[0].n as number;
   const incidents = (await db.pool.query("select * from incidents where source_run_id = $1", [runId])).rows;
@@ -120,5 +130,63 @@ describe.each(testBackends())("the records every terminal run leaves, on $name",
       [run.id],
     );
     expect(state.rows[0]).toEqual({ run_status: "running", trace_status: "running", root_hash: null, checkpoints: 0, evidence: 0, prevention: 0 });
+  });
+
+  it("a run that called a model leaves one LLM record summing its calls, expected and observed in its evidence", async () => {
+    const detail = await runToEnd(db, config, {
+      tenantId: "t-llm",
+      goal: "g",
+      plan: { steps: [ask("first", "Summarise the order."), transform("between"), ask("second", "And now in one word.")] },
+    });
+    expect(detail.run.status).toBe("succeeded");
+    const calls = detail.steps.filter((step) => step.skillName === "llm_invoke");
+    const results = calls.map((step) => step.outcomeData as { input_tokens: number; output_tokens: number; prompt_hash: string });
+    const rows = await llmRecordsOf(db, detail.run.id);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      tenant_id: "t-llm",
+      trace_id: detail.trace?.traceId,
+      provider: "local",
+      model: "local-echo",
+      execution_status: "SUCCEEDED",
+      source: "WORKER",
+      call_count: 2,
+      input_tokens: results[0]!.input_tokens + results[1]!.input_tokens,
+      output_tokens: results[0]!.output_tokens + results[1]!.output_tokens,
+      price_table_version: "2026-11-01",
+    });
+    expect(Number(rows[0].cost_cents)).toBe(calls.reduce((sum, step) => sum + step.costCents, 0));
+    expect(rows[0].prompt_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(rows[0].prompt_hash).not.toBe(results[0]!.prompt_hash);
+    const { evidence } = await recordsOf(db, detail.run.id);
+    expect(evidence[0].expected_artifacts).toContain("llm_record");
+    expect(evidence[0].observed_artifacts).toContain("llm_record");
+    expect(evidence[0].integrity_status).toBe("VALID");
+  });
+
+  it("an LLM record is FAILED when its run failed, ABORTED when a budget halted it, and absent when no model ran", async () => {
+    const failed = await runToEnd(db, config, { tenantId: "t-llm", goal: "g", plan: { steps: [ask("a", "hello"), failing] } });
+    expect((await llmRecordsOf(db, failed.run.id))[0]).toMatchObject({ execution_status: "FAILED", call_count: 1 });
+    const agent = await createAgent(db, { tenantId: "t-llm", name: "thrifty", budgetCents: 5 });
+    const halted = await runToEnd(db, config, {
+      tenantId: "t-llm",
+      agentId: agent.id,
+      goal: "g",
+      plan: { steps: [ask("a", "hello"), costly("pricey", 9), ask("b", "never asked")] },
+    });
+    expect(halted.run.status).toBe("halted");
+    expect((await llmRecordsOf(db, halted.run.id))[0]).toMatchObject({ execution_status: "ABORTED", call_count: 1 });
+    const none = await runToEnd(db, config, { tenantId: "t-llm", goal: "g", plan: { steps: [transform("a")] } });
+    expect(await llmRecordsOf(db, none.run.id)).toHaveLength(0);
+    const { evidence } = await recordsOf(db, none.run.id);
+    expect(evidence[0].expected_artifacts).not.toContain("llm_record");
+  });
+
+  it("LLM records are write-once: no update, no delete", async () => {
+    const detail = await runToEnd(db, config, { tenantId: "t-llm", goal: "g", plan: { steps: [ask("a", "hello")] } });
+    await expect(db.pool.query("update llm_run_records set cost_cents = 0 where run_id = $1", [detail.run.id])).rejects.toThrow(
+      /S6_IMMUTABILITY_VIOLATION/,
+    );
+    await expect(db.pool.query("delete from llm_run_records where run_id = $1", [detail.run.id])).rejects.toThrow(/S6_IMMUTABILITY_VIOLATION/);
   });
 });

@@ -30,6 +30,20 @@ export function runJson(detail: RunDetail): Record<string, unknown> {
         ? null
         : { id: detail.incident.id, outcome: detail.incident.outcome, severity: detail.incident.severity, category: detail.incident.category },
     integrity_evidence: detail.evidence === undefined ? null : { status: detail.evidence.status, score: detail.evidence.score },
+    llm_record:
+      detail.llm === undefined
+        ? null
+        : {
+            id: detail.llm.id,
+            provider: detail.llm.provider,
+            model: detail.llm.model,
+            calls: detail.llm.callCount,
+            input_tokens: detail.llm.inputTokens,
+            output_tokens: detail.llm.outputTokens,
+            cost_cents: detail.llm.costCents,
+            cost_microcents: detail.llm.costMicrocents,
+            status: detail.llm.status,
+          },
     trace_id: trace?.traceId ?? null,
     trace_status: trace?.status ?? null,
     root_hash: trace?.rootHash ?? null,
@@ -79,9 +93,13 @@ export function printRunSummary(output: Output, detail: RunDetail, options = { s
     rows.push(["agent budget", `${agent.budgetCents - agent.spentCents}c left of ${agent.budgetCents}c`]);
   }
   if (trace !== undefined) rows.push(["trace", `${trace.traceId} (${trace.status})`]);
-  const { incident, evidence } = detail;
+  const { incident, evidence, llm } = detail;
   if (incident !== undefined) rows.push(["incident", `${incident.id} ${incident.outcome} ${incident.severity} ${incident.category}`]);
   if (evidence !== undefined) rows.push(["evidence", `${evidence.status} (score ${evidence.score.toFixed(2)})`]);
+  if (llm !== undefined) {
+    const calls = `${llm.callCount} call${llm.callCount === 1 ? "" : "s"}`;
+    rows.push(["llm record", `${llm.status} ${llm.provider}/${llm.model}, ${calls}, ${llm.inputTokens}+${llm.outputTokens} tokens, ${llm.costMicrocents} micro-cents (${llm.costCents}c)`]);
+  }
   if (trace?.rootHash) rows.push(["chain head", trace.rootHash]);
   for (const line of table(rows)) output.out(`  ${line}`);
   if (options.steps && steps.length > 0) {

@@ -2,7 +2,15 @@ import { randomUUID } from "node:crypto";
 import type { Config } from "../config.js";
 import { type Database, withTransaction } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
-import { type EvidenceView, findEvidence, type IncidentView, insertRunRecords, listIncidents } from "../db/queries/run-records.js";
+import {
+  type EvidenceView,
+  findEvidence,
+  findLlmRecord,
+  type IncidentView,
+  insertRunRecords,
+  type LlmRecordView,
+  listIncidents,
+} from "../db/queries/run-records.js";
 import { ensureTenant } from "../db/queries/tenants.js";
 import { findRun, insertRun, listRuns } from "../db/queries/runs.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
@@ -136,6 +144,8 @@ export interface RunDetail {
   /** The records a terminal run leaves; undefined until it is terminal. */
   incident: IncidentView | undefined;
   evidence: EvidenceView | undefined;
+  /** The run's model calls summarised, when it made any. */
+  llm: LlmRecordView | undefined;
 }
 
 /** A run with its trace and steps; another tenant's run is "Run not found". */
@@ -146,7 +156,8 @@ export async function getRunDetail(db: Database, tenantId: string, runId: string
   const agent = await findAgent(db.pool, run.tenantId, run.agentId);
   const [incident] = await listIncidents(db.pool, run.tenantId, 1, run.id);
   const evidence = await findEvidence(db.pool, run.tenantId, run.id);
-  return { run, trace, steps, agent, incident, evidence };
+  const llm = await findLlmRecord(db.pool, run.tenantId, run.id);
+  return { run, trace, steps, agent, incident, evidence, llm };
 }
 
 export function parseRunStatus(status: string | undefined): RunStatus | undefined {

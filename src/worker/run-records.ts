@@ -5,7 +5,7 @@ import type { RunEnding } from "./finalize.js";
 /**
  * The records a terminal run leaves (upstream §1.3, §1.7–1.9, §5.4), built here as plain rows and written by the
  * finalizing transaction: one incident, one policy-evaluation summary plus one row per non-allow decision, one
- * integrity-evidence row, one provenance row, and a memory per succeeded step.
+ * integrity-evidence row, one provenance row, a memory per succeeded step, and an LLM record when a model was called.
  */
 export interface RunRecords {
   incident: IncidentRow;
@@ -13,6 +13,25 @@ export interface RunRecords {
   evidence: EvidenceRow;
   provenance: ProvenanceRow;
   memories: MemoryRow[];
+  /** Present when the run called a model. */
+  llm?: LlmRecordRow;
+}
+
+export interface LlmRecordRow {
+  id: string;
+  provider: string;
+  model: string;
+  promptHash: string;
+  responseHash: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  costCents: number;
+  costMicrocents: number;
+  callCount: number;
+  priceTableVersion: string | null;
+  status: "SUCCEEDED" | "FAILED" | "ABORTED" | "TIMEOUT";
+  startedAt: Date;
+  completedAt: Date;
 }
 
 export interface IncidentRow {
@@ -177,9 +196,75 @@ function buildPrevention(input: RecordInput): PreventionRow[] {
   return [summary, ...perDecision];
 }
 
-function buildEvidence(input: RecordInput): EvidenceRow {
+/** What llm_invoke put in a step's result (succeeded) or beside its error (failed). */
+interface LlmCallResult {
+  provider?: string;
+  model?: string;
+  prompt_hash?: string;
+  response_hash?: string;
+  input_tokens?: number;
+  output_tokens?: number;
+  cost_microcents?: number;
+  price_table_version?: string;
+}
+
+/** One value, or "mixed" when the calls differ. */
+function single(values: readonly (string | undefined)[]): string {
+  const distinct = [...new Set(values.map((value) => value ?? "unknown"))];
+  return distinct.length === 1 ? (distinct[0] as string) : "mixed";
+}
+
+/** One call's hash, or the sha256 of the calls' hashes joined in trace order. */
+function combinedHash(hashes: readonly string[]): string | null {
+  if (hashes.length <= 1) return hashes[0] ?? null;
+  return createHash("sha256").update(hashes.join("\n")).digest("hex");
+}
+
+/**
+ * The run's LLM record (upstream §1.8): one row summarising every model call the run made, that is every
+ * llm_invoke attempt that ran (a blocked one called nothing). None for a run that called no model.
+ */
+function buildLlmRecord(input: RecordInput): LlmRecordRow | undefined {
+  const calls = input.steps.filter((step) => step.skillName === "llm_invoke" && step.status !== "blocked");
+  const first = calls[0];
+  const last = calls.at(-1);
+  if (first === undefined || last === undefined) return undefined;
+  const results = calls.map((step) => (step.outcomeData ?? {}) as LlmCallResult);
+  const lastStep = input.steps.at(-1);
+  const status =
+    input.ending.status === "succeeded"
+      ? "SUCCEEDED"
+      : input.ending.status === "failed"
+        ? lastStep?.skillName === "llm_invoke" && lastStep.outcomeCode === "TIMEOUT"
+          ? "TIMEOUT"
+          : "FAILED"
+        : "ABORTED";
+  return {
+    id: randomUUID(),
+    provider: single(results.map((result) => result.provider)),
+    model: single(results.map((result) => result.model)),
+    promptHash: combinedHash(results.map((result) => result.prompt_hash ?? "")) ?? "",
+    responseHash: combinedHash(results.flatMap((result) => (result.response_hash === undefined ? [] : [result.response_hash]))),
+    inputTokens: results.reduce((sum, result) => sum + (result.input_tokens ?? 0), 0),
+    outputTokens: results.reduce((sum, result) => sum + (result.output_tokens ?? 0), 0),
+    costCents: calls.reduce((sum, step) => sum + step.costCents, 0),
+    costMicrocents: results.reduce((sum, result) => sum + (result.cost_microcents ?? 0), 0),
+    callCount: calls.length,
+    priceTableVersion: results.find((result) => result.price_table_version !== undefined)?.price_table_version ?? null,
+    status,
+    startedAt: first.startedAt,
+    completedAt: last.completedAt,
+  };
+}
+
+function buildEvidence(input: RecordInput, llmExpected: boolean): EvidenceRow {
   const expected = ["aos_traces", "aos_trace_steps", "checkpoint", "incident", "policy_record"];
   const observed = ["incident", "policy_record"];
+  // The LLM record is built with the others and written in the same transaction, so when expected it is observed.
+  if (llmExpected) {
+    expected.push("llm_record");
+    observed.push("llm_record");
+  }
   const missingReasons: Record<string, string> = {};
   if (input.notExecutedReason === undefined) observed.unshift("aos_traces", "checkpoint");
   if (input.steps.length > 0) observed.splice(1, 0, "aos_trace_steps");
@@ -195,10 +280,12 @@ function buildEvidence(input: RecordInput): EvidenceRow {
 
 export function buildRunRecords(input: RecordInput): RunRecords {
   const { run } = input;
+  const llm = buildLlmRecord(input);
   return {
     incident: buildIncident(input),
     prevention: buildPrevention(input),
-    evidence: buildEvidence(input),
+    evidence: buildEvidence(input, llm !== undefined),
+    ...(llm === undefined ? {} : { llm }),
     provenance: { id: randomUUID(), rootHash: input.rootHash },
     memories: input.steps
       .filter((step) => step.status === "succeeded")

@@ -1,4 +1,4 @@
-import type { Run } from "../../glossary.js";
+import { type Run, traceIdFor } from "../../glossary.js";
 import type { RunRecords } from "../../worker/run-records.js";
 import type { Queryable } from "../database.js";
 
@@ -84,6 +84,35 @@ from runs r
 where r.id = $7::text`,
     [records.provenance.id, run.tenantId, context.status, context.errorMessage, records.provenance.rootHash, context.completedAt, run.id],
   );
+  if (records.llm !== undefined) {
+    const llm = records.llm;
+    await db.query(
+      `insert into llm_run_records (id, tenant_id, run_id, trace_id, provider, model, prompt_hash, response_hash,
+  input_tokens, output_tokens, cost_cents, cost_microcents, call_count, price_table_version, execution_status, source,
+  started_at, completed_at)
+values ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::int, $10::int, $11::bigint,
+  $12::bigint, $13::int, $14::text, $15::text, 'WORKER', $16::timestamptz, $17::timestamptz)`,
+      [
+        llm.id,
+        run.tenantId,
+        run.id,
+        traceIdFor(run.id),
+        llm.provider,
+        llm.model,
+        llm.promptHash,
+        llm.responseHash,
+        llm.inputTokens,
+        llm.outputTokens,
+        llm.costCents,
+        llm.costMicrocents,
+        llm.callCount,
+        llm.priceTableVersion,
+        llm.status,
+        llm.startedAt,
+        llm.completedAt,
+      ],
+    );
+  }
   if (records.memories.length > 0) {
     await db.query(
       `insert into memories (id, tenant_id, agent_id, run_id, memory_type, text, meta)
@@ -195,6 +224,61 @@ where e.tenant_id = $1::text and e.run_id = $2::text`,
         stepSeq: record.step_seq,
         reason: record.reason,
       })),
+    }
+  );
+}
+
+export interface LlmRecordView {
+  id: string;
+  provider: string;
+  model: string;
+  inputTokens: number;
+  outputTokens: number;
+  costCents: number;
+  costMicrocents: number;
+  callCount: number;
+  status: string;
+  promptHash: string | null;
+  responseHash: string | null;
+  priceTableVersion: string | null;
+}
+
+export async function findLlmRecord(db: Queryable, tenantId: string, runId: string): Promise<LlmRecordView | undefined> {
+  const { rows } = await db.query<{
+    id: string;
+    provider: string;
+    model: string;
+    input_tokens: number;
+    output_tokens: number;
+    cost_cents: string;
+    cost_microcents: string;
+    call_count: number;
+    execution_status: string;
+    prompt_hash: string | null;
+    response_hash: string | null;
+    price_table_version: string | null;
+  }>(
+    `select id, provider, model, input_tokens, output_tokens, cost_cents, cost_microcents, call_count, execution_status,
+  prompt_hash, response_hash, price_table_version
+from llm_run_records
+where tenant_id = $1::text and run_id = $2::text`,
+    [tenantId, runId],
+  );
+  const row = rows[0];
+  return (
+    row && {
+      id: row.id,
+      provider: row.provider,
+      model: row.model,
+      inputTokens: row.input_tokens,
+      outputTokens: row.output_tokens,
+      costCents: Number(row.cost_cents),
+      costMicrocents: Number(row.cost_microcents),
+      callCount: row.call_count,
+      status: row.execution_status,
+      promptHash: row.prompt_hash,
+      responseHash: row.response_hash,
+      priceTableVersion: row.price_table_version,
     }
   );
 }
