@@ -33,7 +33,11 @@ export const TRACE_STATUS_FOR_RUN: Readonly<Record<"succeeded" | "failed" | "hal
 };
 
 /** The status of one trace step (one attempt of one step); `blocked`: the policy engine denied it, so it never ran. */
-export type StepStatus = "succeeded" | "failed" | "blocked";
+/**
+ * `started` is the intent row of a skill with external side effects, written before it calls out; `interrupted` is
+ * recorded for such an attempt when its worker died before recording the outcome.
+ */
+export type StepStatus = "succeeded" | "failed" | "blocked" | "started" | "interrupted";
 
 export type OnError = "abort" | "continue";
 

@@ -85,7 +85,7 @@ const stepShape = z
     skill: z.string(),
     skill_version: z.string(),
     params: z.record(z.string(), z.unknown()),
-    status: z.enum(["succeeded", "failed", "blocked"]),
+    status: z.enum(["succeeded", "failed", "blocked", "started", "interrupted"]),
     outcome_code: z.string(),
     outcome_data: z.unknown(),
     error: stepError.nullable(),

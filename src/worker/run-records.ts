@@ -225,7 +225,7 @@ function combinedHash(hashes: readonly string[]): string | null {
  * llm_invoke attempt that ran (a blocked one called nothing). None for a run that called no model.
  */
 function buildLlmRecord(input: RecordInput): LlmRecordRow | undefined {
-  const calls = input.steps.filter((step) => step.skillName === "llm_invoke" && step.status !== "blocked");
+  const calls = input.steps.filter((step) => step.skillName === "llm_invoke" && (step.status === "succeeded" || step.status === "failed"));
   const first = calls[0];
   const last = calls.at(-1);
   if (first === undefined || last === undefined) return undefined;
