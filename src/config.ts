@@ -30,6 +30,17 @@ export interface Config {
   readonly verifierKeys: readonly string[];
   /** NO_COLOR (https://no-color.org): plain output even on a terminal. */
   readonly noColor: boolean;
+  /** How long a claim holds a run without a heartbeat; a worker renews it every third of this. */
+  readonly leaseMs: number;
+  /** Claims of one run before the reaper or a failing worker gives up on it (RUN_MAX_ATTEMPTS). */
+  readonly runMaxAttempts: number;
+  /** Run-level retry after a system failure: min(base · 2^(attempts-1), max) seconds. */
+  readonly runRetryBaseSeconds: number;
+  readonly runRetryMaxSeconds: number;
+  /** How often an idle worker polls the queue when no notification wakes it. */
+  readonly workerPollMs: number;
+  /** Whether workers LISTEN for queued runs; turn off behind PgBouncer in transaction mode (polling only). */
+  readonly workerListen: boolean;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -42,6 +53,14 @@ function integer(env: Env, name: string, fallback: number, min: number): number 
     throw new AppError("USAGE", `${name} must be a whole number >= ${min}, got "${raw}"`);
   }
   return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (["1", "true", "yes", "on"].includes(raw.toLowerCase())) return true;
+  if (["0", "false", "no", "off"].includes(raw.toLowerCase())) return false;
+  throw new AppError("USAGE", `${name} must be true or false, got "${raw}"`);
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -63,5 +82,11 @@ export function loadConfig(env: Env = process.env): Config {
       .split(/[\s,]+/)
       .filter((key) => key !== ""),
     noColor: env.NO_COLOR !== undefined && env.NO_COLOR !== "",
+    leaseMs: integer(env, "AOS_LEASE_MS", 30_000, 100),
+    runMaxAttempts: integer(env, "RUN_MAX_ATTEMPTS", 5, 1),
+    runRetryBaseSeconds: integer(env, "AOS_RUN_RETRY_BASE_S", 60, 0),
+    runRetryMaxSeconds: integer(env, "AOS_RUN_RETRY_MAX_S", 3600, 0),
+    workerPollMs: integer(env, "AOS_WORKER_POLL_MS", 1000, 10),
+    workerListen: boolean(env, "AOS_WORKER_LISTEN", true),
   });
 }

@@ -137,6 +137,18 @@ export const FAILURE_CATALOG = {
     httpStatus: 409,
     suggestion: "The step was stopped by its run's cancellation or a stopping worker; the runner decides what follows.",
   },
+  INTERRUPTED: {
+    category: "TRANSIENT",
+    retryable: true,
+    httpStatus: 503,
+    suggestion: "The worker stopped mid-call; the step is retried with the same idempotency key.",
+  },
+  RUN_ABANDONED: {
+    category: "INFRASTRUCTURE",
+    retryable: false,
+    httpStatus: 500,
+    suggestion: "Workers kept losing this run (crashes or database outages); check the workers' logs, then re-run it.",
+  },
   INJECTED_FAILURE: {
     category: "TRANSIENT",
     retryable: true,

@@ -150,6 +150,12 @@ export interface TraceStep {
   decision: StepDecision | null;
   leafHash: string;
   chainHash: string;
+  /**
+   * When `aos prune` removed the step's payload (params read `{}`, outcomeData and error `null`); its hashes stay, so
+   * its leaf is checked against the chain and the signed checkpoint but cannot be recomputed from its content.
+   * Absent or null: the step has its payload.
+   */
+  prunedAt?: Date | null;
 }
 
 /** The policy engine's answer before a step; stored in the trace step, so it is inside the proof. */

@@ -5,7 +5,6 @@ import { type Run, type StepDecision, type TraceStep } from "../../src/glossary.
 import { createRun } from "../../src/services/runs.js";
 import { ok } from "../../src/skills/outcome.js";
 import { findSkill } from "../../src/skills/registry.js";
-import { DEFAULT_LEASE_MS } from "../../src/worker/claim.js";
 import { type AttemptToRecord, buildTraceStep, cursorFor, type TraceCursor } from "../../src/worker/record-step.js";
 import type { RunnerDeps } from "../../src/worker/runner.js";
 import { ONE_STEP_PLAN } from "./one-step-plan.js";
@@ -32,7 +31,7 @@ export interface OneStepRun {
  */
 export async function recordOneStep(deps: RunnerDeps): Promise<OneStepRun> {
   const created = await createRun(deps.db, deps.config, RUN_INPUT);
-  const run = await claimRunById(deps.db.pool, created.id, WORKER_ID, DEFAULT_LEASE_MS);
+  const run = await claimRunById(deps.db.pool, created.id, WORKER_ID, deps.config.leaseMs);
   const planStep = run?.plan?.steps[0];
   const skill = findSkill("json_transform");
   if (run === undefined || planStep === undefined || run.chainHead === null || skill === undefined) {

@@ -9,10 +9,12 @@ import { migrateCommand } from "./commands/migrate.js";
 import { policyCommand } from "./commands/policy.js";
 import { evidenceCommand, incidentsCommand } from "./commands/records.js";
 import { exportProofCommand, proofCommand, proveStepCommand } from "./commands/proof.js";
+import { pruneCommand } from "./commands/prune.js";
 import { runCommand } from "./commands/run.js";
 import { getRunCommand, listRunsCommand } from "./commands/runs.js";
 import { listSkillsCommand, skillCommand } from "./commands/skills.js";
 import { verifyCommand, verifyStepCommand } from "./commands/verify.js";
+import { workerCommand } from "./commands/worker.js";
 import type { CliContext } from "./context.js";
 import { type Output, paint, processOutput } from "./output.js";
 
@@ -29,6 +31,7 @@ function buildProgram(ctx: CliContext): Command {
     .configureOutput({ writeOut: (text) => ctx.output.out(text.trimEnd()), writeErr: (text) => ctx.output.err(text.trimEnd()) });
   for (const command of [
     runCommand(ctx),
+    workerCommand(ctx),
     createAgentCommand(ctx),
     listAgentsCommand(ctx),
     getRunCommand(ctx),
@@ -41,6 +44,7 @@ function buildProgram(ctx: CliContext): Command {
     verifyCommand(ctx),
     proveStepCommand(ctx),
     verifyStepCommand(ctx),
+    pruneCommand(ctx),
     keysCommand(ctx),
     policyCommand(ctx),
     incidentsCommand(ctx),

@@ -1,4 +1,5 @@
 import type { Run, TraceStep } from "../glossary.js";
+import { isPruned } from "../trace/step-content.js";
 import type { RunDetail } from "../services/runs.js";
 import { type Output, paint, statusColor, table } from "./output.js";
 
@@ -65,6 +66,7 @@ export function stepJson(step: TraceStep): Record<string, unknown> {
     outcome_code: step.outcomeCode,
     duration_ms: step.durationMs,
     ...(step.error === null ? {} : { error: step.error.message }),
+    ...(isPruned(step) ? { pruned_at: (step.prunedAt as Date).toISOString() } : {}),
   };
 }
 
@@ -72,7 +74,8 @@ export function stepJson(step: TraceStep): Record<string, unknown> {
 export function stepLine(output: Output, step: TraceStep): string {
   const attempt = step.attempt > 1 ? ` (attempt ${step.attempt})` : "";
   const error = step.error === null ? "" : `  ${step.error.code}: ${step.error.message}`;
-  return `  ${step.stepId}  ${step.skillName}  ${paint(output, statusColor(step.status), step.status)}  ${step.durationMs} ms${attempt}${error}`;
+  const pruned = isPruned(step) ? "  (payload pruned)" : "";
+  return `  ${step.stepId}  ${step.skillName}  ${paint(output, statusColor(step.status), step.status)}  ${step.durationMs} ms${attempt}${error}${pruned}`;
 }
 
 /** The finished run for people: its facts, its steps (unless they were shown live), and its last result. */
@@ -108,7 +111,7 @@ export function printRunSummary(output: Output, detail: RunDetail, options = { s
   }
   const last = steps.at(-1);
   if (run.status === "succeeded" && last !== undefined) {
-    const result = JSON.stringify(last.outcomeData);
+    const result = isPruned(last) ? "(payload pruned)" : JSON.stringify(last.outcomeData);
     output.out(`  result: ${result.length > 300 ? `${result.slice(0, 297)}...` : result}`);
   }
   if (run.errorMessage !== null) output.out(`  ${paint(output, "red", "Error:")} ${run.errorMessage}`);

@@ -8,7 +8,7 @@ import { isTerminal, type Run, type Trace, type TraceStep } from "../glossary.js
 import { buildBundle, type ProofBundle } from "../trace/bundle.js";
 import { canonicalBytes } from "../trace/canonical-json.js";
 import { inclusionProof } from "../trace/merkle.js";
-import { contentOf } from "../trace/step-content.js";
+import { contentOf, isPruned } from "../trace/step-content.js";
 import { formatTlogProof } from "../trace/tlog-proof.js";
 import { loadVerifiers } from "../trace/key-store.js";
 import { encodeVerifierKey } from "../trace/signed-note.js";
@@ -31,6 +31,8 @@ export interface RunProof {
   step_count: number;
   failure_reason: string | null;
   first_bad_seq: number | null;
+  /** Steps whose payload `aos prune` removed: their leaves were checked, their content could not be re-hashed. */
+  pruned_steps: number;
   /** The signed checkpoint note, as stored. */
   checkpoint: string | null;
   signature_valid: boolean | null;
@@ -60,6 +62,7 @@ function unsupported(runId: string, reason: string, trace?: Trace): RunProof {
     step_count: 0,
     failure_reason: reason,
     first_bad_seq: null,
+    pruned_steps: 0,
     checkpoint: null,
     signature_valid: null,
     signed_by: [],
@@ -144,6 +147,7 @@ export async function getRunProof(db: Database, config: Config, tenantId: string
     step_count: material.steps.length,
     failure_reason: verdict.failureReason,
     first_bad_seq: verdict.firstBadSeq,
+    pruned_steps: verdict.prunedSteps,
     checkpoint: material.checkpointNote,
     signature_valid: verdict.signatureValid,
     signed_by: verdict.signedBy,
@@ -196,6 +200,10 @@ export async function proveStep(db: Database, config: Config, tenantId: string, 
   const step = material.steps[seq];
   if (step === undefined) {
     throw new AppError("VALIDATION_ERROR", `run ${runId} has steps seq 0 to ${material.steps.length - 1}; there is no seq ${seq}`);
+  }
+  if (isPruned(step)) {
+    // A step proof carries the step's content so its leaf can be recomputed; a pruned step has none left.
+    throw new AppError("VALIDATION_ERROR", `step seq ${seq} of run ${runId} was pruned: its content is gone, so no step proof can be issued`);
   }
   const leaves = material.steps.map((row) => Buffer.from(row.leafHash, "hex"));
   return formatTlogProof({

@@ -1,5 +1,6 @@
 import { type Database, withTransaction } from "../db/database.js";
 import { insertApproval } from "../db/queries/approvals.js";
+import { notifyRunQueued } from "../db/queries/run-queue.js";
 import { findRun, requestCancel, takeWaitingRun } from "../db/queries/runs.js";
 import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
 import { AppError } from "../errors.js";
@@ -47,6 +48,7 @@ export async function approveRun(db: Database, tenantId: string, runId: string, 
         [run.id],
       );
       if (rowCount !== 1) throw notWaiting(run, "approve");
+      await notifyRunQueued(client, run.id);
       return { ...run, status: "queued" as const };
     });
   } catch (error) {

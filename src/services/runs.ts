@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Config } from "../config.js";
 import { type Database, withTransaction } from "../db/database.js";
+import { notifyRunQueued } from "../db/queries/run-queue.js";
 import { findAgent } from "../db/queries/agents.js";
 import {
   type EvidenceView,
@@ -109,7 +110,7 @@ export async function createRun(db: Database, config: Config, input: CreateRunIn
       planHash: header.plan_hash,
       createdAt,
     });
-    await client.query("select pg_notify('aos_run_queued', $1::text)", [runId]);
+    await notifyRunQueued(client, runId);
     return inserted;
   });
 

@@ -52,7 +52,9 @@ export interface Skill<Input = unknown> {
   /** A description of `result` on success, for people and planners. */
   readonly output: Record<string, string>;
   readonly determinism: Determinism;
+  /** The most a call can do; `sideEffectsOf` narrows it for one input (an HTTP GET only reads). */
   readonly sideEffects: SideEffectClass;
+  sideEffectsOf?(input: Input): SideEffectClass;
   /** Estimated cost in integer cents, before the step runs. */
   estimateCostCents(input: Input): number;
   /** Estimated model tokens, before the step runs, for token caps; absent means none. */

@@ -1,16 +1,24 @@
 import { z } from "zod";
 import type { TraceStep } from "../glossary.js";
 import { formatPath } from "../planner/plan-issue.js";
-import { contentOf } from "./step-content.js";
-import type { TraceHeader } from "./step-hash.js";
+import { contentOf, isPruned } from "./step-content.js";
+import type { StepContent, TraceHeader } from "./step-hash.js";
 import type { TraceEvidence } from "./verify-trace.js";
 
 /**
  * A proof bundle: everything needed to check one run's trace with no database — the header facts, every step's
  * content with its stored hashes, the trace row's finalization hashes, the signed checkpoint, and the
  * verification keys the exporter trusted (public; a verifier should pin its own with --key).
+ *
+ * A step `aos prune` emptied carries `pruned: true` and `pruned_at` instead of params, outcome_data and error. The
+ * format stays v1: a bundle with no pruned step is exactly what it was, and a verifier that predates pruning
+ * rejects a pruned step as malformed rather than passing it.
  */
 export const BUNDLE_FORMAT = "aos-proof-bundle/v1";
+
+export type FullBundleStep = StepContent & { leaf_hash: string; chain_hash: string };
+export type PrunedBundleStep = Omit<FullBundleStep, "params" | "outcome_data" | "error"> & { pruned: true; pruned_at: string };
+export type BundleStep = FullBundleStep | PrunedBundleStep;
 
 export interface ProofBundle {
   format: typeof BUNDLE_FORMAT;
@@ -24,7 +32,7 @@ export interface ProofBundle {
     merkle_root: string | null;
     tree_size: number | null;
   };
-  steps: (ReturnType<typeof contentOf> & { leaf_hash: string; chain_hash: string })[];
+  steps: BundleStep[];
   checkpoint: string | null;
   verification_keys: string[];
 }
@@ -64,10 +72,17 @@ export function buildBundle(input: BundleInput): ProofBundle {
       merkle_root: input.storedMerkleRoot,
       tree_size: input.storedTreeSize,
     },
-    steps: input.steps.map((step) => ({ ...contentOf(step), leaf_hash: step.leafHash, chain_hash: step.chainHash })),
+    steps: input.steps.map(bundleStep),
     checkpoint: input.checkpointNote,
     verification_keys: input.verificationKeys,
   };
+}
+
+function bundleStep(step: TraceStep): BundleStep {
+  const hashes = { leaf_hash: step.leafHash, chain_hash: step.chainHash };
+  if (!isPruned(step)) return { ...contentOf(step), ...hashes };
+  const { params: _params, outcome_data: _outcomeData, error: _error, ...kept } = contentOf(step);
+  return { ...kept, ...hashes, pruned: true, pruned_at: (step.prunedAt as Date).toISOString() };
 }
 
 // Timestamps must be exactly as written (ISO 8601, milliseconds, Z), so no other spelling of a time can pass.
@@ -76,29 +91,39 @@ const hash = z.string().regex(/^[0-9a-f]{64}$/, "not a 64-digit lowercase hex ha
 const stepError = z.object({ code: z.string(), message: z.string(), category: z.string(), retryable: z.boolean(), details: z.record(z.string(), z.unknown()).optional() }).strict();
 const decision = z.object({ action: z.enum(["allow", "deny", "require_approval"]), reason: z.string(), policy_id: z.string(), policy_hash: z.string() }).strict();
 
-const stepShape = z
-  .object({
-    seq: z.int().nonnegative(),
-    step_index: z.int().nonnegative(),
-    step_id: z.string(),
-    attempt: z.int().positive(),
-    skill: z.string(),
-    skill_version: z.string(),
-    params: z.record(z.string(), z.unknown()),
-    status: z.enum(["succeeded", "failed", "blocked", "started", "interrupted"]),
-    outcome_code: z.string(),
-    outcome_data: z.unknown(),
-    error: stepError.nullable(),
-    cost_cents: z.int().nonnegative(),
-    tokens: z.int().nonnegative(),
-    duration_ms: z.int().nonnegative(),
-    started_at: timestamp,
-    completed_at: timestamp,
-    decision: decision.nullable(),
-    leaf_hash: hash,
-    chain_hash: hash,
-  })
-  .strict();
+const stepFields = {
+  seq: z.int().nonnegative(),
+  step_index: z.int().nonnegative(),
+  step_id: z.string(),
+  attempt: z.int().positive(),
+  skill: z.string(),
+  skill_version: z.string(),
+  status: z.enum(["succeeded", "failed", "blocked", "started", "interrupted"]),
+  outcome_code: z.string(),
+  cost_cents: z.int().nonnegative(),
+  tokens: z.int().nonnegative(),
+  duration_ms: z.int().nonnegative(),
+  started_at: timestamp,
+  completed_at: timestamp,
+  decision: decision.nullable(),
+  leaf_hash: hash,
+  chain_hash: hash,
+};
+
+// Chosen by `pruned`, so a malformed step is reported by its field, not as "matches neither shape".
+const stepShape = z.discriminatedUnion("pruned", [
+  z
+    .object({
+      ...stepFields,
+      params: z.record(z.string(), z.unknown()),
+      outcome_data: z.unknown(),
+      error: stepError.nullable(),
+      // Absent, never `false`: an unpruned step is spelled exactly as before pruning existed.
+      pruned: z.undefined().optional(),
+    })
+    .strict(),
+  z.object({ ...stepFields, pruned: z.literal(true), pruned_at: timestamp }).strict(),
+]);
 
 const bundleShape = z
   .object({
@@ -160,27 +185,33 @@ function evidenceFromBundle(bundle: ProofBundle): TraceEvidence {
     storedMerkleRoot: bundle.trace.merkle_root,
     storedTreeSize: bundle.trace.tree_size,
     checkpointNote: bundle.checkpoint,
-    steps: bundle.steps.map((step) => ({
-      traceId: bundle.trace.trace_id,
-      seq: step.seq,
-      stepIndex: step.step_index,
-      stepId: step.step_id,
-      attempt: step.attempt,
-      skillName: step.skill,
-      skillVersion: step.skill_version,
-      params: step.params,
-      status: step.status,
-      outcomeCode: step.outcome_code,
-      outcomeData: step.outcome_data,
-      error: step.error,
-      costCents: step.cost_cents,
-      tokens: step.tokens,
-      durationMs: step.duration_ms,
-      startedAt: new Date(step.started_at),
-      completedAt: new Date(step.completed_at),
-      decision: step.decision,
-      leafHash: step.leaf_hash,
-      chainHash: step.chain_hash,
-    })),
+    steps: bundle.steps.map((step) => stepFromBundle(bundle.trace.trace_id, step)),
+  };
+}
+
+function stepFromBundle(traceId: string, step: BundleStep): TraceStep {
+  const payload =
+    "pruned" in step
+      ? { params: {}, outcomeData: null, error: null, prunedAt: new Date(step.pruned_at) }
+      : { params: step.params, outcomeData: step.outcome_data, error: step.error, prunedAt: null };
+  return {
+    traceId,
+    seq: step.seq,
+    stepIndex: step.step_index,
+    stepId: step.step_id,
+    attempt: step.attempt,
+    skillName: step.skill,
+    skillVersion: step.skill_version,
+    status: step.status,
+    outcomeCode: step.outcome_code,
+    costCents: step.cost_cents,
+    tokens: step.tokens,
+    durationMs: step.duration_ms,
+    startedAt: new Date(step.started_at),
+    completedAt: new Date(step.completed_at),
+    decision: step.decision,
+    leafHash: step.leaf_hash,
+    chainHash: step.chain_hash,
+    ...payload,
   };
 }

@@ -3,6 +3,11 @@ import type { StepContent } from "./step-hash.js";
 
 export type UnhashedTraceStep = Omit<TraceStep, "leafHash" | "chainHash">;
 
+/** Whether `aos prune` removed the step's payload: its leaf can then be checked but not recomputed from content. */
+export function isPruned(step: Pick<TraceStep, "prunedAt">): boolean {
+  return (step.prunedAt ?? null) !== null;
+}
+
 /**
  * The content object a trace step row hashes to: everything the row says except its hashes. The writer hashes
  * this when it records the row, and the proof recomputes leaves from stored rows with exactly this function.

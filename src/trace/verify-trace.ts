@@ -2,7 +2,7 @@ import type { TraceStep } from "../glossary.js";
 import { type Checkpoint, verifyCheckpoint } from "./checkpoint.js";
 import { merkleRoot } from "./merkle.js";
 import type { NoteVerifier } from "./signed-note.js";
-import { contentOf } from "./step-content.js";
+import { contentOf, isPruned } from "./step-content.js";
 import { chainGenesis, chainNext, leafHash, type TraceHeader } from "./step-hash.js";
 
 /**
@@ -37,6 +37,11 @@ export interface TraceVerdict {
   signatureValid: boolean | null;
   signedBy: string[];
   checkpoint: Checkpoint | null;
+  /**
+   * Steps whose payload was pruned: their leaf hashes were checked against the chain and the Merkle root, but their
+   * content could not be re-hashed, so a VERIFIED says nothing about what those rows still show.
+   */
+  prunedSteps: number;
 }
 
 /** Checks a trace: leaves, chain, then (for a finished run) the signed checkpoint against the rows. */
@@ -49,6 +54,7 @@ export function verifyTrace(evidence: TraceEvidence, verifiers: readonly NoteVer
     signatureValid: null,
     signedBy: [],
     checkpoint: null,
+    prunedSteps: evidence.steps.filter(isPruned).length,
   };
   if (rows.problem !== undefined) return { ...base, status: "TAMPERED", ...rows.problem };
   if (evidence.header.plan_hash !== evidence.storedPlanHash) {
@@ -79,7 +85,10 @@ function checkRows(evidence: TraceEvidence): {
     if (step.seq !== index) {
       return fail(step.seq > index ? `step row seq ${index} is missing (found seq ${step.seq})` : `step row seq ${step.seq} appears twice`);
     }
-    if (leafHash(contentOf(step)) !== step.leafHash) {
+    if (isPruned(step)) {
+      const problem = prunedStepProblem(step, evidence.finished);
+      if (problem !== undefined) return fail(`seq ${index}: ${problem}`);
+    } else if (leafHash(contentOf(step)) !== step.leafHash) {
       return fail(`seq ${index}: the stored content does not hash to its leaf hash (a recorded field was changed)`);
     }
     const next = chainNext(head, step.leafHash);
@@ -94,6 +103,18 @@ function checkRows(evidence: TraceEvidence): {
     index += 1;
   }
   return { head, chainLength: index };
+}
+
+/**
+ * A pruned step's leaf is taken as stored and checked by the chain and the Merkle root. Only a finished run's steps
+ * are pruned, and pruning removes the whole payload, so anything else is a row changed by hand.
+ */
+function prunedStepProblem(step: TraceStep, finished: boolean): string | undefined {
+  if (!finished) return "the step's payload was pruned, but the run has not finished (only a finished run's steps are pruned)";
+  if (Object.keys(step.params).length > 0 || (step.outcomeData ?? null) !== null || step.error !== null) {
+    return "the step is marked pruned but still holds a payload, which cannot be checked against its leaf hash";
+  }
+  return undefined;
 }
 
 function checkClosure(evidence: TraceEvidence, verifiers: readonly NoteVerifier[], base: Base): TraceVerdict {

@@ -1,18 +1,46 @@
-import { claimRunById } from "../db/queries/runs.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { claimRunById, findRun } from "../db/queries/runs.js";
+import { countLiveWorkers } from "../db/queries/workers.js";
 import { AppError } from "../errors.js";
+import type { RunStatus } from "../glossary.js";
 import type { RunEnding } from "./finalize.js";
-import { executeClaimedRun, type Parked, type RunnerDeps } from "./runner.js";
-
-export const DEFAULT_LEASE_MS = 30_000;
+import { executeClaimedRun, type Parked, type Released, type RunnerDeps } from "./runner.js";
 
 /**
  * Claims the given run through the same claim statement a worker uses (status running, attempts + 1 counted
  * once, epoch + 1, lease) and executes it in this process. This is how `aos run` needs no second process.
  */
-export async function claimAndExecute(deps: RunnerDeps, runId: string, workerId: string): Promise<RunEnding | Parked> {
-  const run = await claimRunById(deps.db.pool, runId, workerId, DEFAULT_LEASE_MS);
+export async function claimAndExecute(deps: RunnerDeps, runId: string, workerId: string): Promise<RunEnding | Parked | Released> {
+  const run = await claimRunById(deps.db.pool, runId, workerId, deps.config.leaseMs);
   if (run === undefined) {
     throw new AppError("RUN_NOT_CLAIMABLE", `run ${runId} is not claimable: it is not queued, or another worker holds it`);
   }
   return executeClaimedRun(deps, run);
+}
+
+/** Statuses after which nobody will execute the run without someone acting on it. */
+const SETTLED: readonly RunStatus[] = ["succeeded", "failed", "halted", "cancelled", "pending_approval"];
+
+/**
+ * Gets a queued run executed and returns once it is settled. With a live worker (`aos worker`) registered, the
+ * worker executes it and this waits; with none, this process claims and executes it itself, through the same
+ * claim. A worker that dies while this waits is noticed once its registration goes stale, and the run is then
+ * claimed here (or by the reaper's requeue, whichever comes first).
+ */
+export async function executeOrAwait(deps: RunnerDeps, tenantId: string, runId: string, workerId: string, pollMs = 100): Promise<void> {
+  for (;;) {
+    const run = await findRun(deps.db.pool, tenantId, runId);
+    if (run === undefined) throw new AppError("RUN_NOT_FOUND", `Run not found: ${runId}`);
+    if (SETTLED.includes(run.status)) return;
+    if (run.status !== "running" && (await countLiveWorkers(deps.db.pool, deps.config.leaseMs)) === 0) {
+      try {
+        await claimAndExecute(deps, runId, workerId);
+        return;
+      } catch (error) {
+        // A worker took it between our look and our claim; wait for it like for any other.
+        if (!(error instanceof AppError) || error.code !== "RUN_NOT_CLAIMABLE") throw error;
+      }
+    }
+    await sleep(pollMs);
+  }
 }

@@ -1,17 +1,29 @@
 import type { Database } from "../db/database.js";
+import { findAgent } from "../db/queries/agents.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
+import { loadEffectivePolicy } from "../services/policies.js";
 import { AppError } from "../errors.js";
 import { type Run, type StepDecision, traceIdFor } from "../glossary.js";
 import { failure } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
 import type { NoteSigner } from "../trace/signed-note.js";
 import { finalizeRun, type RunEnding } from "./finalize.js";
-import { cursorFor, lastAttempt, recordAttempt } from "./record-step.js";
+import { cursorFor, interruptedAttempt, lastAttempt, recordAttempt } from "./record-step.js";
+import { loadPolicy } from "./govern-step.js";
 import { attemptNotRun } from "./step-execution.js";
 
+/** Whether the run's steps reserve their estimates (its agent has a budget or its tenant a daily cap). */
+async function reservesSpend(db: Database, run: Run): Promise<boolean> {
+  const agent = await findAgent(db.pool, run.tenantId, run.agentId);
+  if (agent?.budgetCents !== null && agent?.budgetCents !== undefined) return true;
+  const policy = await loadPolicy(() => loadEffectivePolicy(db.pool, run.tenantId, run.agentId));
+  return policy.ok && policy.policy.document.caps.tenant_daily_cost_cents !== null;
+}
+
 /**
- * Ends a run no worker is executing (queued, retry, or parked for approval) after this process took it under a
- * new epoch: optionally records one blocked row for the step it was waiting at (a rejection, with who and when),
+ * Ends a run no worker is executing (queued, retry, parked for approval, or abandoned by its workers) after this
+ * process took it under a new epoch: records an interrupted attempt when its trace ends in an intent, optionally
+ * one blocked row for the step it was waiting at (a rejection, with who and when),
  * then finalizes it like any other run: terminal status, trace completion, signed checkpoint, records.
  */
 export async function endWaitingRun(
@@ -22,6 +34,8 @@ export async function endWaitingRun(
 ): Promise<void> {
   const rows = run.nextSeq > 0 ? await listTraceSteps(deps.db.pool, traceIdFor(run.id)) : [];
   const cursor = cursorFor(run, rows);
+  const interrupted = interruptedAttempt(run, rows, await reservesSpend(deps.db, run));
+  if (interrupted !== undefined) rows.push((await recordAttempt(deps.db, cursor, interrupted)).step);
   const step = run.plan?.steps[run.nextStepIndex];
   if (blocked !== undefined && step !== undefined) {
     const skill = findSkill(step.skill);

@@ -50,17 +50,6 @@ export async function finalizeRun(
   const body = formatCheckpoint({ origin, treeSize: cursor.seq, merkleRoot: Buffer.from(root, "hex"), chainHead: cursor.chainHead });
   const note = signCheckpoint(body, signer);
   await withTransaction(db, async (client) => {
-    const ended = await endRun(client, {
-      runId: cursor.runId,
-      epoch: cursor.epoch,
-      status: ending.status,
-      errorMessage: ending.errorMessage,
-      terminationReason: ending.terminationReason,
-      completedAt,
-    });
-    if (!ended) {
-      throw new AppError("LEASE_LOST", `run ${cursor.runId} is no longer held at epoch ${cursor.epoch}; it was not finalized`);
-    }
     await completeTrace(client, {
       runId: cursor.runId,
       status: TRACE_STATUS_FOR_RUN[ending.status],
@@ -84,5 +73,17 @@ export async function finalizeRun(
     });
     const records = buildRunRecords({ run: recorded.run, ending, steps: recorded.steps, rootHash: cursor.chainHead });
     await insertRunRecords(client, { run: recorded.run, status: ending.status, errorMessage: ending.errorMessage, completedAt }, records);
+    // Last, so the agent row its status change counts on (runs_count_running) is locked only until the commit.
+    const ended = await endRun(client, {
+      runId: cursor.runId,
+      epoch: cursor.epoch,
+      status: ending.status,
+      errorMessage: ending.errorMessage,
+      terminationReason: ending.terminationReason,
+      completedAt,
+    });
+    if (!ended) {
+      throw new AppError("LEASE_LOST", `run ${cursor.runId} is no longer held at epoch ${cursor.epoch}; it was not finalized`);
+    }
   });
 }

@@ -4,6 +4,8 @@ import { insertStepAndAdvanceRun } from "../db/queries/trace-steps.js";
 import { AppError } from "../errors.js";
 import { type PlanStep, type Run, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
 import type { Skill } from "../skills/contract.js";
+import { failure } from "../skills/outcome.js";
+import { findSkill } from "../skills/registry.js";
 import { redactSecrets } from "../trace/redact.js";
 import { contentOf, type UnhashedTraceStep } from "../trace/step-content.js";
 import { chainNext, leafHash } from "../trace/step-hash.js";
@@ -49,6 +51,11 @@ export interface AttemptToRecord {
   result: Attempt;
   /** A step the policy engine denied: recorded, never executed. */
   blocked?: boolean;
+  /**
+   * `started`: the intent row of a skill with external side effects, written before it calls out.
+   * `interrupted`: such an attempt whose worker died before its outcome was recorded.
+   */
+  marker?: "started" | "interrupted";
   /** The step index the run resumes at once this row is written. */
   nextStepIndex: number;
   /** The agent whose budget settles this step's cost, and the estimate reserved from it (0 when none was). */
@@ -70,8 +77,8 @@ export function buildTraceStep(cursor: TraceCursor, input: AttemptToRecord): Tra
     skillName: input.skill.name,
     skillVersion: input.skill.version,
     params: toStorableJson(redactSecrets(input.params ?? {})) as Record<string, unknown>,
-    status: input.blocked ? "blocked" : outcome.status === "ok" ? "succeeded" : "failed",
-    outcomeCode: outcome.status === "ok" ? "ok" : outcome.error.code,
+    status: input.marker ?? (input.blocked ? "blocked" : outcome.status === "ok" ? "succeeded" : "failed"),
+    outcomeCode: input.marker === "started" ? "started" : outcome.status === "ok" ? "ok" : outcome.error.code,
     outcomeData: toStorableJson(outcome.result ?? null),
     error: outcome.status === "ok" ? null : (toStorableJson(outcome.error) as StepError),
     costCents: outcome.sideEffects.costCents,
@@ -111,4 +118,48 @@ export async function recordAttempt(
   cursor.chainHead = step.chainHash;
   cursor.leafHashes.push(step.leafHash);
   return { step, cancelRequested };
+}
+
+/**
+ * The row a resumed run records when its trace ends in an intent (`started`) with no outcome after it: the worker
+ * died between calling out and recording. The attempt is charged its estimate, since the call may have happened,
+ * and the step is then retried with the same idempotency key. Undefined when the trace does not end in an intent.
+ */
+export function interruptedAttempt(
+  run: Run,
+  rows: readonly TraceStep[],
+  agentBudgeted: boolean,
+): AttemptToRecord | undefined {
+  const intent = rows.at(-1);
+  if (intent?.status !== "started") return undefined;
+  const step = run.plan?.steps[intent.stepIndex];
+  const skill = step === undefined ? undefined : findSkill(step.skill);
+  if (step === undefined || skill === undefined) {
+    throw new AppError("INTERNAL", `run ${run.id}: the intent at seq ${intent.seq} names no step of its plan`);
+  }
+  const parsed = skill.input.safeParse(intent.params);
+  const estimate = parsed.success ? skill.estimateCostCents(parsed.data) : 0;
+  const message =
+    `${skill.name} was interrupted: its worker stopped after the call started (seq ${intent.seq}) and before its ` +
+    `outcome was recorded; the step is retried with the same idempotency key`;
+  const now = new Date();
+  return {
+    step,
+    stepIndex: intent.stepIndex,
+    attempt: intent.attempt,
+    skill,
+    params: intent.params,
+    result: {
+      outcome: failure("INTERRUPTED", message, { sideEffects: { costCents: estimate, tokens: 0 } }),
+      startedAt: now,
+      completedAt: now,
+      durationMs: 0,
+      decision: intent.decision,
+    },
+    marker: "interrupted",
+    nextStepIndex: intent.stepIndex,
+    agentId: run.agentId,
+    // What the interrupted attempt reserved, when its agent had something to reserve against.
+    reservedCents: agentBudgeted ? estimate : 0,
+  };
 }

@@ -104,6 +104,7 @@ const FAILURE_CLASSES: Record<string, { severity: IncidentRow["severity"]; categ
   ENFORCEMENT_SKIPPED: { severity: "HIGH", category: "EXECUTION_FAILURE", title: "Enforcement Skipped" },
   PLAN_INVALID: { severity: "MEDIUM", category: "EXECUTION_FAILURE", title: "Plan Invalid" },
   CANCELLED: { severity: "LOW", category: "MANUAL", title: "Run Cancelled" },
+  AGENT_CRASH: { severity: "CRITICAL", category: "EXECUTION_FAILURE", title: "Run Abandoned" },
   UNKNOWN: { severity: "MEDIUM", category: "EXECUTION_FAILURE", title: "Run Failed" },
 };
 
@@ -122,6 +123,8 @@ function errorCodeOf(input: RecordInput): string {
       return last?.outcomeCode === "TIMEOUT" ? "EXECUTION_TIMEOUT" : "STEP_FAILURE";
     case "plan_invalid":
       return "PLAN_INVALID";
+    case "system_failure":
+      return "AGENT_CRASH";
     default:
       return "UNKNOWN";
   }

@@ -3,22 +3,23 @@ import type { Database } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
 import { findApproval } from "../db/queries/approvals.js";
 import { reserveSpend, utcDay } from "../db/queries/budgets.js";
+import { releaseRun } from "../db/queries/run-queue.js";
 import { parkRun } from "../db/queries/runs.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
 import { AppError } from "../errors.js";
-import { type Agent, type PlanStep, type Run, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
+import { type Agent, type PlanStep, type Run, type StepDecision, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
 import type { Logger } from "../logger.js";
 import { allowed } from "../policy/decide.js";
 import { loadEffectivePolicy } from "../services/policies.js";
-import type { Skill, SkillOutcome } from "../skills/contract.js";
-import { failure } from "../skills/outcome.js";
+import type { SideEffectClass, Skill, SkillOutcome } from "../skills/contract.js";
+import { failure, ok } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
 import type { NoteSigner } from "../trace/signed-note.js";
 import { abortableDelay, backoffMs } from "./backoff.js";
 import { finalizeRun, type RunEnding } from "./finalize.js";
 import { type Governed, governStep, type LoadedPolicy, loadPolicy } from "./govern-step.js";
 import { interpolate, UnresolvedReference } from "./interpolate.js";
-import { cursorFor, lastAttempt, recordAttempt, type TraceCursor } from "./record-step.js";
+import { cursorFor, interruptedAttempt, lastAttempt, recordAttempt, type TraceCursor } from "./record-step.js";
 import { type Attempt, attemptNotRun, executeAttempt } from "./step-execution.js";
 
 export interface RunnerDeps {
@@ -29,6 +30,13 @@ export interface RunnerDeps {
   signer: NoteSigner;
   /** Called after each trace step is recorded: live progress for the CLI (and later, events). */
   onStep?: (step: TraceStep) => void;
+  /** Asked before each step: true when the worker is stopping and should hand the run back between steps. */
+  stopRequested?: () => boolean;
+}
+
+/** How a worker holds one run: aborted when the lease is lost, which stops the running skill at once. */
+export interface RunHold {
+  signal?: AbortSignal;
 }
 
 /** What the runner keeps while a run executes: the claimed run, its agent, the trace cursor, the results so far. */
@@ -45,6 +53,8 @@ interface RunState {
   runTokens: number;
   /** Every row of the trace so far, recorded earlier (on resume) or by this worker. */
   rows: TraceStep[];
+  /** Aborted when this worker loses the run's lease. */
+  signal: AbortSignal | undefined;
 }
 
 /**
@@ -52,9 +62,17 @@ interface RunState {
  * Each attempt is recorded in its own transaction; the end is recorded with the trace's completion. A reclaimed
  * run resumes after its last recorded step and reuses recorded results instead of executing steps again.
  */
-export async function executeClaimedRun(deps: RunnerDeps, run: Run): Promise<RunEnding | Parked> {
-  const state = await loadState(deps, run);
+export async function executeClaimedRun(deps: RunnerDeps, run: Run, hold: RunHold = {}): Promise<RunEnding | Parked | Released> {
+  const state = await loadState(deps, run, hold);
+  await recordInterrupted(deps, state);
   const ending = await runSteps(deps, state);
+  if (ending.status === "released") {
+    if (!(await releaseRun(deps.db.pool, run.id, state.cursor.epoch))) {
+      throw new AppError("LEASE_LOST", `run ${run.id} is no longer held at epoch ${state.cursor.epoch}; it was not released`);
+    }
+    deps.log.info("run handed back to the queue", { run_id: run.id });
+    return ending;
+  }
   if (ending.status === "pending_approval") {
     if (!(await parkRun(deps.db.pool, run.id, state.cursor.epoch))) {
       throw new AppError("LEASE_LOST", `run ${run.id} is no longer held at epoch ${state.cursor.epoch}; it was not parked`);
@@ -72,7 +90,23 @@ export interface Parked {
   status: "pending_approval";
 }
 
-async function loadState(deps: RunnerDeps, run: Run): Promise<RunState> {
+/** A run a stopping worker handed back between steps, its attempt not counted: the next claim resumes it. */
+export interface Released {
+  status: "released";
+}
+
+/** A resumed run whose trace ends in an intent records that attempt as interrupted before going on. */
+async function recordInterrupted(deps: RunnerDeps, state: RunState): Promise<void> {
+  const dailyCap = state.policy.ok ? state.policy.policy.document.caps.tenant_daily_cost_cents : null;
+  const interrupted = interruptedAttempt(state.run, state.rows, state.agent.budgetCents !== null || dailyCap !== null);
+  if (interrupted === undefined) return;
+  const { step } = await recordAttempt(deps.db, state.cursor, interrupted);
+  state.rows.push(step);
+  state.runCostCents += step.costCents;
+  deps.onStep?.(step);
+}
+
+async function loadState(deps: RunnerDeps, run: Run, hold: RunHold): Promise<RunState> {
   if (run.plan === null || run.chainHead === null) {
     throw new AppError("INTERNAL", `run ${run.id} was claimed without a plan or trace genesis`);
   }
@@ -96,6 +130,7 @@ async function loadState(deps: RunnerDeps, run: Run): Promise<RunState> {
     runCostCents: run.costCents,
     runTokens: recorded.reduce((sum, step) => sum + step.tokens, 0),
     rows: recorded,
+    signal: hold.signal,
   };
 }
 
@@ -108,8 +143,9 @@ function failedResult(error: StepError | null): unknown {
   return { status: "failed", error: error === null ? null : { code: error.code, message: error.message } };
 }
 
-async function runSteps(deps: RunnerDeps, state: RunState): Promise<RunEnding | Parked> {
+async function runSteps(deps: RunnerDeps, state: RunState): Promise<RunEnding | Parked | Released> {
   for (let index = state.run.nextStepIndex; index < state.steps.length; index++) {
+    if (deps.stopRequested?.() === true) return { status: "released" };
     const step = state.steps[index] as PlanStep;
     const end = await runStep(deps, state, step, index);
     if (end.kind === "halt") return end.ending;
@@ -217,12 +253,13 @@ async function attemptStep(
   if (decided.kind !== "allow") return { params, ...notAllowed(decided) };
   const reserved = await reserve(deps, state, decided.estimatedCostCents, decided.decision.policy_hash);
   if ("halt" in reserved) return { params, ...reserved };
+  if (sideEffectsOf(skill, params) === "external_write") await recordIntent(deps, state, { skill, step, index, attempt, params, decision: decided.decision });
   const controller = new AbortController();
   const attemptResult = await executeAttempt(
     skill,
     params,
     {
-      signal: controller.signal,
+      signal: state.signal === undefined ? controller.signal : AbortSignal.any([controller.signal, state.signal]),
       tenantId: state.run.tenantId,
       agentId: state.run.agentId,
       runId: state.run.id,
@@ -236,6 +273,38 @@ async function attemptStep(
     decided.decision,
   );
   return { params, attempt: attemptResult, ...(reserved.cents === 0 ? {} : { reserved }) };
+}
+
+/** What one call of the skill may do: its contract's class, narrowed for this input when the skill can tell. */
+function sideEffectsOf(skill: Skill<unknown>, params: unknown): SideEffectClass {
+  if (skill.sideEffectsOf === undefined) return skill.sideEffects;
+  const parsed = skill.input.safeParse(params);
+  return parsed.success ? skill.sideEffectsOf(parsed.data) : skill.sideEffects;
+}
+
+/**
+ * Records the intent row of a skill with external side effects before it calls out, so that a worker dying
+ * between the call and its record leaves a trace that says so (the resumed run records the attempt interrupted).
+ */
+async function recordIntent(
+  deps: RunnerDeps,
+  state: RunState,
+  intent: { skill: Skill<unknown>; step: PlanStep; index: number; attempt: number; params: unknown; decision: StepDecision },
+): Promise<void> {
+  const { step } = await recordAttempt(deps.db, state.cursor, {
+    step: intent.step,
+    stepIndex: intent.index,
+    attempt: intent.attempt,
+    skill: intent.skill,
+    params: intent.params,
+    result: attemptNotRun(ok(null), intent.decision),
+    marker: "started",
+    nextStepIndex: intent.index,
+    agentId: state.agent.id,
+    reservedCents: 0,
+  });
+  state.rows.push(step);
+  deps.onStep?.(step);
 }
 
 /**

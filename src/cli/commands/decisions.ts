@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { approveRun, cancelRun, rejectRun } from "../../services/run-decisions.js";
 import { getRunDetail } from "../../services/runs.js";
 import { loadKeyRing } from "../../trace/key-store.js";
-import { claimAndExecute } from "../../worker/claim.js";
+import { executeOrAwait } from "../../worker/claim.js";
 import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../context.js";
 import { printJson } from "../output.js";
 import { printRunSummary, runJson } from "../present-run.js";
@@ -26,7 +26,7 @@ export function approveCommand(ctx: CliContext): Command {
         const run = await approveRun(db, flags.tenantId, runId, flags.by);
         if (flags.wait) {
           const deps = { db, config: ctx.config, log: loggerFor(flags), signer: loadKeyRing(ctx.config).signer };
-          await claimAndExecute(deps, run.id, `cli-${process.pid}`);
+          await executeOrAwait(deps, run.tenantId, run.id, `cli-${process.pid}`);
         }
         const detail = await getRunDetail(db, run.tenantId, run.id);
         if (flags.json) printJson(ctx.output, runJson(detail));

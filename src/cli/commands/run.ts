@@ -4,7 +4,7 @@ import type { ActorType, Run } from "../../glossary.js";
 import { getRunProof, type RunProof } from "../../services/proofs.js";
 import { createRun, DEFAULT_ORIGIN_SYSTEM_ID, getRunDetail, type RunDetail } from "../../services/runs.js";
 import { loadKeyRing } from "../../trace/key-store.js";
-import { claimAndExecute } from "../../worker/claim.js";
+import { executeOrAwait } from "../../worker/claim.js";
 import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../context.js";
 import { printJson } from "../output.js";
 import { readJsonFile } from "../read-json-file.js";
@@ -76,7 +76,7 @@ export function runCommand(ctx: CliContext): Command {
         if (flags.wait) {
           const live = ctx.output.isTty && flags.json !== true;
           if (live) ctx.output.out(`Run ${run.id} queued; executing ${run.plan?.steps.length ?? 0} step(s)`);
-          await claimAndExecute(
+          await executeOrAwait(
             {
               db,
               config: ctx.config,
@@ -84,6 +84,7 @@ export function runCommand(ctx: CliContext): Command {
               signer: loadKeyRing(ctx.config).signer,
               ...(live ? { onStep: (step) => ctx.output.out(stepLine(ctx.output, step)) } : {}),
             },
+            run.tenantId,
             run.id,
             `cli-${process.pid}`,
           );

@@ -1,7 +1,7 @@
 import type { ActorType, Plan, Run, RunStatus } from "../../glossary.js";
 import type { Queryable } from "../database.js";
 
-interface RunRow {
+export interface RunRow {
   id: string;
   tenant_id: string;
   agent_id: string;
@@ -24,11 +24,11 @@ interface RunRow {
   chain_head: string | null;
 }
 
-const RUN_COLUMNS = `id, tenant_id, agent_id, goal, status, attempts, error_message, plan_json, origin_system_id,
+export const RUN_COLUMNS = `id, tenant_id, agent_id, goal, status, attempts, error_message, plan_json, origin_system_id,
   actor_type, actor_id, cost_cents, created_at, started_at, completed_at, duration_ms, epoch, next_seq,
   next_step_index, chain_head`;
 
-function toRun(row: RunRow): Run {
+export function toRun(row: RunRow): Run {
   return {
     id: row.id,
     tenantId: row.tenant_id,

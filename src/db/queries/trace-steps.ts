@@ -9,7 +9,8 @@ interface TraceStepRow {
   attempt: number;
   skill_name: string;
   skill_version: string;
-  params: Record<string, unknown>;
+  /** NULL only once pruned (a check constraint ties it to pruned_at). */
+  params: Record<string, unknown> | null;
   status: StepStatus;
   outcome_code: string;
   outcome_data: unknown;
@@ -22,6 +23,7 @@ interface TraceStepRow {
   decision: StepDecision | null;
   leaf_hash: string;
   chain_hash: string;
+  pruned_at: Date | null;
 }
 
 function toTraceStep(row: TraceStepRow): TraceStep {
@@ -33,7 +35,7 @@ function toTraceStep(row: TraceStepRow): TraceStep {
     attempt: row.attempt,
     skillName: row.skill_name,
     skillVersion: row.skill_version,
-    params: row.params,
+    params: row.params ?? {},
     status: row.status,
     outcomeCode: row.outcome_code,
     outcomeData: row.outcome_data,
@@ -46,13 +48,15 @@ function toTraceStep(row: TraceStepRow): TraceStep {
     decision: row.decision,
     leafHash: row.leaf_hash,
     chainHash: row.chain_hash,
+    prunedAt: row.pruned_at,
   };
 }
 
 export async function listTraceSteps(db: Queryable, traceId: string): Promise<TraceStep[]> {
   const { rows } = await db.query<TraceStepRow>(
     `select trace_id, seq, step_index, step_id, attempt, skill_name, skill_version, params, status, outcome_code,
-  outcome_data, error, cost_cents, tokens, duration_ms, started_at, completed_at, decision, leaf_hash, chain_hash
+  outcome_data, error, cost_cents, tokens, duration_ms, started_at, completed_at, decision, leaf_hash, chain_hash,
+  pruned_at
 from aos_trace_steps
 where trace_id = $1::text
 order by seq`,

@@ -1,0 +1,37 @@
+import { Command } from "commander";
+import { parseRetentionAge, type PruneReport, pruneFinishedRuns } from "../../services/retention.js";
+import { type CliContext, type CommonFlags, withDatabase } from "../context.js";
+import { printJson } from "../output.js";
+
+export function pruneCommand(ctx: CliContext): Command {
+  return new Command("prune")
+    .description(
+      "remove the step payloads (params, outcome, error) of runs that finished long ago; hashes and signed checkpoints stay, so their proofs still verify",
+    )
+    .requiredOption("--older-than <age>", "prune runs that finished more than this long ago: days, hours or minutes, e.g. 30d, 12h, 90m")
+    .option("--tenant-id <id>", "only this tenant's runs (without it, every tenant's: an operator's command)")
+    .option("--dry-run", "count what would be pruned and change nothing")
+    .option("--json", "print the result as JSON")
+    .option("-v, --verbose", "show stack traces on errors")
+    .action(async (flags: CommonFlags & { olderThan: string; tenantId?: string; dryRun?: boolean }) => {
+      // Parsed before the database is opened, so a bad age changes nothing and exits 2.
+      const olderThan = parseRetentionAge(flags.olderThan);
+      const report = await withDatabase(ctx, (db) =>
+        pruneFinishedRuns(db, { olderThan, tenantId: flags.tenantId, dryRun: flags.dryRun === true }),
+      );
+      if (flags.json) return printJson(ctx.output, report);
+      for (const line of pruneLines(report)) ctx.output.out(line);
+    });
+}
+
+function pruneLines(report: PruneReport): string[] {
+  const scope = `${report.tenant_id === null ? "every tenant's runs" : `tenant ${report.tenant_id}'s runs`} that finished before ${report.finished_before} (--older-than ${report.older_than})`;
+  if (report.steps === 0) return [`Nothing to prune: no step of ${scope} still holds its payload.`];
+  const counts = `${report.steps} step${report.steps === 1 ? "" : "s"} of ${report.runs} run${report.runs === 1 ? "" : "s"}`;
+  if (report.dry_run) return [`Would prune ${counts}: ${scope}.`, "  nothing was changed (--dry-run)"];
+  return [
+    `Pruned ${counts}: ${scope}.`,
+    "  removed: params, outcome data and errors; kept: every hash, the trace rows and the signed checkpoints,",
+    "  so `aos proof` and `aos verify` still check these runs and report the pruned steps",
+  ];
+}

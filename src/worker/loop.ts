@@ -1,0 +1,134 @@
+import { hostname } from "node:os";
+import { claimNextRun } from "../db/queries/run-queue.js";
+import { retryRunLater } from "../db/queries/run-queue.js";
+import { findRun } from "../db/queries/runs.js";
+import { markWorkerStopped, registerWorker } from "../db/queries/workers.js";
+import { toAppError } from "../errors.js";
+import type { Run } from "../glossary.js";
+import { endWaitingRun } from "./end-waiting-run.js";
+import { LeaseKeeper } from "./lease-keeper.js";
+import { reapExpiredLeases } from "./reaper.js";
+import { executeClaimedRun, type RunnerDeps } from "./runner.js";
+import { Wakeup } from "./wakeup.js";
+
+export interface WorkerOptions {
+  id: string;
+  concurrency: number;
+  /** Aborted to stop: the worker finishes each held run's current step, hands the runs back, and returns. */
+  signal: AbortSignal;
+}
+
+export interface WorkerSummary {
+  /** Runs this worker executed to an end (terminal or parked), handed back, or gave up on. */
+  finished: number;
+  released: number;
+  retried: number;
+  lost: number;
+}
+
+/**
+ * The worker: a plain loop, claim → run → settle, with up to `concurrency` runs at once. It claims while it has a
+ * free slot and the queue has work; otherwise it waits for a NOTIFY, a freed slot, or the poll interval. Beside
+ * the loop, the lease keeper renews its runs' leases and a reaper round returns expired leases to the queue.
+ */
+export async function runWorker(deps: RunnerDeps, options: WorkerOptions): Promise<WorkerSummary> {
+  const { db, config, log } = deps;
+  const summary: WorkerSummary = { finished: 0, released: 0, retried: 0, lost: 0 };
+  const wakeup = new Wakeup(config.workerPollMs, log);
+  const leases = new LeaseKeeper(db, options.id, config.leaseMs, log);
+  const running = new Set<Promise<void>>();
+  const stopping = () => options.signal.aborted;
+  const runner: RunnerDeps = { ...deps, stopRequested: stopping };
+  options.signal.addEventListener("abort", () => wakeup.poke(), { once: true });
+
+  await registerWorker(db.pool, { id: options.id, pid: process.pid, host: hostname(), concurrency: options.concurrency });
+  if (config.workerListen) wakeup.listen(config.databaseUrl);
+  leases.start();
+  const reaper = setInterval(() => void reap(runner, options.id), Math.max(100, Math.floor(config.leaseMs / 2)));
+  reaper.unref();
+  log.info("worker started", { worker_id: options.id, concurrency: options.concurrency });
+
+  const execute = async (run: Run): Promise<void> => {
+    const signal = leases.hold(run);
+    try {
+      const end = await executeClaimedRun(runner, run, { signal });
+      if (end.status === "released") summary.released += 1;
+      else summary.finished += 1;
+    } catch (error) {
+      const failure = toAppError(error);
+      if (failure.code === "LEASE_LOST") {
+        summary.lost += 1;
+        log.warn("dropped a run whose lease was lost; it records nothing more", { run_id: run.id, error: failure.message });
+      } else {
+        summary.retried += 1;
+        await settleFailure(runner, run, failure.message);
+      }
+    } finally {
+      leases.release(run.id);
+      wakeup.poke();
+    }
+  };
+
+  while (!stopping()) {
+    if (running.size >= options.concurrency) {
+      await Promise.race([...running, wakeup.wait()]);
+      continue;
+    }
+    let claim;
+    try {
+      claim = await claimNextRun(db.pool, options.id, config.leaseMs);
+    } catch (error) {
+      log.warn("cannot claim; retrying after the poll interval", { error: toAppError(error).message });
+      await wakeup.wait();
+      continue;
+    }
+    if (claim.kind === "claimed") {
+      const task = execute(claim.run).finally(() => running.delete(task));
+      running.add(task);
+    } else if (claim.kind === "empty") {
+      await wakeup.wait();
+    }
+  }
+
+  await Promise.all(running);
+  clearInterval(reaper);
+  leases.stop();
+  await wakeup.close();
+  await markWorkerStopped(db.pool, options.id).catch(() => {});
+  log.info("worker stopped", { worker_id: options.id, ...summary });
+  return summary;
+}
+
+async function reap(deps: RunnerDeps, workerId: string): Promise<void> {
+  try {
+    await reapExpiredLeases(deps, `reaper-${workerId}`);
+  } catch (error) {
+    deps.log.warn("reaper round failed", { error: toAppError(error).message });
+  }
+}
+
+/**
+ * A run that failed for a reason outside its steps (the database went away, a bug) is retried later with
+ * backoff min(base · 2^(attempts-1), max) seconds, or ended as failed once it used its last attempt. When even
+ * that cannot be written, its lease runs out and the reaper returns it to the queue.
+ */
+async function settleFailure(deps: RunnerDeps, claimed: Run, reason: string): Promise<void> {
+  const { config, log } = deps;
+  try {
+    if (claimed.attempts >= config.runMaxAttempts) {
+      const run = await findRun(deps.db.pool, claimed.tenantId, claimed.id);
+      if (run === undefined || run.epoch !== claimed.epoch || run.status !== "running") return;
+      const message = `Run failed on attempt ${claimed.attempts} of ${config.runMaxAttempts} (RUN_MAX_ATTEMPTS): ${reason}`;
+      await endWaitingRun(deps, run, { status: "failed", errorMessage: message, terminationReason: "system_failure" });
+      return;
+    }
+    const delay = Math.min(config.runRetryBaseSeconds * 2 ** Math.max(0, claimed.attempts - 1), config.runRetryMaxSeconds);
+    await retryRunLater(deps.db.pool, claimed.id, claimed.epoch, delay, `attempt ${claimed.attempts} failed: ${reason}`.slice(0, 500));
+    log.warn("run failed outside its steps; retrying later", { run_id: claimed.id, attempt: claimed.attempts, delay_s: delay, error: reason });
+  } catch (error) {
+    log.warn("cannot settle a failed run; its lease will expire and the reaper requeue it", {
+      run_id: claimed.id,
+      error: toAppError(error).message,
+    });
+  }
+}

@@ -1,0 +1,97 @@
+import pg from "pg";
+import type { Logger } from "../logger.js";
+
+const CHANNEL = "aos_run_queued";
+
+/**
+ * What an idle worker waits on: a NOTIFY that a run was queued (on its own direct connection, when LISTEN is on),
+ * a poke from inside the process (a slot came free, a stop was asked for), or the poll interval, whichever comes
+ * first. Polling alone is enough for correctness; LISTEN only makes a queued run start sooner. A lost LISTEN
+ * connection is re-opened in the background while polling goes on.
+ */
+export class Wakeup {
+  private waiter: (() => void) | undefined;
+  private pending = false;
+  private client: pg.Client | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly pollMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts listening on `databaseUrl`; without one (the embedded database) the worker polls. */
+  listen(databaseUrl: string | undefined): void {
+    if (databaseUrl !== undefined) void this.connect(databaseUrl, 0);
+  }
+
+  private async connect(databaseUrl: string, failures: number): Promise<void> {
+    if (this.closed) return;
+    const client = new pg.Client({ connectionString: databaseUrl });
+    const retry = () => {
+      if (this.client === client) this.client = undefined;
+      client.removeAllListeners();
+      client.on("error", () => {});
+      void client.end().catch(() => {});
+      if (!this.closed) setTimeout(() => void this.connect(databaseUrl, failures + 1), Math.min(100 * 2 ** failures, 5000)).unref();
+    };
+    client.on("error", (error) => {
+      this.log.warn("LISTEN connection lost; polling until it is back", { error: error.message });
+      retry();
+    });
+    client.on("notification", () => this.poke());
+    try {
+      await client.connect();
+      await client.query(`listen ${CHANNEL}`);
+      if (this.closed) {
+        await client.end();
+        return;
+      }
+      this.client = client;
+      // Runs queued while the connection was down are found by the next poll; poke so that is now.
+      this.poke();
+    } catch (error) {
+      this.log.warn("cannot LISTEN for queued runs; polling", { error: (error as Error).message });
+      retry();
+    }
+  }
+
+  /** Wakes the waiting loop now, or makes its next wait return at once. */
+  poke(): void {
+    this.pending = true;
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
+  }
+
+  /** Resolves on a notification or poke, or after the poll interval. */
+  wait(): Promise<void> {
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        resolve();
+      }, this.pollMs);
+      this.waiter = () => {
+        clearTimeout(timer);
+        this.pending = false;
+        resolve();
+      };
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.poke();
+    const client = this.client;
+    this.client = undefined;
+    if (client !== undefined) {
+      client.removeAllListeners();
+      client.on("error", () => {});
+      await client.end().catch(() => {});
+    }
+  }
+}
