@@ -46,10 +46,12 @@ describe.each(testBackends())("the run queue on $name", (backend) => {
       await queueRuns(db, `q-small-${n}`, small.id, 10);
     }
     const order: string[] = [];
+    let lastTenant: string | null = null;
     for (;;) {
-      const claim = await claimNextRun(db.pool, "w-fair", 30_000);
+      const claim = await claimNextRun(db.pool, "w-fair", 30_000, lastTenant);
       if (claim.kind === "empty") break;
       if (claim.kind !== "claimed") continue;
+      lastTenant = claim.run.tenantId;
       order.push(claim.run.tenantId);
       await finish(db, claim.run.id);
     }

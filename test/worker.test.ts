@@ -122,7 +122,7 @@ describe.each(testBackends())("the worker on $name", (backend) => {
     const held = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const server = await startLoopbackServer((req, res) => {
+    const server = await startLoopbackServer((_req, res) => {
       if (server.requests.length === 1) void held.then(() => sendJson(res, 200, { first: true }));
       else sendJson(res, 201, { created: true });
     });

@@ -12,10 +12,14 @@ import type { BenchServer } from "./benchmark.js";
  * What the runner needs, on the bench database: a pool of the default size, a silent logger, and a signing key
  * in a home of its own, created on first use as `aos run` does. Everything is closed and removed afterwards.
  */
-export async function withRunnerDeps<T>(server: BenchServer, work: (deps: RunnerDeps) => Promise<T>): Promise<T> {
+export async function withRunnerDeps<T>(
+  server: BenchServer,
+  work: (deps: RunnerDeps) => Promise<T>,
+  env: Record<string, string> = {},
+): Promise<T> {
   const home = mkdtempSync(join(tmpdir(), "aos-bench-home-"));
   try {
-    const config = loadConfig({ DATABASE_URL: server.url, AOS_HOME: home });
+    const config = loadConfig({ DATABASE_URL: server.url, AOS_HOME: home, ...env });
     const signer = loadKeyRing(config).signer;
     const db = await openServerDatabase(server.url, config.dbPoolMax);
     try {

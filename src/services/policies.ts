@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Database, Queryable } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
 import { tenantDailySpend, utcDay } from "../db/queries/budgets.js";
-import { findCurrentPolicy, insertPolicyVersion, type StoredPolicy } from "../db/queries/policies.js";
+import { findCurrentPolicies, findCurrentPolicy, insertPolicyVersion, type StoredPolicy } from "../db/queries/policies.js";
 import { ensureTenant } from "../db/queries/tenants.js";
 import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
 import { AppError } from "../errors.js";
@@ -38,7 +38,22 @@ function storedDocument(stored: StoredPolicy | undefined): PolicyDocument | unde
   return parsed.policy;
 }
 
+// A stored version does not change, so a merged pair is computed once per process (validation, merging, hashing);
+// the key holds the documents as read, so a row changed behind the validator's back is validated again.
+const MERGED_CACHE_MAX = 1000;
+const mergedCache = new Map<string, EffectivePolicy>();
+
 function merged(tenant: StoredPolicy | undefined, agent: StoredPolicy | undefined): EffectivePolicy {
+  const key = JSON.stringify([tenant?.id, tenant?.document, agent?.id, agent?.document]);
+  const cached = mergedCache.get(key);
+  if (cached !== undefined) return cached;
+  const policy = mergeStored(tenant, agent);
+  if (mergedCache.size >= MERGED_CACHE_MAX) mergedCache.delete(mergedCache.keys().next().value as string);
+  mergedCache.set(key, policy);
+  return policy;
+}
+
+function mergeStored(tenant: StoredPolicy | undefined, agent: StoredPolicy | undefined): EffectivePolicy {
   return effectivePolicy(storedDocument(tenant), storedDocument(agent), {
     tenantVersion: tenant?.version ?? null,
     agentVersion: agent?.version ?? null,
@@ -47,7 +62,8 @@ function merged(tenant: StoredPolicy | undefined, agent: StoredPolicy | undefine
 
 /** The policy a run of this agent is governed by: the tenant's current version narrowed by the agent's. */
 export async function loadEffectivePolicy(db: Queryable, tenantId: string, agentId: string): Promise<EffectivePolicy> {
-  return merged(await findCurrentPolicy(db, tenantId, null), await findCurrentPolicy(db, tenantId, agentId));
+  const current = await findCurrentPolicies(db, tenantId, agentId);
+  return merged(current.tenant, current.agent);
 }
 
 export async function showPolicy(db: Database, tenantId: string, agentId?: string): Promise<PolicyView> {

@@ -83,7 +83,7 @@ export async function createRun(db: Database, config: Config, input: CreateRunIn
       });
       const ending = { status: "failed", errorMessage, terminationReason: "plan_invalid" } as const;
       const records = buildRunRecords({ run: failed, ending, steps: [], rootHash: null, notExecutedReason: "the plan failed validation; the run never executed" });
-      await insertRunRecords(client, { run: failed, status: "failed", errorMessage, completedAt: createdAt }, records);
+      await insertRunRecords(client, failed.id, { status: "failed", errorMessage, completedAt: createdAt }, records);
       return failed;
     }
     const header = {

@@ -1,9 +1,6 @@
-import { type Database, withTransaction } from "../db/database.js";
-import { endRun } from "../db/queries/runs.js";
-import { completeTrace } from "../db/queries/traces.js";
+import type { Database } from "../db/database.js";
+import { endRunWithRecords } from "../db/queries/run-end.js";
 import { AppError } from "../errors.js";
-import { insertCheckpoint } from "../db/queries/checkpoints.js";
-import { insertRunRecords } from "../db/queries/run-records.js";
 import { type Run, TRACE_STATUS_FOR_RUN, type TraceStep } from "../glossary.js";
 import { formatCheckpoint, signCheckpoint } from "../trace/checkpoint.js";
 import { merkleRoot } from "../trace/merkle.js";
@@ -32,10 +29,11 @@ export function checkpointOrigin(keyName: string, runId: string): string {
 }
 
 /**
- * Ends a run in one transaction: its terminal status (fenced by the epoch), its trace's completion with the
- * finalization hashes, the signed checkpoint over them, and the run's records (incident, policy evaluation,
- * integrity evidence, provenance, memories). All are visible together or not at all: no terminal run has a
- * `running` trace, an unsigned one, or a missing record, and a failed record write fails the whole transaction.
+ * Ends a run in one statement (endRunWithRecords): its terminal status (fenced by the epoch), its trace's
+ * completion with the finalization hashes, the signed checkpoint over them, and the run's records (incident,
+ * policy evaluation, integrity evidence, provenance, memories, LLM record). All are visible together or not at
+ * all: no terminal run has a `running` trace, an unsigned one, or a missing record, and a failed record write
+ * fails the whole of it.
  */
 export async function finalizeRun(
   db: Database,
@@ -49,17 +47,21 @@ export async function finalizeRun(
   const origin = checkpointOrigin(signer.name, cursor.runId);
   const body = formatCheckpoint({ origin, treeSize: cursor.seq, merkleRoot: Buffer.from(root, "hex"), chainHead: cursor.chainHead });
   const note = signCheckpoint(body, signer);
-  await withTransaction(db, async (client) => {
-    await completeTrace(client, {
-      runId: cursor.runId,
+  const ended = await endRunWithRecords(db.pool, {
+    runId: cursor.runId,
+    epoch: cursor.epoch,
+    status: ending.status,
+    errorMessage: ending.errorMessage,
+    terminationReason: ending.terminationReason,
+    completedAt,
+    trace: {
       status: TRACE_STATUS_FOR_RUN[ending.status],
-      completedAt,
       rootHash: cursor.chainHead,
       merkleRoot: root,
       treeSize: cursor.seq,
       metadata: ending.errorMessage === null ? {} : { error: ending.errorMessage.slice(0, 200) },
-    });
-    await insertCheckpoint(client, {
+    },
+    checkpoint: {
       traceId: cursor.traceId,
       runId: cursor.runId,
       tenantId: cursor.tenantId,
@@ -70,20 +72,10 @@ export async function finalizeRun(
       keyName: signer.name,
       keyId: signer.keyId,
       note,
-    });
-    const records = buildRunRecords({ run: recorded.run, ending, steps: recorded.steps, rootHash: cursor.chainHead });
-    await insertRunRecords(client, { run: recorded.run, status: ending.status, errorMessage: ending.errorMessage, completedAt }, records);
-    // Last, so the agent row its status change counts on (runs_count_running) is locked only until the commit.
-    const ended = await endRun(client, {
-      runId: cursor.runId,
-      epoch: cursor.epoch,
-      status: ending.status,
-      errorMessage: ending.errorMessage,
-      terminationReason: ending.terminationReason,
-      completedAt,
-    });
-    if (!ended) {
-      throw new AppError("LEASE_LOST", `run ${cursor.runId} is no longer held at epoch ${cursor.epoch}; it was not finalized`);
-    }
+    },
+    records: buildRunRecords({ run: recorded.run, ending, steps: recorded.steps, rootHash: cursor.chainHead }),
   });
+  if (!ended) {
+    throw new AppError("LEASE_LOST", `run ${cursor.runId} is no longer held at epoch ${cursor.epoch}; it was not finalized`);
+  }
 }

@@ -16,6 +16,8 @@ export interface WorkerOptions {
   concurrency: number;
   /** Aborted to stop: the worker finishes each held run's current step, hands the runs back, and returns. */
   signal: AbortSignal;
+  /** Called as each run is claimed, before it executes (queue latency measurements, metrics). */
+  onClaim?: (run: Run) => void;
 }
 
 export interface WorkerSummary {
@@ -27,16 +29,15 @@ export interface WorkerSummary {
 }
 
 /**
- * The worker: a plain loop, claim → run → settle, with up to `concurrency` runs at once. It claims while it has a
- * free slot and the queue has work; otherwise it waits for a NOTIFY, a freed slot, or the poll interval. Beside
- * the loop, the lease keeper renews its runs' leases and a reaper round returns expired leases to the queue.
+ * The worker: `concurrency` plain loops (slots), each claim → run → settle, waiting for a NOTIFY or the poll
+ * interval when the queue is empty. Beside them, the lease keeper renews the held runs' leases and a reaper round
+ * returns expired leases to the queue.
  */
 export async function runWorker(deps: RunnerDeps, options: WorkerOptions): Promise<WorkerSummary> {
   const { db, config, log } = deps;
   const summary: WorkerSummary = { finished: 0, released: 0, retried: 0, lost: 0 };
   const wakeup = new Wakeup(config.workerPollMs, log);
   const leases = new LeaseKeeper(db, options.id, config.leaseMs, log);
-  const running = new Set<Promise<void>>();
   const stopping = () => options.signal.aborted;
   const runner: RunnerDeps = { ...deps, stopRequested: stopping };
   options.signal.addEventListener("abort", () => wakeup.poke(), { once: true });
@@ -65,32 +66,33 @@ export async function runWorker(deps: RunnerDeps, options: WorkerOptions): Promi
       }
     } finally {
       leases.release(run.id);
-      wakeup.poke();
     }
   };
 
-  while (!stopping()) {
-    if (running.size >= options.concurrency) {
-      await Promise.race([...running, wakeup.wait()]);
-      continue;
+  // Each slot claims for itself, so claims go on in parallel (SKIP LOCKED keeps them apart). They share the
+  // rotation over tenants: each claim starts after the tenant served last.
+  let lastTenant: string | null = null;
+  const slot = async (): Promise<void> => {
+    while (!stopping()) {
+      let claim;
+      try {
+        claim = await claimNextRun(db.pool, options.id, config.leaseMs, lastTenant);
+      } catch (error) {
+        log.warn("cannot claim; retrying after the poll interval", { error: toAppError(error).message });
+        await wakeup.wait();
+        continue;
+      }
+      if (claim.kind === "claimed") {
+        lastTenant = claim.run.tenantId;
+        options.onClaim?.(claim.run);
+        await execute(claim.run);
+      } else if (claim.kind === "empty") {
+        await wakeup.wait();
+      }
     }
-    let claim;
-    try {
-      claim = await claimNextRun(db.pool, options.id, config.leaseMs);
-    } catch (error) {
-      log.warn("cannot claim; retrying after the poll interval", { error: toAppError(error).message });
-      await wakeup.wait();
-      continue;
-    }
-    if (claim.kind === "claimed") {
-      const task = execute(claim.run).finally(() => running.delete(task));
-      running.add(task);
-    } else if (claim.kind === "empty") {
-      await wakeup.wait();
-    }
-  }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, slot));
 
-  await Promise.all(running);
   clearInterval(reaper);
   leases.stop();
   await wakeup.close();

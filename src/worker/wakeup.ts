@@ -10,7 +10,7 @@ const CHANNEL = "aos_run_queued";
  * connection is re-opened in the background while polling goes on.
  */
 export class Wakeup {
-  private waiter: (() => void) | undefined;
+  private readonly waiters = new Set<() => void>();
   private pending = false;
   private client: pg.Client | undefined;
   private closed = false;
@@ -56,30 +56,31 @@ export class Wakeup {
     }
   }
 
-  /** Wakes the waiting loop now, or makes its next wait return at once. */
+  /** Wakes every waiting slot now; with none waiting, the next wait returns at once. */
   poke(): void {
-    this.pending = true;
-    const waiter = this.waiter;
-    this.waiter = undefined;
-    waiter?.();
+    if (this.waiters.size === 0) {
+      this.pending = true;
+      return;
+    }
+    const waiters = [...this.waiters];
+    this.waiters.clear();
+    for (const wake of waiters) wake();
   }
 
   /** Resolves on a notification or poke, or after the poll interval. */
   wait(): Promise<void> {
-    if (this.pending) {
+    if (this.pending || this.closed) {
       this.pending = false;
       return Promise.resolve();
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        resolve();
-      }, this.pollMs);
-      this.waiter = () => {
+      const wake = () => {
         clearTimeout(timer);
-        this.pending = false;
+        this.waiters.delete(wake);
         resolve();
       };
+      const timer = setTimeout(wake, this.pollMs);
+      this.waiters.add(wake);
     });
   }
 

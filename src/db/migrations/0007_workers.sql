@@ -1,5 +1,5 @@
--- 0007: durable workers. Intent rows for skills with external side effects, fair claiming across tenants, each
--- agent's concurrent-runs limit kept as a counter, a registry of live workers, and the indexes the claim and the
+-- 0007: durable workers. Intent rows for skills with external side effects, each agent's concurrent-runs limit
+-- kept as a counter, a registry of live workers, and the indexes the claim and the
 -- reaper read.
 
 -- `started`: the intent row a skill with external side effects gets before it calls out. `interrupted`: the row a
@@ -7,9 +7,6 @@
 alter table aos_trace_steps drop constraint aos_trace_steps_status_check;
 alter table aos_trace_steps add constraint aos_trace_steps_status_check
   check (status in ('succeeded', 'failed', 'blocked', 'started', 'interrupted'));
-
--- Round-robin across tenants: the claim serves the tenant served longest ago.
-alter table tenants add column last_claimed_at timestamptz;
 
 -- How many of an agent's runs are `running` now, kept by the trigger below on every status change, so the claim can
 -- honour concurrent_runs_limit by locking one row instead of counting runs.

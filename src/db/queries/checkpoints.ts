@@ -13,26 +13,6 @@ export interface StoredCheckpoint {
   note: string;
 }
 
-export async function insertCheckpoint(db: Queryable, checkpoint: StoredCheckpoint): Promise<void> {
-  await db.query(
-    `insert into aos_checkpoints (trace_id, run_id, tenant_id, origin, tree_size, merkle_root, chain_head, key_name,
-  key_id, note)
-values ($1::text, $2::text, $3::text, $4::text, $5::int, $6::text, $7::text, $8::text, $9::text, $10::text)`,
-    [
-      checkpoint.traceId,
-      checkpoint.runId,
-      checkpoint.tenantId,
-      checkpoint.origin,
-      checkpoint.treeSize,
-      checkpoint.merkleRoot,
-      checkpoint.chainHead,
-      checkpoint.keyName,
-      checkpoint.keyId,
-      checkpoint.note,
-    ],
-  );
-}
-
 export async function findCheckpoint(db: Queryable, tenantId: string, traceId: string): Promise<StoredCheckpoint | undefined> {
   const { rows } = await db.query<{
     trace_id: string;

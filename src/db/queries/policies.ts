@@ -48,6 +48,24 @@ limit 1`,
   return rows[0] && toPolicy(rows[0]);
 }
 
+/** The newest versions of the tenant's policy and of one agent's, in one query: what governs that agent's runs. */
+export async function findCurrentPolicies(
+  db: Queryable,
+  tenantId: string,
+  agentId: string,
+): Promise<{ tenant: StoredPolicy | undefined; agent: StoredPolicy | undefined }> {
+  const { rows } = await db.query<PolicyRow>(
+    `select distinct on (coalesce(agent_id, '')) id, tenant_id, agent_id, version, document, content_hash, created_by,
+  created_at
+from policies
+where tenant_id = $1::text and (agent_id is null or agent_id = $2::text)
+order by coalesce(agent_id, ''), version desc`,
+    [tenantId, agentId],
+  );
+  const policies = rows.map(toPolicy);
+  return { tenant: policies.find((policy) => policy.agentId === null), agent: policies.find((policy) => policy.agentId !== null) };
+}
+
 export interface NewPolicy {
   id: string;
   tenantId: string;

@@ -12,9 +12,11 @@ export type ClaimResult =
  * Claims the next run for `workerId`, in one statement.
  *
  * Fair: tenants take turns. `active` lists the tenants that have claimable runs (a loose index scan of
- * runs_queue_idx, one probe per tenant, however many runs each has queued); `turns` orders them by when each was
- * last served; the first tenant in that order with a claimable run gets the claim and goes to the back. A tenant
- * with 10,000 queued runs therefore gets one claim in N when N tenants are waiting, never all of them.
+ * runs_queue_idx: one probe per tenant, however many runs each has queued), in tenant order starting after
+ * `afterTenant`, the tenant this worker served last, and wrapping around; the first of them with a claimable run
+ * gets the claim. Each worker thus serves the waiting tenants in rotation: a tenant with 10,000 queued runs gets one
+ * claim in N when N tenants are waiting, never all of them. The rotation lives in the worker, not in a shared row,
+ * so claims do not queue up behind one another on a counter.
  *
  * Safe: the run row is taken with FOR UPDATE SKIP LOCKED, so two claimers never take one run (the second skips
  * the locked row instead of waiting and claiming it again), and the status test is re-checked on the locked row.
@@ -24,8 +26,13 @@ export type ClaimResult =
  *
  * The claim moves the run to `running`, counts the attempt (once, here), bumps the fencing epoch every later write
  * of this worker is conditional on, and sets the lease.
+ *
+ * It commits asynchronously (synchronous_commit off for this statement only), so the agent row is not held
+ * through a WAL flush. That loses nothing: a claim lost in a server crash leaves the run queued at its old epoch,
+ * where the next claim finds it, and the worker's first durable write (its first step, fenced by epoch and status)
+ * either fails, or flushes the claim's WAL record with its own, which comes first in the log.
  */
-export async function claimNextRun(db: Queryable, workerId: string, leaseMs: number): Promise<ClaimResult> {
+export async function claimNextRun(db: Queryable, workerId: string, leaseMs: number, afterTenant: string | null = null): Promise<ClaimResult> {
   const { rows } = await db.query<RunRow & { picked_id: string }>(
     `with recursive active (tenant_id) as (
   (select tenant_id from runs where status in ('queued', 'retry') order by tenant_id limit 1)
@@ -40,14 +47,17 @@ export async function claimNextRun(db: Queryable, workerId: string, leaseMs: num
   where active.tenant_id is not null
 ),
 turns as materialized (
-  select t.id as tenant_id
-  from active a
-  join tenants t on t.id = a.tenant_id
-  order by t.last_claimed_at nulls first, t.id
+  select tenant_id
+  from active
+  where tenant_id is not null
+  order by tenant_id <= $3::text, tenant_id
+),
+async_commit as materialized (
+  select set_config('synchronous_commit', 'off', true) as setting
 ),
 pick as (
   select candidate.id, candidate.agent_id, candidate.tenant_id
-  from turns
+  from async_commit, turns
   cross join lateral (
     select r.id, r.agent_id, r.tenant_id
     from runs r
@@ -81,17 +91,11 @@ claimed as (
     next_attempt_at = null
   where id = (select p.id from pick p join slot s on s.id = p.agent_id)
   returning ${RUN_COLUMNS}
-),
-served as (
-  update tenants
-  set last_claimed_at = clock_timestamp()
-  where id = (select tenant_id from claimed)
-  returning id
 )
 select p.id as picked_id, c.*
 from pick p
 left join claimed c on true`,
-    [workerId, leaseMs],
+    [workerId, leaseMs, afterTenant],
   );
   const row = rows[0];
   if (row === undefined) return { kind: "empty" };

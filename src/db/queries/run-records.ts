@@ -1,126 +1,139 @@
-import { type Run, traceIdFor } from "../../glossary.js";
-import type { RunRecords } from "../../worker/run-records.js";
+import type { LlmRecordRow, RunRecords } from "../../worker/run-records.js";
 import type { Queryable } from "../database.js";
 
+/**
+ * Positional parameters for one statement: `param(value)` appends a value and returns its placeholder, so SQL
+ * assembled from fragments still binds every value and never interpolates one.
+ */
+export class StatementParams {
+  readonly values: unknown[] = [];
+  param(value: unknown, type: string): string {
+    this.values.push(value);
+    return `$${this.values.length}::${type}`;
+  }
+}
+
 export interface RecordContext {
-  run: Run;
   status: string;
   errorMessage: string | null;
   completedAt: Date;
 }
 
-/** Writes a terminal run's records; call inside the transaction that makes the run terminal. */
-export async function insertRunRecords(db: Queryable, context: RecordContext, records: RunRecords): Promise<void> {
-  const { run } = context;
+/**
+ * The CTEs that write a terminal run's records (incident, policy evaluations, integrity evidence, provenance,
+ * memories, the LLM record), each selecting from a CTE named `the_run` that the caller defines with the run's
+ * columns (id, tenant_id, agent_id, goal, plan_json, attempts, cost_cents, started_at, created_at). When `the_run`
+ * is empty (a fence did not match), none of them writes anything. Part of one statement, so the records, and
+ * whatever else that statement writes, commit together or not at all.
+ */
+export function runRecordCtes(params: StatementParams, context: RecordContext, records: RunRecords): string {
   const { incident, evidence } = records;
-  await db.query(
-    `insert into incidents (id, tenant_id, source_run_id, outcome, title, severity, status, category, trigger_type,
-  error_code, error_message, affected_agent_id, started_at)
-values ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::text,
-  $10::text, $11::text, $12::text, $13::timestamptz)`,
-    [
-      incident.id,
-      run.tenantId,
-      run.id,
-      incident.outcome,
-      incident.title,
-      incident.severity,
-      incident.status,
-      incident.category,
-      incident.triggerType,
-      incident.errorCode,
-      incident.errorMessage,
-      run.agentId,
-      run.startedAt ?? run.createdAt,
-    ],
+  const p = (value: unknown, type: string) => params.param(value, type);
+  const prevention = JSON.stringify(
+    records.prevention.map((row) => ({
+      id: row.id,
+      kind: row.kind,
+      policy_id: row.policyId,
+      pattern_id: row.patternId,
+      outcome: row.outcome,
+      step_seq: row.stepSeq,
+      reason: row.reason,
+      policy_hash: row.policyHash,
+      confidence: row.confidence,
+    })),
   );
-  await db.query(
-    `insert into prevention_records (id, tenant_id, run_id, kind, policy_id, pattern_id, outcome, step_seq, reason,
-  policy_hash, signature_match_confidence)
-select r.id, $1::text, $2::text, r.kind, r.policy_id, r.pattern_id, r.outcome, r.step_seq, r.reason, r.policy_hash,
-  r.confidence
-from jsonb_to_recordset($3::jsonb) as r(id text, kind text, policy_id text, pattern_id text, outcome text,
-  step_seq int, reason text, policy_hash text, confidence float8)`,
-    [
-      run.tenantId,
-      run.id,
-      JSON.stringify(
-        records.prevention.map((row) => ({
-          id: row.id,
-          kind: row.kind,
-          policy_id: row.policyId,
-          pattern_id: row.patternId,
-          outcome: row.outcome,
-          step_seq: row.stepSeq,
-          reason: row.reason,
-          policy_hash: row.policyHash,
-          confidence: row.confidence,
-        })),
-      ),
-    ],
-  );
-  await db.query(
-    `insert into integrity_evidence (id, tenant_id, run_id, expected_artifacts, observed_artifacts, missing_artifacts,
-  missing_reasons, integrity_score, integrity_status)
-values ($1::text, $2::text, $3::text, $4::text[], $5::text[], $6::text[], $7::jsonb, $8::float8, $9::text)`,
-    [
-      evidence.id,
-      run.tenantId,
-      run.id,
-      evidence.expected,
-      evidence.observed,
-      evidence.missing,
-      JSON.stringify(evidence.missingReasons),
-      evidence.score,
-      evidence.status,
-    ],
-  );
-  await db.query(
-    `insert into provenance (id, tenant_id, run_id, agent_id, goal, status, plan_json, error_message, attempts,
-  cost_cents, root_hash, started_at, completed_at, duration_ms)
-select $1::text, $2::text, r.id, r.agent_id, r.goal, $3::text, r.plan_json, $4::text, r.attempts, r.cost_cents, $5::text,
-  r.started_at, $6::timestamptz, extract(epoch from ($6::timestamptz - coalesce(r.started_at, r.created_at))) * 1000
-from runs r
-where r.id = $7::text`,
-    [records.provenance.id, run.tenantId, context.status, context.errorMessage, records.provenance.rootHash, context.completedAt, run.id],
-  );
-  if (records.llm !== undefined) {
-    const llm = records.llm;
-    await db.query(
-      `insert into llm_run_records (id, tenant_id, run_id, trace_id, provider, model, prompt_hash, response_hash,
-  input_tokens, output_tokens, cost_cents, cost_microcents, call_count, price_table_version, execution_status, source,
-  started_at, completed_at)
-values ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text, $9::int, $10::int, $11::bigint,
-  $12::bigint, $13::int, $14::text, $15::text, 'WORKER', $16::timestamptz, $17::timestamptz)`,
-      [
-        llm.id,
-        run.tenantId,
-        run.id,
-        traceIdFor(run.id),
-        llm.provider,
-        llm.model,
-        llm.promptHash,
-        llm.responseHash,
-        llm.inputTokens,
-        llm.outputTokens,
-        llm.costCents,
-        llm.costMicrocents,
-        llm.callCount,
-        llm.priceTableVersion,
-        llm.status,
-        llm.startedAt,
-        llm.completedAt,
-      ],
-    );
-  }
-  if (records.memories.length > 0) {
-    await db.query(
-      `insert into memories (id, tenant_id, agent_id, run_id, memory_type, text, meta)
-select m.id, $1::text, $2::text, $3::text, 'skill_result', m.text, m.meta
-from jsonb_to_recordset($4::jsonb) as m(id text, text text, meta jsonb)`,
-      [run.tenantId, run.agentId, run.id, JSON.stringify(records.memories)],
-    );
-  }
+  const llm = records.llm;
+  return `incident as (
+  insert into incidents (id, tenant_id, source_run_id, outcome, title, severity, status, category, trigger_type,
+    error_code, error_message, affected_agent_id, started_at)
+  select ${p(incident.id, "text")}, r.tenant_id, r.id, ${p(incident.outcome, "text")}, ${p(incident.title, "text")},
+    ${p(incident.severity, "text")}, ${p(incident.status, "text")}, ${p(incident.category, "text")},
+    ${p(incident.triggerType, "text")}, ${p(incident.errorCode, "text")}, ${p(incident.errorMessage, "text")},
+    r.agent_id, coalesce(r.started_at, r.created_at)
+  from the_run r
+  returning 1
+),
+prevention as (
+  insert into prevention_records (id, tenant_id, run_id, kind, policy_id, pattern_id, outcome, step_seq, reason,
+    policy_hash, signature_match_confidence)
+  select x.id, r.tenant_id, r.id, x.kind, x.policy_id, x.pattern_id, x.outcome, x.step_seq, x.reason, x.policy_hash,
+    x.confidence
+  from the_run r,
+    jsonb_to_recordset(${p(prevention, "jsonb")}) as x(id text, kind text, policy_id text, pattern_id text,
+      outcome text, step_seq int, reason text, policy_hash text, confidence float8)
+  returning 1
+),
+evidence as (
+  insert into integrity_evidence (id, tenant_id, run_id, expected_artifacts, observed_artifacts, missing_artifacts,
+    missing_reasons, integrity_score, integrity_status)
+  select ${p(evidence.id, "text")}, r.tenant_id, r.id, ${p(evidence.expected, "text[]")}, ${p(evidence.observed, "text[]")},
+    ${p(evidence.missing, "text[]")}, ${p(JSON.stringify(evidence.missingReasons), "jsonb")}, ${p(evidence.score, "float8")},
+    ${p(evidence.status, "text")}
+  from the_run r
+  returning 1
+),
+provenance as (
+  insert into provenance (id, tenant_id, run_id, agent_id, goal, status, plan_json, error_message, attempts,
+    cost_cents, root_hash, started_at, completed_at, duration_ms)
+  select ${p(records.provenance.id, "text")}, r.tenant_id, r.id, r.agent_id, r.goal, ${p(context.status, "text")}, r.plan_json,
+    ${p(context.errorMessage, "text")}, r.attempts, r.cost_cents, ${p(records.provenance.rootHash, "text")}, r.started_at,
+    ${p(context.completedAt, "timestamptz")},
+    extract(epoch from (${p(context.completedAt, "timestamptz")} - coalesce(r.started_at, r.created_at))) * 1000
+  from the_run r
+  returning 1
+),
+memories as (
+  insert into memories (id, tenant_id, agent_id, run_id, memory_type, text, meta)
+  select m.id, r.tenant_id, r.agent_id, r.id, 'skill_result', m.text, m.meta
+  from the_run r, jsonb_to_recordset(${p(JSON.stringify(records.memories), "jsonb")}) as m(id text, text text, meta jsonb)
+  returning 1
+),
+llm as (
+  insert into llm_run_records (id, tenant_id, run_id, trace_id, provider, model, prompt_hash, response_hash,
+    input_tokens, output_tokens, cost_cents, cost_microcents, call_count, price_table_version, execution_status, source,
+    started_at, completed_at)
+  select l.id, r.tenant_id, r.id, 'trace_' || r.id, l.provider, l.model, l.prompt_hash, l.response_hash, l.input_tokens,
+    l.output_tokens, l.cost_cents, l.cost_microcents, l.call_count, l.price_table_version, l.status, 'WORKER',
+    l.started_at, l.completed_at
+  from the_run r,
+    jsonb_to_recordset(${p(JSON.stringify(llm === undefined ? [] : [llmJson(llm)]), "jsonb")}) as l(id text, provider text,
+      model text, prompt_hash text, response_hash text, input_tokens int, output_tokens int, cost_cents bigint,
+      cost_microcents bigint, call_count int, price_table_version text, status text, started_at timestamptz,
+      completed_at timestamptz)
+  returning 1
+)`;
+}
+
+function llmJson(llm: LlmRecordRow): Record<string, unknown> {
+  return {
+    id: llm.id,
+    provider: llm.provider,
+    model: llm.model,
+    prompt_hash: llm.promptHash,
+    response_hash: llm.responseHash,
+    input_tokens: llm.inputTokens,
+    output_tokens: llm.outputTokens,
+    cost_cents: llm.costCents,
+    cost_microcents: llm.costMicrocents,
+    call_count: llm.callCount,
+    price_table_version: llm.priceTableVersion,
+    status: llm.status,
+    started_at: llm.startedAt.toISOString(),
+    completed_at: llm.completedAt.toISOString(),
+  };
+}
+
+/** Writes the records of a run that already is terminal (its plan failed validation), in one statement. */
+export async function insertRunRecords(db: Queryable, runId: string, context: RecordContext, records: RunRecords): Promise<void> {
+  const params = new StatementParams();
+  const sql = `with the_run as (
+  select id, tenant_id, agent_id, goal, plan_json, attempts, cost_cents, started_at, created_at
+  from runs
+  where id = ${params.param(runId, "text")}
+),
+${runRecordCtes(params, context, records)}
+select 1`;
+  await db.query(sql, params.values);
 }
 
 export interface IncidentView {

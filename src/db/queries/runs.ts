@@ -159,32 +159,6 @@ returning ${RUN_COLUMNS}`,
   return rows[0] && toRun(rows[0]);
 }
 
-export interface RunEnd {
-  runId: string;
-  epoch: number;
-  status: "succeeded" | "failed" | "halted" | "cancelled";
-  errorMessage: string | null;
-  terminationReason: string;
-  completedAt: Date;
-}
-
-/** Ends a run, fenced by the holder's epoch; returns false when another worker owns the run now. */
-export async function endRun(db: Queryable, end: RunEnd): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `update runs
-set status = $3::text,
-  error_message = $4::text,
-  termination_reason = $5::text,
-  completed_at = $6::timestamptz,
-  duration_ms = extract(epoch from ($6::timestamptz - started_at)) * 1000,
-  worker_id = null,
-  lease_expires_at = null
-where id = $1::text and epoch = $2::int and status = 'running'`,
-    [end.runId, end.epoch, end.status, end.errorMessage, end.terminationReason, end.completedAt],
-  );
-  return rowCount === 1;
-}
-
 /**
  * Takes a run that is parked or waiting (queued, retry, pending_approval) so that this process can end it or
  * record a decision on it: status running under a new epoch, exactly as a claim, but for runs no worker may

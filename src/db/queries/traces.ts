@@ -65,36 +65,3 @@ where tenant_id = $1::text and run_id = $2::text`,
   );
   return rows[0] && toTrace(rows[0]);
 }
-
-export interface TraceCompletion {
-  runId: string;
-  status: Exclude<TraceStatus, "running">;
-  completedAt: Date;
-  rootHash: string;
-  merkleRoot: string | null;
-  treeSize: number;
-  metadata: Record<string, unknown>;
-}
-
-/** Completes the trace and writes its finalization hashes, once (the trigger refuses a second write). */
-export async function completeTrace(db: Queryable, completion: TraceCompletion): Promise<void> {
-  await db.query(
-    `update aos_traces
-set status = $2::text,
-  completed_at = $3::timestamptz,
-  root_hash = $4::text,
-  merkle_root = $5::text,
-  tree_size = $6::int,
-  metadata = metadata || $7::jsonb
-where run_id = $1::text and status = 'running'`,
-    [
-      completion.runId,
-      completion.status,
-      completion.completedAt,
-      completion.rootHash,
-      completion.merkleRoot,
-      completion.treeSize,
-      JSON.stringify(completion.metadata),
-    ],
-  );
-}
