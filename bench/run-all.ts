@@ -8,13 +8,27 @@ import { finalizeCost } from "./finalize-cost.js";
 import { inclusionProofBench } from "./inclusion-proof.js";
 import { policyDecisionBench } from "./policy-decision.js";
 import { proofVerify } from "./proof-verify.js";
+import { queueLatency } from "./queue-latency.js";
 import { stepOverhead } from "./step-overhead.js";
+import { workerMemory } from "./worker-memory.js";
+import { workerThroughput } from "./worker-throughput.js";
 import type { Benchmark, BenchContext, BenchmarkResult } from "./support/benchmark.js";
 import { loadAverage, machineFacts, type ServerFacts, serverFacts } from "./support/machine.js";
 import { createBenchDatabase } from "./support/server-database.js";
 
 /** Every benchmark, in the order they run. A new benchmark is one module and one line here. */
-const BENCHMARKS: readonly Benchmark[] = [cliWallTime, stepOverhead, finalizeCost, proofVerify, bundleVerify, inclusionProofBench, policyDecisionBench];
+const BENCHMARKS: readonly Benchmark[] = [
+  cliWallTime,
+  stepOverhead,
+  finalizeCost,
+  proofVerify,
+  bundleVerify,
+  inclusionProofBench,
+  policyDecisionBench,
+  workerThroughput,
+  queueLatency,
+  workerMemory,
+];
 
 const DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/test";
 
