@@ -80,8 +80,7 @@ describe.each(testBackends())("the run queue on $name", (backend) => {
   });
 
   it("honours the agent's concurrent_runs_limit and its status, and counts each claim's attempt once", async () => {
-    const agent = await createAgent(db, { tenantId: "q-limit", name: "two-at-a-time" });
-    await setLimit(db, agent.id, 2);
+    const agent = await createAgent(db, { tenantId: "q-limit", name: "two-at-a-time", concurrentRunsLimit: 2 });
     await queueRuns(db, "q-limit", agent.id, 5);
     const first = await claimNextRun(db.pool, "w1", 30_000);
     const second = await claimNextRun(db.pool, "w2", 30_000);

@@ -18,7 +18,11 @@ export interface CreateAgentInput {
   name: string;
   budgetCents?: number | undefined;
   allowedHosts?: string[] | undefined;
+  /** How many of the agent's runs may execute at once (default 5). */
+  concurrentRunsLimit?: number | undefined;
 }
+
+export const DEFAULT_CONCURRENT_RUNS_LIMIT = 5;
 
 export async function createAgent(db: Database, input: CreateAgentInput): Promise<Agent> {
   const tenantId = requireTenant(input.tenantId);
@@ -27,9 +31,14 @@ export async function createAgent(db: Database, input: CreateAgentInput): Promis
   if (input.budgetCents !== undefined && (!Number.isInteger(input.budgetCents) || input.budgetCents < 0)) {
     throw new AppError("VALIDATION_ERROR", `--budget-cents must be a whole number >= 0, got ${input.budgetCents}`);
   }
+  const limit = input.concurrentRunsLimit ?? DEFAULT_CONCURRENT_RUNS_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) {
+    throw new AppError("VALIDATION_ERROR", `--concurrent-runs-limit must be a whole number from 1 to 100000, got ${limit}`);
+  }
   return withTransaction(db, async (client) => {
     await ensureTenant(client, tenantId);
     return insertAgent(client, {
+      concurrentRunsLimit: limit,
       id: randomUUID(),
       tenantId,
       name,

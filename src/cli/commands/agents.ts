@@ -13,6 +13,7 @@ function agentJson(agent: Agent): Record<string, unknown> {
     is_default: agent.isDefault,
     budget_cents: agent.budgetCents,
     spent_cents: agent.spentCents,
+    concurrent_runs_limit: agent.concurrentRunsLimit,
     allowed_hosts: agent.allowedHosts,
     created_at: agent.createdAt.toISOString(),
   };
@@ -22,6 +23,7 @@ interface CreateAgentFlags extends CommonFlags {
   tenantId: string;
   name: string;
   budgetCents?: string;
+  concurrentRunsLimit?: string;
   allowHost: string[];
 }
 
@@ -31,6 +33,7 @@ export function createAgentCommand(ctx: CliContext): Command {
     .requiredOption("--tenant-id <id>", "the tenant that owns the agent")
     .requiredOption("-n, --name <name>", "the agent's name")
     .option("--budget-cents <cents>", "the agent's budget in whole cents (default: no budget)")
+    .option("--concurrent-runs-limit <n>", "how many of its runs may execute at once (default: 5)")
     .option(
       "--allow-host <host>",
       "a host this agent may reach even where the SSRF guard blocks it, e.g. a loopback service (repeatable)",
@@ -41,8 +44,9 @@ export function createAgentCommand(ctx: CliContext): Command {
     .option("-v, --verbose", "show stack traces on errors")
     .action(async (flags: CreateAgentFlags) => {
       const budgetCents = parseWholeNumber("--budget-cents", flags.budgetCents);
+      const concurrentRunsLimit = parseWholeNumber("--concurrent-runs-limit", flags.concurrentRunsLimit);
       const agent = await withDatabase(ctx, (db) =>
-        createAgent(db, { tenantId: flags.tenantId, name: flags.name, budgetCents, allowedHosts: flags.allowHost }),
+        createAgent(db, { tenantId: flags.tenantId, name: flags.name, budgetCents, concurrentRunsLimit, allowedHosts: flags.allowHost }),
       );
       if (flags.json) printJson(ctx.output, agentJson(agent));
       else ctx.output.out(`Created agent: ${agent.id} (${agent.name}, tenant ${agent.tenantId})`);

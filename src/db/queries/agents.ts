@@ -40,14 +40,15 @@ export interface NewAgent {
   name: string;
   budgetCents: number | null;
   allowedHosts: string[];
+  concurrentRunsLimit: number;
 }
 
 export async function insertAgent(db: Queryable, agent: NewAgent): Promise<Agent> {
   const { rows } = await db.query<AgentRow>(
-    `insert into agents (id, tenant_id, name, budget_cents, allowed_hosts)
-values ($1::text, $2::text, $3::text, $4::bigint, $5::text[])
+    `insert into agents (id, tenant_id, name, budget_cents, allowed_hosts, concurrent_runs_limit)
+values ($1::text, $2::text, $3::text, $4::bigint, $5::text[], $6::int)
 returning ${AGENT_COLUMNS}`,
-    [agent.id, agent.tenantId, agent.name, agent.budgetCents, agent.allowedHosts],
+    [agent.id, agent.tenantId, agent.name, agent.budgetCents, agent.allowedHosts, agent.concurrentRunsLimit],
   );
   return toAgent(rows[0] as AgentRow);
 }
