@@ -2,7 +2,11 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config.js";
 import { loadMigrations } from "../src/db/migrate.js";
+import { openDatabase } from "../src/db/open-database.js";
+import { loadVerifiers } from "../src/trace/key-store.js";
+import { encodeVerifierKey } from "../src/trace/signed-note.js";
 import { runCli, tempHome, writePlan } from "./support/cli.js";
 import { serverBackend, type TestDatabase } from "./support/databases.js";
 
@@ -128,6 +132,70 @@ describe("the aos CLI on the embedded database", () => {
     const status = await runCli(["migrate", "--status", "--json"], env);
     const latest = loadMigrations().length;
     expect(JSON.parse(status.stdout)).toMatchObject({ head: latest, latest, pending: [] });
+  });
+});
+
+describe("aos prune on the embedded database", () => {
+  const home = tempHome();
+  const env = { AOS_HOME: home };
+
+  /** Moves runs' ends into the past, between CLI calls (a CLI process holds the data directory only while it runs). */
+  async function finishedDaysAgo(runIds: string[], days: number): Promise<void> {
+    const db = await openDatabase(loadConfig(env));
+    try {
+      await db.pool.query("update runs set completed_at = now() - make_interval(days => $2::int) where id = any($1::text[])", [runIds, days]);
+    } finally {
+      await db.close();
+    }
+  }
+
+  // A dozen child processes, each opening the embedded database: slow on a loaded machine, hence the longer timeout.
+  it("prunes old runs' payloads, keeps their proofs verifying with the pruned wording, and is idempotent", { timeout: 240_000 }, async () => {
+    const run = async (tenant: string) =>
+      JSON.parse((await runCli(["run", "--tenant-id", tenant, "--goal", "g", "--plan", writePlan(home, transformPlan), "--json"], env)).stdout);
+    const old = await run("keep");
+    await run("keep");
+    const otherTenant = await run("other");
+    await finishedDaysAgo([old.run_id, otherTenant.run_id], 40);
+
+    // Two runs of tenant keep, one of them recent: only the old one is in scope, and nothing of tenant other.
+    const dry = await runCli(["prune", "--older-than", "30d", "--tenant-id", "keep", "--dry-run", "--json"], env);
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dry_run: true, tenant_id: "keep", older_than: "30d", runs: 1, steps: 1 });
+    const pruned = await runCli(["prune", "--older-than", "30d", "--tenant-id", "keep"], env);
+    expect(pruned.code).toBe(0);
+    expect(pruned.stdout).toMatch(/^Pruned 1 step of 1 run: tenant keep's runs that finished before /);
+
+    const proof = await runCli(["proof", old.run_id, "--tenant-id", "keep"], env);
+    expect(proof.code).toBe(0);
+    expect(proof.stdout).toContain(
+      "VERIFIED (payloads pruned for 1 of 1 steps: their leaf hashes were checked against the signed Merkle root and chain, their content could not be re-hashed)",
+    );
+    const bundle = join(home, "old.aosproof.json");
+    expect((await runCli(["export-proof", old.run_id, "--tenant-id", "keep", "-o", bundle], env)).code).toBe(0);
+    const vkey = encodeVerifierKey(loadVerifiers(loadConfig(env))[0]!);
+    const offline = await runCli(["verify", bundle, "--key", vkey, "--json"], { AOS_HOME: join(home, "absent") });
+    expect(offline.code).toBe(0);
+    expect(JSON.parse(offline.stdout)).toMatchObject({ verification_status: "VERIFIED", pruned_steps: 1, step_count: 1 });
+    expect((await runCli(["get-run", old.run_id, "--tenant-id", "keep"], env)).stdout).toContain("(payload pruned)");
+
+    const everyone = await runCli(["prune", "--older-than", "30d"], env);
+    expect(everyone.stdout).toMatch(/^Pruned 1 step of 1 run: every tenant's runs that finished before /);
+    const again = await runCli(["prune", "--older-than", "30d"], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^Nothing to prune/);
+  });
+
+  it("refuses a malformed or missing --older-than with a usage exit code and the accepted forms", async () => {
+    for (const age of ["30", "30s", "0d", "thirty days"]) {
+      const bad = await runCli(["prune", "--older-than", age, "--tenant-id", "keep"], env);
+      expect([age, bad.code]).toEqual([age, 2]);
+      expect(bad.stderr).toContain("like 30d, 12h or 90m");
+      expect(bad.stderr).not.toMatch(/\n\s+at /);
+    }
+    const missing = await runCli(["prune"], env);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain("--older-than");
   });
 });
 
