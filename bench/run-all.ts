@@ -6,6 +6,7 @@ import { bundleVerify } from "./bundle-verify.js";
 import { cliWallTime } from "./cli-wall-time.js";
 import { finalizeCost } from "./finalize-cost.js";
 import { inclusionProofBench } from "./inclusion-proof.js";
+import { killRecovery } from "./kill-recovery.js";
 import { policyDecisionBench } from "./policy-decision.js";
 import { proofVerify } from "./proof-verify.js";
 import { queueLatency } from "./queue-latency.js";
@@ -28,6 +29,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   workerThroughput,
   queueLatency,
   workerMemory,
+  killRecovery,
 ];
 
 const DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/test";
