@@ -111,7 +111,7 @@ async function measure(ctx: BenchContext, deps: RunnerDeps, url: string): Promis
     describes: {
       reclaim: "from a SIGKILL of the worker holding a run mid-step to that run's next claim (epoch + 1), with a new worker started at once",
       outcome: "after 100 kills and a final drain: runs not succeeded, steps that succeeded twice, interrupted rows",
-      lease: "anchor: the lease the reclaim is bounded by (the reaper requeues after it expires, every half lease)",
+      lease: "anchor: the lease the reclaim is bounded by (the reaper requeues after it expires, every quarter lease)",
     },
     measurements: { reclaim: times, outcome: { kills: KILLS, runs: RUNS, ...facts } },
     anchors: { lease: { ms: LEASE_MS } },

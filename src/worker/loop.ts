@@ -45,7 +45,8 @@ export async function runWorker(deps: RunnerDeps, options: WorkerOptions): Promi
   await registerWorker(db.pool, { id: options.id, pid: process.pid, host: hostname(), concurrency: options.concurrency });
   if (config.workerListen) wakeup.listen(config.databaseUrl);
   leases.start();
-  const reaper = setInterval(() => void reap(runner, options.id), Math.max(100, Math.floor(config.leaseMs / 2)));
+  // Every quarter lease: a dead worker's runs are back in the queue within 1.25 leases of its last renewal.
+  const reaper = setInterval(() => void reap(runner, options.id), Math.max(100, Math.floor(config.leaseMs / 4)));
   reaper.unref();
   log.info("worker started", { worker_id: options.id, concurrency: options.concurrency });
 
