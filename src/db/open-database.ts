@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { createPgConfig } from "@electric-sql/pglite/node-postgres";
 import pg from "pg";
+import { listenForClientErrors } from "./pool-client-errors.js";
 import type { Config } from "../config.js";
 import { AppError } from "../errors.js";
 import type { Database } from "./database.js";
@@ -45,6 +46,7 @@ export async function openServerDatabase(url: string, poolMax: number): Promise<
   // An idle client whose server went away emits 'error' on the pool; pg-pool has already dropped it, and the
   // next checkout opens a fresh connection. Without a listener the process would crash.
   pool.on("error", () => undefined);
+  listenForClientErrors(pool);
   try {
     await pool.query("select 1");
   } catch (error) {

@@ -16,7 +16,8 @@ interface Held {
  * Keeps the leases of the runs a worker holds: every third of the lease it extends them all in one statement.
  * A run the statement no longer matches was taken from this worker (reaped, then claimed by another); so is one
  * whose lease could not be renewed for a whole lease length (the database was unreachable). Either way its hold
- * is aborted, which stops its skill at once, and its next write fails on the epoch fence.
+ * is aborted, which stops its skill at once, and the runner records nothing more for it: in the second case nobody
+ * may have claimed it yet, so the epoch fence alone would still let the abort through as the step's outcome.
  */
 export class LeaseKeeper {
   private readonly held = new Map<string, Held>();

@@ -19,7 +19,7 @@ export interface Reaped {
 export async function reapExpiredLeases(deps: RunnerDeps, reaperId: string): Promise<Reaped> {
   const { config } = deps;
   const taken = await withTransaction(deps.db, async (client) => {
-    if (!(await tryReaperLock(client))) return { requeued: [], exhausted: [] as Run[] };
+    if (!(await tryReaperLock(client, config.leaseMs))) return { requeued: [], exhausted: [] as Run[] };
     const requeued = await requeueExpiredLeases(client, config.runMaxAttempts);
     const exhausted = await takeExhaustedRuns(client, config.runMaxAttempts, reaperId, config.leaseMs);
     return { requeued, exhausted };

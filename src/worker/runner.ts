@@ -6,7 +6,7 @@ import { reserveSpend, utcDay } from "../db/queries/budgets.js";
 import { releaseRun } from "../db/queries/run-queue.js";
 import { parkRun } from "../db/queries/runs.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
-import { AppError } from "../errors.js";
+import { AppError, toAppError } from "../errors.js";
 import { type Agent, type PlanStep, type Run, type StepDecision, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
 import type { Logger } from "../logger.js";
 import { allowed } from "../policy/decide.js";
@@ -188,6 +188,7 @@ async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index:
   for (;;) {
     attempt += 1;
     const result = await attemptStep(deps, state, skill, step, index, attempt);
+    throwIfLost(state);
     const { outcome } = result.attempt;
     const stops = result.halt !== undefined || result.park === true;
     const settles = stops || outcome.status === "ok" || !outcome.error.retryable || attempt >= maxAttempts;
@@ -253,6 +254,7 @@ async function attemptStep(
   if (decided.kind !== "allow") return { params, ...notAllowed(decided) };
   const reserved = await reserve(deps, state, decided.estimatedCostCents, decided.decision.policy_hash);
   if ("halt" in reserved) return { params, ...reserved };
+  throwIfLost(state);
   if (sideEffectsOf(skill, params) === "external_write") await recordIntent(deps, state, { skill, step, index, attempt, params, decision: decided.decision });
   const controller = new AbortController();
   const attemptResult = await executeAttempt(
@@ -273,6 +275,15 @@ async function attemptStep(
     decided.decision,
   );
   return { params, attempt: attemptResult, ...(reserved.cents === 0 ? {} : { reserved }) };
+}
+
+/**
+ * Stops a run whose hold was aborted because its lease is presumed lost (it could not be renewed in time): what the
+ * aborted attempt returned is the abort, not the step's outcome, and nobody may have taken the run yet, so the epoch
+ * fence would still let a write through. Nothing more is recorded; the next holder resumes at this step.
+ */
+function throwIfLost(state: RunState): void {
+  if (state.signal?.aborted === true) throw toAppError(state.signal.reason);
 }
 
 /** What one call of the skill may do: its contract's class, narrowed for this input when the skill can tell. */

@@ -35,8 +35,11 @@ export class Wakeup {
       void client.end().catch(() => {});
       if (!this.closed) setTimeout(() => void this.connect(databaseUrl, failures + 1), Math.min(100 * 2 ** failures, 5000)).unref();
     };
+    let connected = false;
     client.on("error", (error) => {
       this.log.warn("LISTEN connection lost; polling until it is back", { error: error.message });
+      // A connection that worked starts the backoff over; one that never came up lengthens it.
+      if (connected) failures = -1;
       retry();
     });
     client.on("notification", () => this.poke());
@@ -48,6 +51,7 @@ export class Wakeup {
         return;
       }
       this.client = client;
+      connected = true;
       // Runs queued while the connection was down are found by the next poll; poke so that is now.
       this.poke();
     } catch (error) {

@@ -27,10 +27,8 @@ export type ClaimResult =
  * The claim moves the run to `running`, counts the attempt (once, here), bumps the fencing epoch every later write
  * of this worker is conditional on, and sets the lease.
  *
- * It commits asynchronously (synchronous_commit off for this statement only), so the agent row is not held
- * through a WAL flush. That loses nothing: a claim lost in a server crash leaves the run queued at its old epoch,
- * where the next claim finds it, and the worker's first durable write (its first step, fenced by epoch and status)
- * either fails, or flushes the claim's WAL record with its own, which comes first in the log.
+ * It commits synchronously like every other write: a claim lost in a server crash could otherwise be made again
+ * under the same epoch by another worker while the first still runs, and the epoch fence would let both write.
  */
 export async function claimNextRun(db: Queryable, workerId: string, leaseMs: number, afterTenant: string | null = null): Promise<ClaimResult> {
   const { rows } = await db.query<RunRow & { picked_id: string }>(
@@ -52,12 +50,9 @@ turns as materialized (
   where tenant_id is not null
   order by tenant_id <= $3::text, tenant_id
 ),
-async_commit as materialized (
-  select set_config('synchronous_commit', 'off', true) as setting
-),
 pick as (
   select candidate.id, candidate.agent_id, candidate.tenant_id
-  from async_commit, turns
+  from turns
   cross join lateral (
     select r.id, r.agent_id, r.tenant_id
     from runs r
@@ -192,9 +187,20 @@ returning ${RUN_COLUMNS}`,
   return rows.map(toRun);
 }
 
-/** Only one reaper works at a time across all workers: this transaction-scoped advisory lock says which. */
-export async function tryReaperLock(db: Queryable): Promise<boolean> {
-  const { rows } = await db.query<{ locked: boolean }>(`select pg_try_advisory_xact_lock(hashtext('aos.reaper')) as locked`);
+/**
+ * Only one reaper works at a time across all workers: this transaction-scoped advisory lock says which.
+ *
+ * The holder's transaction may sit idle for at most `idleTimeoutMs` between its statements: a worker frozen in the
+ * middle of its round (a stopped process, a VM paused) is then disconnected by the server, and the lock goes with
+ * it. Without the limit the lock stays held for as long as the frozen process lives, its connection open, and no
+ * worker anywhere reaps (test/worker-processes.test.ts, "a worker frozen inside a reaper round").
+ */
+export async function tryReaperLock(db: Queryable, idleTimeoutMs: number): Promise<boolean> {
+  const { rows } = await db.query<{ locked: boolean }>(
+    `select set_config('idle_in_transaction_session_timeout', $1::text, true) as idle_limit,
+  pg_try_advisory_xact_lock(hashtext('aos.reaper')) as locked`,
+    [String(idleTimeoutMs)],
+  );
   return rows[0]?.locked === true;
 }
 
