@@ -1,15 +1,12 @@
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
-import { findApproval } from "../db/queries/approvals.js";
-import { reserveSpend, utcDay } from "../db/queries/budgets.js";
 import { releaseRun } from "../db/queries/run-queue.js";
 import { parkRun } from "../db/queries/runs.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
 import { AppError, toAppError } from "../errors.js";
 import { type Agent, type PlanStep, type Run, type StepDecision, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
 import type { Logger } from "../logger.js";
-import { allowed } from "../policy/decide.js";
 import { loadEffectivePolicy } from "../services/policies.js";
 import type { SideEffectClass, Skill, SkillOutcome } from "../skills/contract.js";
 import { failure, ok } from "../skills/outcome.js";
@@ -17,9 +14,10 @@ import { findSkill } from "../skills/registry.js";
 import type { NoteSigner } from "../trace/signed-note.js";
 import { abortableDelay, backoffMs } from "./backoff.js";
 import { finalizeRun, type RunEnding } from "./finalize.js";
-import { type Governed, governStep, type LoadedPolicy, loadPolicy } from "./govern-step.js";
+import { governStep, type LoadedPolicy, loadPolicy } from "./govern-step.js";
 import { interpolate, UnresolvedReference } from "./interpolate.js";
 import { cursorFor, interruptedAttempt, lastAttempt, recordAttempt, type TraceCursor } from "./record-step.js";
+import { notAllowed, type Reserved, reserve, withApproval } from "./step-admission.js";
 import { type Attempt, attemptNotRun, executeAttempt } from "./step-execution.js";
 
 export interface RunnerDeps {
@@ -247,12 +245,13 @@ async function attemptStep(
     skill,
     params,
   );
-  const decided = governed.kind === "require_approval" ? await withApproval(deps, state, index, governed) : governed;
+  const decided = governed.kind === "require_approval" ? await withApproval(deps.db, state.run.id, index, governed) : governed;
   if (decided.kind === "require_approval") {
     return { params, park: true, attempt: attemptNotRun(failure("APPROVAL_REQUIRED", decided.decision.reason), decided.decision) };
   }
   if (decided.kind !== "allow") return { params, ...notAllowed(decided) };
-  const reserved = await reserve(deps, state, decided.estimatedCostCents, decided.decision.policy_hash);
+  const payer = { agent: state.agent, tenantId: state.run.tenantId, policy: state.policy };
+  const reserved = await reserve(deps.db, payer, decided.estimatedCostCents, decided.decision.policy_hash);
   if ("halt" in reserved) return { params, ...reserved };
   throwIfLost(state);
   if (sideEffectsOf(skill, params) === "external_write") await recordIntent(deps, state, { skill, step, index, attempt, params, decision: decided.decision });
@@ -316,79 +315,4 @@ async function recordIntent(
   });
   state.rows.push(step);
   deps.onStep?.(step);
-}
-
-/**
- * A step that needs approval runs once a person approved it: the decision then says who and when, so the
- * approval is inside the proof. Without an approval it stays a require_approval decision and the run parks.
- */
-async function withApproval(
-  deps: RunnerDeps,
-  state: RunState,
-  index: number,
-  governed: Extract<Governed, { kind: "require_approval" }>,
-): Promise<Governed> {
-  const approval = await findApproval(deps.db.pool, state.run.id, index);
-  if (approval?.decision !== "approved") return governed;
-  const decision = allowed({
-    action: "allow",
-    reason: `approved by ${approval.decidedBy} at ${approval.decidedAt.toISOString()} (${governed.decision.reason})`,
-    policy_id: "require_approval",
-    policy_hash: governed.decision.policy_hash,
-  });
-  return decision === undefined ? governed : { kind: "allow", decision, estimatedCostCents: governed.estimatedCostCents };
-}
-
-interface Reserved {
-  cents: number;
-  day: string;
-}
-
-/**
- * Reserves the step's estimated cost from the agent's budget and the tenant's day before it runs. A step whose
- * reservation would exceed what remains of either is not executed: it is recorded blocked and the run halts with
- * budget_exhausted. Nothing is reserved when neither limit is set; the step's cost is then only settled.
- */
-async function reserve(
-  deps: RunnerDeps,
-  state: RunState,
-  estimatedCostCents: number,
-  policyHash: string,
-): Promise<Reserved | { attempt: Attempt; halt: RunEnding }> {
-  const day = utcDay(new Date());
-  const dailyCap = state.policy.ok ? state.policy.policy.document.caps.tenant_daily_cost_cents : null;
-  if (estimatedCostCents <= 0 || (state.agent.budgetCents === null && dailyCap === null)) return { cents: 0, day };
-  const reservation = await reserveSpend(deps.db, {
-    agentId: state.agent.id,
-    tenantId: state.run.tenantId,
-    day,
-    cents: estimatedCostCents,
-    tenantDailyCapCents: dailyCap,
-  });
-  if (reservation.ok) return { cents: estimatedCostCents, day };
-  const whose = reservation.limit === "tenant_daily_cap" ? ` (the tenant's daily cap, ${day} UTC)` : "";
-  const message = `Hard budget limit reached: ${reservation.spentCents + estimatedCostCents}c consumed >= ${reservation.limitCents}c limit${whose}`;
-  const policyId = reservation.limit === "tenant_daily_cap" ? "tenant_daily_cap" : "budget";
-  const decision = { action: "deny" as const, reason: message, policy_id: policyId, policy_hash: policyHash };
-  return {
-    attempt: attemptNotRun(failure("BUDGET_EXCEEDED", message), decision),
-    halt: { status: "halted", errorMessage: message, terminationReason: "budget_exhausted" },
-  };
-}
-
-/** A denied step halts the run as a policy violation; a failed evaluation halts it as skipped enforcement. */
-function notAllowed(governed: Exclude<Governed, { kind: "allow" }>): { attempt: Attempt; halt: RunEnding } {
-  const { decision } = governed;
-  if (governed.kind === "skipped") {
-    const message = `Enforcement skipped: ${governed.reason}`;
-    return {
-      attempt: attemptNotRun(failure("ENFORCEMENT_SKIPPED", message), decision),
-      halt: { status: "halted", errorMessage: message, terminationReason: "policy_block" },
-    };
-  }
-  const message = `Policy violation: ${decision.policy_id}: ${decision.reason}`;
-  return {
-    attempt: attemptNotRun(failure("POLICY_VIOLATION", message), decision),
-    halt: { status: "halted", errorMessage: message, terminationReason: "policy_block" },
-  };
 }

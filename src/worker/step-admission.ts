@@ -1,0 +1,86 @@
+import type { Database } from "../db/database.js";
+import { findApproval } from "../db/queries/approvals.js";
+import { reserveSpend, utcDay } from "../db/queries/budgets.js";
+import type { Agent } from "../glossary.js";
+import { allowed } from "../policy/decide.js";
+import { failure } from "../skills/outcome.js";
+import type { RunEnding } from "./finalize.js";
+import type { Governed, LoadedPolicy } from "./govern-step.js";
+import { type Attempt, attemptNotRun } from "./step-execution.js";
+
+// What stands between a decided step and its execution: a person's approval, a denial, and the budget.
+
+/**
+ * A step that needs approval runs once a person approved it: the decision then says who and when, so the
+ * approval is inside the proof. Without an approval it stays a require_approval decision and the run parks.
+ */
+export async function withApproval(
+  db: Database,
+  runId: string,
+  index: number,
+  governed: Extract<Governed, { kind: "require_approval" }>,
+): Promise<Governed> {
+  const approval = await findApproval(db.pool, runId, index);
+  if (approval?.decision !== "approved") return governed;
+  const decision = allowed({
+    action: "allow",
+    reason: `approved by ${approval.decidedBy} at ${approval.decidedAt.toISOString()} (${governed.decision.reason})`,
+    policy_id: "require_approval",
+    policy_hash: governed.decision.policy_hash,
+  });
+  return decision === undefined ? governed : { kind: "allow", decision, estimatedCostCents: governed.estimatedCostCents };
+}
+
+export interface Reserved {
+  cents: number;
+  day: string;
+}
+
+/**
+ * Reserves the step's estimated cost from the agent's budget and the tenant's day before it runs. A step whose
+ * reservation would exceed what remains of either is not executed: it is recorded blocked and the run halts with
+ * budget_exhausted. Nothing is reserved when neither limit is set; the step's cost is then only settled.
+ */
+export async function reserve(
+  db: Database,
+  payer: { agent: Agent; tenantId: string; policy: LoadedPolicy },
+  estimatedCostCents: number,
+  policyHash: string,
+): Promise<Reserved | { attempt: Attempt; halt: RunEnding }> {
+  const day = utcDay(new Date());
+  const dailyCap = payer.policy.ok ? payer.policy.policy.document.caps.tenant_daily_cost_cents : null;
+  if (estimatedCostCents <= 0 || (payer.agent.budgetCents === null && dailyCap === null)) return { cents: 0, day };
+  const reservation = await reserveSpend(db, {
+    agentId: payer.agent.id,
+    tenantId: payer.tenantId,
+    day,
+    cents: estimatedCostCents,
+    tenantDailyCapCents: dailyCap,
+  });
+  if (reservation.ok) return { cents: estimatedCostCents, day };
+  const whose = reservation.limit === "tenant_daily_cap" ? ` (the tenant's daily cap, ${day} UTC)` : "";
+  const message = `Hard budget limit reached: ${reservation.spentCents + estimatedCostCents}c consumed >= ${reservation.limitCents}c limit${whose}`;
+  const policyId = reservation.limit === "tenant_daily_cap" ? "tenant_daily_cap" : "budget";
+  const decision = { action: "deny" as const, reason: message, policy_id: policyId, policy_hash: policyHash };
+  return {
+    attempt: attemptNotRun(failure("BUDGET_EXCEEDED", message), decision),
+    halt: { status: "halted", errorMessage: message, terminationReason: "budget_exhausted" },
+  };
+}
+
+/** A denied step halts the run as a policy violation; a failed evaluation halts it as skipped enforcement. */
+export function notAllowed(governed: Exclude<Governed, { kind: "allow" }>): { attempt: Attempt; halt: RunEnding } {
+  const { decision } = governed;
+  if (governed.kind === "skipped") {
+    const message = `Enforcement skipped: ${governed.reason}`;
+    return {
+      attempt: attemptNotRun(failure("ENFORCEMENT_SKIPPED", message), decision),
+      halt: { status: "halted", errorMessage: message, terminationReason: "policy_block" },
+    };
+  }
+  const message = `Policy violation: ${decision.policy_id}: ${decision.reason}`;
+  return {
+    attempt: attemptNotRun(failure("POLICY_VIOLATION", message), decision),
+    halt: { status: "halted", errorMessage: message, terminationReason: "policy_block" },
+  };
+}
