@@ -41,6 +41,15 @@ export interface Config {
   readonly workerPollMs: number;
   /** Whether workers LISTEN for queued runs; turn off behind PgBouncer in transaction mode (polling only). */
   readonly workerListen: boolean;
+  /** webhook_send's HMAC-SHA256 signing secret (a secret: never logged or recorded). */
+  readonly webhookSecret: string | undefined;
+  /** slack_send's incoming-webhook URL (a secret: it carries the token). */
+  readonly slackWebhookUrl: string | undefined;
+  /** The database postgres_query may read; never AOS's own (a secret when it holds a password). */
+  readonly postgresQueryUrl: string | undefined;
+  /** postgres_query's row cap and statement timeout. */
+  readonly postgresQueryMaxRows: number;
+  readonly postgresQueryTimeoutMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -53,6 +62,11 @@ function integer(env: Env, name: string, fallback: number, min: number): number 
     throw new AppError("USAGE", `${name} must be a whole number >= ${min}, got "${raw}"`);
   }
   return value;
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const raw = env[name]?.trim();
+  return raw === undefined || raw === "" ? undefined : raw;
 }
 
 function boolean(env: Env, name: string, fallback: boolean): boolean {
@@ -88,5 +102,10 @@ export function loadConfig(env: Env = process.env): Config {
     runRetryMaxSeconds: integer(env, "AOS_RUN_RETRY_MAX_S", 3600, 0),
     workerPollMs: integer(env, "AOS_WORKER_POLL_MS", 1000, 10),
     workerListen: boolean(env, "AOS_WORKER_LISTEN", true),
+    webhookSecret: optional(env, "WEBHOOK_SECRET"),
+    slackWebhookUrl: optional(env, "SLACK_WEBHOOK_URL"),
+    postgresQueryUrl: optional(env, "POSTGRES_QUERY_URL"),
+    postgresQueryMaxRows: integer(env, "PG_QUERY_MAX_ROWS", 1000, 1),
+    postgresQueryTimeoutMs: integer(env, "PG_QUERY_TIMEOUT_MS", 30_000, 1),
   });
 }

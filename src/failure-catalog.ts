@@ -149,6 +149,24 @@ export const FAILURE_CATALOG = {
     httpStatus: 500,
     suggestion: "Workers kept losing this run (crashes or database outages); check the workers' logs, then re-run it.",
   },
+  CREDENTIALS_MISSING: {
+    category: "PERMISSION",
+    retryable: false,
+    httpStatus: 424,
+    suggestion: "Set the variable the message names in the worker's environment, then re-run.",
+  },
+  QUERY_REFUSED: {
+    category: "SECURITY",
+    retryable: false,
+    httpStatus: 422,
+    suggestion: "postgres_query runs reads only: no DDL, DCL or writes, one statement, parameters bound.",
+  },
+  QUERY_ERROR: {
+    category: "PERMANENT",
+    retryable: false,
+    httpStatus: 422,
+    suggestion: "Fix the query; the message carries the database's error.",
+  },
   INJECTED_FAILURE: {
     category: "TRANSIENT",
     retryable: true,

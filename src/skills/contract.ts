@@ -19,6 +19,16 @@ export interface SkillContext {
   /** Hosts the agent may reach even where the SSRF guard would block them. */
   readonly allowedHosts: readonly string[];
   readonly limits: SkillLimits;
+  /** Credentials and endpoints from configuration; a skill whose setting is missing fails naming the variable. */
+  readonly settings: SkillSettings;
+}
+
+export interface SkillSettings {
+  readonly webhookSecret: string | undefined;
+  readonly slackWebhookUrl: string | undefined;
+  readonly postgresQueryUrl: string | undefined;
+  readonly postgresQueryMaxRows: number;
+  readonly postgresQueryTimeoutMs: number;
 }
 
 /** Limits from configuration that skills apply. */

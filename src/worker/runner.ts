@@ -270,6 +270,7 @@ async function attemptStep(
       log: deps.log.child({ run_id: state.run.id, step_index: index, attempt }),
       allowedHosts: state.agent.allowedHosts,
       limits: deps.config,
+      settings: deps.config,
     },
     decided.decision,
   );

@@ -14,6 +14,7 @@ export function skillContext(overrides: Partial<SkillContext> = {}): SkillContex
     log: silentLogger,
     allowedHosts: [],
     limits: { httpMaxResponseBytes: 1024, httpDefaultTimeoutMs: 1000, httpMaxRedirects: 1 },
+    settings: { webhookSecret: undefined, slackWebhookUrl: undefined, postgresQueryUrl: undefined, postgresQueryMaxRows: 100, postgresQueryTimeoutMs: 5000 },
     ...overrides,
   };
 }
