@@ -80,6 +80,11 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
 export function loadConfig(env: Env = process.env): Config {
   const home = resolve(env.AOS_HOME && env.AOS_HOME !== "" ? env.AOS_HOME : join(homedir(), ".aos"));
   const databaseUrl = env.DATABASE_URL && env.DATABASE_URL !== "" ? env.DATABASE_URL : undefined;
+  const postgresQueryUrl = optional(env, "POSTGRES_QUERY_URL");
+  if (postgresQueryUrl !== undefined && postgresQueryUrl === databaseUrl) {
+    // A plan could otherwise read every tenant's runs, traces and records.
+    throw new AppError("USAGE", "POSTGRES_QUERY_URL must not be AOS's own database (DATABASE_URL); point it at the database agents may read");
+  }
   return Object.freeze({
     home,
     databaseUrl,
@@ -104,7 +109,7 @@ export function loadConfig(env: Env = process.env): Config {
     workerListen: boolean(env, "AOS_WORKER_LISTEN", true),
     webhookSecret: optional(env, "WEBHOOK_SECRET"),
     slackWebhookUrl: optional(env, "SLACK_WEBHOOK_URL"),
-    postgresQueryUrl: optional(env, "POSTGRES_QUERY_URL"),
+    postgresQueryUrl,
     postgresQueryMaxRows: integer(env, "PG_QUERY_MAX_ROWS", 1000, 1),
     postgresQueryTimeoutMs: integer(env, "PG_QUERY_TIMEOUT_MS", 30_000, 1),
   });

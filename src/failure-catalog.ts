@@ -57,7 +57,7 @@ export const FAILURE_CATALOG = {
     category: "INFRASTRUCTURE",
     retryable: true,
     httpStatus: 503,
-    suggestion: "Check DATABASE_URL and that the server accepts connections.",
+    suggestion: "Check that the database the message names is running and accepts connections (DATABASE_URL for AOS's own).",
   },
   DATABASE_LOCKED: {
     category: "RESOURCE",

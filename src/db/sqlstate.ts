@@ -11,6 +11,8 @@ export const SQLSTATE = {
   CANNOT_CONNECT_NOW: "57P03",
   INSUFFICIENT_PRIVILEGE: "42501",
   UNDEFINED_TABLE: "42P01",
+  QUERY_CANCELED: "57014",
+  READ_ONLY_SQL_TRANSACTION: "25006",
 } as const;
 
 export function sqlstateOf(error: unknown): string | undefined {

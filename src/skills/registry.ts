@@ -4,12 +4,23 @@ import { failTriggerSkill } from "./fail-trigger.js";
 import { httpCallSkill } from "./http-call.js";
 import { jsonTransformSkill } from "./json-transform.js";
 import { llmInvokeSkill } from "./llm-invoke.js";
+import { postgresQuerySkill } from "./postgres-query.js";
+import { slackSendSkill } from "./slack-send.js";
+import { webhookSendSkill } from "./webhook-send.js";
 
 /**
  * Every skill, registered statically: importing this module is all it takes, so no process can forget a
  * load step (upstream's API never loaded its skills). Order is the manifest's order.
  */
-const SKILLS: readonly Skill<never>[] = [httpCallSkill, llmInvokeSkill, jsonTransformSkill, failTriggerSkill] as unknown as Skill<never>[];
+const SKILLS: readonly Skill<never>[] = [
+  httpCallSkill,
+  webhookSendSkill,
+  slackSendSkill,
+  llmInvokeSkill,
+  jsonTransformSkill,
+  postgresQuerySkill,
+  failTriggerSkill,
+] as unknown as Skill<never>[];
 
 const BY_NAME: ReadonlyMap<string, Skill<unknown>> = new Map(
   SKILLS.map((skill) => [skill.name, skill as unknown as Skill<unknown>]),
