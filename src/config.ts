@@ -50,6 +50,21 @@ export interface Config {
   /** postgres_query's row cap and statement timeout. */
   readonly postgresQueryMaxRows: number;
   readonly postgresQueryTimeoutMs: number;
+  /** Model providers' keys (secrets) and, for tests and proxies, their base URLs. */
+  readonly anthropicApiKey: string | undefined;
+  readonly anthropicBaseUrl: string | undefined;
+  readonly openaiApiKey: string | undefined;
+  readonly openaiBaseUrl: string | undefined;
+  /** kv_store keeps its data in Redis when set, in PostgreSQL otherwise. */
+  readonly redisUrl: string | undefined;
+  /** email_send: an SMTP server URL (smtp://user:pass@host:port), or the Resend API when its key is set. */
+  readonly smtpUrl: string | undefined;
+  readonly emailFrom: string | undefined;
+  readonly resendApiKey: string | undefined;
+  readonly resendBaseUrl: string | undefined;
+  /** voyage_embed's key and base URL. */
+  readonly voyageApiKey: string | undefined;
+  readonly voyageBaseUrl: string | undefined;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -112,5 +127,16 @@ export function loadConfig(env: Env = process.env): Config {
     postgresQueryUrl,
     postgresQueryMaxRows: integer(env, "PG_QUERY_MAX_ROWS", 1000, 1),
     postgresQueryTimeoutMs: integer(env, "PG_QUERY_TIMEOUT_MS", 30_000, 1),
+    anthropicApiKey: optional(env, "ANTHROPIC_API_KEY"),
+    anthropicBaseUrl: optional(env, "ANTHROPIC_BASE_URL"),
+    openaiApiKey: optional(env, "OPENAI_API_KEY"),
+    openaiBaseUrl: optional(env, "OPENAI_BASE_URL"),
+    redisUrl: optional(env, "REDIS_URL"),
+    smtpUrl: optional(env, "SMTP_URL"),
+    emailFrom: optional(env, "EMAIL_FROM"),
+    resendApiKey: optional(env, "RESEND_API_KEY"),
+    resendBaseUrl: optional(env, "RESEND_BASE_URL"),
+    voyageApiKey: optional(env, "VOYAGE_API_KEY"),
+    voyageBaseUrl: optional(env, "VOYAGE_BASE_URL"),
   });
 }

@@ -29,6 +29,17 @@ export interface SkillSettings {
   readonly postgresQueryUrl: string | undefined;
   readonly postgresQueryMaxRows: number;
   readonly postgresQueryTimeoutMs: number;
+  readonly anthropicApiKey: string | undefined;
+  readonly anthropicBaseUrl: string | undefined;
+  readonly openaiApiKey: string | undefined;
+  readonly openaiBaseUrl: string | undefined;
+  readonly redisUrl: string | undefined;
+  readonly smtpUrl: string | undefined;
+  readonly emailFrom: string | undefined;
+  readonly resendApiKey: string | undefined;
+  readonly resendBaseUrl: string | undefined;
+  readonly voyageApiKey: string | undefined;
+  readonly voyageBaseUrl: string | undefined;
 }
 
 /** Limits from configuration that skills apply. */
