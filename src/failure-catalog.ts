@@ -131,6 +131,12 @@ export const FAILURE_CATALOG = {
     httpStatus: 422,
     suggestion: "Give the path a default in `defaults`, or fix the mapping.",
   },
+  TRANSFORM_QUERY_FAILED: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 422,
+    suggestion: "Fix the JSONata query or the payload it reads; the message carries JSONata's error.",
+  },
   CANCELLED: {
     category: "PERMANENT",
     retryable: false,
@@ -184,6 +190,54 @@ export const FAILURE_CATALOG = {
     retryable: false,
     httpStatus: 500,
     suggestion: "Re-run with -v and report the stack trace.",
+  },
+  CREDENTIALS_REJECTED: {
+    category: "PERMISSION",
+    retryable: false,
+    httpStatus: 424,
+    suggestion: "The service refused the configured credentials; fix the variable the message names, then re-run.",
+  },
+  EMAIL_REJECTED: {
+    category: "PERMANENT",
+    retryable: false,
+    httpStatus: 502,
+    suggestion: "The mail relay refused the message for good (a 5xx reply); fix the sender or recipients it names.",
+  },
+  EMAIL_DEFERRED: {
+    category: "TRANSIENT",
+    retryable: true,
+    httpStatus: 503,
+    suggestion: "The mail relay asked to try later (a 4xx reply); the step is retried with the same Message-ID.",
+  },
+  LLM_RATE_LIMITED: {
+    category: "RESOURCE",
+    retryable: true,
+    httpStatus: 429,
+    suggestion: "The model provider is rate-limiting the key; the step is retried with backoff. Lower the call rate or raise the provider's limit.",
+  },
+  LLM_PROVIDER_ERROR: {
+    category: "TRANSIENT",
+    retryable: true,
+    httpStatus: 502,
+    suggestion: "The model provider failed (a 5xx, overload or conflict); the step is retried. Check the provider's status page if it persists.",
+  },
+  LLM_REQUEST_REJECTED: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 422,
+    suggestion: "The model provider refused the request as invalid (unknown model, too long, bad parameter); fix the step's params.",
+  },
+  KV_NOT_INTEGER: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 409,
+    suggestion: "kv_store incr and decr work on integer values within ±(2^53 − 1); set the key to an integer first, or use another key.",
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    category: "PERMANENT",
+    retryable: false,
+    httpStatus: 409,
+    suggestion: "A step's idempotency key was already used for a different write; report it, with the run id.",
   },
 } as const satisfies Record<string, FailureEntry>;
 

@@ -3,6 +3,7 @@ import { claimRunById } from "../src/db/queries/runs.js";
 import { createAgent } from "../src/services/agents.js";
 import { setPolicy } from "../src/services/policies.js";
 import { createRun } from "../src/services/runs.js";
+import { PRICE_TABLE_VERSION } from "../src/skills/llm/price-table.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
 import { incidentId } from "../src/worker/run-records.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
@@ -153,7 +154,7 @@ describe.each(testBackends())("the records every terminal run leaves, on $name",
       call_count: 2,
       input_tokens: results[0]!.input_tokens + results[1]!.input_tokens,
       output_tokens: results[0]!.output_tokens + results[1]!.output_tokens,
-      price_table_version: "2026-11-01",
+      price_table_version: PRICE_TABLE_VERSION,
     });
     expect(Number(rows[0].cost_cents)).toBe(calls.reduce((sum, step) => sum + step.costCents, 0));
     expect(rows[0].prompt_hash).toMatch(/^[0-9a-f]{64}$/);

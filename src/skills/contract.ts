@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import type { StepError } from "../glossary.js";
 import type { Logger } from "../logger.js";
+import type { KvBackend } from "./kv/kv-backend.js";
 
 /**
  * What a skill receives besides its input: ids, a logger, an AbortSignal it must honour (timeouts and
@@ -21,6 +22,12 @@ export interface SkillContext {
   readonly limits: SkillLimits;
   /** Credentials and endpoints from configuration; a skill whose setting is missing fails naming the variable. */
   readonly settings: SkillSettings;
+  /**
+   * kv_store's storage (Redis when REDIS_URL is set, else AOS's database), scoped per call by tenant and
+   * namespace: the one way a skill keeps state, and no handle on AOS's other tables. Absent where nothing wires
+   * one up (unit tests of other skills).
+   */
+  readonly kv?: KvBackend;
 }
 
 export interface SkillSettings {

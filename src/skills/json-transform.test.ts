@@ -77,3 +77,35 @@ describe("json_transform", () => {
     expect(parsePath("$foo")).toEqual([{ key: "$foo" }]);
   });
 });
+
+describe("json_transform, query mode (JSONata)", () => {
+  it("evaluates a JSONata expression over the payload", async () => {
+    const orders = { items: [{ name: "a", price: 5 }, { name: "b", price: 12 }, { name: "c", price: 30 }] };
+    expect(await transform({ payload: orders, query: "$sum(items.price)" })).toMatchObject({ status: "ok", result: 47 });
+    expect(await transform({ payload: orders, query: "items[price > 10].name" })).toMatchObject({ status: "ok", result: ["b", "c"] });
+    expect(await transform({ payload: orders, query: '{"count": $count(items), "first": items[0].name}' })).toMatchObject({
+      status: "ok",
+      result: { count: 3, first: "a" },
+    });
+    expect(await transform({ payload: orders, query: "nothing.here" })).toMatchObject({ status: "ok", result: null });
+  });
+
+  it("refuses a query that does not compile, reads the clock or chance, or comes with a mapping", () => {
+    const issues = (raw: Record<string, unknown>) => jsonTransformSkill.input.safeParse(raw).error?.issues.map((issue) => issue.message);
+    expect(issues({ payload: {}, query: "items[" })?.[0]).toMatch(/^not a JSONata query: /);
+    expect(issues({ payload: {}, query: "$now()" })).toEqual(["$now() is not allowed: json_transform is deterministic (the same payload gives the same result)"]);
+    expect(issues({ payload: {}, query: "{'x': $random()}" })?.[0]).toMatch(/\$random\(\) is not allowed/);
+    expect(issues({ payload: {}, query: "a", mapping: { a: "a" } })).toEqual(['give exactly one of "mapping" (paths) or "query" (a JSONata expression)']);
+    expect(issues({ payload: {} })).toEqual(['give exactly one of "mapping" (paths) or "query" (a JSONata expression)']);
+  });
+
+  it("fails the step, not the worker, on an evaluation error or a runaway expression", async () => {
+    expect(await transform({ payload: { a: "x" }, query: "a + 1" })).toMatchObject({
+      status: "error",
+      error: { code: "TRANSFORM_QUERY_FAILED", retryable: false },
+    });
+    const runaway = await transform({ payload: {}, query: "($f := function($n) { $f($n + 1) }; $f(0))" });
+    expect(runaway).toMatchObject({ status: "error", error: { code: "TRANSFORM_QUERY_FAILED" } });
+    expect((runaway as { error: { message: string } }).error.message).toMatch(/nested deeper than 500 levels|ran longer than/);
+  });
+});

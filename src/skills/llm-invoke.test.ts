@@ -21,7 +21,8 @@ describe("llm_invoke with the local provider", () => {
         input_tokens: 8,
         output_tokens: 5,
         cost_microcents: 0,
-        price_table_version: "2026-11-01",
+        price_table_version: "2026-11-24",
+        cache_hit: false,
       },
       sideEffects: { costCents: 0, tokens: 13 },
     });
@@ -45,9 +46,11 @@ describe("llm_invoke with the local provider", () => {
   it("rejects an unpriced model, an unknown provider, no messages and unknown fields before anything runs", () => {
     const problems = (params: unknown) => llmInvokeSkill.input.safeParse(params).error?.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
     expect(problems({ provider: "local", model: "gpt-9", messages: [{ role: "user", content: "hi" }] })).toEqual([
-      'model: model "gpt-9" has no price for provider local (price table 2026-11-01); priced models: local-echo',
+      'model: model "gpt-9" has no price for provider local (price table 2026-11-24); priced models: local-echo',
     ]);
-    expect(problems({ provider: "acme", messages: [{ role: "user", content: "hi" }] })).toEqual(['provider: expected a provider: "local"']);
+    expect(problems({ provider: "acme", messages: [{ role: "user", content: "hi" }] })).toEqual([
+      'provider: expected a provider: "anthropic", "openai" or "local"',
+    ]);
     expect(problems({ provider: "local", messages: [] })).toEqual(["messages: at least one message is needed"]);
     expect(problems({ provider: "local", messages: [{ role: "user", content: "hi" }], temperature_: 1 })?.[0]).toMatch(/temperature_/);
   });

@@ -1,11 +1,14 @@
 import { z } from "zod";
 import type { Skill } from "./contract.js";
+import { emailSendSkill } from "./email-send.js";
 import { failTriggerSkill } from "./fail-trigger.js";
 import { httpCallSkill } from "./http-call.js";
 import { jsonTransformSkill } from "./json-transform.js";
+import { kvStoreSkill } from "./kv-store.js";
 import { llmInvokeSkill } from "./llm-invoke.js";
 import { postgresQuerySkill } from "./postgres-query.js";
 import { slackSendSkill } from "./slack-send.js";
+import { voyageEmbedSkill } from "./voyage-embed.js";
 import { webhookSendSkill } from "./webhook-send.js";
 
 /**
@@ -19,6 +22,9 @@ const SKILLS: readonly Skill<never>[] = [
   llmInvokeSkill,
   jsonTransformSkill,
   postgresQuerySkill,
+  kvStoreSkill,
+  emailSendSkill,
+  voyageEmbedSkill,
   failTriggerSkill,
 ] as unknown as Skill<never>[];
 

@@ -9,6 +9,7 @@ import { type Agent, type PlanStep, type Run, type StepDecision, type StepError,
 import type { Logger } from "../logger.js";
 import { loadEffectivePolicy } from "../services/policies.js";
 import type { SideEffectClass, Skill, SkillOutcome } from "../skills/contract.js";
+import { openKvBackend } from "../skills/kv/open-kv-backend.js";
 import { failure, ok } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
 import type { NoteSigner } from "../trace/signed-note.js";
@@ -271,6 +272,7 @@ async function attemptStep(
       allowedHosts: state.agent.allowedHosts,
       limits: deps.config,
       settings: deps.config,
+      kv: openKvBackend(deps.config, deps.db),
     },
     decided.decision,
   );

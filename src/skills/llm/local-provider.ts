@@ -1,16 +1,16 @@
-import { approximateTokens, type LlmProvider, type LlmRequest, type LlmResponse } from "./provider.js";
+import { approximateTokens, type FinishReason, type LlmProvider, type LlmRequest, type LlmResponse } from "./provider.js";
 
 /**
  * The offline provider: model `local-echo` answers with the last user message, cut at the first stop sequence and
  * at max_tokens. Deterministic, free and network-free, so runs, budgets, caps and LLM records can be exercised
- * anywhere; tokens are counted as about four characters each.
+ * anywhere; tokens are counted as about four characters each. It needs no key, so it ignores the call context.
  */
 export const localProvider: LlmProvider = {
   complete(request: LlmRequest): Promise<LlmResponse> {
     const prompt = [...(request.system === undefined ? [] : [request.system]), ...request.messages.map((message) => message.content)].join("\n");
     const lastUser = request.messages.findLast((message) => message.role === "user")?.content ?? "";
     let text = lastUser;
-    let finishReason = "end_turn";
+    let finishReason: FinishReason = "end_turn";
     for (const stop of request.stopSequences ?? []) {
       const at = text.indexOf(stop);
       if (stop !== "" && at >= 0) {

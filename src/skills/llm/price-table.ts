@@ -3,7 +3,7 @@
  * million tokens, so the table reads like providers' price pages and no float ever enters a cost. The version is
  * stored with every call's result and in the run's LLM record, so a cost can always be traced to the prices used.
  */
-export const PRICE_TABLE_VERSION = "2026-11-01";
+export const PRICE_TABLE_VERSION = "2026-11-24";
 
 export interface ModelPrice {
   /** Micro-cents per input token (= cents per million input tokens). */
@@ -12,9 +12,33 @@ export interface ModelPrice {
   readonly output: number;
 }
 
-export type LlmProviderName = "local";
+export type LlmProviderName = "anthropic" | "openai" | "local";
 
+const OPUS_4: ModelPrice = { input: 1500, output: 7500 };
+const SONNET_4: ModelPrice = { input: 300, output: 1500 };
+const HAIKU_3_5: ModelPrice = { input: 80, output: 400 };
+const GPT_4O: ModelPrice = { input: 250, output: 1000 };
+const GPT_4O_MINI: ModelPrice = { input: 15, output: 60 };
+
+/**
+ * Upstream's prices (reference §4.2), each under the dated model id and the alias that points at it. A model not
+ * listed here is refused when a step's input is validated, so no call is ever made at an unknown price.
+ */
 const PRICES: Readonly<Record<LlmProviderName, Readonly<Record<string, ModelPrice>>>> = {
+  anthropic: {
+    "claude-opus-4-20250514": OPUS_4,
+    "claude-opus-4-0": OPUS_4,
+    "claude-sonnet-4-20250514": SONNET_4,
+    "claude-sonnet-4-0": SONNET_4,
+    "claude-3-5-haiku-20241022": HAIKU_3_5,
+    "claude-3-5-haiku-latest": HAIKU_3_5,
+  },
+  openai: {
+    "gpt-4o": GPT_4O,
+    "gpt-4o-2024-08-06": GPT_4O,
+    "gpt-4o-mini": GPT_4O_MINI,
+    "gpt-4o-mini-2024-07-18": GPT_4O_MINI,
+  },
   // The offline provider costs nothing: it runs no model.
   local: { "local-echo": { input: 0, output: 0 } },
 };

@@ -1,4 +1,5 @@
 import type { FailureCode } from "../../failure-catalog.js";
+import type { SkillContext } from "../contract.js";
 
 export interface LlmMessage {
   role: "user" | "assistant";
@@ -10,10 +11,16 @@ export interface LlmRequest {
   system?: string | undefined;
   messages: readonly LlmMessage[];
   maxTokens: number;
-  temperature: number;
+  /** Absent where the provider takes no sampling temperature (Anthropic's API version 2026-10-21). */
+  temperature?: number | undefined;
   stopSequences?: readonly string[] | undefined;
-  signal: AbortSignal;
 }
+
+/**
+ * What a provider needs besides the request: the run's signal (timeouts and cancellation), its key and endpoint
+ * from configuration, and a logger for what the SDK has to say. A skill passes its own context.
+ */
+export type LlmCallContext = Pick<SkillContext, "signal" | "settings" | "log">;
 
 export interface LlmResponse {
   text: string;
@@ -21,13 +28,15 @@ export interface LlmResponse {
   model: string;
   inputTokens: number;
   outputTokens: number;
-  /** Why generation stopped: end_turn, max_tokens, stop_sequence. */
-  finishReason: string;
+  /** Why generation stopped. */
+  finishReason: FinishReason;
 }
+
+export type FinishReason = "end_turn" | "max_tokens" | "stop_sequence";
 
 /** A model provider behind llm_invoke. It reports failure by throwing LlmCallError with a catalog code. */
 export interface LlmProvider {
-  complete(request: LlmRequest): Promise<LlmResponse>;
+  complete(request: LlmRequest, call: LlmCallContext): Promise<LlmResponse>;
 }
 
 export class LlmCallError extends Error {

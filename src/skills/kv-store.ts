@@ -1,0 +1,139 @@
+import { z } from "zod";
+import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
+import { AppError } from "../errors.js";
+import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
+import { KV_MAX_INTEGER, type KvBackend, type KvScope } from "./kv/kv-backend.js";
+import { abortedOutcome, failure, ok } from "./outcome.js";
+
+const NAME = "kv_store";
+const MAX_TTL_SECONDS = 365 * 24 * 3600;
+
+const common = {
+  namespace: z
+    .string()
+    .regex(/^[a-z0-9_-]{1,64}$/, "1 to 64 of a-z, 0-9, _ and -")
+    .default("default")
+    .describe("keys live per tenant and namespace"),
+  key: z.string().min(1).max(256),
+};
+const ttlSeconds = z.int().min(1).max(MAX_TTL_SECONDS);
+const by = z.int().min(1).max(KV_MAX_INTEGER).default(1);
+
+const inputSchema = z.discriminatedUnion("op", [
+  z.object({ op: z.literal("get"), ...common }).strict(),
+  z.object({ op: z.literal("exists"), ...common }).strict(),
+  z.object({ op: z.literal("ttl"), ...common }).strict(),
+  z
+    .object({
+      op: z.literal("set"),
+      ...common,
+      value: z.json(),
+      ttl_seconds: ttlSeconds.optional().describe("absent: the entry never expires (an earlier TTL is dropped)"),
+    })
+    .strict(),
+  z.object({ op: z.literal("delete"), ...common }).strict(),
+  z.object({ op: z.literal("incr"), ...common, by }).strict(),
+  z.object({ op: z.literal("decr"), ...common, by }).strict(),
+  z.object({ op: z.literal("expire"), ...common, ttl_seconds: ttlSeconds }).strict(),
+]);
+
+export type KvStoreInput = z.output<typeof inputSchema>;
+
+const READS: ReadonlySet<KvStoreInput["op"]> = new Set(["get", "exists", "ttl"]);
+
+export const kvStoreSkill: Skill<KvStoreInput> = {
+  name: NAME,
+  version: "1.0.0",
+  description:
+    "Keeps small JSON values between steps and runs: get, set (optionally with ttl_seconds), delete, exists, ttl, " +
+    "incr, decr (atomic, on integers) and expire, per tenant and namespace. Stored in Redis when REDIS_URL is " +
+    "set, else in AOS's database. Writes are applied once per step: a retried attempt gets the first result.",
+  input: inputSchema,
+  output: {
+    op: "the operation, echoed",
+    namespace: "the namespace, echoed",
+    key: "the key, echoed",
+    value: "get: the value (null when not found); set: the value stored; incr/decr: the new integer",
+    found: "get: whether a live entry exists",
+    exists: "exists, ttl: whether a live entry exists",
+    ttl_seconds: "ttl: whole seconds left, rounded up, null for no expiry or no entry; set: the TTL given or null",
+    deleted: "delete: whether a live entry was deleted",
+    applied: "expire: whether a live entry got the TTL (false: no such entry)",
+  },
+  determinism: "non_deterministic",
+  sideEffects: "external_write",
+  sideEffectsOf: (input) => (READS.has(input.op) ? "external_read" : "external_write"),
+  estimateCostCents: () => 0,
+  limits: { key_chars: 256, namespace_chars: 64, max_ttl_seconds: MAX_TTL_SECONDS, max_integer: KV_MAX_INTEGER },
+  failureCodes: ["KV_NOT_INTEGER", "IDEMPOTENCY_KEY_REUSED", "DATABASE_UNAVAILABLE", "CONFLICT", "TIMEOUT", "CANCELLED", "INTERNAL"],
+  execute: executeKvStore,
+};
+
+async function executeKvStore(input: KvStoreInput, ctx: SkillContext): Promise<SkillOutcome> {
+  if (ctx.kv === undefined) return failure("INTERNAL", `${NAME} was given no store in its context`);
+  if (ctx.signal.aborted) return abortedOutcome(NAME, ctx.signal);
+  try {
+    return ok(await untilAborted(apply(ctx.kv, input, ctx), ctx.signal));
+  } catch (error) {
+    if (ctx.signal.aborted) return abortedOutcome(NAME, ctx.signal);
+    return storeFailure(error);
+  }
+}
+
+async function apply(kv: KvBackend, input: KvStoreInput, ctx: SkillContext): Promise<Record<string, unknown>> {
+  const scope: KvScope = { tenantId: ctx.tenantId, namespace: input.namespace };
+  const write = { idempotencyKey: ctx.idempotencyKey };
+  const { op, namespace, key } = input;
+  const echo = { op, namespace, key };
+  switch (input.op) {
+    case "get":
+      return { ...echo, ...(await kv.get(scope, key)) };
+    case "exists":
+      return { ...echo, exists: await kv.exists(scope, key) };
+    case "ttl": {
+      const ttl = await kv.ttl(scope, key);
+      return { ...echo, exists: ttl.exists, ttl_seconds: ttl.ttlSeconds };
+    }
+    case "set":
+      await kv.set(scope, key, input.value, input.ttl_seconds, write);
+      return { ...echo, value: input.value, ttl_seconds: input.ttl_seconds ?? null };
+    case "delete":
+      return { ...echo, deleted: await kv.delete(scope, key, write) };
+    case "incr":
+      return { ...echo, value: await kv.incr(scope, key, input.by, write) };
+    case "decr":
+      return { ...echo, value: await kv.decr(scope, key, input.by, write) };
+    case "expire":
+      return { ...echo, applied: await kv.expire(scope, key, input.ttl_seconds, write) };
+  }
+}
+
+/**
+ * Stops waiting when the signal aborts. The call itself may still finish; if it was a write, its idempotency
+ * record means the step's next attempt returns that result instead of applying it again.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  work.catch(() => undefined);
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([work, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
+}
+
+/** The store's own failures carry catalog codes; a lost database connection is retryable; anything else is a bug. */
+function storeFailure(error: unknown): SkillOutcome {
+  if (error instanceof AppError) {
+    return failure(error.code, error.message, { retryable: error.retryable, ...(error.details ? { details: error.details } : {}) });
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  const state = sqlstateOf(error);
+  const lost =
+    (typeof code === "string" && /^E[A-Z]+$/.test(code)) ||
+    state?.startsWith("08") === true ||
+    state === SQLSTATE.ADMIN_SHUTDOWN ||
+    state === SQLSTATE.CANNOT_CONNECT_NOW;
+  if (!lost) throw error;
+  return failure("DATABASE_UNAVAILABLE", `${NAME} lost AOS's database: ${(error as Error).message}`, { retryable: true });
+}
