@@ -1,3 +1,4 @@
+import type { Config } from "../config.js";
 import type { z } from "zod";
 import type { StepError } from "../glossary.js";
 import type { Logger } from "../logger.js";
@@ -30,24 +31,25 @@ export interface SkillContext {
   readonly kv?: KvBackend;
 }
 
-export interface SkillSettings {
-  readonly webhookSecret: string | undefined;
-  readonly slackWebhookUrl: string | undefined;
-  readonly postgresQueryUrl: string | undefined;
-  readonly postgresQueryMaxRows: number;
-  readonly postgresQueryTimeoutMs: number;
-  readonly anthropicApiKey: string | undefined;
-  readonly anthropicBaseUrl: string | undefined;
-  readonly openaiApiKey: string | undefined;
-  readonly openaiBaseUrl: string | undefined;
-  readonly redisUrl: string | undefined;
-  readonly smtpUrl: string | undefined;
-  readonly emailFrom: string | undefined;
-  readonly resendApiKey: string | undefined;
-  readonly resendBaseUrl: string | undefined;
-  readonly voyageApiKey: string | undefined;
-  readonly voyageBaseUrl: string | undefined;
-}
+export type SkillSettings = Pick<
+  Config,
+  | "webhookSecret"
+  | "slackWebhookUrl"
+  | "postgresQueryUrl"
+  | "postgresQueryMaxRows"
+  | "postgresQueryTimeoutMs"
+  | "anthropicApiKey"
+  | "anthropicBaseUrl"
+  | "openaiApiKey"
+  | "openaiBaseUrl"
+  | "redisUrl"
+  | "smtpUrl"
+  | "emailFrom"
+  | "resendApiKey"
+  | "resendBaseUrl"
+  | "voyageApiKey"
+  | "voyageBaseUrl"
+>;
 
 /** Limits from configuration that skills apply. */
 export interface SkillLimits {

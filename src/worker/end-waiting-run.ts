@@ -10,14 +10,14 @@ import type { NoteSigner } from "../trace/signed-note.js";
 import { finalizeRun, type RunEnding } from "./finalize.js";
 import { cursorFor, interruptedAttempt, lastAttempt, recordAttempt } from "./record-step.js";
 import { loadPolicy } from "./govern-step.js";
+import { reservesEstimates } from "./step-admission.js";
 import { attemptNotRun } from "./step-execution.js";
 
-/** Whether the run's steps reserve their estimates (its agent has a budget or its tenant a daily cap). */
+/** Whether the run's steps reserve their estimates, read as the runner reads it. */
 async function reservesSpend(db: Database, run: Run): Promise<boolean> {
   const agent = await findAgent(db.pool, run.tenantId, run.agentId);
-  if (agent?.budgetCents !== null && agent?.budgetCents !== undefined) return true;
   const policy = await loadPolicy(() => loadEffectivePolicy(db.pool, run.tenantId, run.agentId));
-  return policy.ok && policy.policy.document.caps.tenant_daily_cost_cents !== null;
+  return agent !== undefined && reservesEstimates(agent, policy);
 }
 
 /**
@@ -34,8 +34,10 @@ export async function endWaitingRun(
 ): Promise<void> {
   const rows = run.nextSeq > 0 ? await listTraceSteps(deps.db.pool, traceIdFor(run.id)) : [];
   const cursor = cursorFor(run, rows);
-  const interrupted = interruptedAttempt(run, rows, await reservesSpend(deps.db, run));
-  if (interrupted !== undefined) rows.push((await recordAttempt(deps.db, cursor, interrupted)).step);
+  if (rows.at(-1)?.status === "started") {
+    const interrupted = interruptedAttempt(run, rows, await reservesSpend(deps.db, run));
+    if (interrupted !== undefined) rows.push((await recordAttempt(deps.db, cursor, interrupted)).step);
+  }
   const step = run.plan?.steps[run.nextStepIndex];
   if (blocked !== undefined && step !== undefined) {
     const skill = findSkill(step.skill);

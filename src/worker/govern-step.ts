@@ -5,7 +5,7 @@ import type { StepDecision } from "../glossary.js";
 import { type AllowDecision, allowed, decide } from "../policy/decide.js";
 import type { EffectivePolicy } from "../policy/policy-document.js";
 import { checkTarget } from "../policy/ssrf-guard.js";
-import type { Skill } from "../skills/contract.js";
+import type { SideEffectClass, Skill } from "../skills/contract.js";
 
 /** The run's policy as loaded at claim time, or why it could not be loaded (then every step is denied). */
 export type LoadedPolicy = { ok: true; policy: EffectivePolicy } | { ok: false; reason: string };
@@ -33,9 +33,9 @@ export interface StepGovernance {
  * `skipped` means evaluation itself failed, which denies the step (fail closed).
  */
 export type Governed =
-  | { kind: "allow"; decision: AllowDecision; estimatedCostCents: number }
+  | { kind: "allow"; decision: AllowDecision; estimatedCostCents: number; sideEffects: SideEffectClass }
   | { kind: "deny"; decision: StepDecision }
-  | { kind: "require_approval"; decision: StepDecision; estimatedCostCents: number }
+  | { kind: "require_approval"; decision: StepDecision; estimatedCostCents: number; sideEffects: SideEffectClass }
   | { kind: "skipped"; decision: StepDecision; reason: string };
 
 /** Decides a step before it runs: the SSRF guard on its targets, then the policy's rules. Never throws. */
@@ -50,6 +50,8 @@ export async function governStep(governance: StepGovernance, skill: Skill<unknow
     const ssrf = input === undefined ? undefined : await ssrfDecision(governance, policy.hash, skill, input);
     if (ssrf !== undefined) return { kind: "deny", decision: ssrf };
     const estimatedCostCents = input === undefined ? 0 : skill.estimateCostCents(input);
+    // What this call may do: the contract's class, narrowed for this input when the skill can tell (an HTTP GET reads).
+    const sideEffects = input === undefined ? skill.sideEffects : (skill.sideEffectsOf?.(input) ?? skill.sideEffects);
     const decision = decide(policy, {
       skill: skill.name,
       hosts: (input === undefined ? [] : (skill.targetUrls?.(input) ?? [])).map((url) => new URL(url).hostname.toLowerCase()),
@@ -61,8 +63,8 @@ export async function governStep(governance: StepGovernance, skill: Skill<unknow
         policy.document.steps_per_minute === null ? 0 : await countAgentStepsSince(governance.db.pool, governance.agentId, 60),
     });
     const allow = allowed(decision);
-    if (allow !== undefined) return { kind: "allow", decision: allow, estimatedCostCents };
-    return decision.action === "deny" ? { kind: "deny", decision } : { kind: "require_approval", decision, estimatedCostCents };
+    if (allow !== undefined) return { kind: "allow", decision: allow, estimatedCostCents, sideEffects };
+    return decision.action === "deny" ? { kind: "deny", decision } : { kind: "require_approval", decision, estimatedCostCents, sideEffects };
   } catch (error) {
     const reason = toAppError(error).message;
     return {

@@ -8,7 +8,8 @@ import { AppError, toAppError } from "../errors.js";
 import { type Agent, type PlanStep, type Run, type StepDecision, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
 import type { Logger } from "../logger.js";
 import { loadEffectivePolicy } from "../services/policies.js";
-import type { SideEffectClass, Skill, SkillOutcome } from "../skills/contract.js";
+import type { Skill, SkillOutcome } from "../skills/contract.js";
+import type { KvBackend } from "../skills/kv/kv-backend.js";
 import { openKvBackend } from "../skills/kv/open-kv-backend.js";
 import { failure, ok } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
@@ -18,7 +19,7 @@ import { finalizeRun, type RunEnding } from "./finalize.js";
 import { governStep, type LoadedPolicy, loadPolicy } from "./govern-step.js";
 import { interpolate, UnresolvedReference } from "./interpolate.js";
 import { cursorFor, interruptedAttempt, lastAttempt, recordAttempt, type TraceCursor } from "./record-step.js";
-import { notAllowed, type Reserved, reserve, withApproval } from "./step-admission.js";
+import { notAllowed, type Reserved, reserve, reservesEstimates, withApproval } from "./step-admission.js";
 import { type Attempt, attemptNotRun, executeAttempt } from "./step-execution.js";
 
 export interface RunnerDeps {
@@ -54,6 +55,8 @@ interface RunState {
   rows: TraceStep[];
   /** Aborted when this worker loses the run's lease. */
   signal: AbortSignal | undefined;
+  /** kv_store's backend for this run's steps. */
+  kv: KvBackend;
 }
 
 /**
@@ -96,8 +99,7 @@ export interface Released {
 
 /** A resumed run whose trace ends in an intent records that attempt as interrupted before going on. */
 async function recordInterrupted(deps: RunnerDeps, state: RunState): Promise<void> {
-  const dailyCap = state.policy.ok ? state.policy.policy.document.caps.tenant_daily_cost_cents : null;
-  const interrupted = interruptedAttempt(state.run, state.rows, state.agent.budgetCents !== null || dailyCap !== null);
+  const interrupted = interruptedAttempt(state.run, state.rows, reservesEstimates(state.agent, state.policy));
   if (interrupted === undefined) return;
   const { step } = await recordAttempt(deps.db, state.cursor, interrupted);
   state.rows.push(step);
@@ -130,6 +132,7 @@ async function loadState(deps: RunnerDeps, run: Run, hold: RunHold): Promise<Run
     runTokens: recorded.reduce((sum, step) => sum + step.tokens, 0),
     rows: recorded,
     signal: hold.signal,
+    kv: openKvBackend(deps.config, deps.db),
   };
 }
 
@@ -255,7 +258,7 @@ async function attemptStep(
   const reserved = await reserve(deps.db, payer, decided.estimatedCostCents, decided.decision.policy_hash);
   if ("halt" in reserved) return { params, ...reserved };
   throwIfLost(state);
-  if (sideEffectsOf(skill, params) === "external_write") await recordIntent(deps, state, { skill, step, index, attempt, params, decision: decided.decision });
+  if (decided.sideEffects === "external_write") await recordIntent(deps, state, { skill, step, index, attempt, params, decision: decided.decision });
   const controller = new AbortController();
   const attemptResult = await executeAttempt(
     skill,
@@ -272,7 +275,7 @@ async function attemptStep(
       allowedHosts: state.agent.allowedHosts,
       limits: deps.config,
       settings: deps.config,
-      kv: openKvBackend(deps.config, deps.db),
+      kv: state.kv,
     },
     decided.decision,
   );
@@ -286,13 +289,6 @@ async function attemptStep(
  */
 function throwIfLost(state: RunState): void {
   if (state.signal?.aborted === true) throw toAppError(state.signal.reason);
-}
-
-/** What one call of the skill may do: its contract's class, narrowed for this input when the skill can tell. */
-function sideEffectsOf(skill: Skill<unknown>, params: unknown): SideEffectClass {
-  if (skill.sideEffectsOf === undefined) return skill.sideEffects;
-  const parsed = skill.input.safeParse(params);
-  return parsed.success ? skill.sideEffectsOf(parsed.data) : skill.sideEffects;
 }
 
 /**

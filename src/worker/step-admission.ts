@@ -28,7 +28,18 @@ export async function withApproval(
     policy_id: "require_approval",
     policy_hash: governed.decision.policy_hash,
   });
-  return decision === undefined ? governed : { kind: "allow", decision, estimatedCostCents: governed.estimatedCostCents };
+  return decision === undefined
+    ? governed
+    : { kind: "allow", decision, estimatedCostCents: governed.estimatedCostCents, sideEffects: governed.sideEffects };
+}
+
+/** Whether steps reserve their estimates: the agent has a budget, or the tenant's policy a daily cap. */
+export function reservesEstimates(agent: Pick<Agent, "budgetCents">, policy: LoadedPolicy): boolean {
+  return agent.budgetCents !== null || dailyCapOf(policy) !== null;
+}
+
+function dailyCapOf(policy: LoadedPolicy): number | null {
+  return policy.ok ? policy.policy.document.caps.tenant_daily_cost_cents : null;
 }
 
 export interface Reserved {
@@ -48,14 +59,13 @@ export async function reserve(
   policyHash: string,
 ): Promise<Reserved | { attempt: Attempt; halt: RunEnding }> {
   const day = utcDay(new Date());
-  const dailyCap = payer.policy.ok ? payer.policy.policy.document.caps.tenant_daily_cost_cents : null;
-  if (estimatedCostCents <= 0 || (payer.agent.budgetCents === null && dailyCap === null)) return { cents: 0, day };
+  if (estimatedCostCents <= 0 || !reservesEstimates(payer.agent, payer.policy)) return { cents: 0, day };
   const reservation = await reserveSpend(db, {
     agentId: payer.agent.id,
     tenantId: payer.tenantId,
     day,
     cents: estimatedCostCents,
-    tenantDailyCapCents: dailyCap,
+    tenantDailyCapCents: dailyCapOf(payer.policy),
   });
   if (reservation.ok) return { cents: estimatedCostCents, day };
   const whose = reservation.limit === "tenant_daily_cap" ? ` (the tenant's daily cap, ${day} UTC)` : "";

@@ -14,7 +14,12 @@ export function skillContext(overrides: Partial<SkillContext> = {}): SkillContex
     log: silentLogger,
     allowedHosts: [],
     limits: { httpMaxResponseBytes: 1024, httpDefaultTimeoutMs: 1000, httpMaxRedirects: 1 },
-    settings: { webhookSecret: undefined, slackWebhookUrl: undefined, postgresQueryUrl: undefined, postgresQueryMaxRows: 100, postgresQueryTimeoutMs: 5000,
+    settings: {
+      webhookSecret: undefined,
+      slackWebhookUrl: undefined,
+      postgresQueryUrl: undefined,
+      postgresQueryMaxRows: 100,
+      postgresQueryTimeoutMs: 5000,
       anthropicApiKey: undefined,
       anthropicBaseUrl: undefined,
       openaiApiKey: undefined,
