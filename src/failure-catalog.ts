@@ -1,5 +1,6 @@
 // The failure catalog: every error code the platform raises, with its category and whether retrying can help.
-// Retries, exit codes and (later) the API's error envelope are driven from here; nothing matches message text.
+// Retries, exit codes, incident severity, simulate's risks and the API's error envelope are driven from here;
+// nothing matches message text.
 
 export type FailureCategory =
   | "TRANSIENT"
@@ -11,11 +12,29 @@ export type FailureCategory =
   | "SECURITY"
   | "SKILL";
 
+/** What to do about a failure (upstream §4.3's recovery modes, the ones this platform acts on). */
+export type RecoveryMode = "RETRY_EXPONENTIAL" | "ABORT" | "ESCALATE" | "MANUAL_INTERVENTION";
+
+export type Severity = "LOW" | "MEDIUM" | "HIGH" | "CRITICAL";
+
 export interface FailureEntry {
   category: FailureCategory;
   retryable: boolean;
   httpStatus: number;
   suggestion: string;
+  /** Overrides the recovery mode the category and retryability imply. */
+  recovery?: RecoveryMode;
+}
+
+/** A catalog entry with everything derived: what the CLI, simulate and (later) the API show. */
+export interface FailureDescription {
+  code: FailureCode;
+  category: FailureCategory;
+  retryable: boolean;
+  httpStatus: number;
+  suggestion: string;
+  recovery: RecoveryMode;
+  severity: Severity;
 }
 
 export const FAILURE_CATALOG = {
@@ -97,6 +116,7 @@ export const FAILURE_CATALOG = {
     suggestion: "Raise the agent's budget, or run cheaper steps.",
   },
   APPROVAL_REQUIRED: {
+    recovery: "MANUAL_INTERVENTION",
     category: "PERMISSION",
     retryable: false,
     httpStatus: 409,
@@ -245,4 +265,34 @@ export type FailureCode = keyof typeof FAILURE_CATALOG;
 
 export function isFailureCode(code: string): code is FailureCode {
   return Object.hasOwn(FAILURE_CATALOG, code);
+}
+
+/**
+ * By category: a failure nobody can retry away is escalated when it needs someone's permission or resources,
+ * aborted otherwise; security failures are the gravest. A failed step's incident takes its code's severity.
+ */
+const CATEGORY_DEFAULTS: Record<FailureCategory, { recovery: RecoveryMode; severity: Severity }> = {
+  TRANSIENT: { recovery: "ABORT", severity: "HIGH" },
+  PERMANENT: { recovery: "ABORT", severity: "HIGH" },
+  RESOURCE: { recovery: "ESCALATE", severity: "MEDIUM" },
+  PERMISSION: { recovery: "ESCALATE", severity: "HIGH" },
+  VALIDATION: { recovery: "ABORT", severity: "MEDIUM" },
+  INFRASTRUCTURE: { recovery: "ABORT", severity: "HIGH" },
+  SECURITY: { recovery: "ABORT", severity: "CRITICAL" },
+  SKILL: { recovery: "ABORT", severity: "HIGH" },
+};
+
+export function describeFailure(code: FailureCode): FailureDescription {
+  const entry: FailureEntry = FAILURE_CATALOG[code];
+  const defaults = CATEGORY_DEFAULTS[entry.category];
+  const recovery = entry.recovery ?? (entry.retryable ? "RETRY_EXPONENTIAL" : defaults.recovery);
+  return {
+    code,
+    category: entry.category,
+    retryable: entry.retryable,
+    httpStatus: entry.httpStatus,
+    suggestion: entry.suggestion,
+    recovery,
+    severity: defaults.severity,
+  };
 }

@@ -87,6 +87,11 @@ export interface Skill<Input = unknown> {
   sideEffectsOf?(input: Input): SideEffectClass;
   /** Estimated cost in integer cents, before the step runs. */
   estimateCostCents(input: Input): number;
+  /**
+   * The typical wall time of one attempt in milliseconds, before the step runs: a planning figure for
+   * `aos simulate` (upstream's metadata latencies where it had them), not a limit; the limits are in `limits`.
+   */
+  estimateLatencyMs(input: Input): number;
   /** Estimated model tokens, before the step runs, for token caps; absent means none. */
   estimateTokens?(input: Input): number;
   readonly limits: Record<string, string | number>;

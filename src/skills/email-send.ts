@@ -56,6 +56,7 @@ export const emailSendSkill: Skill<EmailSendInput> = {
   },
   determinism: "non_deterministic",
   sideEffects: "external_write",
+  estimateLatencyMs: () => 500,
   estimateCostCents: () => 0,
   limits: {
     recipients: `${MAX_RECIPIENTS} in to, cc and bcc together`,

@@ -52,6 +52,7 @@ export const failTriggerSkill: Skill<FailTriggerInput> = {
   output: { succeeded_on_attempt: "with fail_times: the attempt that succeeded" },
   determinism: "deterministic",
   sideEffects: "none",
+  estimateLatencyMs: (input) => input.delay_ms,
   estimateCostCents: (input) => input.cost_cents,
   estimateTokens: (input) => input.tokens,
   limits: { delay_ms: 60_000 },

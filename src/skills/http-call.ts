@@ -52,6 +52,7 @@ export function createHttpCallSkill(lookup?: HostLookup): Skill<HttpCallInput> {
     sideEffects: "external_write",
     // Safe methods (RFC 9110 §9.2.1) only read; anything else may change something at the other end.
     sideEffectsOf: (input) => (["GET", "HEAD", "OPTIONS"].includes(input.method) ? "external_read" : "external_write"),
+    estimateLatencyMs: () => 500,
     estimateCostCents: () => 0,
     targetUrls: (input) => [input.url],
     limits: {

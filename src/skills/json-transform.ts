@@ -89,6 +89,7 @@ export const jsonTransformSkill: Skill<JsonTransformInput> = {
   },
   determinism: "deterministic",
   sideEffects: "none",
+  estimateLatencyMs: () => 10,
   estimateCostCents: () => 0,
   limits: { query_length: MAX_QUERY_LENGTH, query_time_ms: QUERY_TIME_LIMIT_MS, query_depth: QUERY_DEPTH_LIMIT },
   failureCodes: ["TRANSFORM_PATH_MISSING", "TRANSFORM_QUERY_FAILED", "VALIDATION_ERROR"],

@@ -63,6 +63,7 @@ export const kvStoreSkill: Skill<KvStoreInput> = {
   determinism: "non_deterministic",
   sideEffects: "external_write",
   sideEffectsOf: (input) => (READS.has(input.op) ? "external_read" : "external_write"),
+  estimateLatencyMs: () => 5,
   estimateCostCents: () => 0,
   limits: { key_chars: 256, namespace_chars: 64, max_ttl_seconds: MAX_TTL_SECONDS, max_integer: KV_MAX_INTEGER },
   failureCodes: ["KV_NOT_INTEGER", "IDEMPOTENCY_KEY_REUSED", "DATABASE_UNAVAILABLE", "CONFLICT", "TIMEOUT", "CANCELLED", "INTERNAL"],

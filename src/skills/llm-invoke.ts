@@ -202,6 +202,7 @@ export function createLlmInvokeSkill(cache: PromptCache): Skill<LlmInvokeInput> 
     determinism: "non_deterministic",
     sideEffects: "external_read",
     // The most the call can cost: the prompt as estimated and every output token it may produce.
+    estimateLatencyMs: (input) => (input.provider === "local" ? 5 : 2000),
     estimateCostCents: (input) => {
       const price = priceOf(input.provider, modelOf(input));
       return price === undefined ? 0 : chargedCents(costMicrocents(price, estimatedInputTokens(input), input.max_tokens));

@@ -49,6 +49,7 @@ export const postgresQuerySkill: Skill<PostgresQueryInput> = {
   },
   determinism: "non_deterministic",
   sideEffects: "external_read",
+  estimateLatencyMs: () => 50,
   estimateCostCents: () => 0,
   limits: {
     max_rows: "PG_QUERY_MAX_ROWS (default 1000): the cap and the default of max_rows",

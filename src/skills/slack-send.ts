@@ -41,6 +41,7 @@ export const slackSendSkill: Skill<SlackSendInput> = {
   },
   determinism: "non_deterministic",
   sideEffects: "external_write",
+  estimateLatencyMs: () => 300,
   estimateCostCents: () => 0,
   limits: {
     text_chars: 40_000,

@@ -70,6 +70,7 @@ export const voyageEmbedSkill: Skill<VoyageEmbedInput> = {
   determinism: "non_deterministic",
   sideEffects: "external_read",
   sideEffectsOf: (input): SideEffectClass => (input.mode === "local" ? "none" : "external_read"),
+  estimateLatencyMs: (input) => (input.mode === "local" ? 5 : 400),
   estimateCostCents: (input) => (input.mode === "local" ? 0 : chargedCents(estimateTokens(input) * (VOYAGE_PRICES[input.model] ?? 0))),
   estimateTokens: (input) => (input.mode === "local" ? 0 : estimateTokens(input)),
   limits: {

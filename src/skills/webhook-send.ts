@@ -44,6 +44,7 @@ export const webhookSendSkill: Skill<WebhookSendInput> = {
   },
   determinism: "non_deterministic",
   sideEffects: "external_write",
+  estimateLatencyMs: () => 300,
   estimateCostCents: () => 0,
   targetUrls: (input) => [input.url],
   limits: {
