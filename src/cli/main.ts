@@ -11,6 +11,7 @@ import { evidenceCommand, incidentsCommand } from "./commands/records.js";
 import { exportProofCommand, proofCommand, proveStepCommand } from "./commands/proof.js";
 import { pruneCommand } from "./commands/prune.js";
 import { runCommand } from "./commands/run.js";
+import { capabilitiesCommand, queryCommand, simulateCommand } from "./commands/runtime.js";
 import { getRunCommand, listRunsCommand } from "./commands/runs.js";
 import { listSkillsCommand, skillCommand } from "./commands/skills.js";
 import { verifyCommand, verifyStepCommand } from "./commands/verify.js";
@@ -38,6 +39,9 @@ function buildProgram(ctx: CliContext): Command {
     listRunsCommand(ctx),
     listSkillsCommand(ctx),
     skillCommand(ctx),
+    simulateCommand(ctx),
+    capabilitiesCommand(ctx),
+    queryCommand(ctx),
     migrateCommand(ctx),
     proofCommand(ctx),
     exportProofCommand(ctx),

@@ -15,3 +15,12 @@ export function readJsonFile(path: string, what: string): unknown {
     throw new AppError("USAGE", `${what} ${path} is not JSON: ${(error as Error).message}`);
   }
 }
+
+/** Reads a plan file; a file that cannot be read or is not JSON is a usage error, reported before any run exists. */
+export function readPlanFile(path: string): unknown {
+  try {
+    return readJsonFile(path, "plan file");
+  } catch (error) {
+    throw error instanceof AppError ? new AppError("PLAN_FILE_INVALID", error.message) : error;
+  }
+}

@@ -97,6 +97,12 @@ export interface Skill<Input = unknown> {
   readonly limits: Record<string, string | number>;
   /** The URLs the step will call, for the SSRF guard and host rules to decide on before it runs. */
   targetUrls?(input: Input): string[];
+  /**
+   * The configuration variables a call with `input` needs and that are not set; without an input, the ones every
+   * use needs. Empty means ready; absent means the skill needs none. What `aos capabilities` and `aos simulate`
+   * report before a run, and what the skill itself fails CREDENTIALS_MISSING on.
+   */
+  missingSettings?(settings: SkillSettings, input?: Input): string[];
   /** The failure catalog codes this skill can report. */
   readonly failureCodes: readonly string[];
   execute(input: Input, ctx: SkillContext): Promise<SkillOutcome>;

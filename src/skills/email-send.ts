@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
+import type { Skill, SkillContext, SkillOutcome, SkillSettings } from "./contract.js";
 import { sendSmtp, smtpRelay, type OutgoingEmail } from "./email-smtp.js";
 import { exchange, statusFailure, type FinalResponse } from "./http-exchange.js";
 import { failure, ok } from "./outcome.js";
@@ -64,6 +64,7 @@ export const emailSendSkill: Skill<EmailSendInput> = {
     body_chars: MAX_BODY_CHARS,
     timeout_ms: "HTTP_DEFAULT_TIMEOUT_MS (default 30000), for the Resend call and for each SMTP wait",
   },
+  missingSettings: missingEmailSettings,
   failureCodes: [
     "CREDENTIALS_MISSING", "CREDENTIALS_REJECTED", "EMAIL_REJECTED", "EMAIL_DEFERRED", "HTTP_4XX", "HTTP_5XX",
     "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "FORBIDDEN_TARGET", "TOO_MANY_REDIRECTS", "CANCELLED", "SKILL_ERROR",
@@ -81,12 +82,16 @@ export function emailMessageId(idempotencyKey: string): string {
   return `<${createHash("sha256").update(`aos-email:${idempotencyKey}`).digest("hex").slice(0, 40)}@aos>`;
 }
 
+function missingEmailSettings(settings: SkillSettings): string[] {
+  return [
+    ...(isSet(settings.emailFrom) ? [] : ["EMAIL_FROM"]),
+    ...(isSet(settings.resendApiKey) || isSet(settings.smtpUrl) ? [] : ["SMTP_URL or RESEND_API_KEY"]),
+  ];
+}
+
 function executeEmailSend(input: EmailSendInput, ctx: SkillContext): Promise<SkillOutcome> {
   const { emailFrom, resendApiKey, smtpUrl } = ctx.settings;
-  const missing = [
-    ...(isSet(emailFrom) ? [] : ["EMAIL_FROM"]),
-    ...(isSet(resendApiKey) || isSet(smtpUrl) ? [] : ["SMTP_URL or RESEND_API_KEY"]),
-  ];
+  const missing = missingEmailSettings(ctx.settings);
   if (!isSet(emailFrom) || missing.length > 0) {
     const message = `email_send needs ${missing.join(" and ")}, which ${missing.length > 1 ? "are" : "is"} not set; nothing was sent`;
     return Promise.resolve(failure("CREDENTIALS_MISSING", message, { retryable: false }));

@@ -201,14 +201,20 @@ export function createLlmInvokeSkill(cache: PromptCache): Skill<LlmInvokeInput> 
     },
     determinism: "non_deterministic",
     sideEffects: "external_read",
-    // The most the call can cost: the prompt as estimated and every output token it may produce.
     estimateLatencyMs: (input) => (input.provider === "local" ? 5 : 2000),
+    // The most the call can cost: the prompt as estimated and every output token it may produce.
     estimateCostCents: (input) => {
       const price = priceOf(input.provider, modelOf(input));
       return price === undefined ? 0 : chargedCents(costMicrocents(price, estimatedInputTokens(input), input.max_tokens));
     },
     estimateTokens: (input) => estimatedInputTokens(input) + input.max_tokens,
     limits: { max_tokens: MAX_OUTPUT_TOKENS, messages: 200, provider_timeout_ms: SDK_TIMEOUT_MS, cache_entries: 1000, cache_ttl_seconds: 3600 },
+    // The local provider needs nothing, so only a call to a hosted provider can be missing its key.
+    missingSettings: (settings, input) => {
+      if (input?.provider === "anthropic" && !settings.anthropicApiKey) return ["ANTHROPIC_API_KEY"];
+      if (input?.provider === "openai" && !settings.openaiApiKey) return ["OPENAI_API_KEY"];
+      return [];
+    },
     failureCodes: [
       "CREDENTIALS_MISSING", "CREDENTIALS_REJECTED", "LLM_RATE_LIMITED", "LLM_PROVIDER_ERROR", "LLM_REQUEST_REJECTED",
       "NETWORK_ERROR", "SKILL_ERROR", "VALIDATION_ERROR", "CANCELLED", "TIMEOUT",

@@ -58,6 +58,7 @@ export const postgresQuerySkill: Skill<PostgresQueryInput> = {
     params: 1000,
     connect_timeout_ms: CONNECT_TIMEOUT_MS,
   },
+  missingSettings: (settings) => (settings.postgresQueryUrl ? [] : ["POSTGRES_QUERY_URL"]),
   failureCodes: [
     "CREDENTIALS_MISSING", "VALIDATION_ERROR", "QUERY_REFUSED", "QUERY_ERROR", "TIMEOUT", "DATABASE_UNAVAILABLE",
     "NETWORK_ERROR", "DNS_ERROR", "CANCELLED",

@@ -52,6 +52,7 @@ export const webhookSendSkill: Skill<WebhookSendInput> = {
     default_timeout_ms: "HTTP_DEFAULT_TIMEOUT_MS (default 30000); timeout_ms overrides it, up to 120000",
     max_redirects: "HTTP_MAX_REDIRECTS (default 5)",
   },
+  missingSettings: (settings) => (settings.webhookSecret ? [] : ["WEBHOOK_SECRET"]),
   failureCodes: [
     "CREDENTIALS_MISSING", "HTTP_4XX", "HTTP_5XX", "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "FORBIDDEN_TARGET",
     "TOO_MANY_REDIRECTS", "CANCELLED",

@@ -7,7 +7,7 @@ import { loadKeyRing } from "../../trace/key-store.js";
 import { executeOrAwait } from "../../worker/claim.js";
 import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../context.js";
 import { printJson } from "../output.js";
-import { readJsonFile } from "../read-json-file.js";
+import { readPlanFile } from "../read-json-file.js";
 import { proofLine } from "../present-proof.js";
 import { printRunSummary, runJson, stepLine } from "../present-run.js";
 
@@ -31,15 +31,6 @@ interface RunFlags extends CommonFlags {
   actorId?: string;
   plan?: string;
   wait: boolean;
-}
-
-/** Reads a plan file; a file that cannot be read or is not JSON is a usage error, reported before any run exists. */
-function readPlanFile(path: string): unknown {
-  try {
-    return readJsonFile(path, "plan file");
-  } catch (error) {
-    throw error instanceof AppError ? new AppError("PLAN_FILE_INVALID", error.message) : error;
-  }
 }
 
 export function runCommand(ctx: CliContext): Command {
