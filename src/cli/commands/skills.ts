@@ -30,16 +30,21 @@ export function skillCommand(ctx: CliContext): Command {
       const skill = findSkill(name);
       if (skill === undefined) throw new AppError("SKILL_NOT_FOUND", `Skill not found: ${name}`);
       const contract = describeSkill(skill);
-      if (flags.json) return printJson(ctx.output, contract);
+      // Whether this machine's configuration has what every use of the skill needs (a call may need more).
+      const missing = skill.missingSettings?.(ctx.config) ?? [];
+      if (flags.json) return printJson(ctx.output, { ...contract, missing_settings: missing });
       ctx.output.out(`${contract.name} ${contract.version}: ${contract.description}`);
       for (const line of table([
         ["determinism", contract.determinism],
         ["side effects", contract.side_effects],
+        ["configuration", missing.length === 0 ? "ready" : `missing ${missing.join(", ")}`],
         ["limits", JSON.stringify(contract.limits)],
-        ["failure codes", contract.failure_codes.join(", ")],
       ])) {
         ctx.output.out(`  ${line}`);
       }
+      ctx.output.out("  failure codes (from the failure catalog):");
+      const failures = contract.failures.map((failure) => [failure.code, failure.category, failure.retryable ? "retryable" : "final", failure.recovery]);
+      for (const line of table(failures)) ctx.output.out(`    ${line}`);
       ctx.output.out("  input schema:");
       for (const line of JSON.stringify(contract.input_schema, null, 2).split("\n")) ctx.output.out(`    ${line}`);
       ctx.output.out("  output:");
