@@ -13,13 +13,21 @@ export interface Reference {
   path: Segment[];
 }
 
+function toReference(text: string, key: string | undefined, path: string | undefined): Reference {
+  // The pattern admits only well-formed paths, so parsePath cannot fail here.
+  return { text, key: key ?? "", path: parsePath((path ?? "").replace(/^\./, "")) ?? [] };
+}
+
 export function findReferences(text: string): Reference[] {
-  return [...text.matchAll(REFERENCE)].map((match) => ({
-    text: match[0],
-    key: match[1] ?? "",
-    // The pattern admits only well-formed paths, so parsePath cannot fail here.
-    path: parsePath((match[2] ?? "").replace(/^\./, "")) ?? [],
-  }));
+  return [...text.matchAll(REFERENCE)].map((match) => toReference(match[0], match[1], match[2]));
+}
+
+/**
+ * `text` with every reference replaced, in one pass over the original text: a replacement value is never scanned
+ * again, so a value that itself reads like "{{…}}" is inserted as it is.
+ */
+export function replaceReferences(text: string, replacement: (reference: Reference) => string): string {
+  return text.replace(REFERENCE, (matched: string, key: string, path: string) => replacement(toReference(matched, key, path)));
 }
 
 /** A string that is exactly one reference: its value keeps its type instead of being turned into text. */

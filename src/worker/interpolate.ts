@@ -1,4 +1,4 @@
-import { findReferences, wholeReference } from "../planner/references.js";
+import { replaceReferences, wholeReference } from "../planner/references.js";
 import { type Segment, valueAt } from "../skills/json-path.js";
 
 /** Thrown when a reference names something the earlier step's result does not have. */
@@ -7,13 +7,10 @@ export class UnresolvedReference extends Error {}
 function resolve(text: string, context: ReadonlyMap<string, unknown>): unknown {
   const whole = wholeReference(text);
   if (whole !== undefined) return lookup(whole.key, whole.path, whole.text, context);
-  let out = text;
-  for (const reference of findReferences(text)) {
+  return replaceReferences(text, (reference) => {
     const value = lookup(reference.key, reference.path, reference.text, context);
-    const text = typeof value === "string" ? value : JSON.stringify(value);
-    out = out.replace(reference.text, () => text);
-  }
-  return out;
+    return typeof value === "string" ? value : JSON.stringify(value);
+  });
 }
 
 function lookup(key: string, path: readonly Segment[], text: string, context: ReadonlyMap<string, unknown>): unknown {
