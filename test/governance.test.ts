@@ -69,7 +69,7 @@ describe.each(testBackends())("step policy on $name", (backend) => {
     const tenantId = freshTenant();
     const detail = await runToEnd(db, config, { tenantId, goal: "g", plan: { steps: [{ step_id: "s", skill: "http_call", params: { url } }] } });
     expect(detail.run.status).toBe("halted");
-    expect(detail.run.errorMessage).toMatch(/^Policy violation: ssrf_guard: blocked http_call to /);
+    expect(detail.run.errorMessage).toMatch(/^Policy violation: ssrf_guard: blocked request to /);
     expect(detail.steps[0]).toMatchObject({ status: "blocked", decision: { action: "deny", policy_id: "ssrf_guard" } });
   });
 

@@ -67,7 +67,7 @@ describe("checkTarget blocks non-public addresses", () => {
   it("names the host and the address it resolved to", async () => {
     const error = await blocked("https://evil.test/steal");
     expect(error.message).toBe(
-      "blocked http_call to evil.test, which resolves to 127.0.0.1 (loopback): add the host to the agent's allowed_hosts to permit it",
+      "blocked request to evil.test, which resolves to 127.0.0.1 (loopback): add the host to the agent's allowed_hosts to permit it",
     );
     expect(error.details).toEqual({ host: "evil.test", address: "127.0.0.1", range: "loopback" });
   });

@@ -80,7 +80,7 @@ function parseTarget(url: URL | string): URL {
     throw AppError.nonRetryable("VALIDATION_ERROR", "http_call needs an absolute http(s) URL");
   }
   if (!ALLOWED_SCHEMES.has(target.protocol)) {
-    const message = `blocked http_call to a ${target.protocol} URL: only http: and https: URLs are allowed`;
+    const message = `blocked request to a ${target.protocol} URL: only http: and https: URLs are allowed`;
     throw new AppError("FORBIDDEN_TARGET", message, { details: { scheme: target.protocol } });
   }
   return target;
@@ -119,7 +119,7 @@ function parseAllowEntry(entry: string): { host: string; port: string | undefine
 
 function rejectBlockedName(host: string): void {
   if (BLOCKED_NAMES.has(host) || host.endsWith(".localhost")) {
-    throw new AppError("FORBIDDEN_TARGET", `blocked http_call to ${host} (reserved host name): ${ALLOW_HINT}`, {
+    throw new AppError("FORBIDDEN_TARGET", `blocked request to ${host} (reserved host name): ${ALLOW_HINT}`, {
       details: { host },
     });
   }
@@ -131,7 +131,7 @@ function rejectBlockedAddress(host: string, address: ipaddr.IPv4 | ipaddr.IPv6):
   const shown = address.toString();
   const label = shown === METADATA_ADDRESS ? "link-local, cloud metadata" : labelOf(range);
   const where = shown === host ? shown : `${host}, which resolves to ${shown}`;
-  throw new AppError("FORBIDDEN_TARGET", `blocked http_call to ${where} (${label}): ${ALLOW_HINT}`, {
+  throw new AppError("FORBIDDEN_TARGET", `blocked request to ${where} (${label}): ${ALLOW_HINT}`, {
     details: { host, address: shown, range },
   });
 }

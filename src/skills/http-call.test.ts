@@ -242,7 +242,7 @@ describe("http_call SSRF guard", () => {
     const outcome = await call({ url: `${main.origin}/json` }, { allowedHosts: [] });
     expect(outcome).toMatchObject({ status: "error", error: { code: "FORBIDDEN_TARGET", retryable: false } });
     expect((outcome as { error: { message: string } }).error.message).toBe(
-      "blocked http_call to 127.0.0.1 (loopback): add the host to the agent's allowed_hosts to permit it",
+      "blocked request to 127.0.0.1 (loopback): add the host to the agent's allowed_hosts to permit it",
     );
     expect(received).toHaveLength(0);
   });
