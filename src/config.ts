@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { AppError } from "./errors.js";
+import { PRICE_TABLE_VERSION, priceOf, pricedModels } from "./skills/llm/price-table.js";
 
 /**
  * Everything AOS reads from the environment, read once, validated and frozen. Nothing else reads process.env.
@@ -19,6 +20,12 @@ export interface Config {
   readonly httpDefaultTimeoutMs: number;
   readonly httpMaxRedirects: number;
   readonly maxPlanSteps: number;
+  /** Who plans a goal given without a plan: the deterministic stub, or a model (docs/planner.md). */
+  readonly plannerBackend: PlannerBackend;
+  /** The planner's model; a priced one (checked here), undefined for the stub. */
+  readonly plannerModel: string | undefined;
+  /** The most output tokens one planning request may produce. */
+  readonly plannerMaxTokens: number;
   /**
    * The checkpoint signing key as C2SP private-key text (PRIVATE+KEY+name+id+…); a secret. When unset, a key is
    * created on first use under `<home>/keys`. Never logged, stored in the database or written to a bundle.
@@ -69,6 +76,11 @@ export interface Config {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+export type PlannerBackend = "stub" | "anthropic" | "openai";
+
+const PLANNER_BACKENDS: readonly PlannerBackend[] = ["stub", "anthropic", "openai"];
+const PLANNER_DEFAULT_MODELS = { anthropic: "claude-sonnet-4-20250514", openai: "gpt-4o" } as const;
+
 function integer(env: Env, name: string, fallback: number, min: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
@@ -92,6 +104,34 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   throw new AppError("USAGE", `${name} must be true or false, got "${raw}"`);
 }
 
+function plannerBackend(env: Env): PlannerBackend {
+  const raw = optional(env, "PLANNER_BACKEND") ?? "stub";
+  if (!(PLANNER_BACKENDS as readonly string[]).includes(raw)) {
+    throw new AppError("USAGE", `PLANNER_BACKEND must be one of ${PLANNER_BACKENDS.join(", ")}, got "${raw}"`);
+  }
+  return raw as PlannerBackend;
+}
+
+/**
+ * The planner's model must have a price, so every planning call is charged from the table; refused here, at start,
+ * rather than at the first run. A model named for the stub is refused too: it would silently plan without one.
+ */
+function plannerModel(env: Env, backend: PlannerBackend): string | undefined {
+  const raw = optional(env, "PLANNER_MODEL");
+  if (backend === "stub") {
+    if (raw !== undefined) throw new AppError("USAGE", "PLANNER_MODEL is set but PLANNER_BACKEND is stub; set PLANNER_BACKEND=anthropic or openai, or unset PLANNER_MODEL");
+    return undefined;
+  }
+  const model = raw ?? PLANNER_DEFAULT_MODELS[backend];
+  if (priceOf(backend, model) === undefined) {
+    throw new AppError(
+      "USAGE",
+      `PLANNER_MODEL "${model}" has no price for ${backend} (price table ${PRICE_TABLE_VERSION}); priced models: ${pricedModels(backend).join(", ")}`,
+    );
+  }
+  return model;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const home = resolve(env.AOS_HOME && env.AOS_HOME !== "" ? env.AOS_HOME : join(homedir(), ".aos"));
   const databaseUrl = env.DATABASE_URL && env.DATABASE_URL !== "" ? env.DATABASE_URL : undefined;
@@ -100,6 +140,7 @@ export function loadConfig(env: Env = process.env): Config {
     // A plan could otherwise read every tenant's runs, traces and records.
     throw new AppError("USAGE", "POSTGRES_QUERY_URL must not be AOS's own database (DATABASE_URL); point it at the database agents may read");
   }
+  const backend = plannerBackend(env);
   return Object.freeze({
     home,
     databaseUrl,
@@ -110,6 +151,9 @@ export function loadConfig(env: Env = process.env): Config {
     httpDefaultTimeoutMs: integer(env, "HTTP_DEFAULT_TIMEOUT_MS", 30_000, 1),
     httpMaxRedirects: integer(env, "HTTP_MAX_REDIRECTS", 5, 0),
     maxPlanSteps: integer(env, "MAX_PLAN_STEPS", 25, 1),
+    plannerBackend: backend,
+    plannerModel: plannerModel(env, backend),
+    plannerMaxTokens: integer(env, "PLANNER_MAX_TOKENS", 2048, 1),
     signingKey: env.AOS_SIGNING_KEY && env.AOS_SIGNING_KEY !== "" ? env.AOS_SIGNING_KEY.trim() : undefined,
     signingKeyName: env.AOS_SIGNING_KEY_NAME && env.AOS_SIGNING_KEY_NAME !== "" ? env.AOS_SIGNING_KEY_NAME : "aos.local",
     verifierKeys: (env.AOS_VERIFIER_KEYS ?? "")

@@ -55,10 +55,38 @@ export interface PlanStep {
   description?: string | undefined;
 }
 
+/** Who made a plan: the stub planner, the caller (`--plan`), or a model through the LLM planner. */
+export type PlannerName = "stub" | "explicit" | "anthropic" | "openai";
+
+/**
+ * What planning with a model cost, stored in the plan and so covered by its hash in the trace header. Integers and
+ * strings only, so the plan's canonical JSON (and its hash) is the same wherever it is recomputed.
+ */
+export interface PlannerUsage {
+  provider: "anthropic" | "openai";
+  model: string;
+  /** Requests sent: 1, or 2 when the first answer needed the repair attempt. A request that failed counts too. */
+  calls: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_microcents: number;
+  /** What the agent was charged: cost_microcents rounded up to a whole cent. */
+  cost_cents: number;
+  price_table_version: string;
+  /** sha256 of the canonical request, or of the requests' hashes joined when there were two. */
+  prompt_hash: string;
+  /** Likewise for the answers' texts; null when no request was answered. */
+  response_hash: string | null;
+}
+
 export interface Plan {
   plan_id: string;
-  planner: "stub" | "explicit";
+  planner: PlannerName;
   steps: PlanStep[];
+  /** A model's explanation of its plan, cut to a bounded length. */
+  reasoning?: string | undefined;
+  /** Present when a model made the plan. */
+  planner_usage?: PlannerUsage | undefined;
 }
 
 export interface Tenant {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Config } from "../config.js";
-import { type Database, withTransaction } from "../db/database.js";
+import { type Database, type Queryable, withTransaction } from "../db/database.js";
 import { notifyRunQueued } from "../db/queries/run-queue.js";
 import { findAgent } from "../db/queries/agents.js";
 import {
@@ -13,15 +13,29 @@ import {
   listIncidents,
 } from "../db/queries/run-records.js";
 import { ensureTenant } from "../db/queries/tenants.js";
-import { findRun, insertRun, listRuns } from "../db/queries/runs.js";
+import { chargePlanning, utcDay } from "../db/queries/budgets.js";
+import { findRun, insertRun, listRuns, type NewRun } from "../db/queries/runs.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
 import { findTraceForRun, insertTrace } from "../db/queries/traces.js";
 import { AppError } from "../errors.js";
-import { type ActorType, type Agent, type Plan, RUN_STATUSES, type Run, type RunStatus, type Trace, type TraceStep, traceIdFor } from "../glossary.js";
+import {
+  type ActorType,
+  type Agent,
+  type Plan,
+  type PlannerUsage,
+  RUN_STATUSES,
+  type Run,
+  type RunStatus,
+  type Trace,
+  type TraceStep,
+  traceIdFor,
+} from "../glossary.js";
+import { planWithModel } from "../planner/model-planning.js";
 import { formatIssues, type PlanIssue } from "../planner/plan-issue.js";
 import { parsePlanShape } from "../planner/plan-shape.js";
 import { stubPlan } from "../planner/stub-planner.js";
 import { validatePlan } from "../planner/validate-plan.js";
+import type { LlmCallError } from "../skills/llm/provider.js";
 import { chainGenesis, planHash } from "../trace/step-hash.js";
 import { buildRunRecords } from "../worker/run-records.js";
 import { requireTenant, resolveAgent } from "./agents.js";
@@ -39,10 +53,17 @@ export interface CreateRunInput {
 
 export const DEFAULT_ORIGIN_SYSTEM_ID = "cus-cli";
 
+/** A plan, or why there is none; planning with a model also says what its calls cost. */
+type Planned =
+  | { ok: true; plan: Plan }
+  | { ok: false; issues: PlanIssue[]; usage?: PlannerUsage | undefined; callError?: LlmCallError | undefined };
+
 /**
  * Creates a run: validates tenant and agent, plans, validates the plan, and inserts the run (queued) with its
  * plan and trace header in ONE transaction, so no run is ever claimable without a plan. A plan that fails
- * validation is recorded as a failed run with `plan_generation_failed: …`, then reported as PLAN_INVALID.
+ * validation is recorded as a failed run with `plan_generation_failed: …`, then reported as PLAN_INVALID; a
+ * planner's model call that fails is recorded the same way and reported with the provider's failure code. What a
+ * model's planning cost is charged in the same transaction (docs/planner.md).
  */
 export async function createRun(db: Database, config: Config, input: CreateRunInput): Promise<Run> {
   const tenantId = requireTenant(input.tenantId);
@@ -55,7 +76,7 @@ export async function createRun(db: Database, config: Config, input: CreateRunIn
   const actorType = input.actorType ?? "SYSTEM";
   if (actorType === "HUMAN" && !input.actorId) throw new AppError("VALIDATION_ERROR", "a HUMAN actor needs an actor id");
   const runId = randomUUID();
-  const planned = planFor(input, goal, runId, config);
+  const planned = await planFor(db, config, { ...input, tenantId, goal }, runId);
   const createdAt = new Date();
 
   const run = await withTransaction(db, async (client) => {
@@ -71,21 +92,7 @@ export async function createRun(db: Database, config: Config, input: CreateRunIn
       actorId: actorType === "HUMAN" ? (input.actorId ?? null) : null,
       createdAt,
     };
-    if (!planned.ok) {
-      const errorMessage = `plan_generation_failed: ${formatIssues(planned.issues)}`;
-      const failed = await insertRun(client, {
-        ...base,
-        status: "failed",
-        errorMessage,
-        terminationReason: "plan_invalid",
-        plan: null,
-        chainHead: null,
-      });
-      const ending = { status: "failed", errorMessage, terminationReason: "plan_invalid" } as const;
-      const records = buildRunRecords({ run: failed, ending, steps: [], rootHash: null, notExecutedReason: "the plan failed validation; the run never executed" });
-      await insertRunRecords(client, failed.id, { status: "failed", errorMessage, completedAt: createdAt }, records);
-      return failed;
-    }
+    if (!planned.ok) return insertFailedRun(client, base, planned);
     const header = {
       trace_id: traceIdFor(runId),
       run_id: runId,
@@ -102,6 +109,7 @@ export async function createRun(db: Database, config: Config, input: CreateRunIn
       plan: planned.plan,
       chainHead: chainGenesis(header),
     });
+    const charged = await chargePlanner(client, inserted, planned.plan.planner_usage);
     await insertTrace(client, {
       traceId: header.trace_id,
       runId,
@@ -111,20 +119,64 @@ export async function createRun(db: Database, config: Config, input: CreateRunIn
       createdAt,
     });
     await notifyRunQueued(client, runId);
-    return inserted;
+    return charged;
   });
 
-  if (!planned.ok) {
-    throw new AppError("PLAN_INVALID", run.errorMessage ?? "plan_generation_failed", {
-      details: { run_id: run.id, issues: planned.issues },
-    });
-  }
+  if (!planned.ok) throw planningError(planned, run);
   return run;
 }
 
-function planFor(input: CreateRunInput, goal: string, runId: string, config: Config): { ok: true; plan: Plan } | { ok: false; issues: PlanIssue[] } {
+/** What creating a run whose planning failed reports: PLAN_INVALID, or the failed model call's own code. */
+function planningError(planned: Extract<Planned, { ok: false }>, run: Run): AppError {
+  const message = run.errorMessage ?? "plan_generation_failed";
+  const details = { run_id: run.id, issues: planned.issues };
+  if (planned.callError === undefined) return new AppError("PLAN_INVALID", message, { details });
+  return new AppError(planned.callError.code, message, { retryable: planned.callError.retryable, details });
+}
+
+/** A run whose planning failed: recorded failed, with what its planner's calls cost charged and in its LLM record. */
+async function insertFailedRun(
+  client: Queryable,
+  base: Omit<NewRun, "status" | "errorMessage" | "terminationReason" | "plan" | "chainHead">,
+  planned: Extract<Planned, { ok: false }>,
+): Promise<Run> {
+  const errorMessage =
+    planned.callError === undefined
+      ? `plan_generation_failed: ${formatIssues(planned.issues)}`
+      : `plan_generation_failed: the model call failed: ${planned.callError.code}: ${planned.callError.message}`;
+  const inserted = await insertRun(client, { ...base, status: "failed", errorMessage, terminationReason: "plan_invalid", plan: null, chainHead: null });
+  const failed = await chargePlanner(client, inserted, planned.usage);
+  const ending = { status: "failed", errorMessage, terminationReason: "plan_invalid" } as const;
+  const notExecutedReason =
+    planned.callError === undefined ? "the plan failed validation; the run never executed" : "the planner's model call failed; the run never executed";
+  const records = buildRunRecords({ run: failed, ending, steps: [], rootHash: null, notExecutedReason, plannerUsage: planned.usage });
+  await insertRunRecords(client, failed.id, { status: "failed", errorMessage, completedAt: base.createdAt }, records);
+  return failed;
+}
+
+/** Charges the planner's cost to the agent, the tenant's day and the run (nothing to charge for a free plan). */
+async function chargePlanner(client: Queryable, run: Run, usage: PlannerUsage | undefined): Promise<Run> {
+  if (usage === undefined || usage.cost_cents === 0) return run;
+  const costCents = await chargePlanning(client, {
+    runId: run.id,
+    agentId: run.agentId,
+    tenantId: run.tenantId,
+    day: utcDay(run.createdAt),
+    cents: usage.cost_cents,
+  });
+  return { ...run, costCents };
+}
+
+/**
+ * An explicit plan is used as given; without one, the configured planner plans the goal: the stub, or a model
+ * (which may refuse before calling it, writing nothing). Whichever made it, a plan is validated the same way.
+ */
+async function planFor(db: Database, config: Config, input: CreateRunInput & { goal: string }, runId: string): Promise<Planned> {
   const planId = `plan-${runId.replaceAll("-", "").slice(0, 12)}`;
-  const shaped = input.plan === undefined ? { ok: true as const, plan: stubPlan(goal, planId) } : parsePlanShape(input.plan, planId);
+  if (input.plan === undefined && config.plannerBackend !== "stub") {
+    return planWithModel(db, config, { tenantId: input.tenantId, agentId: input.agentId, goal: input.goal, planId });
+  }
+  const shaped = input.plan === undefined ? { ok: true as const, plan: stubPlan(input.goal, planId) } : parsePlanShape(input.plan, planId);
   if (!shaped.ok) return shaped;
   const issues = validatePlan(shaped.plan, { maxPlanSteps: config.maxPlanSteps });
   return issues.length === 0 ? shaped : { ok: false, issues };

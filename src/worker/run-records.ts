@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import type { Run, TraceStep } from "../glossary.js";
+import type { PlannerUsage, Run, TraceStep } from "../glossary.js";
 import type { RunEnding } from "./finalize.js";
 
 /**
@@ -87,6 +87,11 @@ export interface RecordInput {
   /** Why trace artifacts are absent, for a run that never executed. */
   notExecutedReason?: string;
   rootHash: string | null;
+  /**
+   * What a model's planning cost, for a run whose planning failed and so has no plan to carry it; a run with a
+   * plan has it in `run.plan.planner_usage`.
+   */
+  plannerUsage?: PlannerUsage | undefined;
 }
 
 export function incidentId(runId: string): string {
@@ -223,16 +228,30 @@ function combinedHash(hashes: readonly string[]): string | null {
   return createHash("sha256").update(hashes.join("\n")).digest("hex");
 }
 
+/** The planner's calls as one more entry beside llm_invoke's: the same fields, already summed over its requests. */
+function plannerResult(usage: PlannerUsage): LlmCallResult {
+  return {
+    provider: usage.provider,
+    model: usage.model,
+    prompt_hash: usage.prompt_hash,
+    ...(usage.response_hash === null ? {} : { response_hash: usage.response_hash }),
+    input_tokens: usage.input_tokens,
+    output_tokens: usage.output_tokens,
+    cost_microcents: usage.cost_microcents,
+    price_table_version: usage.price_table_version,
+  };
+}
+
 /**
- * The run's LLM record (upstream §1.8): one row summarising every model call the run made, that is every
- * llm_invoke attempt that ran (a blocked one called nothing). None for a run that called no model.
+ * The run's LLM record (upstream §1.8): one row summarising every model call the run made, that is the planner's
+ * requests (made at the run's creation) and every llm_invoke attempt that ran (a blocked one called nothing).
+ * None for a run that called no model.
  */
 function buildLlmRecord(input: RecordInput): LlmRecordRow | undefined {
   const calls = input.steps.filter((step) => step.skillName === "llm_invoke" && (step.status === "succeeded" || step.status === "failed"));
-  const first = calls[0];
-  const last = calls.at(-1);
-  if (first === undefined || last === undefined) return undefined;
-  const results = calls.map((step) => (step.outcomeData ?? {}) as LlmCallResult);
+  const planner = input.plannerUsage ?? input.run.plan?.planner_usage;
+  if (calls.length === 0 && planner === undefined) return undefined;
+  const results = [...(planner === undefined ? [] : [plannerResult(planner)]), ...calls.map((step) => (step.outcomeData ?? {}) as LlmCallResult)];
   const lastStep = input.steps.at(-1);
   const status =
     input.ending.status === "succeeded"
@@ -250,13 +269,14 @@ function buildLlmRecord(input: RecordInput): LlmRecordRow | undefined {
     responseHash: combinedHash(results.flatMap((result) => (result.response_hash === undefined ? [] : [result.response_hash]))),
     inputTokens: results.reduce((sum, result) => sum + (result.input_tokens ?? 0), 0),
     outputTokens: results.reduce((sum, result) => sum + (result.output_tokens ?? 0), 0),
-    costCents: calls.reduce((sum, step) => sum + step.costCents, 0),
+    costCents: (planner?.cost_cents ?? 0) + calls.reduce((sum, step) => sum + step.costCents, 0),
     costMicrocents: results.reduce((sum, result) => sum + (result.cost_microcents ?? 0), 0),
-    callCount: calls.length,
+    callCount: (planner?.calls ?? 0) + calls.length,
     priceTableVersion: results.find((result) => result.price_table_version !== undefined)?.price_table_version ?? null,
     status,
-    startedAt: first.startedAt,
-    completedAt: last.completedAt,
+    // The planner's requests were made while the run was being created.
+    startedAt: planner === undefined ? (calls[0]?.startedAt ?? input.run.createdAt) : input.run.createdAt,
+    completedAt: calls.at(-1)?.completedAt ?? input.run.createdAt,
   };
 }
 

@@ -100,3 +100,45 @@ export async function tenantDailySpend(db: Queryable, tenantId: string, day: str
 export function utcDay(at: Date): string {
   return at.toISOString().slice(0, 10);
 }
+
+export interface PlanningCharge {
+  runId: string;
+  agentId: string;
+  tenantId: string;
+  /** The UTC day, `YYYY-MM-DD`, of the tenant's ledger the charge counts against. */
+  day: string;
+  cents: number;
+}
+
+/**
+ * Charges what planning a run with a model cost to its agent, the tenant's day and the run itself; returns the run's
+ * cost after it. Unconditional, unlike a reservation: the model has already been called, so the money is spent
+ * whatever remains (run creation refused to call it once nothing did). Called in the transaction that inserts the
+ * run. The day reads `agent`, so the agent row is locked before the day row, in the order reserving locks them.
+ */
+export async function chargePlanning(db: Queryable, charge: PlanningCharge): Promise<number> {
+  const { rows } = await db.query<{ cost_cents: string }>(
+    `with agent as (
+  update agents
+  set spent_cents = spent_cents + $2::bigint, updated_at = now()
+  where id = $1::text
+  returning id
+),
+day as (
+  insert into tenant_daily_spend as spend (tenant_id, day, spent_cents)
+  select $3::text, $4::date, $2::bigint
+  from agent
+  on conflict (tenant_id, day) do update
+  set spent_cents = spend.spent_cents + excluded.spent_cents, updated_at = now()
+  returning tenant_id
+)
+update runs
+set cost_cents = cost_cents + $2::bigint
+where id = $5::text
+returning cost_cents`,
+    [charge.agentId, charge.cents, charge.tenantId, charge.day, charge.runId],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new Error(`run ${charge.runId} vanished while its planning was charged`);
+  return Number(row.cost_cents);
+}
