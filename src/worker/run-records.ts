@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
+import { describeFailure, isFailureCode } from "../failure-catalog.js";
 import type { PlannerUsage, Run, TraceStep } from "../glossary.js";
 import type { RunEnding } from "./finalize.js";
 
@@ -159,13 +160,23 @@ function buildIncident(input: RecordInput): IncidentRow {
     id: incidentId(run.id),
     outcome: OUTCOME_FOR_STATUS[ending.status],
     title: `${klass.title}: ${short}`,
-    severity: klass.severity,
+    severity: severityOf(input, code, klass.severity),
     status: "OPEN",
     category: klass.category,
     triggerType: ending.status === "cancelled" ? "manual_stop" : "run_failure",
     errorCode: code,
     errorMessage: ending.errorMessage?.slice(0, 500) ?? null,
   };
+}
+
+/**
+ * A run that failed on a step takes the severity the failure catalog gives the step's code (a refused query is a
+ * security matter, a validation error a lesser one); every other ending keeps its incident class's severity.
+ */
+function severityOf(input: RecordInput, code: string, fallback: IncidentRow["severity"]): IncidentRow["severity"] {
+  const failed = input.steps.at(-1)?.outcomeCode;
+  if ((code !== "STEP_FAILURE" && code !== "EXECUTION_TIMEOUT") || failed === undefined || !isFailureCode(failed)) return fallback;
+  return describeFailure(failed).severity;
 }
 
 function buildPrevention(input: RecordInput): PreventionRow[] {
