@@ -48,7 +48,7 @@ describe.runIf(serverUrl)("two migrators at once on the server", () => {
     const [a, b] = await Promise.all([openServerDatabase(url, 2), openServerDatabase(url, 2)]);
     try {
       const [appliedA, appliedB] = await Promise.all([migrate(a), migrate(b)]);
-      expect([...appliedA, ...appliedB].sort()).toEqual(loadMigrations().map((migration) => migration.id));
+      expect([...appliedA, ...appliedB].sort((x, y) => x - y)).toEqual(loadMigrations().map((migration) => migration.id));
       const { rows } = await a.pool.query("select count(*)::int as n from aos_migrations");
       expect(rows[0].n).toBe(loadMigrations().length);
       expect(await dumpSchema(a.pool)).toBe(snapshot);

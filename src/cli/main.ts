@@ -3,6 +3,7 @@ import { loadConfig } from "../config.js";
 import { AppError, toAppError } from "../errors.js";
 import { FAILURE_CATALOG } from "../failure-catalog.js";
 import { createAgentCommand, listAgentsCommand } from "./commands/agents.js";
+import { calendarCommand } from "./commands/calendar.js";
 import { approveCommand, cancelCommand, rejectCommand } from "./commands/decisions.js";
 import { keysCommand } from "./commands/keys.js";
 import { migrateCommand } from "./commands/migrate.js";
@@ -53,6 +54,7 @@ function buildProgram(ctx: CliContext): Command {
     policyCommand(ctx),
     incidentsCommand(ctx),
     evidenceCommand(ctx),
+    calendarCommand(ctx),
     approveCommand(ctx),
     rejectCommand(ctx),
     cancelCommand(ctx),

@@ -2,6 +2,7 @@ import type { Config } from "../config.js";
 import type { z } from "zod";
 import type { StepError } from "../glossary.js";
 import type { Logger } from "../logger.js";
+import type { CalendarStore } from "./calendar/calendar-store.js";
 import type { KvBackend } from "./kv/kv-backend.js";
 
 /**
@@ -25,10 +26,15 @@ export interface SkillContext {
   readonly settings: SkillSettings;
   /**
    * kv_store's storage (Redis when REDIS_URL is set, else AOS's database), scoped per call by tenant and
-   * namespace: the one way a skill keeps state, and no handle on AOS's other tables. Absent where nothing wires
+   * namespace: how a skill keeps its own state, and no handle on AOS's other tables. Absent where nothing wires
    * one up (unit tests of other skills).
    */
   readonly kv?: KvBackend;
+  /**
+   * calendar_write's events in AOS's database, scoped per call by tenant: no handle on other tenants' events or
+   * AOS's other tables. Absent where nothing wires one up (unit tests of other skills).
+   */
+  readonly calendar?: CalendarStore;
 }
 
 export type SkillSettings = Pick<

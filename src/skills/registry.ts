@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { describeFailure, type FailureDescription, isFailureCode } from "../failure-catalog.js";
+import { calendarWriteSkill } from "./calendar-write.js";
 import type { Skill } from "./contract.js";
 import { emailSendSkill } from "./email-send.js";
 import { failTriggerSkill } from "./fail-trigger.js";
@@ -24,6 +26,7 @@ const SKILLS: readonly Skill<never>[] = [
   postgresQuerySkill,
   kvStoreSkill,
   emailSendSkill,
+  calendarWriteSkill,
   voyageEmbedSkill,
   failTriggerSkill,
 ] as unknown as Skill<never>[];
@@ -51,6 +54,8 @@ export interface SkillDescriptor {
   output: Record<string, string>;
   limits: Record<string, string | number>;
   failure_codes: readonly string[];
+  /** Each failure code as the catalog describes it: category, retryable, recovery mode, severity, suggestion. */
+  failures: FailureDescription[];
 }
 
 export function describeSkill(skill: Skill<unknown>): SkillDescriptor {
@@ -60,9 +65,10 @@ export function describeSkill(skill: Skill<unknown>): SkillDescriptor {
     description: skill.description,
     determinism: skill.determinism,
     side_effects: skill.sideEffects,
-    input_schema: z.toJSONSchema(skill.input, { unrepresentable: "any" }),
+    input_schema: z.toJSONSchema(skill.input, { io: "input", unrepresentable: "any" }),
     output: skill.output,
     limits: skill.limits,
     failure_codes: skill.failureCodes,
+    failures: skill.failureCodes.filter(isFailureCode).map(describeFailure),
   };
 }

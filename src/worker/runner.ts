@@ -9,6 +9,8 @@ import { type Agent, type PlanStep, type Run, type StepDecision, type StepError,
 import type { Logger } from "../logger.js";
 import { loadEffectivePolicy } from "../services/policies.js";
 import type { Skill, SkillOutcome } from "../skills/contract.js";
+import type { CalendarStore } from "../skills/calendar/calendar-store.js";
+import { PostgresCalendar } from "../skills/calendar/postgres-calendar.js";
 import type { KvBackend } from "../skills/kv/kv-backend.js";
 import { openKvBackend } from "../skills/kv/open-kv-backend.js";
 import { failure, ok } from "../skills/outcome.js";
@@ -57,6 +59,8 @@ interface RunState {
   signal: AbortSignal | undefined;
   /** kv_store's backend for this run's steps. */
   kv: KvBackend;
+  /** calendar_write's events for this run's steps. */
+  calendar: CalendarStore;
 }
 
 /**
@@ -133,6 +137,7 @@ async function loadState(deps: RunnerDeps, run: Run, hold: RunHold): Promise<Run
     rows: recorded,
     signal: hold.signal,
     kv: openKvBackend(deps.config, deps.db),
+    calendar: new PostgresCalendar(deps.db),
   };
 }
 
@@ -276,6 +281,7 @@ async function attemptStep(
       limits: deps.config,
       settings: deps.config,
       kv: state.kv,
+      calendar: state.calendar,
     },
     decided.decision,
   );
