@@ -88,6 +88,9 @@ describe.each(testBackends())("simulate, capabilities and query on $name", (back
     const invalid = await simulatePlan(db, config, { plan: { steps: [{ step_id: "n", skill: "no_such_skill" }] } });
     expect(invalid.status).toBe("plan_invalid");
     expect(invalid.plan_issues[0]?.code).toBe("UNKNOWN_SKILL");
+    const badParams = await simulatePlan(db, config, { plan: { steps: [transform("ok"), { step_id: "bad", skill: "json_transform", params: { payload: {}, mapping: 7 } }] } });
+    expect(badParams.status).toBe("plan_invalid");
+    expect(badParams.step_estimates.map((step) => step.outcome)).toEqual(["not_reached", "invalid"]);
   });
 
   it("lists risks from the catalog with the tenant's own failure history", async () => {

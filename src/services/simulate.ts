@@ -257,6 +257,13 @@ class PlanWalk {
   }
 
   report(planIssues: PlanIssue[]): SimulationReport {
+    // A plan that does not validate never runs: the steps its issues point at are invalid, the others not reached.
+    if (planIssues.length > 0) {
+      this.estimates.forEach((estimate, index) => {
+        const invalid = planIssues.some((issue) => issue.path === `steps[${index}]` || issue.path.startsWith(`steps[${index}].`));
+        estimate.outcome = invalid ? "invalid" : "not_reached";
+      });
+    }
     // Every step the policy denies, reached or not: what a planner has to change before the plan can run.
     const gaps = this.estimates.filter((estimate) => estimate.decision.action === "deny" && estimate.outcome !== "invalid");
     const approvals = this.estimates.filter((estimate) => estimate.outcome === "needs_approval");
