@@ -51,6 +51,14 @@ function stepIssues(steps: readonly PlanStep[], step: PlanStep, index: number): 
   for (const [text, path] of stringsIn(step.params)) {
     const references = findReferences(text);
     if (references.length > 0) referencing.add(formatPath(path));
+    const field = path[0];
+    if (references.length > 0 && typeof field === "string" && skill.literalFields?.includes(field)) {
+      issues.push({
+        code: "REFERENCE_NOT_ALLOWED",
+        path: `${at}.params.${formatPath(path)}`,
+        message: `${skill.name}'s ${field} must be written literally; pass earlier results as bound values instead (${references[0]?.text})`,
+      });
+    }
     for (const reference of references) {
       if (!earlier.has(reference.key)) {
         issues.push({

@@ -101,6 +101,11 @@ export interface Skill<Input = unknown> {
   /** Estimated model tokens, before the step runs, for token caps; absent means none. */
   estimateTokens?(input: Input): number;
   readonly limits: Record<string, string | number>;
+  /**
+   * Top-level input fields that must be written literally in the plan: a `{{…}}` reference there is refused when
+   * the plan is validated (postgres_query's SQL text, so no earlier result is ever spliced into a query).
+   */
+  readonly literalFields?: readonly string[];
   /** The URLs the step will call, for the SSRF guard and host rules to decide on before it runs. */
   targetUrls?(input: Input): string[];
   /**

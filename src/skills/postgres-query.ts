@@ -58,6 +58,8 @@ export const postgresQuerySkill: Skill<PostgresQueryInput> = {
     params: 1000,
     connect_timeout_ms: CONNECT_TIMEOUT_MS,
   },
+  // The SQL is never built from data: earlier results go in params, bound as $1, $2, ….
+  literalFields: ["query"],
   missingSettings: (settings) => (settings.postgresQueryUrl ? [] : ["POSTGRES_QUERY_URL"]),
   failureCodes: [
     "CREDENTIALS_MISSING", "VALIDATION_ERROR", "QUERY_REFUSED", "QUERY_ERROR", "TIMEOUT", "DATABASE_UNAVAILABLE",
