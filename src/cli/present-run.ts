@@ -66,7 +66,22 @@ export function stepJson(step: TraceStep): Record<string, unknown> {
     outcome_code: step.outcomeCode,
     duration_ms: step.durationMs,
     ...(step.error === null ? {} : { error: step.error.message }),
+    outcome: outcomeJson(step),
     ...(isPruned(step) ? { pruned_at: (step.prunedAt as Date).toISOString() } : {}),
+  };
+}
+
+/**
+ * The attempt's outcome in the one shape every skill returns, {status, result, error?, side_effects}; null for a
+ * `started` intent row, which records that an attempt began, not how it ended.
+ */
+function outcomeJson(step: TraceStep): Record<string, unknown> | null {
+  if (step.status === "started") return null;
+  return {
+    status: step.status === "succeeded" ? "ok" : "error",
+    result: step.outcomeData ?? null,
+    ...(step.error === null ? {} : { error: step.error }),
+    side_effects: { cost_cents: step.costCents, tokens: step.tokens },
   };
 }
 
