@@ -1,23 +1,8 @@
 import { Command } from "commander";
-import type { Agent } from "../../glossary.js";
 import { createAgent, listTenantAgents } from "../../services/agents.js";
 import { type CliContext, type CommonFlags, parseWholeNumber, withDatabase } from "../context.js";
+import { agentJson } from "../../views/agent.js";
 import { printJson, table } from "../output.js";
-
-function agentJson(agent: Agent): Record<string, unknown> {
-  return {
-    agent_id: agent.id,
-    tenant_id: agent.tenantId,
-    name: agent.name,
-    status: agent.status,
-    is_default: agent.isDefault,
-    budget_cents: agent.budgetCents,
-    spent_cents: agent.spentCents,
-    concurrent_runs_limit: agent.concurrentRunsLimit,
-    allowed_hosts: agent.allowedHosts,
-    created_at: agent.createdAt.toISOString(),
-  };
-}
 
 interface CreateAgentFlags extends CommonFlags {
   tenantId: string;

@@ -5,7 +5,8 @@ import { loadKeyRing } from "../../trace/key-store.js";
 import { executeOrAwait } from "../../worker/claim.js";
 import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../context.js";
 import { printJson } from "../output.js";
-import { printRunSummary, runJson } from "../present-run.js";
+import { runJson } from "../../views/run.js";
+import { printRunSummary } from "../present-run.js";
 
 interface DecisionFlags extends CommonFlags {
   tenantId: string;

@@ -9,7 +9,8 @@ import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../c
 import { printJson } from "../output.js";
 import { readPlanFile } from "../read-json-file.js";
 import { proofLine } from "../present-proof.js";
-import { printRunSummary, runJson, stepLine } from "../present-run.js";
+import { runJson } from "../../views/run.js";
+import { printRunSummary, stepLine } from "../present-run.js";
 
 function proofJson(proof: RunProof): Record<string, unknown> {
   return {

@@ -2,7 +2,8 @@ import { Command } from "commander";
 import { getRunDetail, listTenantRuns } from "../../services/runs.js";
 import { type CliContext, type CommonFlags, parseWholeNumber, withDatabase } from "../context.js";
 import { printJson, table } from "../output.js";
-import { printRunSummary, runJson, runListRow } from "../present-run.js";
+import { runJson } from "../../views/run.js";
+import { printRunSummary, runListRow } from "../present-run.js";
 
 export function getRunCommand(ctx: CliContext): Command {
   return new Command("get-run")
