@@ -259,6 +259,30 @@ export const FAILURE_CATALOG = {
     httpStatus: 409,
     suggestion: "A step's idempotency key was already used for a different write; report it, with the run id.",
   },
+  ROUTE_NOT_FOUND: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 404,
+    suggestion: "The API's routes are listed at /docs (OpenAPI at /docs/openapi.json).",
+  },
+  PAYLOAD_TOO_LARGE: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 413,
+    suggestion: "Send a smaller body; the limit is AOS_API_BODY_LIMIT_BYTES.",
+  },
+  UNSUPPORTED_MEDIA_TYPE: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 415,
+    suggestion: "Send the body as JSON with Content-Type: application/json.",
+  },
+  TENANT_RATE_LIMITED: {
+    category: "RESOURCE",
+    retryable: true,
+    httpStatus: 429,
+    suggestion: "Wait for the time in the Retry-After header; the limit per tenant is AOS_API_RATE_PER_MINUTE.",
+  },
 } as const satisfies Record<string, FailureEntry>;
 
 export type FailureCode = keyof typeof FAILURE_CATALOG;
