@@ -3,6 +3,7 @@ import { findEvidence, listIncidents } from "../../db/queries/run-records.js";
 import { AppError } from "../../errors.js";
 import { requireTenant } from "../../services/agents.js";
 import { type CliContext, type CommonFlags, parseWholeNumber, withDatabase } from "../context.js";
+import { evidenceJson, incidentJson } from "../../views/records.js";
 import { printJson, table } from "../output.js";
 
 export function incidentsCommand(ctx: CliContext): Command {
@@ -16,23 +17,7 @@ export function incidentsCommand(ctx: CliContext): Command {
     .action(async (flags: CommonFlags & { tenantId: string; runId?: string; limit: string }) => {
       const limit = parseWholeNumber("--limit", flags.limit) ?? 50;
       const incidents = await withDatabase(ctx, (db) => listIncidents(db.pool, requireTenant(flags.tenantId), limit, flags.runId));
-      if (flags.json) {
-        return printJson(
-          ctx.output,
-          incidents.map((incident) => ({
-            id: incident.id,
-            run_id: incident.runId,
-            outcome: incident.outcome,
-            severity: incident.severity,
-            status: incident.status,
-            category: incident.category,
-            title: incident.title,
-            error_code: incident.errorCode,
-            error_message: incident.errorMessage,
-            created_at: incident.createdAt.toISOString(),
-          })),
-        );
-      }
+      if (flags.json) return printJson(ctx.output, incidents.map(incidentJson));
       if (incidents.length === 0) return ctx.output.out(`No incidents for tenant ${flags.tenantId}.`);
       const rows = incidents.map((incident) => [incident.id, incident.outcome, incident.severity, incident.category, incident.runId]);
       for (const line of table([["INCIDENT", "OUTCOME", "SEVERITY", "CATEGORY", "RUN"], ...rows])) ctx.output.out(line);
@@ -51,26 +36,7 @@ export function evidenceCommand(ctx: CliContext): Command {
       if (evidence === undefined) {
         throw new AppError("RUN_NOT_FOUND", `No evidence for run ${runId}: it is not finished, or not this tenant's`);
       }
-      if (flags.json) {
-        return printJson(ctx.output, {
-          id: evidence.id,
-          run_id: evidence.runId,
-          integrity_status: evidence.status,
-          integrity_score: evidence.score,
-          expected_artifacts: evidence.expected,
-          observed_artifacts: evidence.observed,
-          missing_artifacts: evidence.missing,
-          missing_reasons: evidence.missingReasons,
-          verification_timestamp: evidence.verifiedAt.toISOString(),
-          policy_records: evidence.policyRecords.map((record) => ({
-            kind: record.kind,
-            policy_id: record.policyId,
-            outcome: record.outcome,
-            step_seq: record.stepSeq,
-            reason: record.reason,
-          })),
-        });
-      }
+      if (flags.json) return printJson(ctx.output, evidenceJson(evidence));
       ctx.output.out(`Evidence for run ${runId}: ${evidence.status} (score ${evidence.score.toFixed(2)})`);
       ctx.output.out(`  observed: ${evidence.observed.join(", ")}`);
       for (const artifact of evidence.missing) ctx.output.out(`  missing:  ${artifact} (${evidence.missingReasons[artifact] ?? "unknown"})`);
