@@ -277,6 +277,12 @@ export const FAILURE_CATALOG = {
     httpStatus: 415,
     suggestion: "Send the body as JSON with Content-Type: application/json.",
   },
+  UNAUTHENTICATED: {
+    category: "PERMISSION",
+    retryable: false,
+    httpStatus: 401,
+    suggestion: "Send an API key as `Authorization: Bearer <key>` (or X-AOS-Key); create one with `aos api-keys create --tenant-id T --name NAME`.",
+  },
   TENANT_RATE_LIMITED: {
     category: "RESOURCE",
     retryable: true,
