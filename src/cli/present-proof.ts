@@ -1,20 +1,9 @@
+import type { BundleVerdict } from "../trace/verify-bundle.js";
 import type { RunProof } from "../services/proofs.js";
 import { type Output, paint } from "./output.js";
 
-/** What people see of a verification: the status, and where and why it failed. */
-export interface ProofSummary {
-  run_id: string;
-  verification_status: string;
-  chain_length: number;
-  step_count: number;
-  failure_reason: string | null;
-  first_bad_seq: number | null;
-  pruned_steps: number;
-  merkle_root: string | null;
-  root_hash: string | null;
-  signature_valid: boolean | null;
-  signed_by: string[];
-}
+/** What people see of a verification (a stored run's proof or a verified bundle): the status, and where and why it failed. */
+export type ProofSummary = BundleVerdict;
 
 export function statusPaint(status: string): "green" | "red" | "yellow" {
   return status === "VERIFIED" ? "green" : status === "TAMPERED" ? "red" : "yellow";

@@ -18,6 +18,8 @@ export interface WorkerOptions {
   signal: AbortSignal;
   /** Called as each run is claimed, before it executes (queue latency measurements, metrics). */
   onClaim?: (run: Run) => void;
+  /** Called after each reaper round that found expired leases: how many runs it requeued and failed (metrics). */
+  onReaped?: (requeued: number, failed: number) => void;
 }
 
 export interface WorkerSummary {
@@ -46,7 +48,7 @@ export async function runWorker(deps: RunnerDeps, options: WorkerOptions): Promi
   if (config.workerListen) wakeup.listen(config.databaseUrl);
   leases.start();
   // Every quarter lease: a dead worker's runs are back in the queue within 1.25 leases of its last renewal.
-  const reaper = setInterval(() => void reap(runner, options.id), Math.max(100, Math.floor(config.leaseMs / 4)));
+  const reaper = setInterval(() => void reap(runner, options), Math.max(100, Math.floor(config.leaseMs / 4)));
   reaper.unref();
   log.info("worker started", { worker_id: options.id, concurrency: options.concurrency });
 
@@ -102,9 +104,10 @@ export async function runWorker(deps: RunnerDeps, options: WorkerOptions): Promi
   return summary;
 }
 
-async function reap(deps: RunnerDeps, workerId: string): Promise<void> {
+async function reap(deps: RunnerDeps, options: WorkerOptions): Promise<void> {
   try {
-    await reapExpiredLeases(deps, `reaper-${workerId}`);
+    const reaped = await reapExpiredLeases(deps, `reaper-${options.id}`);
+    if (reaped.requeued.length > 0 || reaped.failed.length > 0) options.onReaped?.(reaped.requeued.length, reaped.failed.length);
   } catch (error) {
     deps.log.warn("reaper round failed", { error: toAppError(error).message });
   }

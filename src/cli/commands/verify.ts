@@ -1,9 +1,8 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { AppError } from "../../errors.js";
-import { parseBundle } from "../../trace/bundle.js";
 import { verifyTlogProof } from "../../trace/tlog-proof.js";
-import { verifyTrace } from "../../trace/verify-trace.js";
+import { verifyBundleText } from "../../trace/verify-bundle.js";
 import type { CliContext, CommonFlags } from "../context.js";
 import { paint, printJson } from "../output.js";
 import { printProof, type ProofSummary } from "../present-proof.js";
@@ -27,41 +26,12 @@ export function verifyCommand(ctx: CliContext): Command {
     .option("--key <vkey>", "a trusted verification key, or a file of them (repeatable)", collectKeys, [] as string[])
     .option("--json", "print the result as JSON")
     .action((file: string, flags: CommonFlags & { key: string[] }) => {
-      const parsed = parseBundle(readInputFile(file));
-      let summary: ProofSummary;
       let keySource = "none";
-      if (!parsed.ok) {
-        summary = {
-          run_id: "(unreadable)",
-          verification_status: "TAMPERED",
-          chain_length: 0,
-          step_count: 0,
-          failure_reason: parsed.reason,
-          first_bad_seq: parsed.firstBadSeq,
-          pruned_steps: 0,
-          merkle_root: null,
-          root_hash: null,
-          signature_valid: null,
-          signed_by: [],
-        };
-      } else {
-        const keys = trustedKeys(ctx.config, flags.key, parsed.bundle.verification_keys);
+      const summary: ProofSummary = verifyBundleText(readInputFile(file), (bundleKeys) => {
+        const keys = trustedKeys(ctx.config, flags.key, bundleKeys);
         keySource = keys.source;
-        const verdict = verifyTrace(parsed.evidence, keys.verifiers);
-        summary = {
-          run_id: parsed.bundle.run.run_id,
-          verification_status: parsed.evidence.steps.length === 0 ? "UNSUPPORTED" : verdict.status,
-          chain_length: verdict.chainLength,
-          step_count: parsed.evidence.steps.length,
-          failure_reason: parsed.evidence.steps.length === 0 ? "No steps to verify" : verdict.failureReason,
-          first_bad_seq: verdict.firstBadSeq,
-          pruned_steps: verdict.prunedSteps,
-          merkle_root: verdict.merkleRoot,
-          root_hash: verdict.rootHash,
-          signature_valid: verdict.signatureValid,
-          signed_by: verdict.signedBy,
-        };
-      }
+        return keys.verifiers;
+      });
       if (flags.json) printJson(ctx.output, { ...summary, key_source: keySource });
       else {
         printProof(ctx.output, summary, `bundle ${file} (run ${summary.run_id})`);

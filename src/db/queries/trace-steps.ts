@@ -52,15 +52,16 @@ function toTraceStep(row: TraceStepRow): TraceStep {
   };
 }
 
-export async function listTraceSteps(db: Queryable, traceId: string): Promise<TraceStep[]> {
+/** The trace's steps in seq order; with `afterSeq`, only those recorded after it (live progress). */
+export async function listTraceSteps(db: Queryable, traceId: string, afterSeq = -1): Promise<TraceStep[]> {
   const { rows } = await db.query<TraceStepRow>(
     `select trace_id, seq, step_index, step_id, attempt, skill_name, skill_version, params, status, outcome_code,
   outcome_data, error, cost_cents, tokens, duration_ms, started_at, completed_at, decision, leaf_hash, chain_hash,
   pruned_at
 from aos_trace_steps
-where trace_id = $1::text
+where trace_id = $1::text and seq > $2::int
 order by seq`,
-    [traceId],
+    [traceId, afterSeq],
   );
   return rows.map(toTraceStep);
 }
