@@ -1,12 +1,13 @@
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import { createPgConfig } from "@electric-sql/pglite/node-postgres";
 import pg from "pg";
 import { listenForClientErrors } from "./pool-client-errors.js";
 import type { Config } from "../config.js";
 import { AppError } from "../errors.js";
 import type { Database } from "./database.js";
 import { acquireLockFile } from "./lock-file.js";
+import { pglitePool } from "./pglite-pool.js";
+import { openThreadedEmbeddedDatabase } from "./pglite-thread.js";
 import { SQLSTATE, sqlstateOf } from "./sqlstate.js";
 
 /** The server's address for messages: host, port and database, never the user's password. */
@@ -56,24 +57,6 @@ export async function openServerDatabase(url: string, poolMax: number): Promise<
   return { kind: "server", pool, location, close: () => pool.end() };
 }
 
-/**
- * A pg.Pool over an in-process PGlite. Two adapter gotchas (reference/dependencies.md §1): every client needs
- * its own adapter connection, or one query error ends the shared connection for all; and PGlite's serializer
- * chokes on pg's per-query `types` object. PGlite is one session, so the pool holds one client.
- */
-function pglitePool(pglite: PGlite): pg.Pool {
-  class PgliteClient extends pg.Client {
-    constructor(config?: pg.ClientConfig) {
-      super({ ...config, ...(createPgConfig(pglite) as unknown as pg.ClientConfig) });
-      const connection = (this as unknown as { connection: { parse: (query: { types?: unknown }) => unknown } })
-        .connection;
-      const parse = connection.parse.bind(connection);
-      connection.parse = (query) => parse(Array.isArray(query.types) ? query : { ...query, types: undefined });
-    }
-  }
-  return new pg.Pool({ Client: PgliteClient, max: 1 });
-}
-
 /** Wraps an open PGlite instance as a Database; closing it closes PGlite and then runs `onClosed`. */
 export function embeddedDatabase(pglite: PGlite, location: string, onClosed: () => void = () => undefined): Database {
   const pool = pglitePool(pglite);
@@ -102,8 +85,18 @@ export async function openEmbeddedDatabase(dataDir: string, lockPath: string): P
   return embeddedDatabase(pglite, dataDir, () => lock.release());
 }
 
+export interface OpenDatabaseOptions {
+  /**
+   * Run the embedded database on a worker thread (src/db/pglite-thread.ts), so a long query never blocks this
+   * thread's event loop: for long-lived processes that serve requests (`aos serve`). Default false: one-shot
+   * commands keep PGlite in-process. No effect with DATABASE_URL.
+   */
+  embeddedThread?: boolean;
+}
+
 /** The database the configuration names: the server of DATABASE_URL, or the embedded one in AOS_HOME. */
-export function openDatabase(config: Config): Promise<Database> {
+export function openDatabase(config: Config, options: OpenDatabaseOptions = {}): Promise<Database> {
   if (config.databaseUrl !== undefined) return openServerDatabase(config.databaseUrl, config.dbPoolMax);
-  return openEmbeddedDatabase(join(config.home, "pgdata"), join(config.home, "aos.lock"));
+  const open = options.embeddedThread === true ? openThreadedEmbeddedDatabase : openEmbeddedDatabase;
+  return open(join(config.home, "pgdata"), join(config.home, "aos.lock"));
 }
