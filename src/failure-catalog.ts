@@ -289,6 +289,18 @@ export const FAILURE_CATALOG = {
     httpStatus: 429,
     suggestion: "Wait for the time in the Retry-After header; the limit per tenant is AOS_API_RATE_PER_MINUTE.",
   },
+  API_KEY_NOT_FOUND: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 404,
+    suggestion: "List the tenant's API keys with `aos api-keys list --tenant-id T`.",
+  },
+  IDEMPOTENCY_KEY_MISMATCH: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 422,
+    suggestion: "An Idempotency-Key names one request for 24 hours; send a new key for a different request.",
+  },
 } as const satisfies Record<string, FailureEntry>;
 
 export type FailureCode = keyof typeof FAILURE_CATALOG;

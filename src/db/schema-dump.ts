@@ -41,5 +41,28 @@ from pg_proc
 where pronamespace = 'public'::regnamespace
 order by proname`);
   sections.push("-- functions", ...functions.rows.map((row) => row.line));
+  // Tenant isolation lives in these two (migration 0011): a dropped policy or grant must show up as drift too.
+  const policies = await db.query<{ line: string }>(`
+select tablename || ' ' || policyname || ' ' || cmd || ' to ' || array_to_string(roles, ',')
+  || ' using ' || regexp_replace(coalesce(qual, '-'), '\\s+', ' ', 'g')
+  || ' with check ' || regexp_replace(coalesce(with_check, '-'), '\\s+', ' ', 'g') as line
+from pg_policies
+where schemaname = 'public'
+order by tablename, policyname`);
+  const rlsTables = await db.query<{ line: string }>(`
+select relname || case when relforcerowsecurity then ' rls forced' else ' rls enabled' end as line
+from pg_class
+where relnamespace = 'public'::regnamespace and relrowsecurity
+order by relname`);
+  sections.push("-- row level security", ...rlsTables.rows.map((row) => row.line), ...policies.rows.map((row) => row.line));
+  const grants = await db.query<{ line: string }>(`
+select c.relname || ' ' || case when a.grantee = 0 then 'public' else pg_get_userbyid(a.grantee) end || ' '
+  || string_agg(a.privilege_type, ',' order by a.privilege_type) as line
+from pg_class c
+cross join lateral aclexplode(c.relacl) a
+where c.relnamespace = 'public'::regnamespace and a.grantee <> c.relowner
+group by c.relname, a.grantee
+order by line`);
+  sections.push("-- grants", ...grants.rows.map((row) => row.line));
   return `${sections.join("\n")}\n`;
 }

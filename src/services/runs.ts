@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Config } from "../config.js";
 import { type Database, type Queryable, withTransaction } from "../db/database.js";
 import { notifyRunQueued } from "../db/queries/run-queue.js";
@@ -14,6 +14,7 @@ import {
 } from "../db/queries/run-records.js";
 import { ensureTenant } from "../db/queries/tenants.js";
 import { chargePlanning, utcDay } from "../db/queries/budgets.js";
+import { claimRunRequest, findRunRequest, RUN_REQUEST_TTL_HOURS, type RunRequest } from "../db/queries/run-requests.js";
 import { findRun, insertRun, listRuns, type NewRun } from "../db/queries/runs.js";
 import { listTraceSteps } from "../db/queries/trace-steps.js";
 import { findTraceForRun, insertTrace } from "../db/queries/traces.js";
@@ -36,6 +37,7 @@ import { parsePlanShape } from "../planner/plan-shape.js";
 import { stubPlan } from "../planner/stub-planner.js";
 import { validatePlan } from "../planner/validate-plan.js";
 import type { LlmCallError } from "../skills/llm/provider.js";
+import { canonicalJson } from "../trace/canonical-json.js";
 import { chainGenesis, planHash } from "../trace/step-hash.js";
 import { buildRunRecords } from "../worker/run-records.js";
 import { requireTenant, resolveAgent } from "./agents.js";
@@ -49,6 +51,10 @@ export interface CreateRunInput {
   actorId?: string | undefined;
   /** An explicit plan (parsed JSON of a plan file); without one, the planner plans the goal. */
   plan?: unknown;
+  /** The API's Idempotency-Key: the same key within 24 hours returns the run it created (docs/tenancy.md). */
+  idempotencyKey?: string | undefined;
+  /** SHA-256 hex of the canonical request, to refuse the key for a different request; defaults to a hash of this input. */
+  requestHash?: string | undefined;
 }
 
 export const DEFAULT_ORIGIN_SYSTEM_ID = "cus-cli";
@@ -63,7 +69,8 @@ type Planned =
  * plan and trace header in ONE transaction, so no run is ever claimable without a plan. A plan that fails
  * validation is recorded as a failed run with `plan_generation_failed: …`, then reported as PLAN_INVALID; a
  * planner's model call that fails is recorded the same way and reported with the provider's failure code. What a
- * model's planning cost is charged in the same transaction (docs/planner.md).
+ * model's planning cost is charged in the same transaction (docs/planner.md). With an Idempotency-Key, a key that
+ * already holds a run returns that run instead (checked before planning, and again where the key is taken).
  */
 export async function createRun(db: Database, config: Config, input: CreateRunInput): Promise<Run> {
   const tenantId = requireTenant(input.tenantId);
@@ -75,12 +82,17 @@ export async function createRun(db: Database, config: Config, input: CreateRunIn
   }
   const actorType = input.actorType ?? "SYSTEM";
   if (actorType === "HUMAN" && !input.actorId) throw new AppError("VALIDATION_ERROR", "a HUMAN actor needs an actor id");
+  const request = idempotentRequest(input, { tenantId, goal, originSystemId, actorType });
+  const earlier = request && (await findRunRequest(db.pool, tenantId, request.idempotencyKey));
+  if (request !== undefined && earlier !== undefined) return replayRun(db.pool, tenantId, request, earlier);
   const runId = randomUUID();
   const planned = await planFor(db, config, { ...input, tenantId, goal }, runId);
   const createdAt = new Date();
 
   const run = await withTransaction(db, async (client) => {
     await ensureTenant(client, tenantId);
+    const replayed = request && (await takeKeyOrReplay(client, tenantId, request, runId, planned.ok));
+    if (replayed !== undefined) return replayed;
     const agent = await resolveAgent(client, tenantId, input.agentId);
     const base = {
       id: runId,
@@ -122,7 +134,63 @@ export async function createRun(db: Database, config: Config, input: CreateRunIn
     return charged;
   });
 
-  if (!planned.ok) throw planningError(planned, run);
+  // A run with another id is the one an earlier request with the same key created: its outcome, not our planning's.
+  if (!planned.ok && run.id === runId) throw planningError(planned, run);
+  return run;
+}
+
+/** An Idempotency-Key with the hash of the request it names. */
+interface IdempotentRequest {
+  idempotencyKey: string;
+  requestHash: string;
+}
+
+function idempotentRequest(
+  input: CreateRunInput,
+  normalized: { tenantId: string; goal: string; originSystemId: string; actorType: ActorType },
+): IdempotentRequest | undefined {
+  const key = input.idempotencyKey;
+  if (key === undefined) return undefined;
+  if (key.length === 0 || key.length > 255) throw new AppError("VALIDATION_ERROR", "an Idempotency-Key must be 1 to 255 characters");
+  if (input.requestHash !== undefined && !/^[0-9a-f]{64}$/.test(input.requestHash)) {
+    throw new AppError("VALIDATION_ERROR", "a request hash must be a SHA-256 digest in lower-case hex");
+  }
+  const asked = {
+    tenant_id: normalized.tenantId,
+    agent_id: input.agentId ?? null,
+    goal: normalized.goal,
+    origin_system_id: normalized.originSystemId,
+    actor_type: normalized.actorType,
+    actor_id: input.actorId ?? null,
+    plan: input.plan ?? null,
+  };
+  return { idempotencyKey: key, requestHash: input.requestHash ?? createHash("sha256").update(canonicalJson(asked)).digest("hex") };
+}
+
+/**
+ * Inside the creating transaction: the run an earlier request with this key created, if the key is held; else
+ * undefined, and a planned run now holds the key. A run whose planning failed does not take it, so that retrying
+ * the request (after a rate-limited model, say) plans again rather than replaying the failure; such a run never
+ * executes, so nothing is done twice.
+ */
+async function takeKeyOrReplay(client: Queryable, tenantId: string, request: IdempotentRequest, runId: string, planned: boolean): Promise<Run | undefined> {
+  const earlier = planned
+    ? await claimRunRequest(client, { tenantId, idempotencyKey: request.idempotencyKey, runId, requestHash: request.requestHash })
+    : await findRunRequest(client, tenantId, request.idempotencyKey);
+  return earlier && replayRun(client, tenantId, request, earlier);
+}
+
+/** The run a key already holds, for a repeat of the request that created it; a different request is refused. */
+async function replayRun(db: Queryable, tenantId: string, request: IdempotentRequest, earlier: RunRequest): Promise<Run> {
+  if (earlier.requestHash !== request.requestHash) {
+    throw new AppError(
+      "IDEMPOTENCY_KEY_MISMATCH",
+      `the Idempotency-Key "${request.idempotencyKey}" was used at ${earlier.createdAt.toISOString()} for a different request (run ${earlier.runId}); a key names one request for ${RUN_REQUEST_TTL_HOURS} hours`,
+      { details: { idempotency_key: request.idempotencyKey, run_id: earlier.runId } },
+    );
+  }
+  const run = await findRun(db, tenantId, earlier.runId);
+  if (run === undefined) throw new AppError("INTERNAL", `run ${earlier.runId}, held by Idempotency-Key "${request.idempotencyKey}", is missing`);
   return run;
 }
 
