@@ -46,6 +46,11 @@ export interface Config {
   readonly runRetryMaxSeconds: number;
   /** How often an idle worker polls the queue when no notification wakes it. */
   readonly workerPollMs: number;
+  /** The HTTP API: the largest request body accepted, and requests per minute per tenant. */
+  readonly apiBodyLimitBytes: number;
+  readonly apiRatePerMinute: number;
+  /** How often GET /runs/{id}/events looks for new steps. */
+  readonly apiEventsPollMs: number;
   /** Whether workers LISTEN for queued runs; turn off behind PgBouncer in transaction mode (polling only). */
   readonly workerListen: boolean;
   /** webhook_send's HMAC-SHA256 signing secret (a secret: never logged or recorded). */
@@ -165,6 +170,9 @@ export function loadConfig(env: Env = process.env): Config {
     runRetryBaseSeconds: integer(env, "AOS_RUN_RETRY_BASE_S", 60, 0),
     runRetryMaxSeconds: integer(env, "AOS_RUN_RETRY_MAX_S", 3600, 0),
     workerPollMs: integer(env, "AOS_WORKER_POLL_MS", 1000, 10),
+    apiBodyLimitBytes: integer(env, "AOS_API_BODY_LIMIT_BYTES", 1_048_576, 1024),
+    apiRatePerMinute: integer(env, "AOS_API_RATE_PER_MINUTE", 600, 1),
+    apiEventsPollMs: integer(env, "AOS_API_EVENTS_POLL_MS", 250, 10),
     workerListen: boolean(env, "AOS_WORKER_LISTEN", true),
     webhookSecret: optional(env, "WEBHOOK_SECRET"),
     slackWebhookUrl: optional(env, "SLACK_WEBHOOK_URL"),

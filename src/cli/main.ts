@@ -3,6 +3,7 @@ import { loadConfig } from "../config.js";
 import { AppError, toAppError } from "../errors.js";
 import { FAILURE_CATALOG } from "../failure-catalog.js";
 import { createAgentCommand, listAgentsCommand } from "./commands/agents.js";
+import { apiKeysCommand } from "./commands/api-keys.js";
 import { calendarCommand } from "./commands/calendar.js";
 import { approveCommand, cancelCommand, rejectCommand } from "./commands/decisions.js";
 import { keysCommand } from "./commands/keys.js";
@@ -12,6 +13,7 @@ import { evidenceCommand, incidentsCommand } from "./commands/records.js";
 import { exportProofCommand, proofCommand, proveStepCommand } from "./commands/proof.js";
 import { pruneCommand } from "./commands/prune.js";
 import { runCommand } from "./commands/run.js";
+import { serveCommand } from "./commands/serve.js";
 import { capabilitiesCommand, queryCommand, simulateCommand } from "./commands/runtime.js";
 import { getRunCommand, listRunsCommand } from "./commands/runs.js";
 import { listSkillsCommand, skillCommand } from "./commands/skills.js";
@@ -34,6 +36,8 @@ function buildProgram(ctx: CliContext): Command {
   for (const command of [
     runCommand(ctx),
     workerCommand(ctx),
+    serveCommand(ctx),
+    apiKeysCommand(ctx),
     createAgentCommand(ctx),
     listAgentsCommand(ctx),
     getRunCommand(ctx),

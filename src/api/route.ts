@@ -1,0 +1,68 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import type { z } from "zod";
+import type { Config } from "../config.js";
+import type { Database } from "../db/database.js";
+import type { Logger } from "../logger.js";
+import type { NoteSigner } from "../trace/signed-note.js";
+import type { ApiMetrics } from "./metrics.js";
+
+/** What the API's handlers share: the database (the owner connection), configuration, the signer, metrics. */
+export interface ApiDeps {
+  db: Database;
+  config: Config;
+  log: Logger;
+  signer: NoteSigner;
+  metrics: ApiMetrics;
+}
+
+/** What a handler of an authenticated route gets: the tenant from the API key, and the database scoped to it. */
+export interface TenantRequest {
+  tenantId: string;
+  /** Every statement runs under Row-Level Security for the tenant: a forgotten filter still sees only its rows. */
+  db: Database;
+}
+
+export interface HandlerInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  /** Present on authenticated routes. */
+  tenant: TenantRequest;
+  deps: ApiDeps;
+  request: FastifyRequest;
+  reply: FastifyReply;
+}
+
+/**
+ * One route of the API, declared once: the schemas validate the request and document it in the OpenAPI spec,
+ * so the spec cannot drift from what the server accepts. A handler returns the body of the success status;
+ * anything it throws becomes the error envelope.
+ */
+export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
+  method: "GET" | "POST";
+  /** Fastify style, e.g. /api/v1/runs/:run_id. */
+  url: string;
+  summary: string;
+  tag: string;
+  /** False for the few public routes (health, metrics, docs, verification keys). */
+  auth: boolean;
+  params?: z.ZodType<P>;
+  query?: z.ZodType<Q>;
+  body?: z.ZodType<B>;
+  successStatus: number;
+  /** The success body's schema, for the spec; omitted where the body is not JSON (events, a tlog-proof). */
+  response?: z.ZodType;
+  /** The success body's media type when it is not JSON. */
+  produces?: string;
+  /** Reads an Idempotency-Key header. */
+  idempotencyKey?: boolean;
+  handler(input: HandlerInput<P, Q, B>): Promise<unknown>;
+}
+
+/** Keeps each route's types while collecting routes of different types in one list. */
+export function route<P, Q, B>(spec: RouteSpec<P, Q, B>): RouteSpec<unknown, unknown, unknown> {
+  return spec as unknown as RouteSpec<unknown, unknown, unknown>;
+}
+
+/** Shared by every route table. */
+export type Routes = readonly RouteSpec<unknown, unknown, unknown>[];

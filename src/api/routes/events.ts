@@ -1,0 +1,77 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { findRun } from "../../db/queries/runs.js";
+import { listTraceSteps } from "../../db/queries/trace-steps.js";
+import { AppError } from "../../errors.js";
+import { isTerminal, traceIdFor } from "../../glossary.js";
+import { stepJson } from "../../views/run.js";
+import { route, type Routes } from "../route.js";
+import { runParams } from "../schemas.js";
+
+/** A comment line every so often keeps proxies from closing a quiet stream. */
+const HEARTBEAT_MS = 15_000;
+
+/**
+ * GET /runs/{id}/events: server-sent events of a run's progress. `step` for each recorded attempt (its id is the
+ * step's seq, so a client reconnecting with Last-Event-ID resumes after it), `status` when the run's status
+ * changes, and `end` once the run is terminal, after which the stream closes. A parked run (pending_approval)
+ * keeps its stream open until it ends. The run is polled every AOS_API_EVENTS_POLL_MS.
+ */
+export const eventRoutes: Routes = [
+  route({
+    method: "GET",
+    url: "/api/v1/runs/:run_id/events",
+    summary: "Server-sent events of a run's steps and status changes, until it ends",
+    tag: "runs",
+    auth: true,
+    params: runParams,
+    successStatus: 200,
+    produces: "text/event-stream",
+    async handler({ params, tenant, deps, request, reply }) {
+      const first = await findRun(tenant.db.pool, tenant.tenantId, params.run_id);
+      if (first === undefined) throw new AppError("RUN_NOT_FOUND", `Run not found: ${params.run_id}`, { details: { run_id: params.run_id } });
+      const lastEventId = Number(request.headers["last-event-id"]);
+      let afterSeq = Number.isSafeInteger(lastEventId) && lastEventId >= 0 ? lastEventId : -1;
+      const closed = new AbortController();
+      request.raw.on("close", () => closed.abort());
+      reply.hijack();
+      const out = reply.raw;
+      out.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
+      const send = (event: string, data: unknown, id?: number) => {
+        out.write(`event: ${event}\n${id === undefined ? "" : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`);
+      };
+      let status = "";
+      let quietSince = Date.now();
+      try {
+        while (!closed.signal.aborted) {
+          const run = await findRun(tenant.db.pool, tenant.tenantId, params.run_id);
+          if (run === undefined) break;
+          for (const step of await listTraceSteps(tenant.db.pool, traceIdFor(run.id), afterSeq)) {
+            send("step", { run_id: run.id, ...stepJson(step) }, step.seq);
+            afterSeq = step.seq;
+            quietSince = Date.now();
+          }
+          if (run.status !== status) {
+            status = run.status;
+            send("status", { run_id: run.id, status, error_message: run.errorMessage });
+            quietSince = Date.now();
+          }
+          if (isTerminal(run.status)) {
+            send("end", { run_id: run.id, status: run.status });
+            break;
+          }
+          if (Date.now() - quietSince > HEARTBEAT_MS) {
+            out.write(": still running\n\n");
+            quietSince = Date.now();
+          }
+          await sleep(deps.config.apiEventsPollMs, undefined, { signal: closed.signal }).catch(() => undefined);
+        }
+      } catch (error) {
+        deps.log.warn("event stream ended by an error", { run_id: params.run_id, error: (error as Error).message });
+        send("error", { code: "INTERNAL", message: "the event stream failed; reconnect with Last-Event-ID to resume" });
+      } finally {
+        out.end();
+      }
+      return undefined;
+    },
+  }),
+];

@@ -1,0 +1,130 @@
+import { z } from "zod";
+import { AppError } from "../../errors.js";
+import { approveRun, cancelRun, rejectRun } from "../../services/run-decisions.js";
+import { createRun, getRunDetail, listTenantRuns } from "../../services/runs.js";
+import { runJson, stepJson } from "../../views/run.js";
+import { route, type Routes } from "../route.js";
+import { acceptedRun, createRunBody, decisionBody, listQuery, looseObject, runParams, runResponse } from "../schemas.js";
+import { idempotencyOf } from "./idempotency.js";
+
+export const runRoutes: Routes = [
+  route({
+    method: "POST",
+    url: "/api/v1/runs",
+    summary: "Create a run for a goal, with an explicit plan or planned by the planner; queued (202)",
+    tag: "runs",
+    auth: true,
+    body: createRunBody,
+    successStatus: 202,
+    response: acceptedRun,
+    idempotencyKey: true,
+    async handler({ body, tenant, deps, request }) {
+      const run = await createRun(tenant.db, deps.config, {
+        tenantId: tenant.tenantId,
+        agentId: body.agent_id,
+        goal: body.goal,
+        plan: body.plan,
+        originSystemId: body.origin_system_id ?? "api",
+        actorType: body.actor_type,
+        actorId: body.actor_id,
+        ...idempotencyOf(request, { route: "runs", body }),
+      });
+      return { run_id: run.id, status: run.status };
+    },
+  }),
+  route({
+    method: "GET",
+    url: "/api/v1/runs",
+    summary: "List the tenant's runs, newest first",
+    tag: "runs",
+    auth: true,
+    query: listQuery,
+    successStatus: 200,
+    response: z.array(looseObject),
+    async handler({ query, tenant }) {
+      const runs = await listTenantRuns(tenant.db, tenant.tenantId, query.status, query.limit);
+      return runs.map((run) => ({
+        run_id: run.id,
+        agent_id: run.agentId,
+        goal: run.goal,
+        status: run.status,
+        attempts: run.attempts,
+        cost_cents: run.costCents,
+        error_message: run.errorMessage,
+        created_at: run.createdAt.toISOString(),
+        completed_at: run.completedAt?.toISOString() ?? null,
+      }));
+    },
+  }),
+  route({
+    method: "GET",
+    url: "/api/v1/runs/:run_id",
+    summary: "Get a run with its steps, incident, evidence and LLM record",
+    tag: "runs",
+    auth: true,
+    params: runParams,
+    successStatus: 200,
+    response: runResponse,
+    async handler({ params, tenant }) {
+      return runJson(await getRunDetail(tenant.db, tenant.tenantId, params.run_id));
+    },
+  }),
+  route({
+    method: "GET",
+    url: "/api/v1/runs/:run_id/steps",
+    summary: "A run's recorded step attempts, in seq order, each with its outcome",
+    tag: "runs",
+    auth: true,
+    params: runParams,
+    successStatus: 200,
+    response: z.array(looseObject),
+    async handler({ params, tenant }) {
+      return (await getRunDetail(tenant.db, tenant.tenantId, params.run_id)).steps.map(stepJson);
+    },
+  }),
+  route({
+    method: "POST",
+    url: "/api/v1/runs/:run_id/cancel",
+    summary: "Cancel a run: at once when it waits, after its current step when it runs",
+    tag: "runs",
+    auth: true,
+    params: runParams,
+    successStatus: 200,
+    response: z.object({ run_id: z.string(), outcome: z.enum(["cancelled", "requested"]) }),
+    async handler({ params, tenant, deps }) {
+      return { run_id: params.run_id, outcome: await cancelRun(tenant.db, deps.signer, tenant.tenantId, params.run_id) };
+    },
+  }),
+  route({
+    method: "POST",
+    url: "/api/v1/runs/:run_id/approve",
+    summary: "Approve the step a run waits at (pending_approval); the run is queued again",
+    tag: "runs",
+    auth: true,
+    params: runParams,
+    body: decisionBody,
+    successStatus: 200,
+    response: acceptedRun,
+    async handler({ params, body, tenant }) {
+      const run = await approveRun(tenant.db, tenant.tenantId, params.run_id, body.by);
+      return { run_id: run.id, status: run.status };
+    },
+  }),
+  route({
+    method: "POST",
+    url: "/api/v1/runs/:run_id/reject",
+    summary: "Reject the step a run waits at; the run ends halted",
+    tag: "runs",
+    auth: true,
+    params: runParams,
+    body: decisionBody,
+    successStatus: 200,
+    response: acceptedRun,
+    async handler({ params, body, tenant, deps }) {
+      await rejectRun(tenant.db, deps.signer, tenant.tenantId, params.run_id, body.by);
+      const detail = await getRunDetail(tenant.db, tenant.tenantId, params.run_id);
+      if (detail.run.status !== "halted") throw new AppError("INTERNAL", `run ${params.run_id} is ${detail.run.status} after a rejection`);
+      return { run_id: detail.run.id, status: detail.run.status };
+    },
+  }),
+];

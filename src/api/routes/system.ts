@@ -1,0 +1,65 @@
+import { z } from "zod";
+import { AppError } from "../../errors.js";
+import { loadKeyRing } from "../../trace/key-store.js";
+import { encodeVerifierKey } from "../../trace/signed-note.js";
+import { route, type Routes } from "../route.js";
+
+/** The public routes: health for orchestrators, metrics for Prometheus, the verification keys anyone may fetch. */
+export const systemRoutes: Routes = [
+  route({
+    method: "GET",
+    url: "/healthz",
+    summary: "The process is up",
+    tag: "system",
+    auth: false,
+    successStatus: 200,
+    response: z.object({ status: z.literal("ok") }),
+    async handler() {
+      return { status: "ok" };
+    },
+  }),
+  route({
+    method: "GET",
+    url: "/readyz",
+    summary: "The database answers: ready to serve",
+    tag: "system",
+    auth: false,
+    successStatus: 200,
+    response: z.object({ status: z.literal("ready"), database: z.string() }),
+    async handler({ deps }) {
+      try {
+        await deps.db.pool.query("select 1");
+      } catch (error) {
+        throw new AppError("DATABASE_UNAVAILABLE", "the database does not answer", { cause: error });
+      }
+      return { status: "ready", database: deps.db.kind };
+    },
+  }),
+  route({
+    method: "GET",
+    url: "/metrics",
+    summary: "Prometheus metrics: runs by status, queue depth, step latency, lease expiries, proof verifications",
+    tag: "system",
+    auth: false,
+    successStatus: 200,
+    produces: "text/plain",
+    async handler({ deps, reply }) {
+      reply.type(deps.metrics.registry.contentType);
+      return deps.metrics.registry.metrics();
+    },
+  }),
+  route({
+    method: "GET",
+    url: "/api/v1/keys",
+    summary: "The verification keys (C2SP vkey) of this AOS: the signing key's first, then retired ones",
+    tag: "proofs",
+    auth: false,
+    successStatus: 200,
+    response: z.object({ signing_key: z.string(), verification_keys: z.array(z.string()) }),
+    async handler({ deps }) {
+      const ring = loadKeyRing(deps.config);
+      const signing = encodeVerifierKey(ring.signer);
+      return { signing_key: signing, verification_keys: [signing, ...ring.verifiers.map(encodeVerifierKey).filter((vkey) => vkey !== signing)] };
+    },
+  }),
+];

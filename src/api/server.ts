@@ -1,0 +1,90 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
+import { tenantScoped } from "../db/tenant-scope.js";
+import { AppError } from "../errors.js";
+import { authenticateApiKey } from "../services/api-keys.js";
+import { errorEnvelope, validationError } from "./envelope.js";
+import { docsPage, openApiDocument } from "./openapi.js";
+import { TenantRateLimiter } from "./rate-limit.js";
+import type { ApiDeps, RouteSpec, Routes, TenantRequest } from "./route.js";
+import { agentRoutes } from "./routes/agents.js";
+import { eventRoutes } from "./routes/events.js";
+import { proofRoutes } from "./routes/proofs.js";
+import { runRoutes } from "./routes/runs.js";
+import { runtimeRoutes } from "./routes/runtime.js";
+import { systemRoutes } from "./routes/system.js";
+
+export const API_ROUTES: Routes = [...systemRoutes, ...agentRoutes, ...runRoutes, ...eventRoutes, ...proofRoutes, ...runtimeRoutes];
+
+const API_VERSION = "1.0.0";
+
+/**
+ * The HTTP API on Fastify: every route from the table above, validated by its zod schemas, authenticated by an
+ * API key whose tenant scopes the database (Row-Level Security) for the request, rate-limited per tenant, and
+ * failing only through the one error envelope. Returns the app unstarted: `listen` it, or `inject` in tests.
+ */
+export function buildApi(deps: ApiDeps) {
+  const app = Fastify({ logger: false, bodyLimit: deps.config.apiBodyLimitBytes, genReqId: () => randomUUID() });
+  // JSON only: a text/plain body would otherwise reach the schemas as a string.
+  app.removeContentTypeParser("text/plain");
+  const limiter = new TenantRateLimiter(deps.config.apiRatePerMinute);
+
+  app.setErrorHandler((error, request, reply) => {
+    const { status, body } = errorEnvelope(error, request.id);
+    if (status >= 500) deps.log.warn("request failed", { request_id: request.id, route: request.routeOptions.url, error: (error as Error).message });
+    const retryAfter = body.error.details.retry_after_seconds;
+    if (typeof retryAfter === "number") void reply.header("retry-after", String(retryAfter));
+    void reply.status(status).send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const { status, body } = errorEnvelope(new AppError("ROUTE_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`), request.id);
+    void reply.status(status).send(body);
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    deps.metrics.requests.inc({ route: request.routeOptions.url ?? "unmatched", status: String(reply.statusCode) });
+  });
+
+  for (const spec of API_ROUTES) {
+    app.route({ method: spec.method, url: spec.url, handler: (request, reply) => serve(spec, deps, limiter, request, reply) });
+  }
+  app.get("/docs/openapi.json", async () => openApiDocument(API_ROUTES, API_VERSION));
+  app.get("/docs", async (_request, reply) => reply.type("text/html; charset=utf-8").send(docsPage(API_ROUTES)));
+  return app;
+}
+
+async function serve(spec: RouteSpec, deps: ApiDeps, limiter: TenantRateLimiter, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const tenant = spec.auth ? await authenticate(request, deps, limiter) : (undefined as unknown as TenantRequest);
+  const params = parse(spec.params, request.params, "path");
+  const query = parse(spec.query, request.query, "query");
+  const body = parse(spec.body, request.body, "body");
+  const result = await spec.handler({ params, query, body, tenant, deps, request, reply });
+  if (reply.sent) return reply;
+  return reply.status(spec.successStatus).send(result);
+}
+
+/** Validates one part of the request; a route without a schema for it takes nothing there. */
+function parse(schema: RouteSpec["body"], value: unknown, where: "body" | "query" | "path"): unknown {
+  if (schema === undefined) {
+    const empty = value === undefined || value === null || (typeof value === "object" && Object.keys(value).length === 0);
+    if (!empty) throw new AppError("VALIDATION_ERROR", where === "query" ? "this route takes no query parameters" : "this route takes no request body");
+    return undefined;
+  }
+  const parsed = schema.safeParse(value ?? (where === "body" ? undefined : {}));
+  if (!parsed.success) throw validationError(where, parsed.error.issues);
+  return parsed.data;
+}
+
+/** The key from `Authorization: Bearer …` or upstream's X-AOS-Key; its tenant is the request's, nothing else. */
+async function authenticate(request: FastifyRequest, deps: ApiDeps, limiter: TenantRateLimiter): Promise<TenantRequest> {
+  const authorization = request.headers.authorization;
+  const bearer = typeof authorization === "string" && /^bearer\s+/i.test(authorization) ? authorization.replace(/^bearer\s+/i, "").trim() : undefined;
+  const header = request.headers["x-aos-key"];
+  const presented = bearer ?? (typeof header === "string" ? header.trim() : undefined);
+  if (presented === undefined || presented === "") {
+    throw new AppError("UNAUTHENTICATED", "this route needs an API key: send `Authorization: Bearer <key>` or `X-AOS-Key: <key>`");
+  }
+  const identity = await authenticateApiKey(deps.db, presented);
+  if (identity === undefined) throw new AppError("UNAUTHENTICATED", "the API key is not valid: unknown, malformed or revoked");
+  limiter.take(identity.tenantId);
+  return { tenantId: identity.tenantId, db: tenantScoped(deps.db, identity.tenantId) };
+}
