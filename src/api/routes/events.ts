@@ -39,22 +39,27 @@ export const eventRoutes: Routes = [
       const send = (event: string, data: unknown, id?: number) => {
         out.write(`event: ${event}\n${id === undefined ? "" : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`);
       };
+      const announce = (previous: string, run: { id: string; status: string; errorMessage: string | null }): string => {
+        if (run.status === previous) return previous;
+        send("status", { run_id: run.id, status: run.status, error_message: run.errorMessage });
+        quietSince = Date.now();
+        return run.status;
+      };
       let status = "";
       let quietSince = Date.now();
       try {
         while (!closed.signal.aborted) {
           const run = await findRun(tenant.db.pool, tenant.tenantId, params.run_id);
           if (run === undefined) break;
+          // A change to running is told before the steps it ran; an ending after them.
+          const terminal = isTerminal(run.status);
+          if (!terminal) status = announce(status, run);
           for (const step of await listTraceSteps(tenant.db.pool, traceIdFor(run.id), afterSeq)) {
             send("step", { run_id: run.id, ...stepJson(step) }, step.seq);
             afterSeq = step.seq;
             quietSince = Date.now();
           }
-          if (run.status !== status) {
-            status = run.status;
-            send("status", { run_id: run.id, status, error_message: run.errorMessage });
-            quietSince = Date.now();
-          }
+          if (terminal) status = announce(status, run);
           if (isTerminal(run.status)) {
             send("end", { run_id: run.id, status: run.status });
             break;
