@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { apiThroughput } from "./api-throughput.js";
 import { bundleVerify } from "./bundle-verify.js";
 import { cliWallTime } from "./cli-wall-time.js";
 import { finalizeCost } from "./finalize-cost.js";
@@ -30,6 +31,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   queueLatency,
   workerMemory,
   killRecovery,
+  apiThroughput,
 ];
 
 const DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/test";
