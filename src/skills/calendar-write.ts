@@ -1,12 +1,11 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
-import { AppError } from "../errors.js";
 import type { CalendarEvent, CalendarEventDraft } from "./calendar/calendar-store.js";
 import { isoUtc, MAX_EVENT_YEAR, MIN_EVENT_YEAR, parseEventTime } from "./calendar/event-time.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { buildCalendar } from "./ics.js";
 import { abortedOutcome, failure, ok } from "./outcome.js";
+import { storeFailure, untilAborted } from "./state-store-calls.js";
 
 const NAME = "calendar_write";
 
@@ -153,7 +152,7 @@ async function executeCalendarWrite(input: CalendarWriteInput, ctx: SkillContext
     return ok(resultOf(await untilAborted(ctx.calendar.write(ctx.tenantId, draft, origin), ctx.signal)));
   } catch (error) {
     if (ctx.signal.aborted) return abortedOutcome(NAME, ctx.signal);
-    return storeFailure(error);
+    return storeFailure(NAME, error);
   }
 }
 
@@ -169,34 +168,4 @@ function resultOf(event: CalendarEvent): Record<string, unknown> {
     attendees: [...event.attendees],
     ics: buildCalendar([{ ...event, stamp: event.createdAt }]),
   };
-}
-
-/**
- * Stops waiting when the signal aborts. The write itself may still commit; the step's next attempt then finds it
- * under the same idempotency key instead of writing a second event.
- */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  work.catch(() => undefined);
-  let onAbort = (): void => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return Promise.race([work, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
-}
-
-/** The store's own failures carry catalog codes; a lost database connection is retryable; anything else is a bug. */
-function storeFailure(error: unknown): SkillOutcome {
-  if (error instanceof AppError) {
-    return failure(error.code, error.message, { retryable: error.retryable, ...(error.details ? { details: error.details } : {}) });
-  }
-  const code = (error as { code?: unknown } | null)?.code;
-  const state = sqlstateOf(error);
-  const lost =
-    (typeof code === "string" && /^E[A-Z]+$/.test(code)) ||
-    state?.startsWith("08") === true ||
-    state === SQLSTATE.ADMIN_SHUTDOWN ||
-    state === SQLSTATE.CANNOT_CONNECT_NOW;
-  if (!lost) throw error;
-  return failure("DATABASE_UNAVAILABLE", `${NAME} lost AOS's database: ${(error as Error).message}`, { retryable: true });
 }

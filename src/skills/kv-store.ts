@@ -1,9 +1,8 @@
 import { z } from "zod";
-import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
-import { AppError } from "../errors.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { KV_MAX_INTEGER, type KvBackend, type KvScope } from "./kv/kv-backend.js";
 import { abortedOutcome, failure, ok } from "./outcome.js";
+import { storeFailure, untilAborted } from "./state-store-calls.js";
 
 const NAME = "kv_store";
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
@@ -77,7 +76,7 @@ async function executeKvStore(input: KvStoreInput, ctx: SkillContext): Promise<S
     return ok(await untilAborted(apply(ctx.kv, input, ctx), ctx.signal));
   } catch (error) {
     if (ctx.signal.aborted) return abortedOutcome(NAME, ctx.signal);
-    return storeFailure(error);
+    return storeFailure(NAME, error);
   }
 }
 
@@ -107,34 +106,4 @@ async function apply(kv: KvBackend, input: KvStoreInput, ctx: SkillContext): Pro
     case "expire":
       return { ...echo, applied: await kv.expire(scope, key, input.ttl_seconds, write) };
   }
-}
-
-/**
- * Stops waiting when the signal aborts. The call itself may still finish; if it was a write, its idempotency
- * record means the step's next attempt returns that result instead of applying it again.
- */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  work.catch(() => undefined);
-  let onAbort = (): void => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return Promise.race([work, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
-}
-
-/** The store's own failures carry catalog codes; a lost database connection is retryable; anything else is a bug. */
-function storeFailure(error: unknown): SkillOutcome {
-  if (error instanceof AppError) {
-    return failure(error.code, error.message, { retryable: error.retryable, ...(error.details ? { details: error.details } : {}) });
-  }
-  const code = (error as { code?: unknown } | null)?.code;
-  const state = sqlstateOf(error);
-  const lost =
-    (typeof code === "string" && /^E[A-Z]+$/.test(code)) ||
-    state?.startsWith("08") === true ||
-    state === SQLSTATE.ADMIN_SHUTDOWN ||
-    state === SQLSTATE.CANNOT_CONNECT_NOW;
-  if (!lost) throw error;
-  return failure("DATABASE_UNAVAILABLE", `${NAME} lost AOS's database: ${(error as Error).message}`, { retryable: true });
 }

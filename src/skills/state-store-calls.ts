@@ -1,0 +1,36 @@
+import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
+import { AppError } from "../errors.js";
+import type { SkillOutcome } from "./contract.js";
+import { failure } from "./outcome.js";
+
+// How a skill that keeps state in a store (kv_store, calendar_write) waits for it and reports its failures.
+
+/**
+ * Stops waiting when the signal aborts. The call itself may still finish; a write then carries its step's
+ * idempotency key, so the step's next attempt finds its result instead of applying it again.
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  work.catch(() => undefined);
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([work, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
+}
+
+/** The store's own failures carry catalog codes; a lost database connection is retryable; anything else is a bug. */
+export function storeFailure(skill: string, error: unknown): SkillOutcome {
+  if (error instanceof AppError) {
+    return failure(error.code, error.message, { retryable: error.retryable, ...(error.details ? { details: error.details } : {}) });
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  const state = sqlstateOf(error);
+  const lost =
+    (typeof code === "string" && /^E[A-Z]+$/.test(code)) ||
+    state?.startsWith("08") === true ||
+    state === SQLSTATE.ADMIN_SHUTDOWN ||
+    state === SQLSTATE.CANNOT_CONNECT_NOW;
+  if (!lost) throw error;
+  return failure("DATABASE_UNAVAILABLE", `${skill} lost AOS's database: ${(error as Error).message}`, { retryable: true });
+}
