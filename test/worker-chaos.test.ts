@@ -55,6 +55,9 @@ describe.runIf(runnable)("a worker through database failures, on a private Postg
     try {
       await admin.query("create role aos login");
       await admin.query("create database aos owner aos");
+      // What docs/tenancy.md asks an administrator to do when AOS's role may not create roles itself.
+      await admin.query("create role aos_tenant nologin");
+      await admin.query("grant aos_tenant to aos");
     } finally {
       await admin.end();
     }
