@@ -54,6 +54,11 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   response?: z.ZodType;
   /** The success body's media type when it is not JSON. */
   produces?: string;
+  /**
+   * A GET's statements share one read-only transaction (tenant scoping paid once) unless this is false: the
+   * event stream, which lives for a run's whole length, scopes each statement on its own instead.
+   */
+  oneReadTransaction?: boolean;
   /** Reads an Idempotency-Key header. */
   idempotencyKey?: boolean;
   handler(input: HandlerInput<P, Q, B>): Promise<unknown>;

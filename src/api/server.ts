@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
-import { tenantScoped } from "../db/tenant-scope.js";
+import { tenantScoped, withTenantReads } from "../db/tenant-scope.js";
 import { AppError } from "../errors.js";
 import { authenticateApiKey } from "../services/api-keys.js";
 import { errorEnvelope, validationError } from "./envelope.js";
@@ -53,11 +53,16 @@ export function buildApi(deps: ApiDeps) {
 }
 
 async function serve(spec: RouteSpec, deps: ApiDeps, limiter: TenantRateLimiter, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  // A public route's handler never reads `tenant`; there is none to give it.
   const tenant = spec.auth ? await authenticate(request, deps, limiter) : (undefined as unknown as TenantRequest);
   const params = parse(spec.params, request.params, "path");
   const query = parse(spec.query, request.query, "query");
   const body = parse(spec.body, request.body, "body");
-  const result = await spec.handler({ params, query, body, tenant, deps, request, reply });
+  const handle = (scoped: TenantRequest) => spec.handler({ params, query, body, tenant: scoped, deps, request, reply });
+  const result =
+    spec.auth && spec.method === "GET" && spec.oneReadTransaction !== false
+      ? await withTenantReads(deps.db, tenant.tenantId, (session) => handle({ tenantId: tenant.tenantId, db: session }))
+      : await handle(tenant);
   if (reply.sent) return reply;
   return reply.status(spec.successStatus).send(result);
 }

@@ -131,3 +131,21 @@ function values(rest: unknown[]): unknown[] | undefined {
 function unsupported(form: string): AppError {
   return new AppError("INTERNAL", `a tenant-scoped database supports promise queries only, not ${form}`);
 }
+
+/**
+ * Runs `work` with the database as one tenant sees it and every statement in ONE scoped, read-only transaction:
+ * what a read request uses, paying for the scoping once instead of per statement (a run with its steps and
+ * records is several reads). A write is refused by the database; so is a nested transaction, by this session.
+ * Not for long work: on PGlite an open transaction holds the one session.
+ */
+export async function withTenantReads<T>(db: Database, tenantId: string, work: (session: Database) => Promise<T>): Promise<T> {
+  return withTransaction(tenantScoped(db, tenantId), async (client) => {
+    await client.query("set transaction read only");
+    const pool = {
+      query: (text: QueryText, ...rest: unknown[]) => client.query(text, values(rest)),
+      connect: () => Promise.reject(unsupported("a transaction inside a read session")),
+      end: async () => undefined,
+    } as unknown as pg.Pool;
+    return work({ kind: db.kind, pool, location: `${db.location} (tenant ${tenantId}, reads)`, close: async () => undefined });
+  });
+}

@@ -26,6 +26,7 @@ export const eventRoutes: Routes = [
     params: runParams,
     successStatus: 200,
     produces: "text/event-stream",
+    oneReadTransaction: false,
     async handler({ params, tenant, deps, request, reply }) {
       const first = await findRun(tenant.db.pool, tenant.tenantId, params.run_id);
       if (first === undefined) throw new AppError("RUN_NOT_FOUND", `Run not found: ${params.run_id}`, { details: { run_id: params.run_id } });
