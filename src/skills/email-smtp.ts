@@ -1,4 +1,4 @@
-import nodemailer, { type NodemailerError } from "nodemailer";
+import type { NodemailerError } from "nodemailer";
 import type { SkillContext, SkillOutcome } from "./contract.js";
 import { abortedOutcome, failure, ok } from "./outcome.js";
 
@@ -46,6 +46,8 @@ export function smtpRelay(configured: string): SmtpRelay | string {
 export async function sendSmtp(relay: SmtpRelay, email: OutgoingEmail, ctx: SkillContext): Promise<SkillOutcome> {
   if (ctx.signal.aborted) return abortedOutcome("email_send", ctx.signal);
   const timeoutMs = ctx.limits.httpDefaultTimeoutMs;
+  // Loaded on the first e-mail: most processes never send one.
+  const { default: nodemailer } = await import("nodemailer");
   const transport = nodemailer.createTransport({
     url: relay.url,
     connectionTimeout: timeoutMs,

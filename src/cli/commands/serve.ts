@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { Command } from "commander";
-import { ApiMetrics } from "../../api/metrics.js";
-import { buildApi } from "../../api/server.js";
 import { migrate } from "../../db/migrate.js";
 import { openDatabase } from "../../db/open-database.js";
 import { AppError } from "../../errors.js";
@@ -38,6 +36,8 @@ export function serveCommand(ctx: CliContext): Command {
       if (port > 65_535) throw new AppError("USAGE", `--port must be at most 65535, got ${port}`);
       const concurrency = parseWholeNumber("--concurrency", flags.concurrency) ?? 4;
       if (concurrency < 1) throw new AppError("USAGE", `--concurrency must be at least 1, got ${concurrency}`);
+      // Loaded here, not at the top: every other verb would otherwise pay for Fastify and the API at start-up.
+      const [{ ApiMetrics }, { buildApi }] = await Promise.all([import("../../api/metrics.js"), import("../../api/server.js")]);
       const log = createLogger(flags.quiet !== true, { component: "serve" });
       const db = await openDatabase(ctx.config, { embeddedThread: true });
       const stop = new AbortController();

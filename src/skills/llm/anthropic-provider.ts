@@ -1,9 +1,10 @@
-import Anthropic, { APIConnectionError, APIConnectionTimeoutError, APIError } from "@anthropic-ai/sdk";
+import type Anthropic from "@anthropic-ai/sdk";
 import type { FinishReason, LlmCallContext, LlmProvider, LlmRequest, LlmResponse } from "./provider.js";
 import { requireKey, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkFailure, sdkLogger } from "./sdk-calls.js";
 
 const ANTHROPIC = { label: "Anthropic", keyVariable: "ANTHROPIC_API_KEY" } as const;
-const SDK_ERRORS = { APIError, APIConnectionError, APIConnectionTimeoutError };
+/** Loaded on the first call: the SDK is large, and most processes (every CLI verb) never call a model. */
+const loadSdk = () => import("@anthropic-ai/sdk");
 const DEFAULT_BASE_URL = "https://api.anthropic.com";
 
 /**
@@ -13,10 +14,11 @@ const DEFAULT_BASE_URL = "https://api.anthropic.com";
 export const anthropicProvider: LlmProvider = {
   async complete(request: LlmRequest, call: LlmCallContext): Promise<LlmResponse> {
     const key = requireKey(call.settings.anthropicApiKey, ANTHROPIC);
+    const sdk = await loadSdk();
     try {
       // Every option is given, so the SDK reads nothing from the environment or a profile on disk:
       // configuration is read once, by AOS.
-      const client = new Anthropic({
+      const client = new sdk.default({
         apiKey: key,
         baseURL: call.settings.anthropicBaseUrl ?? DEFAULT_BASE_URL,
         webhookKey: null,
@@ -43,7 +45,7 @@ export const anthropicProvider: LlmProvider = {
         finishReason: finishReasonOf(message.stop_reason),
       };
     } catch (error) {
-      throw sdkFailure(error, SDK_ERRORS, ANTHROPIC, key);
+      throw sdkFailure(error, sdk, ANTHROPIC, key);
     }
   },
 };

@@ -1,9 +1,10 @@
-import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError } from "openai";
+import type OpenAI from "openai";
 import { approximateTokens, type FinishReason, type LlmCallContext, LlmCallError, type LlmProvider, type LlmRequest, type LlmResponse } from "./provider.js";
 import { requireKey, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkFailure, sdkLogger } from "./sdk-calls.js";
 
 const OPENAI = { label: "OpenAI", keyVariable: "OPENAI_API_KEY" } as const;
-const SDK_ERRORS = { APIError, APIConnectionError, APIConnectionTimeoutError };
+/** Loaded on the first call: the SDK is large, and most processes (every CLI verb) never call a model. */
+const loadSdk = () => import("openai");
 /** The SDK's default; OPENAI_BASE_URL replaces all of it, so it names the version path too (`http://host/v1`). */
 const DEFAULT_BASE_URL = "https://api.openai.com/v1";
 
@@ -11,10 +12,11 @@ const DEFAULT_BASE_URL = "https://api.openai.com/v1";
 export const openaiProvider: LlmProvider = {
   async complete(request: LlmRequest, call: LlmCallContext): Promise<LlmResponse> {
     const key = requireKey(call.settings.openaiApiKey, OPENAI);
+    const sdk = await loadSdk();
     let completion: OpenAI.ChatCompletion;
     try {
       // Every option is given, so the SDK reads nothing from the environment: configuration is read once, by AOS.
-      const client = new OpenAI({
+      const client = new sdk.default({
         apiKey: key,
         baseURL: call.settings.openaiBaseUrl ?? DEFAULT_BASE_URL,
         adminAPIKey: null,
@@ -40,7 +42,7 @@ export const openaiProvider: LlmProvider = {
         { signal: call.signal },
       );
     } catch (error) {
-      throw sdkFailure(error, SDK_ERRORS, OPENAI, key);
+      throw sdkFailure(error, sdk, OPENAI, key);
     }
     return responseOf(completion, request);
   },
