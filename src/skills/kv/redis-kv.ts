@@ -1,4 +1,4 @@
-import { createClient, ErrorReply } from "redis";
+import type { createClient } from "redis";
 import { AppError } from "../../errors.js";
 import {
   IDEMPOTENCY_TTL_SECONDS,
@@ -15,6 +15,9 @@ import {
 } from "./kv-backend.js";
 
 type RedisClient = ReturnType<typeof createClient>;
+
+/** Loaded on the first call: the client is large, and only processes with REDIS_URL set ever use it. */
+const loadRedis = () => import("redis");
 
 const CONNECT_TIMEOUT_MS = 5000;
 
@@ -142,14 +145,15 @@ export class RedisKv implements KvBackend {
   /** Errors Redis replied with (a wrong type, a script error) pass through; losing the server is DATABASE_UNAVAILABLE. */
   private async withClient<T>(work: (client: RedisClient) => Promise<T>): Promise<T> {
     let client: RedisClient | undefined;
+    const redis = await loadRedis();
     try {
-      client = createClient({ url: this.url, socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: false } });
+      client = redis.createClient({ url: this.url, socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: false } });
       // The failed command or connect() carries the error; without a listener the event would crash the process.
       client.on("error", () => undefined);
       await client.connect();
       return await work(client);
     } catch (error) {
-      if (error instanceof AppError || error instanceof ErrorReply) throw error;
+      if (error instanceof AppError || error instanceof redis.ErrorReply) throw error;
       throw unavailable(this.url, error);
     } finally {
       if (client?.isOpen === true) client.destroy();
