@@ -152,6 +152,9 @@ describe.each(testBackends())("the HTTP API on $name", (backend) => {
     expect(asked.statusCode).toBe(404);
     const simulated = await call("POST", "/api/v1/runtime/simulate", keyB, { plan: transformPlan, agent_id: agent.agent_id });
     expect(simulated.statusCode).toBe(404);
+    // Naming the tenant in a header or the query changes nothing: the tenant is the key's.
+    expect((await call("GET", `/api/v1/runs/${runId}`, keyB, undefined, { "x-tenant-id": tenantA })).statusCode).toBe(404);
+    expect((await call("GET", `/api/v1/runs?tenant_id=${tenantA}`, keyB)).statusCode).toBe(400);
     // And the run is still A's, untouched.
     expect((await call("GET", `/api/v1/runs/${runId}`, keyA)).json().status).toBe("succeeded");
   });
