@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAgent } from "../src/services/agents.js";
 import { setPolicy, showPolicy } from "../src/services/policies.js";
 import { getRunProof } from "../src/services/proofs.js";
+import { createRun, getRunDetail } from "../src/services/runs.js";
+import { claimAndExecute } from "../src/worker/claim.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
-import { runToEnd, testConfig } from "./support/harness.js";
+import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 import { type LoopbackServer, startLoopbackServer } from "./support/http-server.js";
 
 const config = testConfig();
@@ -133,6 +135,20 @@ describe.each(testBackends())("step policy on $name", (backend) => {
     expect(detail.run.status).toBe("halted");
     expect(detail.run.errorMessage).toMatch(/^Enforcement skipped: /);
     expect(detail.steps[0]).toMatchObject({ status: "blocked", outcomeCode: "ENFORCEMENT_SKIPPED", decision: { action: "deny", policy_id: "enforcement" } });
+  });
+
+  it("does not halt a run when the policy cannot be read for a database failure: the claim fails and the run can be retried", async () => {
+    const tenantId = freshTenant();
+    const run = await createRun(db, config, { tenantId, goal: "g", plan: { steps: [transform("x")] } });
+    await db.pool.query("alter table policies rename to policies_away");
+    try {
+      await expect(claimAndExecute(runnerDeps(db, config), run.id, "test-worker")).rejects.toThrow();
+    } finally {
+      await db.pool.query("alter table policies_away rename to policies");
+    }
+    const detail = await getRunDetail(db, tenantId, run.id);
+    expect(detail.run.status).toBe("running");
+    expect(detail.steps).toEqual([]);
   });
 
   it("validates policy files with clear errors and versions them", async () => {

@@ -10,11 +10,17 @@ import type { SideEffectClass, Skill } from "../skills/contract.js";
 /** The run's policy as loaded at claim time, or why it could not be loaded (then every step is denied). */
 export type LoadedPolicy = { ok: true; policy: EffectivePolicy } | { ok: false; reason: string };
 
+/**
+ * A stored policy that does not validate denies every step (fail closed, the run halts with Enforcement skipped).
+ * A database that cannot be read is not a policy verdict: that error propagates, so the run is retried later as any
+ * run whose worker lost its database is, instead of being halted for good by a passing outage.
+ */
 export async function loadPolicy(load: () => Promise<EffectivePolicy>): Promise<LoadedPolicy> {
   try {
     return { ok: true, policy: await load() };
   } catch (error) {
-    return { ok: false, reason: `the policy could not be loaded: ${toAppError(error).message}` };
+    if (!(error instanceof AppError && error.code === "ENFORCEMENT_SKIPPED")) throw error;
+    return { ok: false, reason: `the policy could not be loaded: ${error.message}` };
   }
 }
 
