@@ -15,6 +15,11 @@ export interface Config {
   readonly dbPoolMax: number;
   /** Step retry backoff: min(base · 2^(n-1), max) milliseconds. */
   readonly stepRetryBaseMs: number;
+  /**
+   * The most one attempt of a step may take. Its skill's signal is aborted then, and an attempt still running is
+   * recorded TIMEOUT (retryable), so a hung skill cannot hold a run forever while its lease keeps being renewed.
+   */
+  readonly stepTimeoutMs: number;
   readonly stepRetryMaxMs: number;
   readonly httpMaxResponseBytes: number;
   readonly httpDefaultTimeoutMs: number;
@@ -151,6 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl,
     dbPoolMax: integer(env, "AOS_DB_POOL_MAX", 10, 1),
     stepRetryBaseMs: integer(env, "AOS_STEP_RETRY_BASE_MS", 500, 0),
+    stepTimeoutMs: integer(env, "AOS_STEP_TIMEOUT_MS", 600_000, 10),
     stepRetryMaxMs: integer(env, "AOS_STEP_RETRY_MAX_MS", 30_000, 0),
     httpMaxResponseBytes: integer(env, "HTTP_MAX_RESPONSE_BYTES", 1_048_576, 1),
     httpDefaultTimeoutMs: integer(env, "HTTP_DEFAULT_TIMEOUT_MS", 30_000, 1),

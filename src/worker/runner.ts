@@ -264,12 +264,13 @@ async function attemptStep(
   if ("halt" in reserved) return { params, ...reserved };
   throwIfLost(state);
   if (decided.sideEffects === "external_write") await recordIntent(deps, state, { skill, step, index, attempt, params, decision: decided.decision });
-  const controller = new AbortController();
+  // The step timeout, or the run's hold ending (a lost lease, a stopping worker), whichever comes first.
+  const timeout = AbortSignal.timeout(deps.config.stepTimeoutMs);
   const attemptResult = await executeAttempt(
     skill,
     params,
     {
-      signal: state.signal === undefined ? controller.signal : AbortSignal.any([controller.signal, state.signal]),
+      signal: state.signal === undefined ? timeout : AbortSignal.any([timeout, state.signal]),
       tenantId: state.run.tenantId,
       agentId: state.run.agentId,
       runId: state.run.id,

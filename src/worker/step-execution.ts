@@ -2,7 +2,7 @@ import { toAppError } from "../errors.js";
 import type { StepDecision } from "../glossary.js";
 import type { AllowDecision } from "../policy/decide.js";
 import type { Skill, SkillContext, SkillOutcome } from "../skills/contract.js";
-import { failure } from "../skills/outcome.js";
+import { abortedOutcome, failure } from "../skills/outcome.js";
 import { formatPath } from "../planner/plan-issue.js";
 
 export interface Attempt {
@@ -40,10 +40,31 @@ async function outcomeOf(skill: Skill<unknown>, params: unknown, ctx: SkillConte
     return failure("VALIDATION_ERROR", `invalid params for ${skill.name}: ${problems.join("; ")}`);
   }
   try {
-    return await skill.execute(parsed.data, ctx);
+    return await untilSignalled(skill.execute(parsed.data, ctx), skill.name, ctx.signal);
   } catch (thrown) {
     const error = toAppError(thrown);
     const code = error.code === "INTERNAL" ? "SKILL_ERROR" : error.code;
     return failure(code, `${skill.name} failed: ${error.message}`, { retryable: error.retryable });
   }
+}
+
+/**
+ * The skill's outcome, or, once its signal aborts (the step timeout, a lost lease), the aborted outcome even if the
+ * skill ignores its signal and keeps running: the attempt ends on time either way. A write the abandoned call still
+ * makes carries the step's idempotency key, so the retry does not repeat it.
+ */
+function untilSignalled(work: Promise<SkillOutcome>, skillName: string, signal: AbortSignal): Promise<SkillOutcome> {
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.resolve(abortedOutcome(skillName, signal));
+  }
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<SkillOutcome>((resolve) => {
+    onAbort = () => resolve(abortedOutcome(skillName, signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  return Promise.race([work, aborted]).finally(() => {
+    signal.removeEventListener("abort", onAbort);
+    work.catch(() => undefined);
+  });
 }
