@@ -87,6 +87,25 @@ describe.each(testBackends())("step policy on $name", (backend) => {
     expect(denied.run.errorMessage).toMatch(/^Policy violation: http\.deny_hosts: /);
   });
 
+  it("applies host rules to endpoints from configuration too: a Slack webhook, a model provider", async () => {
+    const tenantId = freshTenant();
+    const agent = await createAgent(db, { tenantId, name: "notifier", allowedHosts: [server.host] });
+    const slackConfig = testConfig({ SLACK_WEBHOOK_URL: `${server.url}/slack` });
+    await setPolicy(db, { tenantId, document: { http: { deny_hosts: [server.host] } } });
+    const before = server.requests.length;
+    const slack = await runToEnd(db, slackConfig, { tenantId, agentId: agent.id, goal: "g", plan: { steps: [{ step_id: "s", skill: "slack_send", params: { text: "hi" } }] } });
+    expect(slack.run.errorMessage).toMatch(/^Policy violation: http\.deny_hosts: host "127\.0\.0\.1" is in deny_hosts/);
+    expect(server.requests.length).toBe(before);
+
+    const other = freshTenant();
+    await setPolicy(db, { tenantId: other, document: { http: { allow_hosts: ["example.com"] } } });
+    const ask = { step_id: "a", skill: "llm_invoke", params: { provider: "anthropic", messages: [{ role: "user", content: "hi" }] } };
+    const model = await runToEnd(db, config, { tenantId: other, goal: "g", plan: { steps: [ask] } });
+    expect(model.run.errorMessage).toMatch(/^Policy violation: http\.allow_hosts: host "api\.anthropic\.com" is not in allow_hosts/);
+    const offline = await runToEnd(db, config, { tenantId: other, goal: "g", plan: { steps: [{ ...ask, params: { ...ask.params, provider: "local" } }] } });
+    expect(offline.run.status).toBe("succeeded");
+  });
+
   it("denies by per-step cost cap, per-run cost cap, token cap and steps per minute", async () => {
     const stepCap = freshTenant();
     await setPolicy(db, { tenantId: stepCap, document: { caps: { step_cost_cents: 5 } } });

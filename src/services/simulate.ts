@@ -153,6 +153,7 @@ class PlanWalk {
         policy: { ok: true, policy: this.policy },
         agentId: this.view?.agent.id ?? "",
         allowedHosts: this.view?.agent.allowedHosts ?? [],
+        settings: this.config,
         runCostCents: this.costCents,
         runTokens: this.tokens,
       },

@@ -109,6 +109,11 @@ export interface Skill<Input = unknown> {
   /** The URLs the step will call, for the SSRF guard and host rules to decide on before it runs. */
   targetUrls?(input: Input): string[];
   /**
+   * The URLs from configuration the call will reach (a Slack webhook, a model provider, an SMTP relay). The
+   * policy's host rules apply to them like to any target; the SSRF guard does not, since an operator named them.
+   */
+  configuredTargets?(input: Input, settings: SkillSettings): string[];
+  /**
    * The configuration variables a call with `input` needs and that are not set; without an input, the ones every
    * use needs. Empty means ready; absent means the skill needs none. What `aos capabilities` and `aos simulate`
    * report before a run, and what the skill itself fails CREDENTIALS_MISSING on.

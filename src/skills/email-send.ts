@@ -64,6 +64,11 @@ export const emailSendSkill: Skill<EmailSendInput> = {
     body_chars: MAX_BODY_CHARS,
     timeout_ms: "HTTP_DEFAULT_TIMEOUT_MS (default 30000), for the Resend call and for each SMTP wait",
   },
+  // Resend when its key is set, else the SMTP relay: the one the send will reach.
+  configuredTargets: (_input, settings) => {
+    if (isSet(settings.resendApiKey)) return [settings.resendBaseUrl ?? RESEND_DEFAULT_BASE_URL];
+    return isSet(settings.smtpUrl) ? [settings.smtpUrl] : [];
+  },
   missingSettings: missingEmailSettings,
   failureCodes: [
     "CREDENTIALS_MISSING", "CREDENTIALS_REJECTED", "EMAIL_REJECTED", "EMAIL_DEFERRED", "HTTP_4XX", "HTTP_5XX",

@@ -2,9 +2,9 @@ import { z } from "zod";
 import { canonicalBytes } from "../trace/canonical-json.js";
 import { sha256Hex } from "../trace/step-hash.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
-import { anthropicProvider } from "./llm/anthropic-provider.js";
+import { ANTHROPIC_DEFAULT_BASE_URL, anthropicProvider } from "./llm/anthropic-provider.js";
 import { localProvider } from "./llm/local-provider.js";
-import { openaiProvider } from "./llm/openai-provider.js";
+import { OPENAI_DEFAULT_BASE_URL, openaiProvider } from "./llm/openai-provider.js";
 import {
   chargedCents,
   costMicrocents,
@@ -209,6 +209,11 @@ export function createLlmInvokeSkill(cache: PromptCache): Skill<LlmInvokeInput> 
     },
     estimateTokens: (input) => estimatedInputTokens(input) + input.max_tokens,
     limits: { max_tokens: MAX_OUTPUT_TOKENS, messages: 200, provider_timeout_ms: SDK_TIMEOUT_MS, cache_entries: 1000, cache_ttl_seconds: 3600 },
+    configuredTargets: (input, settings) => {
+      if (input.provider === "anthropic") return [settings.anthropicBaseUrl ?? ANTHROPIC_DEFAULT_BASE_URL];
+      if (input.provider === "openai") return [settings.openaiBaseUrl ?? OPENAI_DEFAULT_BASE_URL];
+      return [];
+    },
     // The local provider needs nothing, so only a call to a hosted provider can be missing its key.
     missingSettings: (settings, input) => {
       if (input?.provider === "anthropic" && !settings.anthropicApiKey) return ["ANTHROPIC_API_KEY"];

@@ -49,6 +49,7 @@ export const slackSendSkill: Skill<SlackSendInput> = {
     default_timeout_ms: "HTTP_DEFAULT_TIMEOUT_MS (default 30000)",
     max_redirects: "HTTP_MAX_REDIRECTS (default 5)",
   },
+  configuredTargets: (_input, settings) => (settings.slackWebhookUrl === undefined ? [] : [settings.slackWebhookUrl]),
   missingSettings: (settings) => (settings.slackWebhookUrl ? [] : ["SLACK_WEBHOOK_URL"]),
   failureCodes: [
     "CREDENTIALS_MISSING", "HTTP_4XX", "HTTP_5XX", "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "FORBIDDEN_TARGET",

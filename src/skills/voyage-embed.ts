@@ -73,6 +73,7 @@ export const voyageEmbedSkill: Skill<VoyageEmbedInput> = {
   estimateLatencyMs: (input) => (input.mode === "local" ? 5 : 400),
   estimateCostCents: (input) => (input.mode === "local" ? 0 : chargedCents(estimateTokens(input) * (VOYAGE_PRICES[input.model] ?? 0))),
   estimateTokens: (input) => (input.mode === "local" ? 0 : estimateTokens(input)),
+  configuredTargets: (input, settings) => (input.mode === "local" ? [] : [settings.voyageBaseUrl ?? VOYAGE_DEFAULT_BASE_URL]),
   // Local mode needs nothing, so only a call in api mode (the default) is missing a key.
   missingSettings: (settings, input) => (input !== undefined && input.mode === "api" && !settings.voyageApiKey ? ["VOYAGE_API_KEY"] : []),
   limits: {

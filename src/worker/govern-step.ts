@@ -5,7 +5,7 @@ import type { StepDecision } from "../glossary.js";
 import { type AllowDecision, allowed, decide } from "../policy/decide.js";
 import type { EffectivePolicy } from "../policy/policy-document.js";
 import { checkTarget } from "../policy/ssrf-guard.js";
-import type { SideEffectClass, Skill } from "../skills/contract.js";
+import type { SideEffectClass, Skill, SkillSettings } from "../skills/contract.js";
 
 /** The run's policy as loaded at claim time, or why it could not be loaded (then every step is denied). */
 export type LoadedPolicy = { ok: true; policy: EffectivePolicy } | { ok: false; reason: string };
@@ -29,6 +29,8 @@ export interface StepGovernance {
   policy: LoadedPolicy;
   agentId: string;
   allowedHosts: readonly string[];
+  /** Configuration, for the endpoints a skill reaches by setting (a Slack webhook, a model provider). */
+  settings: SkillSettings;
   /** Cost and tokens the run has settled so far. */
   runCostCents: number;
   runTokens: number;
@@ -60,7 +62,7 @@ export async function governStep(governance: StepGovernance, skill: Skill<unknow
     const sideEffects = input === undefined ? skill.sideEffects : (skill.sideEffectsOf?.(input) ?? skill.sideEffects);
     const decision = decide(policy, {
       skill: skill.name,
-      hosts: (input === undefined ? [] : (skill.targetUrls?.(input) ?? [])).map((url) => new URL(url).hostname.toLowerCase()),
+      hosts: input === undefined ? [] : hostsOf(skill, input, governance.settings),
       estimatedCostCents,
       estimatedTokens: input === undefined ? 0 : (skill.estimateTokens?.(input) ?? 0),
       runCostCents: governance.runCostCents,
@@ -79,6 +81,12 @@ export async function governStep(governance: StepGovernance, skill: Skill<unknow
       decision: { action: "deny", reason: `policy evaluation failed: ${reason}`, policy_id: "enforcement", policy_hash: policyHash },
     };
   }
+}
+
+/** Every host the call will reach, from its input and from configuration, for the policy's host rules. */
+function hostsOf(skill: Skill<unknown>, input: unknown, settings: SkillSettings): string[] {
+  const urls = [...(skill.targetUrls?.(input) ?? []), ...(skill.configuredTargets?.(input, settings) ?? [])];
+  return urls.flatMap((url) => (URL.canParse(url) ? [new URL(url).hostname.toLowerCase()] : []));
 }
 
 /** A step whose target is a blocked address is denied before it runs; redirects are checked again by the skill. */

@@ -250,7 +250,15 @@ async function attemptStep(
     return { params: step.params, attempt: attemptNotRun(failure("VALIDATION_ERROR", error.message, { retryable: false }), null) };
   }
   const governed = await governStep(
-    { db: deps.db, policy: state.policy, agentId: state.agent.id, allowedHosts: state.agent.allowedHosts, runCostCents: state.runCostCents, runTokens: state.runTokens },
+    {
+      db: deps.db,
+      policy: state.policy,
+      agentId: state.agent.id,
+      allowedHosts: state.agent.allowedHosts,
+      settings: deps.config,
+      runCostCents: state.runCostCents,
+      runTokens: state.runTokens,
+    },
     skill,
     params,
   );

@@ -5,7 +5,7 @@ import { requireKey, SDK_MAX_RETRIES, SDK_TIMEOUT_MS, sdkFailure, sdkLogger } fr
 const ANTHROPIC = { label: "Anthropic", keyVariable: "ANTHROPIC_API_KEY" } as const;
 /** Loaded on the first call: the SDK is large, and most processes (every CLI verb) never call a model. */
 const loadSdk = () => import("@anthropic-ai/sdk");
-const DEFAULT_BASE_URL = "https://api.anthropic.com";
+export const ANTHROPIC_DEFAULT_BASE_URL = "https://api.anthropic.com";
 
 /**
  * Claude through the Messages API. SDK 1.x sends API version 2026-10-21, which refuses sampling parameters, so no
@@ -20,7 +20,7 @@ export const anthropicProvider: LlmProvider = {
       // configuration is read once, by AOS.
       const client = new sdk.default({
         apiKey: key,
-        baseURL: call.settings.anthropicBaseUrl ?? DEFAULT_BASE_URL,
+        baseURL: call.settings.anthropicBaseUrl ?? ANTHROPIC_DEFAULT_BASE_URL,
         webhookKey: null,
         maxRetries: SDK_MAX_RETRIES,
         timeout: SDK_TIMEOUT_MS,

@@ -6,7 +6,7 @@ const OPENAI = { label: "OpenAI", keyVariable: "OPENAI_API_KEY" } as const;
 /** Loaded on the first call: the SDK is large, and most processes (every CLI verb) never call a model. */
 const loadSdk = () => import("openai");
 /** The SDK's default; OPENAI_BASE_URL replaces all of it, so it names the version path too (`http://host/v1`). */
-const DEFAULT_BASE_URL = "https://api.openai.com/v1";
+export const OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1";
 
 /** GPT models through the Chat Completions API: the system prompt goes first as a system message. */
 export const openaiProvider: LlmProvider = {
@@ -18,7 +18,7 @@ export const openaiProvider: LlmProvider = {
       // Every option is given, so the SDK reads nothing from the environment: configuration is read once, by AOS.
       const client = new sdk.default({
         apiKey: key,
-        baseURL: call.settings.openaiBaseUrl ?? DEFAULT_BASE_URL,
+        baseURL: call.settings.openaiBaseUrl ?? OPENAI_DEFAULT_BASE_URL,
         adminAPIKey: null,
         organization: null,
         project: null,
