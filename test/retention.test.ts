@@ -273,4 +273,31 @@ describe.each(testBackends())("retention (aos prune) on $name", (backend) => {
     await refused("delete from aos_trace_steps where trace_id = $1", finished.traceId);
     expect(await getRunProof(db, config, tenant, finished.runId)).toMatchObject({ verification_status: "VERIFIED", pruned_steps: 3 });
   });
+
+  it("sweeps rows past their own expiry: kv_store entries and idempotency records, API idempotency keys over 24 h", async () => {
+    const tenant = "tenant-sweep";
+    const other = "tenant-sweep-other";
+    const kv = (key: string, params: Record<string, unknown>) => ({
+      step_id: key,
+      skill: "kv_store",
+      params: { op: "set", key, value: 1, ...params },
+    });
+    for (const tenantId of [tenant, other]) {
+      await runToEnd(db, config, { tenantId, goal: "kv", plan: { steps: [kv("short", { ttl_seconds: 60 }), kv("long", { ttl_seconds: 3600 })] } });
+      await createRun(db, config, { tenantId, goal: "once", plan, idempotencyKey: "order-1", requestHash: "a".repeat(64) });
+    }
+    // Time passes for the short entry, the step idempotency records and the API key of the first tenant only.
+    await db.pool.query("update kv_store set expires_at = now() - interval '1 second' where tenant_id = $1 and key = 'short'", [tenant]);
+    await db.pool.query("update kv_idempotency set expires_at = now() - interval '1 second' where tenant_id = $1", [tenant]);
+    await db.pool.query("update run_requests set created_at = now() - interval '25 hours' where tenant_id = $1", [tenant]);
+
+    const dry = await prune(tenant, { dryRun: true });
+    expect(dry.expired).toEqual({ kv_entries: 1, kv_idempotency: 2, run_requests: 1 });
+    expect((await prune(tenant)).expired).toEqual({ kv_entries: 1, kv_idempotency: 2, run_requests: 1 });
+    expect((await prune(tenant)).expired).toEqual({ kv_entries: 0, kv_idempotency: 0, run_requests: 0 });
+    const left = await db.pool.query("select count(*)::int as n from kv_store where tenant_id = $1", [tenant]);
+    expect(left.rows[0].n).toBe(1);
+    const untouched = await db.pool.query("select (select count(*)::int from kv_store where tenant_id = $1) as kv, (select count(*)::int from run_requests where tenant_id = $1) as keys", [other]);
+    expect(untouched.rows[0]).toEqual({ kv: 2, keys: 1 });
+  });
 });

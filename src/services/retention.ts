@@ -1,5 +1,6 @@
 import type { Database } from "../db/database.js";
-import { countPrunableSteps, pruneStepPayloads } from "../db/queries/retention.js";
+import { RUN_REQUEST_TTL_HOURS } from "../db/queries/run-requests.js";
+import { countPrunableSteps, type ExpiredCount, pruneStepPayloads, sweepExpired } from "../db/queries/retention.js";
 import { AppError } from "../errors.js";
 import { requireTenant } from "./agents.js";
 
@@ -42,18 +43,22 @@ export interface PruneReport {
   /** Runs with at least one step pruned (or, in a dry run, that would be), and those steps. */
   runs: number;
   steps: number;
+  /** Rows past their own expiry, removed (or, in a dry run, that would be) whatever `older_than` says. */
+  expired: ExpiredCount;
 }
 
 /**
  * Retention: removes the payload (params, outcome_data, error) of the trace steps of runs that finished more than
  * `olderThan` ago, keeping every hash, trace row and checkpoint, so their proofs still verify and say how many
- * steps were pruned. Steps already pruned are skipped, so pruning again prunes nothing new.
+ * steps were pruned. Steps already pruned are skipped, so pruning again prunes nothing new. It also sweeps the rows
+ * past their own expiry (kv_store entries and idempotency records, API idempotency keys older than 24 hours).
  */
 export async function pruneFinishedRuns(db: Database, request: PruneRequest): Promise<PruneReport> {
   const tenantId = request.tenantId === undefined ? null : requireTenant(request.tenantId);
   const finishedBefore = new Date((request.now ?? new Date()).getTime() - request.olderThan.ms);
   const scope = { finishedBefore, tenantId };
   const count = request.dryRun ? await countPrunableSteps(db.pool, scope) : await pruneStepPayloads(db.pool, scope);
+  const expired = await sweepExpired(db.pool, tenantId, RUN_REQUEST_TTL_HOURS, request.dryRun);
   return {
     dry_run: request.dryRun,
     tenant_id: tenantId,
@@ -61,5 +66,6 @@ export async function pruneFinishedRuns(db: Database, request: PruneRequest): Pr
     finished_before: finishedBefore.toISOString(),
     runs: count.runs,
     steps: count.steps,
+    expired,
   };
 }

@@ -25,6 +25,10 @@ export function pruneCommand(ctx: CliContext): Command {
 }
 
 function pruneLines(report: PruneReport): string[] {
+  return [...stepLines(report), expiredLine(report)];
+}
+
+function stepLines(report: PruneReport): string[] {
   const scope = `${report.tenant_id === null ? "every tenant's runs" : `tenant ${report.tenant_id}'s runs`} that finished before ${report.finished_before} (--older-than ${report.older_than})`;
   if (report.steps === 0) return [`Nothing to prune: no step of ${scope} still holds its payload.`];
   const counts = `${report.steps} step${report.steps === 1 ? "" : "s"} of ${report.runs} run${report.runs === 1 ? "" : "s"}`;
@@ -34,4 +38,10 @@ function pruneLines(report: PruneReport): string[] {
     "  removed: params, outcome data and errors; kept: every hash, the trace rows and the signed checkpoints,",
     "  so `aos proof` and `aos verify` still check these runs and report the pruned steps",
   ];
+}
+
+function expiredLine(report: PruneReport): string {
+  const { kv_entries: entries, kv_idempotency: records, run_requests: requests } = report.expired;
+  const counts = `${entries} kv_store entries, ${records} kv_store idempotency records, ${requests} API idempotency keys (over 24 h)`;
+  return `${report.dry_run ? "Would remove" : "Removed"} what had expired: ${counts}.`;
 }

@@ -62,3 +62,35 @@ from pruned`,
   );
   return rows[0] ?? { runs: 0, steps: 0 };
 }
+
+/** Rows past their own expiry, by table: kept until now because reads skip them and writes replace them. */
+export interface ExpiredCount {
+  kv_entries: number;
+  kv_idempotency: number;
+  run_requests: number;
+}
+
+/**
+ * Counts, or deletes, the rows whose time is up: kv_store entries and idempotency records past expires_at, and
+ * API idempotency records older than `runRequestTtlHours` (a key older than that no longer returns its run). One
+ * statement, so a dry run and the real sweep count the same rows.
+ */
+export async function sweepExpired(db: Queryable, tenantId: string | null, runRequestTtlHours: number, dryRun: boolean): Promise<ExpiredCount> {
+  const tenant = "($1::text is null or tenant_id = $1::text)";
+  const expired = {
+    kv_entries: `from kv_store where expires_at <= now() and ${tenant}`,
+    kv_idempotency: `from kv_idempotency where expires_at <= now() and ${tenant}`,
+    run_requests: `from run_requests where created_at <= now() - make_interval(hours => $2::int) and ${tenant}`,
+  };
+  const sql = dryRun
+    ? `select (select count(*)::int ${expired.kv_entries}) as kv_entries,
+  (select count(*)::int ${expired.kv_idempotency}) as kv_idempotency,
+  (select count(*)::int ${expired.run_requests}) as run_requests`
+    : `with entries as (delete ${expired.kv_entries} returning 1),
+  records as (delete ${expired.kv_idempotency} returning 1),
+  requests as (delete ${expired.run_requests} returning 1)
+select (select count(*)::int from entries) as kv_entries, (select count(*)::int from records) as kv_idempotency,
+  (select count(*)::int from requests) as run_requests`;
+  const { rows } = await db.query<ExpiredCount>(sql, [tenantId, runRequestTtlHours]);
+  return rows[0] ?? { kv_entries: 0, kv_idempotency: 0, run_requests: 0 };
+}
