@@ -56,4 +56,16 @@ describe("aos simulate, capabilities and query", () => {
     const tried = await runCli(["query", "what_did_i_try_already", "--tenant-id", "acme", "--goal", "spend"], env);
     expect(JSON.parse(tried.stdout).answer).toHaveLength(2);
   });
+
+  it("a run parked for approval exits 3 (waiting, not failed); approving it runs it to the end, exit 0", async () => {
+    const policy = writePlan(home, { require_approval: ["fail_trigger"] }, "policy.json");
+    expect((await runCli(["policy", "set", "--tenant-id", "careful", "--file", policy], env)).code).toBe(0);
+    const parked = await runCli(["run", "--tenant-id", "careful", "--goal", "ask first", "--plan", writePlan(home, plan, "parked.json"), "--json"], env);
+    expect(parked.code).toBe(3);
+    const run = JSON.parse(parked.stdout) as { run_id: string; status: string };
+    expect(run.status).toBe("pending_approval");
+    const approved = await runCli(["approve", run.run_id, "--tenant-id", "careful", "--by", "alice"], env);
+    expect(approved.code).toBe(0);
+    expect(approved.stdout).toContain("succeeded");
+  });
 });

@@ -20,10 +20,9 @@ import { listSkillsCommand, skillCommand } from "./commands/skills.js";
 import { verifyCommand, verifyStepCommand } from "./commands/verify.js";
 import { workerCommand } from "./commands/worker.js";
 import type { CliContext } from "./context.js";
+import { EXIT } from "./exit-codes.js";
 import { type Output, paint, processOutput } from "./output.js";
 
-/** Exit codes: 0 success, 1 a failure (a failed run, a missing resource, an unreachable database), 2 bad usage. */
-export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 const USAGE_CODES = new Set(["USAGE", "VALIDATION_ERROR", "TENANT_REQUIRED", "PLAN_FILE_INVALID"]);
 

@@ -4,6 +4,7 @@ import { getRunDetail } from "../../services/runs.js";
 import { loadKeyRing } from "../../trace/key-store.js";
 import { executeOrAwait } from "../../worker/claim.js";
 import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../context.js";
+import { EXIT, runExitCode } from "../exit-codes.js";
 import { printJson } from "../output.js";
 import { runJson } from "../../views/run.js";
 import { printRunSummary } from "../present-run.js";
@@ -32,7 +33,7 @@ export function approveCommand(ctx: CliContext): Command {
         const detail = await getRunDetail(db, run.tenantId, run.id);
         if (flags.json) printJson(ctx.output, runJson(detail));
         else printRunSummary(ctx.output, detail);
-        ctx.exitCode = !flags.wait || detail.run.status === "succeeded" ? 0 : 1;
+        ctx.exitCode = flags.wait ? runExitCode(detail.run.status) : EXIT.ok;
       });
     });
 }

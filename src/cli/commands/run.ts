@@ -6,6 +6,7 @@ import { createRun, DEFAULT_ORIGIN_SYSTEM_ID, getRunDetail, type RunDetail } fro
 import { loadKeyRing } from "../../trace/key-store.js";
 import { executeOrAwait } from "../../worker/claim.js";
 import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../context.js";
+import { EXIT, runExitCode } from "../exit-codes.js";
 import { printJson } from "../output.js";
 import { readPlanFile } from "../read-json-file.js";
 import { proofLine } from "../present-proof.js";
@@ -89,8 +90,8 @@ export function runCommand(ctx: CliContext): Command {
           printRunSummary(ctx.output, detail, { steps: !(flags.wait && ctx.output.isTty) });
           if (proof !== undefined) ctx.output.out(`  ${proofLine(proof)}`);
         }
-        const ok = flags.wait ? detail.run.status === "succeeded" : detail.run.status === "queued";
-        ctx.exitCode = ok ? 0 : 1;
+        if (flags.wait) ctx.exitCode = runExitCode(detail.run.status);
+        else ctx.exitCode = detail.run.status === "queued" ? EXIT.ok : EXIT.failure;
       });
     });
 }
