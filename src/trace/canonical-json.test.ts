@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { canonicalBytes, canonicalJson } from "./canonical-json.js";
 
@@ -145,5 +146,10 @@ describe("values JSON cannot carry", () => {
 
   test("dates are written as their ISO string", () => {
     expect(canonicalJson({ at: new Date("2024-01-02T03:04:05.678Z") })).toBe('{"at":"2024-01-02T03:04:05.678Z"}');
+  });
+
+  test("a well-formed string is quoted exactly as JSON.stringify quotes it (the fast path included)", () => {
+    const text = fc.oneof(fc.string({ unit: "binary" }), fc.string({ unit: fc.constantFrom('"', "\\", "\n", "\u0000", "\u001f", "\u007f", "\u2028", "a", "é") }));
+    fc.assert(fc.property(text, (value) => canonicalJson(value) === JSON.stringify(value) && canonicalJson({ [value]: value }) === JSON.stringify({ [value]: value })));
   });
 });
