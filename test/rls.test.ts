@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../src/db/database.js";
 import { withTransaction } from "../src/db/database.js";
-import { tenantScoped } from "../src/db/tenant-scope.js";
+import { tenantScoped, withTenantReads } from "../src/db/tenant-scope.js";
 import { createApiKey } from "../src/services/api-keys.js";
 import { setPolicy } from "../src/services/policies.js";
 import { getRunProof } from "../src/services/proofs.js";
@@ -167,6 +167,13 @@ order by relname`,
     ).rejects.toMatchObject({ code: "42501" });
     await expect(createRun(scopedA, config, { tenantId: B, goal: "cross tenant", plan: EVERY_TABLE_PLAN })).rejects.toMatchObject({ code: "42501" });
     expect(await ownerCount(db, "tenants", `${B}-new`)).toBe(0);
+  });
+
+  it("a read session sees the tenant's rows in one read-only transaction and can write nothing", async () => {
+    const runs = await withTenantReads(db, A, async (session) => (await session.pool.query<{ n: number }>("select count(*)::int as n from runs")).rows[0]?.n);
+    expect(runs).toBe(await ownerCount(db, "runs", A));
+    await expect(withTenantReads(db, A, (session) => session.pool.query("update runs set goal = 'changed' where tenant_id = $1", [A]))).rejects.toMatchObject({ code: "25006" });
+    await expect(withTenantReads(db, A, (session) => session.pool.connect())).rejects.toMatchObject({ code: "INTERNAL" });
   });
 
   it("leaves nothing on the pooled connection: role and tenant end with each transaction", async () => {

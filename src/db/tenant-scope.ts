@@ -11,6 +11,11 @@ import { type Database, withTransaction } from "./database.js";
 const SCOPE_TRANSACTION = `select set_config('role', 'aos_tenant', true) as role,
   set_config('aos.tenant_id', $1::text, true) as tenant_id`;
 
+/** The same, for a transaction that may only read (SET TRANSACTION READ ONLY, in the same round trip). */
+const SCOPE_READ_ONLY = `select set_config('role', 'aos_tenant', true) as role,
+  set_config('aos.tenant_id', $1::text, true) as tenant_id,
+  set_config('transaction_read_only', 'on', true) as read_only`;
+
 // Transaction control as pg sends it (withTransaction sends "begin", "commit", "rollback"). ROLLBACK TO SAVEPOINT
 // and RELEASE SAVEPOINT do not end the transaction, and the settings made right after BEGIN survive them.
 const BEGINS = /^\s*(begin|start\s+transaction)\b/i;
@@ -32,11 +37,11 @@ type QueryText = string | pg.QueryConfig;
  * Transaction control must be sent as its own statement (as withTransaction does), and queries must use promises.
  * It borrows the underlying pool: `close()` and `pool.end()` leave it open for its owner to close.
  */
-export function tenantScoped(db: Database, tenantId: string): Database {
+export function tenantScoped(db: Database, tenantId: string, options: { readOnly?: boolean } = {}): Database {
   if (tenantId.trim() === "") throw new AppError("TENANT_REQUIRED", "a tenant-scoped database needs a tenant id");
   const connect = async (...callback: unknown[]): Promise<pg.PoolClient> => {
     if (callback.length > 0) throw unsupported("pool.connect(callback)");
-    return scopedClient(await db.pool.connect(), tenantId);
+    return scopedClient(await db.pool.connect(), tenantId, options.readOnly === true ? SCOPE_READ_ONLY : SCOPE_TRANSACTION);
   };
   const query = (text: QueryText, ...rest: unknown[]): Promise<pg.QueryResult> =>
     withTransaction(scoped, (client) => client.query(text, values(rest)));
@@ -57,7 +62,7 @@ export function tenantScoped(db: Database, tenantId: string): Database {
  * A pooled client whose transactions are scoped to the tenant. It tracks whether a transaction is open from the
  * BEGIN and COMMIT/ROLLBACK it forwards; a statement outside one gets a transaction of its own.
  */
-function scopedClient(client: pg.PoolClient, tenantId: string): pg.PoolClient {
+function scopedClient(client: pg.PoolClient, tenantId: string, scope: string): pg.PoolClient {
   let inTransaction = false;
   let broken: Error | undefined;
 
@@ -68,7 +73,7 @@ function scopedClient(client: pg.PoolClient, tenantId: string): pg.PoolClient {
       const result = await client.query(text, params);
       inTransaction = true;
       // If this fails the transaction is aborted: nothing runs unscoped in it, only a rollback is accepted.
-      await client.query(SCOPE_TRANSACTION, [tenantId]);
+      await client.query(scope, [tenantId]);
       return result;
     }
     if (ENDS.test(sql)) {
@@ -139,8 +144,7 @@ function unsupported(form: string): AppError {
  * Not for long work: on PGlite an open transaction holds the one session.
  */
 export async function withTenantReads<T>(db: Database, tenantId: string, work: (session: Database) => Promise<T>): Promise<T> {
-  return withTransaction(tenantScoped(db, tenantId), async (client) => {
-    await client.query("set transaction read only");
+  return withTransaction(tenantScoped(db, tenantId, { readOnly: true }), async (client) => {
     const pool = {
       query: (text: QueryText, ...rest: unknown[]) => client.query(text, values(rest)),
       connect: () => Promise.reject(unsupported("a transaction inside a read session")),
