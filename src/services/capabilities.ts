@@ -56,12 +56,10 @@ export interface SkillCapability {
   history: { attempts: number; failures: number; success_rate: number | null; p50_ms: number | null };
 }
 
-const HISTORY_DAYS = 30;
-
 export async function agentCapabilities(db: Queryable, config: Config, tenantId: string, agentId?: string): Promise<CapabilitiesReport> {
   const view = await loadRuntimeView(db, tenantId, agentId);
   const skills = listSkills();
-  const history = await skillHistory(db, view.tenantId, skills.map((skill) => skill.name), HISTORY_DAYS);
+  const history = await skillHistory(db, view.tenantId, skills.map((skill) => skill.name));
   const document = view.policy.document;
   const rate = document.steps_per_minute;
   const stepsLastMinute = rate === null || !view.agentExists ? 0 : await countAgentStepsSince(db, view.agent.id, 60);

@@ -88,8 +88,6 @@ export interface SimulateInput {
   budgetCents?: number | undefined;
 }
 
-const HISTORY_DAYS = 30;
-
 export async function simulatePlan(db: Database, config: Config, input: SimulateInput): Promise<SimulationReport> {
   if (input.agentId !== undefined && input.tenantId === undefined) {
     throw new AppError("VALIDATION_ERROR", "--agent-id needs --tenant-id: an agent belongs to a tenant");
@@ -100,7 +98,7 @@ export async function simulatePlan(db: Database, config: Config, input: Simulate
   const steps = shaped.ok ? shaped.plan.steps : [];
   const planIssues = shaped.ok ? validatePlan(shaped.plan, { maxPlanSteps: config.maxPlanSteps }) : shaped.issues;
   const history =
-    view === undefined ? new Map<string, SkillHistory>() : await skillHistory(db.pool, view.tenantId, [...new Set(steps.map((step) => step.skill))], HISTORY_DAYS);
+    view === undefined ? new Map<string, SkillHistory>() : await skillHistory(db.pool, view.tenantId, [...new Set(steps.map((step) => step.skill))]);
 
   const walk = new PlanWalk(db, config, policy, view, input.budgetCents, history);
   for (const step of steps) await walk.visit(step);
@@ -162,12 +160,13 @@ class PlanWalk {
     );
     const cost = input === undefined ? null : skill.estimateCostCents(input);
     const tokens = input === undefined ? null : (skill.estimateTokens?.(input) ?? 0);
+    const latency = input === undefined ? null : skill.estimateLatencyMs(input);
     const missing = input === undefined ? [] : (skill.missingSettings?.(this.config, input) ?? []);
     const outcome = this.outcomeOf(step, governed, cost ?? 0, missing);
     if (outcome === "would_run" || outcome === "needs_approval" || outcome === "would_fail") {
       this.costCents += cost ?? 0;
       this.tokens += tokens ?? 0;
-      this.durationMs += input === undefined ? 0 : skill.estimateLatencyMs(input);
+      this.durationMs += latency ?? 0;
     }
     this.estimates.push({
       step_id: step.step_id,
@@ -176,7 +175,7 @@ class PlanWalk {
       outcome,
       estimated_cost_cents: cost,
       estimated_tokens: tokens,
-      estimated_latency_ms: input === undefined ? null : skill.estimateLatencyMs(input),
+      estimated_latency_ms: latency,
       observed_p50_ms: this.history.get(skill.name)?.p50DurationMs ?? null,
       side_effects: input === undefined ? skill.sideEffects : (skill.sideEffectsOf?.(input) ?? skill.sideEffects),
       decision: { action: governed.decision.action, policy_id: governed.decision.policy_id, reason: governed.decision.reason },

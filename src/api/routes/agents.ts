@@ -75,7 +75,7 @@ export const agentRoutes: Routes = [
         originSystemId: body.origin_system_id ?? "api",
         actorType: body.actor_type,
         actorId: body.actor_id,
-        ...idempotencyOf(request, { route: "goals", agent_id: params.agent_id, body }),
+        ...idempotencyOf(request),
       });
       return { run_id: run.id, status: run.status };
     },

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { findRun } from "../../db/queries/runs.js";
 import { listTraceSteps } from "../../db/queries/trace-steps.js";
 import { AppError } from "../../errors.js";
-import { isTerminal, traceIdFor } from "../../glossary.js";
+import { isTerminal, type Run, traceIdFor } from "../../glossary.js";
 import { stepJson } from "../../views/run.js";
 import { route, type Routes } from "../route.js";
 import { runParams } from "../schemas.js";
@@ -37,31 +37,29 @@ export const eventRoutes: Routes = [
       reply.hijack();
       const out = reply.raw;
       out.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
-      const send = (event: string, data: unknown, id?: number) => {
-        out.write(`event: ${event}\n${id === undefined ? "" : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`);
-      };
-      const announce = (previous: string, run: { id: string; status: string; errorMessage: string | null }): string => {
-        if (run.status === previous) return previous;
-        send("status", { run_id: run.id, status: run.status, error_message: run.errorMessage });
-        quietSince = Date.now();
-        return run.status;
-      };
       let status = "";
       let quietSince = Date.now();
+      const send = (event: string, data: unknown, id?: number) => {
+        out.write(`event: ${event}\n${id === undefined ? "" : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`);
+        quietSince = Date.now();
+      };
+      const announce = (current: Run) => {
+        if (current.status === status) return;
+        status = current.status;
+        send("status", { run_id: current.id, status, error_message: current.errorMessage });
+      };
+      let run: Run | undefined = first;
       try {
-        while (!closed.signal.aborted) {
-          const run = await findRun(tenant.db.pool, tenant.tenantId, params.run_id);
-          if (run === undefined) break;
+        while (run !== undefined && !closed.signal.aborted) {
           // A change to running is told before the steps it ran; an ending after them.
           const terminal = isTerminal(run.status);
-          if (!terminal) status = announce(status, run);
+          if (!terminal) announce(run);
           for (const step of await listTraceSteps(tenant.db.pool, traceIdFor(run.id), afterSeq)) {
             send("step", { run_id: run.id, ...stepJson(step) }, step.seq);
             afterSeq = step.seq;
-            quietSince = Date.now();
           }
-          if (terminal) status = announce(status, run);
-          if (isTerminal(run.status)) {
+          if (terminal) {
+            announce(run);
             send("end", { run_id: run.id, status: run.status });
             break;
           }
@@ -70,6 +68,7 @@ export const eventRoutes: Routes = [
             quietSince = Date.now();
           }
           await sleep(deps.config.apiEventsPollMs, undefined, { signal: closed.signal }).catch(() => undefined);
+          run = await findRun(tenant.db.pool, tenant.tenantId, params.run_id);
         }
       } catch (error) {
         deps.log.warn("event stream ended by an error", { run_id: params.run_id, error: (error as Error).message });

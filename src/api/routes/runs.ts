@@ -27,7 +27,7 @@ export const runRoutes: Routes = [
         originSystemId: body.origin_system_id ?? "api",
         actorType: body.actor_type,
         actorId: body.actor_id,
-        ...idempotencyOf(request, { route: "runs", body }),
+        ...idempotencyOf(request),
       });
       return { run_id: run.id, status: run.status };
     },

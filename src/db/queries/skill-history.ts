@@ -26,7 +26,15 @@ interface HistoryRow {
  * (attempts and the exact median duration) and one per skill and outcome, in one pass (grouping sets). Read
  * through the tenant's traces (aos_traces_tenant_idx), so another tenant's steps are never counted.
  */
-export async function skillHistory(db: Queryable, tenantId: string, skills: readonly string[], days: number): Promise<Map<string, SkillHistory>> {
+/** The window simulate and capabilities look back over. */
+export const SKILL_HISTORY_DAYS = 30;
+
+export async function skillHistory(
+  db: Queryable,
+  tenantId: string,
+  skills: readonly string[],
+  days = SKILL_HISTORY_DAYS,
+): Promise<Map<string, SkillHistory>> {
   const { rows } = await db.query<HistoryRow>(
     `select s.skill_name, s.outcome_code, s.status = 'failed' as failed, count(*)::int as n,
   percentile_cont(0.5) within group (order by s.duration_ms) as p50
