@@ -40,6 +40,11 @@ export interface Config {
   readonly signingKeyName: string;
   /** Extra verification keys (C2SP vkey text) trusted besides the key store's, e.g. retired keys of another host. */
   readonly verifierKeys: readonly string[];
+  /**
+   * Earlier AOS_SIGNING_KEY values (private-key text; secrets), so runs attested under them before a rotation can
+   * still be resumed: only their attestation keys are derived from them, nothing is signed with them.
+   */
+  readonly retiredSigningKeys: readonly string[];
   /** NO_COLOR (https://no-color.org): plain output even on a terminal. */
   readonly noColor: boolean;
   /** How long a claim holds a run without a heartbeat; a worker renews it every third of this. */
@@ -170,6 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
     verifierKeys: (env.AOS_VERIFIER_KEYS ?? "")
       .split(/[\s,]+/)
       .filter((key) => key !== ""),
+    retiredSigningKeys: (env.AOS_RETIRED_SIGNING_KEYS ?? "").split(/[\s,]+/).filter((key) => key !== ""),
     noColor: env.NO_COLOR !== undefined && env.NO_COLOR !== "",
     leaseMs: integer(env, "AOS_LEASE_MS", 30_000, 100),
     runMaxAttempts: integer(env, "RUN_MAX_ATTEMPTS", 5, 1),

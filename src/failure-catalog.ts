@@ -90,6 +90,13 @@ export const FAILURE_CATALOG = {
     httpStatus: 409,
     suggestion: "Another worker owns the run now; nothing to do.",
   },
+  TRACE_TAMPERED: {
+    category: "SECURITY",
+    retryable: false,
+    httpStatus: 409,
+    suggestion: "The run's stored trace fails its integrity check; nothing was signed. Investigate who changed the database (docs/proofs.md).",
+    recovery: "MANUAL_INTERVENTION",
+  },
   RUN_NOT_CLAIMABLE: {
     category: "VALIDATION",
     retryable: false,

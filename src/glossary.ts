@@ -22,6 +22,27 @@ export function isTerminal(status: RunStatus): boolean {
   return TERMINAL_RUN_STATUSES.has(status);
 }
 
+/**
+ * Why a run ended, stored as `runs.termination_reason` and proven in its run-end. `tampered`: a worker found the
+ * trace failing its integrity check (docs/proofs.md) and ended the run without signing anything.
+ */
+export type TerminationReason =
+  | "completed"
+  | "step_failed"
+  | "plan_invalid"
+  | "policy_block"
+  | "budget_exhausted"
+  | "user_abort"
+  | "system_failure"
+  | "tampered";
+
+/** How a run ends: its terminal status, error message and termination reason. */
+export interface RunEnding {
+  status: "succeeded" | "failed" | "halted" | "cancelled";
+  errorMessage: string | null;
+  terminationReason: TerminationReason;
+}
+
 /** A trace is `running` until its run ends; every terminal run path completes it. */
 export type TraceStatus = "running" | "completed" | "failed" | "aborted";
 
@@ -117,6 +138,7 @@ export interface Run {
   status: RunStatus;
   attempts: number;
   errorMessage: string | null;
+  terminationReason: TerminationReason | null;
   plan: Plan | null;
   originSystemId: string;
   actorType: ActorType;
@@ -130,6 +152,17 @@ export interface Run {
   nextSeq: number;
   nextStepIndex: number;
   chainHead: string | null;
+}
+
+/** The trace formats a proof can be in (docs/proofs.md): every run since format v2 landed is v2. */
+export type TraceFormatName = "aos-trace-v1" | "aos-trace-v2";
+
+/** A format v2 trace's stored bytes: its header, plan and (once ended) run-end, and the header's attestation. */
+export interface StoredTraceBytes {
+  header: Buffer;
+  plan: Buffer;
+  runEnd: Buffer | null;
+  attestation: string | null;
 }
 
 export interface Trace {
@@ -146,6 +179,9 @@ export interface Trace {
   completedAt: Date | null;
   createdAt: Date;
   metadata: Record<string, unknown>;
+  format: TraceFormatName;
+  /** The hashed bytes (format v2); null for a v1 trace. */
+  stored: StoredTraceBytes | null;
 }
 
 /** A skill's error as stored in a trace step and shown to users. */

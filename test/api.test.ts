@@ -36,7 +36,7 @@ describe.each(testBackends())("the HTTP API on $name", (backend) => {
     db = await backend.open();
     keyA = (await createApiKey(db, { tenantId: tenantA, name: "a" })).key;
     keyB = (await createApiKey(db, { tenantId: tenantB, name: "b" })).key;
-    app = buildApi({ db, config, log: silentLogger, signer: loadKeyRing(config).signer, metrics: new ApiMetrics(db) });
+    app = buildApi({ db, config, log: silentLogger, keys: loadKeyRing(config), metrics: new ApiMetrics(db) });
     await app.ready();
   });
   afterAll(async () => {
@@ -173,7 +173,7 @@ describe.each(testBackends())("the HTTP API on $name", (backend) => {
   });
 
   it("limits requests per tenant with 429 and Retry-After, leaving other tenants alone", async () => {
-    const limited = buildApi({ db, config: testConfig({ AOS_API_RATE_PER_MINUTE: "3" }), log: silentLogger, signer: loadKeyRing(config).signer, metrics: new ApiMetrics(db) });
+    const limited = buildApi({ db, config: testConfig({ AOS_API_RATE_PER_MINUTE: "3" }), log: silentLogger, keys: loadKeyRing(config), metrics: new ApiMetrics(db) });
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await limited.inject({ method: "GET", url: "/api/v1/agents", headers: { authorization: `Bearer ${keyA}` } })).statusCode);
     expect(statuses).toEqual([200, 200, 200, 429, 429]);

@@ -41,9 +41,9 @@ describe.each(testBackends())("approvals and cancellation on $name", (backend) =
     expect(lease.rows[0]).toEqual({ worker_id: null, lease_expires_at: null });
     expect(await incidentOf(parked.run.id)).toEqual([]);
 
-    await approveRun(db, tenantId, parked.run.id, "alice");
+    await approveRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "alice");
     await claimAndExecute(runnerDeps(db, config), parked.run.id, "w2");
-    const done = await getRunDetail(db, tenantId, parked.run.id);
+    const done = await getRunDetail(db, config, tenantId, parked.run.id);
     expect(done.run.status).toBe("succeeded");
     expect(done.steps.map((step) => [step.stepId, step.status])).toEqual([
       ["first", "succeeded"],
@@ -55,15 +55,15 @@ describe.each(testBackends())("approvals and cancellation on $name", (backend) =
     expect(done.steps[2]?.decision?.reason).toMatch(/^approved by alice at \d{4}-/);
     expect((await getRunProof(db, config, tenantId, parked.run.id)).verification_status).toBe("VERIFIED");
     expect(await incidentOf(parked.run.id)).toEqual([{ outcome: "SUCCESS", severity: "NONE", category: "EXECUTION_SUCCESS" }]);
-    await expect(approveRun(db, tenantId, parked.run.id, "alice")).rejects.toThrow(/not pending_approval/);
+    await expect(approveRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "alice")).rejects.toThrow(/not pending_approval/);
   });
 
   it("ends a rejected run halted, with the rejection (who, when) in its trace", async () => {
     const tenantId = await tenantNeedingApproval();
     const parked = await runToEnd(db, config, { tenantId, goal: "g", plan: { steps: [guarded, transform("never")] } });
-    await expect(rejectRun(db, runnerDeps(db, config).signer, tenantId, parked.run.id, undefined)).rejects.toThrow(/--by/);
-    await rejectRun(db, runnerDeps(db, config).signer, tenantId, parked.run.id, "bob");
-    const detail = await getRunDetail(db, tenantId, parked.run.id);
+    await expect(rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, undefined)).rejects.toThrow(/--by/);
+    await rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "bob");
+    const detail = await getRunDetail(db, config, tenantId, parked.run.id);
     expect(detail.run.status).toBe("halted");
     expect(detail.run.errorMessage).toMatch(/^Policy violation: require_approval: rejected by bob at /);
     expect(detail.trace?.status).toBe("aborted");
@@ -73,25 +73,25 @@ describe.each(testBackends())("approvals and cancellation on $name", (backend) =
   });
 
   it("cancels a queued run at once: cancelled, trace aborted, an ABORTED incident", async () => {
-    const run = await createRun(db, config, { tenantId: "t-cancel", goal: "g", plan: { steps: [transform("a")] } });
-    expect(await cancelRun(db, runnerDeps(db, config).signer, "t-cancel", run.id)).toBe("cancelled");
-    const detail = await getRunDetail(db, "t-cancel", run.id);
+    const run = await createRun(runnerDeps(db, config), { tenantId: "t-cancel", goal: "g", plan: { steps: [transform("a")] } });
+    expect(await cancelRun(db, runnerDeps(db, config).keys, "t-cancel", run.id)).toBe("cancelled");
+    const detail = await getRunDetail(db, config, "t-cancel", run.id);
     expect([detail.run.status, detail.trace?.status, detail.steps.length]).toEqual(["cancelled", "aborted", 0]);
     expect(await incidentOf(run.id)).toEqual([{ outcome: "ABORTED", severity: "LOW", category: "MANUAL" }]);
     const evidence = await db.pool.query("select count(*)::int as n from integrity_evidence where run_id = $1", [run.id]);
     expect(evidence.rows[0].n).toBe(1);
-    await expect(cancelRun(db, runnerDeps(db, config).signer, "t-cancel", run.id)).rejects.toThrow(/already ended/);
+    await expect(cancelRun(db, runnerDeps(db, config).keys, "t-cancel", run.id)).rejects.toThrow(/already ended/);
   });
 
   it("cancels a running run between steps: the step in flight finishes, the next never starts", async () => {
     const slow = { step_id: "slow", skill: "fail_trigger", params: { fail_times: 0, delay_ms: 400 } };
-    const run = await createRun(db, config, { tenantId: "t-cancel", goal: "g", plan: { steps: [transform("a"), slow, transform("never")] } });
+    const run = await createRun(runnerDeps(db, config), { tenantId: "t-cancel", goal: "g", plan: { steps: [transform("a"), slow, transform("never")] } });
     const claimed = await claimRunById(db.pool, run.id, "w", 30_000);
     const executing = executeClaimedRun(runnerDeps(db, config), claimed!);
     await new Promise((resolve) => setTimeout(resolve, 150));
-    expect(await cancelRun(db, runnerDeps(db, config).signer, "t-cancel", run.id)).toBe("requested");
+    expect(await cancelRun(db, runnerDeps(db, config).keys, "t-cancel", run.id)).toBe("requested");
     expect(await executing).toMatchObject({ status: "cancelled" });
-    const detail = await getRunDetail(db, "t-cancel", run.id);
+    const detail = await getRunDetail(db, config, "t-cancel", run.id);
     expect(detail.run.status).toBe("cancelled");
     expect(detail.trace?.status).toBe("aborted");
     expect(detail.steps.map((step) => step.stepId)).toEqual(["a", "slow"]);

@@ -62,7 +62,7 @@ describe.each(testBackends())("budgets on $name", (backend) => {
   it("loses no cent when runs of one agent reserve and settle at once", async () => {
     const agent = await createAgent(db, { tenantId: "t-race", name: "busy", budgetCents: 1_000_000 });
     const plan = { steps: Array.from({ length: 5 }, (_, i) => costly(`s${i}`, 3 + i)) };
-    const runs = await Promise.all(Array.from({ length: 8 }, () => createRun(db, config, { tenantId: "t-race", agentId: agent.id, goal: "g", plan })));
+    const runs = await Promise.all(Array.from({ length: 8 }, () => createRun(runnerDeps(db, config), { tenantId: "t-race", agentId: agent.id, goal: "g", plan })));
     await Promise.all(
       runs.map(async (run) => {
         const claimed = await claimRunById(db.pool, run.id, `w-${run.id}`, 30_000);
@@ -78,7 +78,7 @@ describe.each(testBackends())("budgets on $name", (backend) => {
   it("never lets concurrent runs overspend a budget between them", async () => {
     const agent = await createAgent(db, { tenantId: "t-tight", name: "tight", budgetCents: 20 });
     const plan = { steps: [costly("a", 3), costly("b", 3)] };
-    const runs = await Promise.all(Array.from({ length: 6 }, () => createRun(db, config, { tenantId: "t-tight", agentId: agent.id, goal: "g", plan })));
+    const runs = await Promise.all(Array.from({ length: 6 }, () => createRun(runnerDeps(db, config), { tenantId: "t-tight", agentId: agent.id, goal: "g", plan })));
     await Promise.all(
       runs.map(async (run) => {
         const claimed = await claimRunById(db.pool, run.id, `w-${run.id}`, 30_000);
@@ -112,7 +112,7 @@ describe.each(testBackends())("budgets on $name", (backend) => {
     const agents = await Promise.all([1, 2, 3].map((n) => createAgent(db, { tenantId: "t-daily-race", name: `a${n}`, budgetCents: 1000 })));
     const plan = { steps: [costly("a", 3), costly("b", 3)] };
     const runs = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => createRun(db, config, { tenantId: "t-daily-race", agentId: agents[i % 3]!.id, goal: "g", plan })),
+      Array.from({ length: 6 }, (_, i) => createRun(runnerDeps(db, config), { tenantId: "t-daily-race", agentId: agents[i % 3]!.id, goal: "g", plan })),
     );
     await runAll(db, runs.map((run) => run.id));
     const { rows } = await db.pool.query("select coalesce(sum(cost_cents), 0)::int as total from runs where tenant_id = 't-daily-race'");

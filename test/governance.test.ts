@@ -158,14 +158,14 @@ describe.each(testBackends())("step policy on $name", (backend) => {
 
   it("does not halt a run when the policy cannot be read for a database failure: the claim fails and the run can be retried", async () => {
     const tenantId = freshTenant();
-    const run = await createRun(db, config, { tenantId, goal: "g", plan: { steps: [transform("x")] } });
+    const run = await createRun(runnerDeps(db, config), { tenantId, goal: "g", plan: { steps: [transform("x")] } });
     await db.pool.query("alter table policies rename to policies_away");
     try {
       await expect(claimAndExecute(runnerDeps(db, config), run.id, "test-worker")).rejects.toThrow();
     } finally {
       await db.pool.query("alter table policies_away rename to policies");
     }
-    const detail = await getRunDetail(db, tenantId, run.id);
+    const detail = await getRunDetail(db, config, tenantId, run.id);
     expect(detail.run.status).toBe("running");
     expect(detail.steps).toEqual([]);
   });

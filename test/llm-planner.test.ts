@@ -169,13 +169,13 @@ describe.each(testBackends())("the LLM planner on $name", (backend) => {
     const agent = await createAgent(db, { tenantId: "t-invalid", name: "unlucky" });
     const retrying = { steps: [{ step_id: "zen", skill: "http_call", params: { url: "https://api.github.com/zen" }, on_error: "retry" }] };
     anthropic.script(answer("Sure! First I will look at the page.", 800, 50), answer(JSON.stringify(retrying), 900, 60));
-    const error = await rejection(createRun(db, config, { tenantId: "t-invalid", agentId: agent.id, goal: "do something" }));
+    const error = await rejection(createRun(runnerDeps(db, config), { tenantId: "t-invalid", agentId: agent.id, goal: "do something" }));
 
     expect(error.code).toBe("PLAN_INVALID");
     expect(error.message).toMatch(/^plan_generation_failed: steps\[0\]\.on_error: /);
     expect(anthropic.requests).toHaveLength(2);
     const runId = error.details?.run_id as string;
-    const detail = await getRunDetail(db, "t-invalid", runId);
+    const detail = await getRunDetail(db, config, "t-invalid", runId);
     expect(detail.run).toMatchObject({ status: "failed", plan: null, errorMessage: error.message, costCents: 1 });
     expect(detail.steps).toEqual([]);
     expect(detail.trace).toBeUndefined();
@@ -206,7 +206,7 @@ describe.each(testBackends())("the LLM planner on $name", (backend) => {
     const config = anthropicPlanner();
     const tenantId = `t-http-${status}`;
     anthropic.script({ status, type });
-    const error = await rejection(createRun(db, config, { tenantId, goal: "do something" }));
+    const error = await rejection(createRun(runnerDeps(db, config), { tenantId, goal: "do something" }));
 
     expect(error.code).toBe(code);
     expect(error.message).toMatch(new RegExp(`^plan_generation_failed: the model call failed: ${code}: `));
@@ -214,7 +214,7 @@ describe.each(testBackends())("the LLM planner on $name", (backend) => {
     expect(error.message).not.toContain(ANTHROPIC_KEY);
     expect(anthropic.requests).toHaveLength(1);
     const runId = error.details?.run_id as string;
-    const detail = await getRunDetail(db, tenantId, runId);
+    const detail = await getRunDetail(db, config, tenantId, runId);
     expect(detail.run).toMatchObject({ status: "failed", plan: null, errorMessage: error.message, costCents: 0 });
     expect(detail.steps).toEqual([]);
     expect(await llmRecordOf(runId)).toMatchObject({ execution_status: "FAILED", call_count: 1, input_tokens: 0, output_tokens: 0, cost_cents: "0" });
@@ -224,7 +224,7 @@ describe.each(testBackends())("the LLM planner on $name", (backend) => {
   it("keeps the first answer's cost when the repair request fails", async () => {
     const config = anthropicPlanner();
     anthropic.script(answer("not a plan", 2000, 10), { status: 529, type: "overloaded_error" });
-    const error = await rejection(createRun(db, config, { tenantId: "t-repair-fails", goal: "do something" }));
+    const error = await rejection(createRun(runnerDeps(db, config), { tenantId: "t-repair-fails", goal: "do something" }));
     expect(error.code).toBe("LLM_PROVIDER_ERROR");
     expect(error.details?.issues).toMatchObject([{ code: "INVALID_JSON" }]);
     const record = await llmRecordOf(error.details?.run_id as string);
@@ -234,7 +234,7 @@ describe.each(testBackends())("the LLM planner on $name", (backend) => {
   it("refuses with CREDENTIALS_MISSING naming the key's variable, before any call and writing nothing", async () => {
     const config = testConfig({ PLANNER_BACKEND: "anthropic", ANTHROPIC_BASE_URL: anthropic.baseUrl, OPENAI_API_KEY: OPENAI_KEY });
     anthropic.script(planAnswer(1, 1));
-    const error = await rejection(createRun(db, config, { tenantId: "t-nokey", goal: "do something" }));
+    const error = await rejection(createRun(runnerDeps(db, config), { tenantId: "t-nokey", goal: "do something" }));
     expect(error.code).toBe("CREDENTIALS_MISSING");
     expect(error.message).toContain("ANTHROPIC_API_KEY");
     expect(anthropic.requests).toHaveLength(0);
@@ -250,7 +250,7 @@ describe.each(testBackends())("the LLM planner on $name", (backend) => {
     expect(await spentOf(agent.id)).toBe(2);
 
     anthropic.script(planAnswer(1234, 567));
-    const error = await rejection(createRun(db, config, { tenantId: "t-broke", agentId: agent.id, goal: "greet again" }));
+    const error = await rejection(createRun(runnerDeps(db, config), { tenantId: "t-broke", agentId: agent.id, goal: "greet again" }));
     expect(error.code).toBe("BUDGET_EXCEEDED");
     expect(error.message).toContain("no budget left (2c spent of 2c)");
     expect(anthropic.requests).toHaveLength(0);
@@ -264,13 +264,13 @@ describe.each(testBackends())("the LLM planner on $name", (backend) => {
     anthropic.script(planAnswer(1234, 567));
     await runToEnd(db, config, { tenantId: "t-day", goal: "greet" });
     anthropic.script(planAnswer(1234, 567));
-    const spent = await rejection(createRun(db, config, { tenantId: "t-day", goal: "greet again" }));
+    const spent = await rejection(createRun(runnerDeps(db, config), { tenantId: "t-day", goal: "greet again" }));
     expect(spent.code).toBe("BUDGET_EXCEEDED");
     expect(spent.message).toMatch(/^tenant t-day has spent its daily cap \(2c of 2c on \d{4}-\d{2}-\d{2} UTC\)/);
     expect(anthropic.requests).toHaveLength(0);
 
     await setPolicy(db, { tenantId: "t-nothing", document: { allowed_skills: [] } });
-    const nothing = await rejection(createRun(db, config, { tenantId: "t-nothing", goal: "greet" }));
+    const nothing = await rejection(createRun(runnerDeps(db, config), { tenantId: "t-nothing", goal: "greet" }));
     expect(nothing.code).toBe("POLICY_VIOLATION");
     expect(nothing.message).toContain("allows no skill");
     expect(anthropic.requests).toHaveLength(0);
@@ -311,9 +311,9 @@ describe.each(testBackends())("the LLM planner on $name", (backend) => {
       steps: [{ step_id: "say", skill: "llm_invoke", params: { provider: "local", messages: [{ role: "user", content: "hello there" }], max_tokens: 16 }, on_error: "abort" }],
     };
     openai.script(answer(`\`\`\`json\n${JSON.stringify(withLocalModel)}\n\`\`\``, 1000, 200));
-    const run = await createRun(db, config, { tenantId: "t-openai", goal: "say hello" });
+    const run = await createRun(runnerDeps(db, config), { tenantId: "t-openai", goal: "say hello" });
     await claimAndExecute(runnerDeps(db, config), run.id, "test-worker");
-    const detail = await getRunDetail(db, "t-openai", run.id);
+    const detail = await getRunDetail(db, config, "t-openai", run.id);
 
     const [sent] = openai.bodies();
     expect(openai.requests[0]?.path).toBe("/v1/chat/completions");

@@ -1,52 +1,35 @@
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Database } from "../src/db/database.js";
 import { claimRunById } from "../src/db/queries/runs.js";
-import { createRun } from "../src/services/runs.js";
+import { setPolicy } from "../src/services/policies.js";
 import { getRunProof, INTEGRITY_CONFIG } from "../src/services/proofs.js";
+import { approveRun } from "../src/services/run-decisions.js";
+import { createRun, getRunDetail } from "../src/services/runs.js";
+import { canonicalJson } from "../src/trace/canonical-json.js";
+import { chainNext, leafHashOf } from "../src/trace/chain.js";
 import { formatCheckpoint, signCheckpoint } from "../src/trace/checkpoint.js";
-import { merkleRoot } from "../src/trace/merkle.js";
+import { sha256Hex } from "../src/trace/digest.js";
+import { merkleRootHex } from "../src/trace/merkle.js";
 import { generateSigningKey } from "../src/trace/signed-note.js";
-import { contentOf } from "../src/trace/step-content.js";
-import { chainGenesis, chainNext, leafHash, planHash } from "../src/trace/step-hash.js";
+import { claimAndExecute } from "../src/worker/claim.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
-import { listTraceSteps } from "../src/db/queries/trace-steps.js";
+import { runJson } from "../src/views/run.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
+import { asSuperuser } from "./support/tamper.js";
 
 const config = testConfig();
 const TENANT = "tenant-proof";
 
 const plan = {
   steps: [
-    { step_id: "a", skill: "json_transform", params: { payload: { x: 1, y: "two" }, mapping: { x: "x" } } },
+    { step_id: "a", skill: "json_transform", params: { payload: { x: 1, y: "two", frac: 0.1, three: 3 }, mapping: { x: "x" } } },
     { step_id: "b", skill: "json_transform", params: { payload: { v: "{{a.x}}" }, mapping: { v: "v" } } },
     { step_id: "c", skill: "fail_trigger", params: { retryable: false }, on_error: "continue" },
   ],
 };
 
-/** Changes rows the way a database superuser could: inside a transaction with triggers and FKs switched off. */
-async function tamper(db: Database, ...statements: [string, unknown[]?][]): Promise<void> {
-  const client = await db.pool.connect();
-  try {
-    await client.query("begin");
-    await client.query("set local session_replication_role = replica");
-    for (const [sql, params] of statements) await client.query(sql, params ?? []);
-    await client.query("commit");
-  } catch (error) {
-    await client.query("rollback");
-    throw error;
-  } finally {
-    client.release();
-  }
-}
-
-async function finishedRun(db: Database): Promise<{ runId: string; traceId: string }> {
-  const detail = await runToEnd(db, config, { tenantId: TENANT, goal: "prove me", plan });
-  expect(detail.run.status).toBe("succeeded");
-  return { runId: detail.run.id, traceId: `trace_${detail.run.id}` };
-}
-
-describe.each(testBackends())("run proof on $name", (backend) => {
+describe.each(testBackends())("run proofs against a database writer, on $name", (backend) => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await backend.open();
@@ -54,189 +37,246 @@ describe.each(testBackends())("run proof on $name", (backend) => {
   afterAll(async () => db?.close());
 
   const proofOf = (runId: string, tenantId = TENANT) => getRunProof(db, config, tenantId, runId);
+  const finishedRun = async (tenantId = TENANT) => {
+    const detail = await runToEnd(db, config, { tenantId, goal: "prove me", plan });
+    expect(detail.run.status).toBe("succeeded");
+    return { runId: detail.run.id, traceId: `trace_${detail.run.id}` };
+  };
+  /** A run whose worker recorded its first step and then lost the run: running, one row, no end. */
+  const unfinishedRun = async () => {
+    const run = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "interrupted", plan });
+    const claimed = await claimRunById(db.pool, run.id, "w", 30_000);
+    const deps = { ...runnerDeps(db, config), onStep: () => void db.pool.query("update runs set epoch = epoch + 1 where id = $1", [run.id]) };
+    await expect(executeClaimedRun(deps, claimed!)).rejects.toMatchObject({ code: "LEASE_LOST" });
+    return { runId: run.id, traceId: `trace_${run.id}` };
+  };
 
-  it("verifies an untouched finished run from the stored rows and the signed checkpoint", async () => {
-    const { runId } = await finishedRun(db);
+  it("verifies an untouched run, and shows its facts from the proven run-end", async () => {
+    const { runId } = await finishedRun();
     const proof = await proofOf(runId);
     expect(proof).toMatchObject({
       run_id: runId,
+      format: "aos-trace-v2",
       integrity_model: "HASH_CHAIN",
       verification_status: "VERIFIED",
-      chain_length: 3,
+      chain_length: 4,
       step_count: 3,
       trace_count: 1,
       failure_reason: null,
       first_bad_seq: null,
       signature_valid: true,
+      attestations_checked: true,
+      not_covered: null,
+      run: { run_id: runId, tenant_id: TENANT, goal: "prove me", origin_system_id: "cus-cli", end: { status: "succeeded", step_count: 3, attempts: 1 } },
     });
-    expect(proof.checkpoint).toMatch(new RegExp(`^aos\\.local/run/${runId}\\n3\\n`));
+    expect(proof.checkpoint).toMatch(new RegExp(`^aos\\.local/run/${runId}\\n4\\n[^\\n]+\\naos-format aos-trace-v2\\naos-chain-head `));
     expect(proof.aos_trace_steps.map((step) => [step.seq, step.skill_name, step.status])).toEqual([
       [0, "json_transform", "succeeded"],
       [1, "json_transform", "succeeded"],
       [2, "fail_trigger", "failed"],
     ]);
-  });
-
-  it("keeps upstream's coordinator behaviours: no trace, zero steps, tenant enforced, integrity config", async () => {
-    expect(await proofOf("no-such-run")).toMatchObject({ verification_status: "UNSUPPORTED", failure_reason: "No trace found for run" });
-    const queued = await createRun(db, config, { tenantId: TENANT, goal: "not yet", plan });
-    expect(await proofOf(queued.id)).toMatchObject({ verification_status: "UNSUPPORTED", failure_reason: "No steps to verify", trace_count: 1 });
-    const { runId } = await finishedRun(db);
-    const foreign = await proofOf(runId, "another-tenant");
-    expect(foreign).toMatchObject({ verification_status: "UNSUPPORTED", failure_reason: "No trace found for run", trace_count: 0, aos_traces: [] });
     expect(INTEGRITY_CONFIG).toEqual({ model: "HASH_CHAIN", trust_boundary: "SYSTEM", storage: "POSTGRES" });
   });
 
-  it("reports a run still in progress as INCOMPLETE, with its prefix checked", async () => {
-    const run = await createRun(db, config, { tenantId: TENANT, goal: "interrupted", plan });
-    const claimed = await claimRunById(db.pool, run.id, "w", 30_000);
-    const deps = {
-      ...runnerDeps(db, config),
-      // Lose the lease after the first step, as a crashed worker would: one row recorded, the run still running.
-      onStep: () => void db.pool.query("update runs set epoch = epoch + 1 where id = $1", [run.id]),
-    };
-    await expect(executeClaimedRun(deps, claimed!)).rejects.toMatchObject({ code: "LEASE_LOST" });
-    const proof = await proofOf(run.id);
-    expect(proof).toMatchObject({ verification_status: "INCOMPLETE", chain_length: 1, step_count: 1 });
-    await tamper(db, ["update aos_trace_steps set cost_cents = 5 where trace_id = $1", [`trace_${run.id}`]]);
-    expect(await proofOf(run.id)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 0 });
+  it("says UNSUPPORTED for no trace and another tenant's run, and why a run whose planning failed has none", async () => {
+    expect(await proofOf("no-such-run")).toMatchObject({ verification_status: "UNSUPPORTED", failure_reason: "No trace found for run" });
+    const { runId } = await finishedRun();
+    expect(await proofOf(runId, "another-tenant")).toMatchObject({ verification_status: "UNSUPPORTED", trace_count: 0, aos_traces: [] });
+    const failed = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "bad", plan: { steps: [{ skill: "no_such_skill" }] } }).catch(
+      (error: { details: { run_id: string } }) => error.details.run_id,
+    );
+    expect(await proofOf(failed as string)).toMatchObject({ verification_status: "UNSUPPORTED", failure_reason: expect.stringMatching(/planning failed/) });
   });
 
-  const fieldChanges: [string, number, string][] = [
-    ["params", 1, `update aos_trace_steps set params = jsonb_set(params, '{payload,v}', '"9"') where trace_id = $1 and seq = 1`],
-    ["outcome", 1, `update aos_trace_steps set outcome_data = '{"v": 2}' where trace_id = $1 and seq = 1`],
-    ["status", 1, `update aos_trace_steps set status = 'failed' where trace_id = $1 and seq = 1`],
-    ["cost", 1, `update aos_trace_steps set cost_cents = cost_cents + 1 where trace_id = $1 and seq = 1`],
-    ["timestamps", 1, `update aos_trace_steps set started_at = started_at - interval '1 millisecond' where trace_id = $1 and seq = 1`],
-    ["decision", 1, `update aos_trace_steps set decision = '{"action":"allow","reason":"x","policy_id":"p","policy_hash":"h"}' where trace_id = $1 and seq = 1`],
-    ["error", 2, `update aos_trace_steps set error = jsonb_set(error, '{message}', '"all fine"') where trace_id = $1 and seq = 2`],
-    ["chain hash", 2, `update aos_trace_steps set chain_hash = repeat('0', 64) where trace_id = $1 and seq = 2`],
-    ["leaf hash", 0, `update aos_trace_steps set leaf_hash = repeat('0', 64) where trace_id = $1 and seq = 0`],
+  it("reports a run still in progress as INCOMPLETE, and an unfinished run with no step too", async () => {
+    const { runId } = await unfinishedRun();
+    expect(await proofOf(runId)).toMatchObject({ verification_status: "INCOMPLETE", chain_length: 1, step_count: 1 });
+    const queued = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "not yet", plan });
+    expect(await proofOf(queued.id)).toMatchObject({ verification_status: "INCOMPLETE", chain_length: 0, step_count: 0, trace_count: 1 });
+  });
+
+  // Point 1 of the issue: the run's own facts, once outside the proof.
+  const runFacts: [string, string][] = [
+    ["status", "status = 'failed'"],
+    ["goal", "goal = 'transfer all funds'"],
+    ["error_message", "error_message = 'boom'"],
+    ["termination_reason", "termination_reason = 'user_abort'"],
+    ["cost_cents", "cost_cents = cost_cents + 1"],
+    ["attempts", "attempts = attempts + 1"],
+    ["created_at", "created_at = created_at - interval '1 second'"],
+    ["completed_at", "completed_at = completed_at + interval '1 second'"],
   ];
-  it.each(fieldChanges)("catches a changed %s, at the right seq (%i)", async (_field, seq, sql) => {
-    const { runId, traceId } = await finishedRun(db);
-    await tamper(db, [sql, [traceId]]);
+  it.each(runFacts)("catches a finished run's changed %s, naming the column", async (column, set) => {
+    const { runId } = await finishedRun();
+    await asSuperuser(db, [`update runs set ${set} where id = $1`, [runId]]);
     const proof = await proofOf(runId);
-    expect(proof.verification_status).toBe("TAMPERED");
-    expect(proof.first_bad_seq).toBe(seq);
-    expect(proof.failure_reason).toMatch(new RegExp(`^seq ${seq}: `));
+    expect(proof).toMatchObject({ verification_status: "TAMPERED", field: `runs.${column}` });
+    // Readers show the run as its proven run-end states it, the verdict beside it.
+    const shown = runJson(await getRunDetail(db, config, TENANT, runId));
+    expect(shown).toMatchObject({ status: "succeeded", goal: "prove me", error_message: null, facts_from: "run-end", proof: { verification_status: "TAMPERED" } });
   });
 
-  it("catches a deleted step, an inserted step and two reordered steps", async () => {
-    const deleted = await finishedRun(db);
-    await tamper(db, ["delete from aos_trace_steps where trace_id = $1 and seq = 1", [deleted.traceId]]);
-    expect(await proofOf(deleted.runId)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 1 });
-
-    const inserted = await finishedRun(db);
-    await tamper(db, [
-      `insert into aos_trace_steps (trace_id, seq, step_index, step_id, attempt, skill_name, skill_version, params, status,
-         outcome_code, outcome_data, error, cost_cents, tokens, duration_ms, started_at, completed_at, decision, leaf_hash, chain_hash)
-       select trace_id, 3, step_index, step_id, attempt + 1, skill_name, skill_version, params, status, outcome_code,
-         outcome_data, error, cost_cents, tokens, duration_ms, started_at, completed_at, decision, leaf_hash, chain_hash
-       from aos_trace_steps where trace_id = $1 and seq = 2`,
-      [inserted.traceId],
-    ]);
-    expect(await proofOf(inserted.runId)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 3 });
-
-    const reordered = await finishedRun(db);
-    await tamper(
-      db,
-      ["update aos_trace_steps set seq = 100 where trace_id = $1 and seq = 0", [reordered.traceId]],
-      ["update aos_trace_steps set seq = 0 where trace_id = $1 and seq = 1", [reordered.traceId]],
-      ["update aos_trace_steps set seq = 1 where trace_id = $1 and seq = 100", [reordered.traceId]],
-    );
-    expect(await proofOf(reordered.runId)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 0 });
-  });
-
-  it("catches a step moved to another run, and two runs' traces swapped", async () => {
-    const source = await finishedRun(db);
-    const target = await finishedRun(db);
-    await tamper(db, ["update aos_trace_steps set trace_id = $2, seq = 3 where trace_id = $1 and seq = 2", [source.traceId, target.traceId]]);
-    expect(await proofOf(source.runId)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 2 });
-    expect(await proofOf(target.runId)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 3 });
-
-    const one = await finishedRun(db);
-    const two = await finishedRun(db);
-    await tamper(
-      db,
-      // A superuser can drop the constraint that ties a trace's id to its run's.
-      ["alter table aos_traces drop constraint aos_traces_trace_id_format"],
-      ["update aos_traces set run_id = 'swap-tmp' where run_id = $1", [one.runId]],
-      ["update aos_traces set run_id = $1 where run_id = $2", [one.runId, two.runId]],
-      ["update aos_traces set run_id = $1 where run_id = 'swap-tmp'", [two.runId]],
-    );
-    expect(await proofOf(one.runId)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 0 });
-    expect(await proofOf(two.runId)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 0 });
-  });
-
-  it("catches a truncated trace, a replaced checkpoint, and a changed tenant", async () => {
-    const truncated = await finishedRun(db);
-    await tamper(db, ["delete from aos_trace_steps where trace_id = $1 and seq >= 1", [truncated.traceId]]);
-    expect(await proofOf(truncated.runId)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 1 });
-
-    const replaced = await finishedRun(db);
-    const donor = await finishedRun(db);
-    await tamper(db, [
-      "update aos_checkpoints set note = (select note from aos_checkpoints where trace_id = $2) where trace_id = $1",
-      [replaced.traceId, donor.traceId],
-    ]);
-    const proof = await proofOf(replaced.runId);
-    expect(proof.verification_status).toBe("TAMPERED");
-    expect(proof.failure_reason).toMatch(/signed for .*not for run/);
-
-    const moved = await finishedRun(db);
-    await tamper(
-      db,
-      ["insert into tenants (id, name) values ('mallory', 'mallory') on conflict do nothing"],
-      ["update runs set tenant_id = 'mallory' where id = $1", [moved.runId]],
-      ["update aos_traces set tenant_id = 'mallory' where run_id = $1", [moved.runId]],
-      ["update aos_checkpoints set tenant_id = 'mallory' where run_id = $1", [moved.runId]],
-    );
-    expect(await proofOf(moved.runId, TENANT)).toMatchObject({ verification_status: "UNSUPPORTED" });
-    expect(await proofOf(moved.runId, "mallory")).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 0 });
-  });
-
-  it("catches a trace re-hashed consistently by someone without the signing key", async () => {
-    const { runId, traceId } = await finishedRun(db);
-    const steps = await listTraceSteps(db.pool, traceId);
-    // Rewrite step 0's params, then recompute every leaf, link, the root and the checkpoint, signed with a forged key.
-    const run = (await db.pool.query("select tenant_id, agent_id, plan_json from runs where id = $1", [runId])).rows[0];
-    const trace = (await db.pool.query("select created_at from aos_traces where trace_id = $1", [traceId])).rows[0];
-    let head = chainGenesis({
-      trace_id: traceId,
-      run_id: runId,
-      tenant_id: run.tenant_id,
-      agent_id: run.agent_id,
-      plan_hash: planHash(run.plan_json),
-      created_at: trace.created_at.toISOString(),
-    });
-    const statements: [string, unknown[]][] = [];
-    const leaves: Buffer[] = [];
-    for (const step of steps) {
-      const forged = step.seq === 0 ? { ...step, params: { ...step.params, payload: { x: 999, y: "two" } } } : step;
-      const leaf = leafHash(contentOf(forged));
-      head = chainNext(head, leaf);
-      leaves.push(Buffer.from(leaf, "hex"));
-      statements.push([
-        "update aos_trace_steps set params = $3::jsonb, leaf_hash = $4, chain_hash = $5 where trace_id = $1 and seq = $2",
-        [traceId, step.seq, JSON.stringify(forged.params), leaf, head],
-      ]);
+  it("catches edits below the old hashing's precision: a microsecond, and numbers that parse to the same double", async () => {
+    const edits: [string, string, number | null][] = [
+      ["runs.started_at", "update runs set started_at = started_at + interval '1 microsecond' where id = $1", null],
+      ["aos_trace_steps.started_at", "update aos_trace_steps set started_at = started_at + interval '1 microsecond' where trace_id = 'trace_' || $1 and seq = 1", 1],
+      ["aos_trace_steps.params", `update aos_trace_steps set params = jsonb_set(params, '{payload,frac}', '0.10000000000000000001') where trace_id = 'trace_' || $1 and seq = 0`, 0],
+      ["aos_trace_steps.params", `update aos_trace_steps set params = jsonb_set(params, '{payload,three}', '3.0') where trace_id = 'trace_' || $1 and seq = 0`, 0],
+      ["runs.plan_json", `update runs set plan_json = jsonb_set(plan_json, '{steps,0,params,payload,three}', '3.0') where id = $1`, null],
+    ];
+    for (const [field, sql, seq] of edits) {
+      const { runId } = await finishedRun();
+      await asSuperuser(db, [sql, [runId]]);
+      const proof = await proofOf(runId);
+      expect([field, proof.verification_status, proof.field, proof.first_bad_seq]).toEqual([field, "TAMPERED", field, seq]);
     }
-    const root = merkleRoot(leaves);
+  });
+
+  it("is TAMPERED when every step row of a finished run is deleted, since its checkpoint counts them", async () => {
+    const { runId, traceId } = await finishedRun();
+    await asSuperuser(db, ["delete from aos_trace_steps where trace_id = $1", [traceId]]);
+    expect(await proofOf(runId)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 0 });
+  });
+
+  it("catches a trace re-hashed and re-signed with another key as UNTRUSTED_KEY, naming that key", async () => {
+    const { runId, traceId } = await finishedRun();
     const forger = generateSigningKey("aos.local");
-    const note = signCheckpoint(
-      formatCheckpoint({ origin: `aos.local/run/${runId}`, treeSize: steps.length, merkleRoot: root, chainHead: head }),
-      forger.signer,
-    );
-    await tamper(
+    const trace = (await db.pool.query("select run_end_jcs from aos_traces where trace_id = $1", [traceId])).rows[0];
+    const rows = (await db.pool.query("select leaf_hash, chain_hash from aos_trace_steps where trace_id = $1 order by seq", [traceId])).rows;
+    // Change the run-end's status to failed and re-hash: the only honest way to make the bytes consistent again.
+    const runEnd = Buffer.from(trace.run_end_jcs.toString("utf8").replace('"status":"succeeded"', '"status":"failed"'));
+    const endLeaf = leafHashOf(runEnd);
+    const head = chainNext(rows.at(-1).chain_hash, endLeaf);
+    const root = merkleRootHex([...rows.map((row: { leaf_hash: string }) => row.leaf_hash), endLeaf]);
+    const body = formatCheckpoint({ format: "aos-trace-v2", origin: `aos.local/run/${runId}`, treeSize: 4, merkleRoot: Buffer.from(root, "hex"), chainHead: head });
+    const note = signCheckpoint(body, forger.signer);
+    await asSuperuser(
       db,
-      ...statements,
-      ["update aos_traces set root_hash = $2, merkle_root = $3 where trace_id = $1", [traceId, head, root.toString("hex")]],
-      ["update aos_checkpoints set note = $2, merkle_root = $3, chain_head = $4 where trace_id = $1", [traceId, note, root.toString("hex"), head]],
+      ["update aos_traces set run_end_jcs = $2, root_hash = $3, merkle_root = $4 where trace_id = $1", [traceId, runEnd, head, root]],
+      ["update aos_checkpoints set note = $2, merkle_root = $3, chain_head = $4, key_id = $5 where trace_id = $1", [traceId, note, root, head, forger.signer.keyId]],
+      ["update runs set status = 'failed', chain_head = $2 where id = $1", [runId, head]],
     );
     const proof = await proofOf(runId);
-    expect(proof.verification_status).toBe("TAMPERED");
-    expect(proof.signature_valid).toBe(false);
-    expect(proof.chain_length).toBe(3);
+    expect(proof).toMatchObject({ verification_status: "UNTRUSTED_KEY", signing_keys: [`aos.local+${forger.signer.keyId}`] });
+    expect(proof.failure_reason).toContain(forger.signer.keyId);
+  });
+
+  describe("laundering through a worker: nothing it did not write and cannot check is extended or signed", () => {
+    /** Rewrites step `seq`'s outcome, then its leaf and every chain hash after it, with the project's own hashing. */
+    const relaunder = async (runId: string, seq: number) => {
+      const traceId = `trace_${runId}`;
+      const rows = (await db.pool.query("select seq, header_jcs, chain_hash from aos_trace_steps where trace_id = $1 order by seq", [traceId])).rows;
+      const forged = '{"x":999}';
+      let head = seq === 0 ? null : (rows[seq - 1].chain_hash as string);
+      const statements: [string, unknown[]][] = [];
+      for (const row of rows.slice(seq)) {
+        const header = JSON.parse(row.header_jcs.toString("utf8"));
+        if (row.seq === seq) header.outcome_sha256 = sha256Hex(forged);
+        const bytes = Buffer.from(canonicalJson(header));
+        const leaf = leafHashOf(bytes);
+        head = chainNext(head ?? (await genesisOf(runId)), leaf);
+        statements.push([
+          `update aos_trace_steps set header_jcs = $3, leaf_hash = $4, chain_hash = $5${row.seq === seq ? ", outcome_jcs = $6::bytea, outcome_data = convert_from($6::bytea, 'UTF8')::jsonb" : ""}
+           where trace_id = $1 and seq = $2`,
+          row.seq === seq ? [traceId, row.seq, bytes, leaf, head, Buffer.from(forged)] : [traceId, row.seq, bytes, leaf, head],
+        ]);
+      }
+      await asSuperuser(db, ...statements, ["update runs set chain_head = $2 where id = $1", [runId, head]]);
+    };
+    const genesisOf = async (runId: string) => {
+      const { rows } = await db.pool.query("select header_jcs from aos_traces where run_id = $1", [runId]);
+      return sha256Hex(Buffer.concat([Buffer.from("aos-trace-v2\n"), rows[0].header_jcs]));
+    };
+    const endedTampered = async (runId: string) => {
+      const detail = await getRunDetail(db, config, TENANT, runId);
+      expect(detail.run).toMatchObject({ status: "failed", terminationReason: "tampered" });
+      expect(detail.run.errorMessage).toMatch(/^Trace integrity check failed: /);
+      expect(detail.incident).toMatchObject({ severity: "CRITICAL", category: "INTEGRITY_VIOLATION" });
+      const checkpoints = await db.pool.query("select count(*)::int as n from aos_checkpoints where run_id = $1", [runId]);
+      expect(checkpoints.rows[0].n).toBe(0);
+      expect(await proofOf(runId)).toMatchObject({ verification_status: "TAMPERED" });
+    };
+
+    it("an unfinished run re-hashed consistently: `aos proof` names the seq, and the next worker ends it tampered, unsigned", async () => {
+      const { runId } = await unfinishedRun();
+      await relaunder(runId, 0);
+      expect(await proofOf(runId)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 0, field: "steps[0].attestation" });
+      await db.pool.query("update runs set status = 'queued', worker_id = null where id = $1", [runId]);
+      await claimAndExecute(runnerDeps(db, config), runId, "next-worker");
+      await endedTampered(runId);
+    });
+
+    it("a finished run reset to queued, its checkpoint and records deleted and a step re-hashed: ended tampered, not re-signed", async () => {
+      const { runId, traceId } = await finishedRun();
+      await asSuperuser(
+        db,
+        ["delete from aos_checkpoints where trace_id = $1", [traceId]],
+        ...["incidents", "prevention_records", "integrity_evidence", "provenance"].map(
+          (table): [string, unknown[]] => [`delete from ${table} where ${table === "incidents" ? "source_run_id" : "run_id"} = $1`, [runId]],
+        ),
+        ["update aos_traces set status = 'running', completed_at = null, root_hash = null, merkle_root = null, tree_size = null, run_end_jcs = null, metadata = '{}' where trace_id = $1", [traceId]],
+        ["update runs set status = 'queued', completed_at = null, termination_reason = null, next_step_index = 2 where id = $1", [runId]],
+      );
+      await relaunder(runId, 1);
+      await claimAndExecute(runnerDeps(db, config), runId, "next-worker");
+      await endedTampered(runId);
+    });
+
+    it("a queued run whose goal was changed, header and all: its header attestation fails before anything runs", async () => {
+      const run = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "pay 10 dollars", plan });
+      const header = (await db.pool.query("select header_jcs from aos_traces where run_id = $1", [run.id])).rows[0].header_jcs.toString("utf8");
+      const forged = Buffer.from(header.replace("pay 10 dollars", "pay 10000 dollars"));
+      const genesis = sha256Hex(Buffer.concat([Buffer.from("aos-trace-v2\n"), forged]));
+      await asSuperuser(
+        db,
+        ["update aos_traces set header_jcs = $2 where run_id = $1", [run.id, forged]],
+        ["update runs set goal = 'pay 10000 dollars', chain_head = $2 where id = $1", [run.id, genesis]],
+      );
+      await claimAndExecute(runnerDeps(db, config), run.id, "worker");
+      await endedTampered(run.id);
+      expect((await db.pool.query("select count(*)::int as n from aos_trace_steps where trace_id = $1", [`trace_${run.id}`])).rows[0].n).toBe(0);
+    });
+
+    it("an approval written into the database by hand is not an approval", async () => {
+      const tenantId = "tenant-proof-approval";
+      await setPolicy(db, { tenantId, document: { require_approval: ["fail_trigger"] } });
+      const parked = await runToEnd(db, config, { tenantId, goal: "needs a person", plan: { steps: [{ step_id: "g", skill: "fail_trigger", params: { fail_times: 0 } }] } });
+      expect(parked.run.status).toBe("pending_approval");
+      await asSuperuser(
+        db,
+        ["insert into run_approvals (run_id, step_index, tenant_id, decision, decided_by, decided_at) values ($1, 0, $2, 'approved', 'mallory', now())", [parked.run.id, tenantId]],
+        ["update runs set status = 'queued' where id = $1", [parked.run.id]],
+      );
+      await claimAndExecute(runnerDeps(db, config), parked.run.id, "worker");
+      const detail = await getRunDetail(db, config, tenantId, parked.run.id);
+      expect(detail.run).toMatchObject({ status: "failed", terminationReason: "tampered" });
+      expect(detail.run.errorMessage).toMatch(/the approval of step 0: it has no attestation/);
+    });
+
+    it("a genuine approval still resumes the run, and its proof verifies", async () => {
+      const tenantId = "tenant-proof-approved";
+      await setPolicy(db, { tenantId, document: { require_approval: ["fail_trigger"] } });
+      const parked = await runToEnd(db, config, { tenantId, goal: "needs a person", plan: { steps: [{ step_id: "g", skill: "fail_trigger", params: { fail_times: 0 } }] } });
+      await approveRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "alice");
+      await claimAndExecute(runnerDeps(db, config), parked.run.id, "worker");
+      expect(await getRunProof(db, config, tenantId, parked.run.id)).toMatchObject({ verification_status: "VERIFIED", run: { end: { status: "succeeded" } } });
+    });
+  });
+
+  it("keeps verifying runs recorded in format v1, and says what v1 does not cover", async () => {
+    const fixture = JSON.parse(readFileSync(new URL("./fixtures/v1/rows.json", import.meta.url), "utf8"));
+    const v1Config = testConfig({ AOS_VERIFIER_KEYS: fixture.vkey });
+    for (const [name, stored] of Object.entries(fixture.runs) as [string, { run_id: string; tenant_id: string; rows: Record<string, unknown[]> }][]) {
+      const statements: [string, unknown[]][] = ["tenants", "agents", "runs", "aos_traces", "aos_trace_steps", "aos_checkpoints"].flatMap((table) =>
+        stored.rows[table]!.map((row): [string, unknown[]] => [`insert into ${table} select * from jsonb_populate_record(null::${table}, $1::jsonb)`, [JSON.stringify(row)]]),
+      );
+      await asSuperuser(db, ...statements);
+      const proof = await getRunProof(db, v1Config, stored.tenant_id, stored.run_id);
+      expect([name, proof.verification_status, proof.format]).toEqual([name, "VERIFIED", "aos-trace-v1"]);
+      expect(proof.not_covered).toMatch(/does not cover the run's own facts/);
+      // What v1 does cover, it still checks.
+      await asSuperuser(db, ["update aos_trace_steps set leaf_hash = repeat('0', 64) where trace_id = $1 and seq = 1", [`trace_${stored.run_id}`]]);
+      expect((await getRunProof(db, v1Config, stored.tenant_id, stored.run_id)).verification_status).toBe("TAMPERED");
+    }
   });
 });

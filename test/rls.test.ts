@@ -63,12 +63,12 @@ const EVERY_TABLE_PLAN = {
 async function fillEveryTable(db: Database, tenantId: string): Promise<RunDetail> {
   await setPolicy(db, { tenantId, document: { require_approval: ["fail_trigger"] } });
   await createApiKey(db, { tenantId, name: "seed" });
-  const run = await createRun(db, config, { tenantId, goal: "touch every table", plan: EVERY_TABLE_PLAN, idempotencyKey: "seed" });
+  const run = await createRun(runnerDeps(db, config), { tenantId, goal: "touch every table", plan: EVERY_TABLE_PLAN, idempotencyKey: "seed" });
   await claimAndExecute(runnerDeps(db, config), run.id, "rls-worker");
-  expect((await getRunDetail(db, tenantId, run.id)).run.status).toBe("pending_approval");
-  await approveRun(db, tenantId, run.id, "alice");
+  expect((await getRunDetail(db, config, tenantId, run.id)).run.status).toBe("pending_approval");
+  await approveRun(db, runnerDeps(db, config).keys, tenantId, run.id, "alice");
   await claimAndExecute(runnerDeps(db, config), run.id, "rls-worker");
-  return getRunDetail(db, tenantId, run.id);
+  return getRunDetail(db, config, tenantId, run.id);
 }
 
 /** A raw count as aos_tenant, on the owner's pool, with or without the tenant setting, as a forgetful query would. */
@@ -157,7 +157,7 @@ order by relname`,
     expect(scoped.rows[0]?.n).toBe(await ownerCount(db, "runs", A));
     expect(owner.rows[0]?.n).toBeGreaterThan(scoped.rows[0]?.n ?? 0);
     expect(await listTenantRuns(scopedA, B)).toEqual([]);
-    await expect(getRunDetail(scopedA, B, (await listTenantRuns(db, B))[0]!.id)).rejects.toMatchObject({ code: "RUN_NOT_FOUND" });
+    await expect(getRunDetail(scopedA, config, B, (await listTenantRuns(db, B))[0]!.id)).rejects.toMatchObject({ code: "RUN_NOT_FOUND" });
 
     await expect(scopedA.pool.query("insert into tenants (id, name) values ($1, $1)", [`${B}-new`])).rejects.toMatchObject({ code: "42501" });
     await expect(scopedA.pool.query("update runs set goal = 'stolen' where tenant_id = $1", [B])).resolves.toMatchObject({ rowCount: 0 });
@@ -165,7 +165,7 @@ order by relname`,
     await expect(
       withTransaction(scopedA, (client) => client.query("insert into kv_store (tenant_id, namespace, key, value) values ($1, 'n', 'k', '1')", [B])),
     ).rejects.toMatchObject({ code: "42501" });
-    await expect(createRun(scopedA, config, { tenantId: B, goal: "cross tenant", plan: EVERY_TABLE_PLAN })).rejects.toMatchObject({ code: "42501" });
+    await expect(createRun(runnerDeps(scopedA, config), { tenantId: B, goal: "cross tenant", plan: EVERY_TABLE_PLAN })).rejects.toMatchObject({ code: "42501" });
     expect(await ownerCount(db, "tenants", `${B}-new`)).toBe(0);
   });
 

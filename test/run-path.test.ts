@@ -33,7 +33,7 @@ describe.each(testBackends())("run path on $name", (backend) => {
   });
 
   it("stores the plan and trace header before execution, and answers the seed's SQL checks after it", async () => {
-    const run = await createRun(db, config, {
+    const run = await createRun(runnerDeps(db, config), {
       tenantId: "tenant-seed",
       goal: "transform a payload",
       originSystemId: "seed-check",
@@ -61,13 +61,16 @@ describe.each(testBackends())("run path on $name", (backend) => {
     const steps = await db.pool.query(`SELECT COUNT(*) AS step_count FROM aos_trace_steps WHERE trace_id = 'trace_${run.id}';`);
     expect(Number(steps.rows[0].step_count)).toBe(1);
 
-    const detail = await getRunDetail(db, "tenant-seed", run.id);
+    const detail = await getRunDetail(db, config, "tenant-seed", run.id);
     expect(detail.run.attempts).toBe(1);
     expect(detail.trace?.completedAt).toBeInstanceOf(Date);
     expect(detail.run.durationMs).toBeGreaterThanOrEqual(0);
     expect(detail.steps[0]?.outcomeData).toEqual({ out: 1 });
     expect(chainProblems(detail)).toEqual([]);
-    expect(detail.trace?.rootHash).toBe(detail.steps[0]?.chainHash);
+    // The chain head covers the step and, after it, the run-end leaf: one step, two leaves.
+    expect(detail.trace?.treeSize).toBe(2);
+    expect(detail.trace?.rootHash).toBe(detail.proof?.verdict.rootHash);
+    expect(detail.trace?.rootHash).not.toBe(detail.steps[0]?.chainHash);
   });
 
   it("interpolates an http_call response on loopback into the next step, keeping types", async () => {
@@ -169,7 +172,7 @@ describe.each(testBackends())("run path on $name", (backend) => {
   });
 
   it("rejects an unknown skill and invalid params before any run is claimable", async () => {
-    const attempt = createRun(db, config, {
+    const attempt = createRun(runnerDeps(db, config), {
       tenantId: "tenant-invalid",
       goal: "bad plan",
       plan: {
@@ -206,7 +209,7 @@ describe.each(testBackends())("run path on $name", (backend) => {
 
   it("rejects too many steps, cycles and references to unknown steps", async () => {
     const many = { steps: Array.from({ length: 26 }, (_, i) => transform(`s${i}`, {}, {})) };
-    await expect(createRun(db, config, { tenantId: "t-lim", goal: "g", plan: many })).rejects.toThrow(/TOO_MANY_STEPS/);
+    await expect(createRun(runnerDeps(db, config), { tenantId: "t-lim", goal: "g", plan: many })).rejects.toThrow(/TOO_MANY_STEPS/);
     const cyclic = {
       steps: [
         { ...transform("a", {}, {}), depends_on: ["b"] },
@@ -214,7 +217,7 @@ describe.each(testBackends())("run path on $name", (backend) => {
         { ...transform("c", {}, {}), depends_on: ["nope"] },
       ],
     };
-    await expect(createRun(db, config, { tenantId: "t-lim", goal: "g", plan: cyclic })).rejects.toThrow(
+    await expect(createRun(runnerDeps(db, config), { tenantId: "t-lim", goal: "g", plan: cyclic })).rejects.toThrow(
       /CIRCULAR_DEPENDENCY.*UNKNOWN_DEPENDENCY|UNKNOWN_DEPENDENCY.*CIRCULAR_DEPENDENCY/,
     );
   });
@@ -225,9 +228,9 @@ describe.each(testBackends())("run path on $name", (backend) => {
     expect(await listTenantRuns(db, "tenant-b")).toEqual([]);
     expect((await listTenantRuns(db, "tenant-a")).map((run) => run.id)).toContain(detail.run.id);
     await expect(
-      createRun(db, config, { tenantId: "tenant-b", agentId: detail.run.agentId, goal: "steal", plan: { steps: [] } }),
+      createRun(runnerDeps(db, config), { tenantId: "tenant-b", agentId: detail.run.agentId, goal: "steal", plan: { steps: [] } }),
     ).rejects.toThrow(`Agent not found: ${detail.run.agentId}`);
-    await expect(createRun(db, config, { tenantId: " ", goal: "g" })).rejects.toThrow(/tenant is required/);
+    await expect(createRun(runnerDeps(db, config), { tenantId: " ", goal: "g" })).rejects.toThrow(/tenant is required/);
   });
 
   it("refuses to change or delete recorded trace steps and trace content", async () => {
@@ -249,12 +252,12 @@ describe.each(testBackends())("run path on $name", (backend) => {
   });
 
   it("fences a worker whose epoch moved on: it records nothing more", async () => {
-    const run = await createRun(db, config, { tenantId: "tenant-fence", goal: "g", plan: { steps: [transform("s", {}, {})] } });
+    const run = await createRun(runnerDeps(db, config), { tenantId: "tenant-fence", goal: "g", plan: { steps: [transform("s", {}, {})] } });
     const claimed = await claimRunById(db.pool, run.id, "slow-worker", 30_000);
     // Another claim bumps the epoch, as a reclaim after an expired lease would.
     await db.pool.query("update runs set epoch = epoch + 1 where id = $1", [run.id]);
     await expect(executeClaimedRun(runnerDeps(db, config), claimed!)).rejects.toMatchObject({ code: "LEASE_LOST" });
-    const detail = await getRunDetail(db, "tenant-fence", run.id);
+    const detail = await getRunDetail(db, config, "tenant-fence", run.id);
     expect(detail.steps).toEqual([]);
     expect(detail.run.status).toBe("running");
   });

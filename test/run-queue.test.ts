@@ -3,14 +3,14 @@ import { claimNextRun } from "../src/db/queries/run-queue.js";
 import { createAgent } from "../src/services/agents.js";
 import { createRun } from "../src/services/runs.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
-import { testConfig } from "./support/harness.js";
+import { testConfig, runnerDeps } from "./support/harness.js";
 
 const config = testConfig();
 const plan = { steps: [{ step_id: "a", skill: "json_transform", params: { payload: {}, mapping: {} } }] };
 
 /** Queues `count` runs for the agent: one through the service, the rest copied from it (same plan and genesis). */
 async function queueRuns(db: TestDatabase, tenantId: string, agentId: string, count: number): Promise<void> {
-  const first = await createRun(db, config, { tenantId, agentId, goal: `work of ${tenantId}`, plan });
+  const first = await createRun(runnerDeps(db, config), { tenantId, agentId, goal: `work of ${tenantId}`, plan });
   if (count <= 1) return;
   await db.pool.query(
     `insert into runs (id, tenant_id, agent_id, goal, status, plan_json, origin_system_id, chain_head, created_at)
@@ -66,7 +66,7 @@ describe.each(testBackends())("the run queue on $name", (backend) => {
   it("takes a tenant's runs by priority, then oldest first, and skips runs whose retry time has not come", async () => {
     const agent = await createAgent(db, { tenantId: "q-order", name: "a" });
     const runs = [];
-    for (let i = 0; i < 3; i++) runs.push(await createRun(db, config, { tenantId: "q-order", agentId: agent.id, goal: `g${i}`, plan }));
+    for (let i = 0; i < 3; i++) runs.push(await createRun(runnerDeps(db, config), { tenantId: "q-order", agentId: agent.id, goal: `g${i}`, plan }));
     await db.pool.query("update runs set priority = 5 where id = $1", [runs[2]!.id]);
     await db.pool.query("update runs set status = 'retry', next_attempt_at = now() + interval '1 hour' where id = $1", [runs[0]!.id]);
     const claimed: string[] = [];

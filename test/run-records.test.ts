@@ -5,7 +5,7 @@ import { setPolicy } from "../src/services/policies.js";
 import { createRun } from "../src/services/runs.js";
 import { PRICE_TABLE_VERSION } from "../src/skills/llm/price-table.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
-import { incidentId } from "../src/worker/run-records.js";
+import { incidentId } from "../src/records/run-records.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 
@@ -90,7 +90,7 @@ describe.each(testBackends())("the records every terminal run leaves, on $name",
     [
       "failed at planning",
       async () => {
-        const error = await createRun(db, config, { tenantId: "t-rec", goal: "g", plan: { steps: [{ step_id: "x", skill: "nope" }] } }).catch((e) => e);
+        const error = await createRun(runnerDeps(db, config), { tenantId: "t-rec", goal: "g", plan: { steps: [{ step_id: "x", skill: "nope" }] } }).catch((e) => e);
         return error.details.run_id as string;
       },
       { outcome: "FAILURE", category: "EXECUTION_FAILURE", error_code: "PLAN_INVALID" },
@@ -109,14 +109,14 @@ describe.each(testBackends())("the records every terminal run leaves, on $name",
   });
 
   it("a run that never executed has FAILED evidence naming what is missing and why", async () => {
-    const error = await createRun(db, config, { tenantId: "t-rec", goal: "g", plan: { steps: [] } }).catch((e) => e);
+    const error = await createRun(runnerDeps(db, config), { tenantId: "t-rec", goal: "g", plan: { steps: [] } }).catch((e) => e);
     const { evidence } = await recordsOf(db, error.details.run_id);
     expect(evidence[0]).toMatchObject({ integrity_status: "FAILED", missing_artifacts: ["aos_traces", "aos_trace_steps", "checkpoint"] });
     expect(evidence[0].missing_reasons.aos_traces).toMatch(/never executed/);
   });
 
   it("a failed record write fails the whole finalizing transaction: nothing of it is committed", async () => {
-    const run = await createRun(db, config, { tenantId: "t-rec", goal: "g", plan: { steps: [transform("a")] } });
+    const run = await createRun(runnerDeps(db, config), { tenantId: "t-rec", goal: "g", plan: { steps: [transform("a")] } });
     const other = await runToEnd(db, config, { tenantId: "t-rec", goal: "other", plan: { steps: [transform("a")] } });
     // Occupy the incident id this run will need, so its incident insert fails inside finalization.
     await db.pool.query("update incidents set id = $1 where source_run_id = $2", [incidentId(run.id), other.run.id]);

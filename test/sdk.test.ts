@@ -28,7 +28,7 @@ describe.each(testBackends())("the SDK against the API on $name", (backend) => {
     db = await backend.open();
     upstream = await startLoopbackServer((_req, res) => sendJson(res, 200, { order: "A-17", total_cents: 4200 }));
     const { key } = await createApiKey(db, { tenantId: tenantOf(backend.name), name: "sdk" });
-    app = buildApi({ db, config, log: silentLogger, signer: loadKeyRing(config).signer, metrics: new ApiMetrics(db) });
+    app = buildApi({ db, config, log: silentLogger, keys: loadKeyRing(config), metrics: new ApiMetrics(db) });
     const address = await app.listen({ port: 0, host: "127.0.0.1" });
     client = new AosClient({ baseUrl: address, apiKey: key });
     worker = runWorker(runnerDeps(db, config), { id: `sdk-worker-${backend.name}`, concurrency: 2, signal: stop.signal });

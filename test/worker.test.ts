@@ -1,17 +1,15 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findRun, claimRunById } from "../src/db/queries/runs.js";
-import { listTraceSteps } from "../src/db/queries/trace-steps.js";
-import { traceIdFor } from "../src/glossary.js";
 import { createAgent } from "../src/services/agents.js";
 import { getRunProof } from "../src/services/proofs.js";
 import { createRun } from "../src/services/runs.js";
 import { runWorker } from "../src/worker/loop.js";
 import { reapExpiredLeases } from "../src/worker/reaper.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
-import { incidentId } from "../src/worker/run-records.js";
+import { incidentId } from "../src/records/run-records.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
-import { runnerDeps, testConfig } from "./support/harness.js";
+import { runnerDeps, testConfig, traceSteps } from "./support/harness.js";
 import { sendJson, startLoopbackServer } from "./support/http-server.js";
 
 const config = testConfig({ AOS_WORKER_POLL_MS: "20", AOS_LEASE_MS: "2000", RUN_MAX_ATTEMPTS: "3", AOS_RUN_RETRY_BASE_S: "0" });
@@ -53,7 +51,7 @@ describe.each(testBackends())("the worker on $name", (backend) => {
   it("executes every queued run of several tenants to the end, each once, with verified proofs", async () => {
     const runs = [];
     for (let i = 0; i < 24; i++) {
-      runs.push(await createRun(db, config, { tenantId: `wk-${i % 3}`, goal: `g${i}`, plan: { steps: [transform("a"), transform("b")] } }));
+      runs.push(await createRun(runnerDeps(db, config), { tenantId: `wk-${i % 3}`, goal: `g${i}`, plan: { steps: [transform("a"), transform("b")] } }));
     }
     const ids = runs.map((run) => run.id);
     const summary = await workUntil(db, async () => {
@@ -74,7 +72,7 @@ describe.each(testBackends())("the worker on $name", (backend) => {
 
   it("hands runs back between steps when stopped, without burning their attempts; the next worker resumes them", async () => {
     const runs = [];
-    for (let i = 0; i < 3; i++) runs.push(await createRun(db, config, { tenantId: "wk-stop", goal: "g", plan: { steps: [slow("a", 50), slow("b", 50), slow("c", 50)] } }));
+    for (let i = 0; i < 3; i++) runs.push(await createRun(runnerDeps(db, config), { tenantId: "wk-stop", goal: "g", plan: { steps: [slow("a", 50), slow("b", 50), slow("c", 50)] } }));
     const ids = runs.map((run) => run.id);
     const summary = await workUntil(db, async () => {
       const { rows } = await db.pool.query("select count(*)::int as n from runs where id = any($1) and next_seq >= 1", [ids]);
@@ -87,7 +85,7 @@ describe.each(testBackends())("the worker on $name", (backend) => {
     }
     await workUntil(db, async () => (await Promise.all(ids.map((id) => statusOf(db, id)))).every((state) => state.status === "succeeded"));
     for (const run of runs) {
-      const steps = await listTraceSteps(db.pool, traceIdFor(run.id));
+      const steps = await traceSteps(db, run.id);
       expect(steps.map((step) => step.stepId)).toEqual(["a", "b", "c"]);
       expect((await statusOf(db, run.id)).attempts).toBe(1);
       expect((await getRunProof(db, config, run.tenantId, run.id)).verification_status).toBe("VERIFIED");
@@ -95,8 +93,8 @@ describe.each(testBackends())("the worker on $name", (backend) => {
   });
 
   it("requeues a run whose worker vanished, and fails one that used its last attempt, finalized and verifiable", async () => {
-    const lost = await createRun(db, config, { tenantId: "wk-reap", goal: "g", plan: { steps: [transform("a")] } });
-    const spent = await createRun(db, config, { tenantId: "wk-reap", goal: "g", plan: { steps: [transform("a")] } });
+    const lost = await createRun(runnerDeps(db, config), { tenantId: "wk-reap", goal: "g", plan: { steps: [transform("a")] } });
+    const spent = await createRun(runnerDeps(db, config), { tenantId: "wk-reap", goal: "g", plan: { steps: [transform("a")] } });
     await claimRunById(db.pool, lost.id, "ghost", 60_000);
     await claimRunById(db.pool, spent.id, "ghost", 60_000);
     await db.pool.query("update runs set lease_expires_at = now() - interval '1 second' where id = any($1)", [[lost.id, spent.id]]);
@@ -128,7 +126,7 @@ describe.each(testBackends())("the worker on $name", (backend) => {
     });
     try {
       const agent = await createAgent(db, { tenantId: "wk-intent", name: "poster", allowedHosts: [server.host] });
-      const run = await createRun(db, config, {
+      const run = await createRun(runnerDeps(db, config), {
         tenantId: "wk-intent",
         agentId: agent.id,
         goal: "g",
@@ -144,7 +142,7 @@ describe.each(testBackends())("the worker on $name", (backend) => {
       await expect(doomed).rejects.toThrow(/no longer held/);
       const second = (await claimRunById(db.pool, run.id, "rescuer", 60_000))!;
       await executeClaimedRun(runnerDeps(db, config), second);
-      const steps = await listTraceSteps(db.pool, traceIdFor(run.id));
+      const steps = await traceSteps(db, run.id);
       expect(steps.map((step) => [step.attempt, step.status])).toEqual([
         [1, "started"],
         [1, "interrupted"],
@@ -162,18 +160,19 @@ describe.each(testBackends())("the worker on $name", (backend) => {
   });
 
   it("retries a run that failed outside its steps, and records why", async () => {
-    const run = await createRun(db, config, { tenantId: "wk-retry", goal: "g", plan: { steps: [transform("a")] } });
-    const other = await createRun(db, config, { tenantId: "wk-retry", goal: "other", plan: { steps: [transform("a")] } });
+    const run = await createRun(runnerDeps(db, config), { tenantId: "wk-retry", goal: "g", plan: { steps: [transform("a")] } });
+    const other = await createRun(runnerDeps(db, config), { tenantId: "wk-retry", goal: "other", plan: { steps: [transform("a")] } });
     const otherClaim = (await claimRunById(db.pool, other.id, "w", 60_000))!;
     await executeClaimedRun(runnerDeps(db, config), otherClaim);
     // Occupy the incident id the run needs, so its finalizing transaction fails.
     await db.pool.query("update incidents set id = $1 where source_run_id = $2", [incidentId(run.id), other.id]);
-    const patient = testConfig({ AOS_WORKER_POLL_MS: "20", AOS_RUN_RETRY_BASE_S: "60" });
+    // The same home, so the same keys: a worker holding other keys could not check the run's attestations.
+    const patient = testConfig({ AOS_HOME: config.home, AOS_WORKER_POLL_MS: "20", AOS_RUN_RETRY_BASE_S: "60" });
     await workUntil(db, async () => (await statusOf(db, run.id)).status === "retry", 1, patient);
     expect((await statusOf(db, run.id)).error_message).toMatch(/^attempt 1 failed: /);
     const { rows } = await db.pool.query("select extract(epoch from next_attempt_at - now())::int as wait_s from runs where id = $1", [run.id]);
     expect(rows[0].wait_s).toBeGreaterThan(50);
-    expect(await listTraceSteps(db.pool, traceIdFor(run.id))).toHaveLength(1);
+    expect(await traceSteps(db, run.id)).toHaveLength(1);
     await db.pool.query("update incidents set id = $1 where source_run_id = $2", [incidentId(other.id), other.id]);
     await db.pool.query("update runs set next_attempt_at = now() where id = $1", [run.id]);
     await workUntil(db, async () => (await statusOf(db, run.id)).status === "succeeded", 1);

@@ -3,15 +3,16 @@ import type { z } from "zod";
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import type { Logger } from "../logger.js";
-import type { NoteSigner } from "../trace/signed-note.js";
+import type { KeyRing } from "../trace/key-store.js";
 import type { ApiMetrics } from "./metrics.js";
 
-/** What the API's handlers share: the database (the owner connection), configuration, the signer, metrics. */
+/** What the API's handlers share: the database (the owner connection), configuration, the keys, metrics. */
 export interface ApiDeps {
   db: Database;
   config: Config;
   log: Logger;
-  signer: NoteSigner;
+  /** Signs checkpoints and attests rows and approvals; the private key never leaves this process. */
+  keys: KeyRing;
   metrics: ApiMetrics;
 }
 

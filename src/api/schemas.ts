@@ -70,6 +70,11 @@ export const runResponse = z
     steps: z.array(z.record(z.string(), z.unknown())),
     trace_id: z.string().nullable(),
     created_at: z.string(),
+    facts_from: z.enum(["run-end", "row"]),
+    proof: z
+      .object({ format: z.string(), verification_status: z.string(), failure_reason: z.string().nullable(), field: z.string().nullable() })
+      .loose()
+      .nullable(),
   })
   .loose();
 

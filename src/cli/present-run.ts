@@ -1,7 +1,8 @@
 import type { Run, TraceStep } from "../glossary.js";
-import { isPruned } from "../trace/step-content.js";
 import type { RunDetail } from "../services/runs.js";
+import { isPruned, shownRun } from "../views/run.js";
 import { type Output, paint, statusColor, table } from "./output.js";
+import { proofLine } from "./present-proof.js";
 
 /** One line per recorded attempt, printed live on a terminal. */
 export function stepLine(output: Output, step: TraceStep): string {
@@ -11,10 +12,14 @@ export function stepLine(output: Output, step: TraceStep): string {
   return `  ${step.stepId}  ${step.skillName}  ${paint(output, statusColor(step.status), step.status)}  ${step.durationMs} ms${attempt}${error}${pruned}`;
 }
 
-/** The finished run for people: its facts, its steps (unless they were shown live), and its last result. */
+/**
+ * The run for people: its facts (a finished run's from its proven run-end), its steps (unless they were shown
+ * live), its last result, and the verdict on its trace.
+ */
 export function printRunSummary(output: Output, detail: RunDetail, options = { steps: true }): void {
-  const { run, trace, steps } = detail;
-  const duration = run.durationMs === null ? "" : `, ${Math.round(run.durationMs)} ms`;
+  const { trace, steps } = detail;
+  const run = shownRun(detail);
+  const duration = run.durationMs === null ? "" : `, ${run.durationMs} ms`;
   output.out(`Run ${run.id}  ${paint(output, statusColor(run.status), run.status)}  (${steps.length} step rows${duration})`);
   const rows = [
     ["tenant", run.tenantId],
@@ -36,7 +41,8 @@ export function printRunSummary(output: Output, detail: RunDetail, options = { s
     const calls = `${llm.callCount} call${llm.callCount === 1 ? "" : "s"}`;
     rows.push(["llm record", `${llm.status} ${llm.provider}/${llm.model}, ${calls}, ${llm.inputTokens}+${llm.outputTokens} tokens, ${llm.costMicrocents} micro-cents (${llm.costCents}c)`]);
   }
-  if (trace?.rootHash) rows.push(["chain head", trace.rootHash]);
+  const chainHead = detail.proof?.verdict.rootHash ?? trace?.rootHash;
+  if (chainHead) rows.push(["chain head", chainHead]);
   for (const line of table(rows)) output.out(`  ${line}`);
   if (options.steps && steps.length > 0) {
     output.out("  steps:");
@@ -51,6 +57,7 @@ export function printRunSummary(output: Output, detail: RunDetail, options = { s
   if (run.status === "pending_approval") {
     output.out(`  waiting for approval: aos approve ${run.id} --tenant-id ${run.tenantId} --by NAME (or aos reject)`);
   }
+  if (detail.proof !== undefined) output.out(`  ${proofLine(detail.proof.verdict)}`);
 }
 
 export function runListRow(run: Run): string[] {

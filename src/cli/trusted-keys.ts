@@ -6,8 +6,8 @@ import { type NoteVerifier, parseVerifierKey } from "../trace/signed-note.js";
 
 export interface TrustedKeys {
   verifiers: NoteVerifier[];
-  /** Where they came from: keys the user pinned, this machine's key store, or (weakest) the file being checked. */
-  source: "pinned" | "key store" | "bundle";
+  /** Where they came from: keys the user pinned, or this machine's key store and AOS_VERIFIER_KEYS. */
+  source: "pinned" | "key store";
 }
 
 function parseKeys(texts: readonly string[], source: string): NoteVerifier[] {
@@ -23,6 +23,7 @@ export function pinnedKeys(values: readonly string[]): NoteVerifier[] {
   return values.flatMap((value) => {
     if (existsSync(value)) {
       const lines = readFileSync(value, "utf8").split("\n").map((line) => line.trim()).filter((line) => line !== "");
+      if (lines.length === 0) throw new AppError("USAGE", `--key ${value}: the file holds no verification key`);
       return parseKeys(lines, value);
     }
     return parseKeys([value], "--key");
@@ -31,14 +32,15 @@ export function pinnedKeys(values: readonly string[]): NoteVerifier[] {
 
 /**
  * The keys to verify with, without touching any database: the pinned ones, else this machine's key store and
- * AOS_VERIFIER_KEYS, else the keys the file itself names (which proves only that the file is self-consistent).
+ * AOS_VERIFIER_KEYS. With neither, verification is refused (docs/proofs.md, "Trusted keys"): a key named inside
+ * the file being checked is never trusted, since anyone can sign a file with a key of their own.
  */
-export function trustedKeys(config: Config, pinned: readonly string[], fromFile: readonly string[]): TrustedKeys {
+export function trustedKeys(config: Config, pinned: readonly string[]): TrustedKeys {
   if (pinned.length > 0) return { verifiers: pinnedKeys(pinned), source: "pinned" };
   const local = loadVerifiers(config);
   if (local.length > 0) return { verifiers: local, source: "key store" };
-  return { verifiers: parseKeys(fromFile, "the bundle's verification_keys"), source: "bundle" };
+  throw new AppError(
+    "USAGE",
+    "no trusted key: this machine has no key store and AOS_VERIFIER_KEYS is unset; pass --key <vkey or file> with the key you trust (`aos keys` prints it where the run was signed)",
+  );
 }
-
-export const UNPINNED_WARNING =
-  "warning: no trusted key given: the signature was checked with the key named in the file itself; pass --key <vkey> (from `aos keys` where the run was signed) to pin the key you trust";

@@ -6,7 +6,7 @@ import { openaiProvider } from "../skills/llm/openai-provider.js";
 import { chargedCents, costMicrocents, type ModelPrice, PRICE_TABLE_VERSION, priceOf } from "../skills/llm/price-table.js";
 import { type LlmCallContext, LlmCallError, type LlmMessage, type LlmProvider } from "../skills/llm/provider.js";
 import { canonicalBytes } from "../trace/canonical-json.js";
-import { sha256Hex } from "../trace/step-hash.js";
+import { sha256Hex } from "../trace/digest.js";
 import type { ManifestEntry } from "./manifest.js";
 import type { PlanIssue } from "./plan-issue.js";
 import { readPlanReply } from "./plan-reply.js";

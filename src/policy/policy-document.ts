@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { formatPath, type PlanIssue } from "../planner/plan-issue.js";
 import { canonicalBytes } from "../trace/canonical-json.js";
-import { sha256Hex } from "../trace/step-hash.js";
+import { sha256Hex } from "../trace/digest.js";
 
 // A host name (any case; IPv4 addresses fit too), "*." and a host name for its subdomains, or a bracketed IPv6.
 const LABEL = "[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?";

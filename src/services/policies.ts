@@ -10,7 +10,7 @@ import { formatIssues } from "../planner/plan-issue.js";
 import { effectivePolicy, type EffectivePolicy, parsePolicyDocument, type PolicyDocument } from "../policy/policy-document.js";
 import { listSkills } from "../skills/registry.js";
 import { canonicalJson } from "../trace/canonical-json.js";
-import { sha256Hex } from "../trace/step-hash.js";
+import { sha256Hex } from "../trace/digest.js";
 import { requireTenant } from "./agents.js";
 
 export interface PolicyView {

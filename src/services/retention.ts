@@ -1,7 +1,18 @@
-import type { Database } from "../db/database.js";
+import { type Database, type Queryable, withTransaction } from "../db/database.js";
 import { RUN_REQUEST_TTL_HOURS } from "../db/queries/run-requests.js";
-import { countPrunableSteps, type ExpiredCount, pruneStepPayloads, sweepExpired } from "../db/queries/retention.js";
+import {
+  type ExpiredCount,
+  listPrunableRuns,
+  lockTraceSteps,
+  type PrunableRun,
+  type PruneScope,
+  pruneTracePayloads,
+  sweepExpired,
+} from "../db/queries/retention.js";
 import { AppError } from "../errors.js";
+import { type ProofKeys, proveStoredTrace } from "../proof/prove-stored.js";
+import { loadStoredTrace } from "../proof/stored-trace.js";
+import type { ProofStatus } from "../trace/verdict.js";
 import { requireTenant } from "./agents.js";
 
 /** How long ago a run must have finished to be pruned, as given (`30d`) and in milliseconds. */
@@ -43,21 +54,50 @@ export interface PruneReport {
   /** Runs with at least one step pruned (or, in a dry run, that would be), and those steps. */
   runs: number;
   steps: number;
+  /** Runs left whole because their proof is not VERIFIED: pruning them would erase the evidence. */
+  refused: RefusedRun[];
   /** Rows past their own expiry, removed (or, in a dry run, that would be) whatever `older_than` says. */
   expired: ExpiredCount;
 }
 
+/** A run a prune left whole, and why. */
+export interface RefusedRun {
+  run_id: string;
+  tenant_id: string;
+  verification_status: ProofStatus;
+  failure_reason: string | null;
+}
+
+const BATCH = 100;
+
 /**
- * Retention: removes the payload (params, outcome_data, error) of the trace steps of runs that finished more than
- * `olderThan` ago, keeping every hash, trace row and checkpoint, so their proofs still verify and say how many
- * steps were pruned. Steps already pruned are skipped, so pruning again prunes nothing new. It also sweeps the rows
- * past their own expiry (kv_store entries and idempotency records, API idempotency keys older than 24 hours).
+ * Retention: removes the payload (params, outcome_data, error and their bytes) of the trace steps of runs that
+ * finished more than `olderThan` ago, keeping every header, hash, run-end and checkpoint, so their proofs still verify
+ * and say how many steps were pruned. Each run is verified first, in the transaction that locks and empties its
+ * rows: a run that does not verify is left whole and reported, so pruning never erases the evidence of a change
+ * (docs/proofs.md, "Retention"). Steps already pruned are skipped. It also sweeps the rows past their own expiry
+ * (kv_store entries and idempotency records, API idempotency keys older than 24 hours).
  */
-export async function pruneFinishedRuns(db: Database, request: PruneRequest): Promise<PruneReport> {
+export async function pruneFinishedRuns(db: Database, keys: ProofKeys, request: PruneRequest): Promise<PruneReport> {
   const tenantId = request.tenantId === undefined ? null : requireTenant(request.tenantId);
   const finishedBefore = new Date((request.now ?? new Date()).getTime() - request.olderThan.ms);
-  const scope = { finishedBefore, tenantId };
-  const count = request.dryRun ? await countPrunableSteps(db.pool, scope) : await pruneStepPayloads(db.pool, scope);
+  const scope: PruneScope = { finishedBefore, tenantId };
+  const count = { runs: 0, steps: 0 };
+  const refused: RefusedRun[] = [];
+  let after = "";
+  for (;;) {
+    const batch = await listPrunableRuns(db.pool, scope, after, BATCH);
+    for (const run of batch) {
+      const outcome = await withTransaction(db, (client) => verifyThenPrune(client, keys, run, request.dryRun));
+      if ("refused" in outcome) refused.push(outcome.refused);
+      else if (outcome.steps > 0) {
+        count.runs += 1;
+        count.steps += outcome.steps;
+      }
+    }
+    if (batch.length < BATCH) break;
+    after = (batch.at(-1) as PrunableRun).runId;
+  }
   const expired = await sweepExpired(db.pool, tenantId, RUN_REQUEST_TTL_HOURS, request.dryRun);
   return {
     dry_run: request.dryRun,
@@ -66,6 +106,19 @@ export async function pruneFinishedRuns(db: Database, request: PruneRequest): Pr
     finished_before: finishedBefore.toISOString(),
     runs: count.runs,
     steps: count.steps,
+    refused,
     expired,
   };
+}
+
+/** One run: its rows locked, its proof checked, and only if VERIFIED its payloads emptied (or, dry, counted). */
+async function verifyThenPrune(client: Queryable, keys: ProofKeys, run: PrunableRun, dryRun: boolean): Promise<{ steps: number } | { refused: RefusedRun }> {
+  await lockTraceSteps(client, run.traceId);
+  const stored = await loadStoredTrace(client, run.tenantId, run.runId);
+  const proof = stored && (await proveStoredTrace(client, stored, keys));
+  if (proof?.verdict.status !== "VERIFIED") {
+    const verdict = proof?.verdict;
+    return { refused: { run_id: run.runId, tenant_id: run.tenantId, verification_status: verdict?.status ?? "UNSUPPORTED", failure_reason: verdict?.failureReason ?? "No trace found for run" } };
+  }
+  return { steps: dryRun ? run.steps : await pruneTracePayloads(client, run.traceId) };
 }

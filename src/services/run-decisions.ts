@@ -5,8 +5,9 @@ import { findRun, requestCancel, takeWaitingRun } from "../db/queries/runs.js";
 import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
 import { AppError } from "../errors.js";
 import { isTerminal, type Run } from "../glossary.js";
-import type { NoteSigner } from "../trace/signed-note.js";
+import type { KeyRing } from "../trace/key-store.js";
 import { endWaitingRun } from "../worker/end-waiting-run.js";
+import { attestApproval } from "../worker/step-admission.js";
 import { requireTenant } from "./agents.js";
 
 async function requireRun(db: Database, tenantId: string, runId: string): Promise<Run> {
@@ -29,20 +30,14 @@ function requireName(by: string | undefined): string {
  * Approves the step a parked run waits at and re-queues the run; it resumes at that step, whose decision will
  * name who approved it and when. The approval and the re-queue are one transaction.
  */
-export async function approveRun(db: Database, tenantId: string, runId: string, by: string | undefined): Promise<Run> {
+export async function approveRun(db: Database, keys: KeyRing, tenantId: string, runId: string, by: string | undefined): Promise<Run> {
   const name = requireName(by);
   const run = await requireRun(db, tenantId, runId);
   if (run.status !== "pending_approval") throw notWaiting(run, "approve");
   try {
     return await withTransaction(db, async (client) => {
-      await insertApproval(client, {
-        runId: run.id,
-        tenantId: run.tenantId,
-        stepIndex: run.nextStepIndex,
-        decision: "approved",
-        decidedBy: name,
-        decidedAt: new Date(),
-      });
+      const approval = { stepIndex: run.nextStepIndex, decision: "approved" as const, decidedBy: name, decidedAt: new Date() };
+      await insertApproval(client, { ...approval, runId: run.id, tenantId: run.tenantId, attestation: attestApproval(keys.attestation.current, run.id, approval) });
       const { rowCount } = await client.query(
         "update runs set status = 'queued' where id = $1::text and status = 'pending_approval'",
         [run.id],
@@ -58,16 +53,17 @@ export async function approveRun(db: Database, tenantId: string, runId: string, 
 }
 
 /** Rejects the step a parked run waits at: recorded in the trace (who, when), and the run ends halted. */
-export async function rejectRun(db: Database, signer: NoteSigner, tenantId: string, runId: string, by: string | undefined): Promise<void> {
+export async function rejectRun(db: Database, keys: KeyRing, tenantId: string, runId: string, by: string | undefined): Promise<void> {
   const name = requireName(by);
   const found = await requireRun(db, tenantId, runId);
   const run = await takeWaitingRun(db.pool, found.tenantId, runId, ["pending_approval"], `reject-${process.pid}`);
   if (run === undefined) throw notWaiting(found, "reject");
   const decidedAt = new Date();
-  await insertApproval(db.pool, { runId, tenantId: run.tenantId, stepIndex: run.nextStepIndex, decision: "rejected", decidedBy: name, decidedAt });
+  const rejection = { stepIndex: run.nextStepIndex, decision: "rejected" as const, decidedBy: name, decidedAt };
+  await insertApproval(db.pool, { ...rejection, runId, tenantId: run.tenantId, attestation: attestApproval(keys.attestation.current, runId, rejection) });
   const reason = `rejected by ${name} at ${decidedAt.toISOString()}`;
   const message = `Policy violation: require_approval: ${reason}`;
-  await endWaitingRun({ db, signer }, run, { status: "halted", errorMessage: message, terminationReason: "policy_block" }, {
+  await endWaitingRun({ db, keys }, run, { status: "halted", errorMessage: message, terminationReason: "policy_block" }, {
     message,
     decision: { action: "deny", reason, policy_id: "require_approval" },
   });
@@ -80,7 +76,7 @@ export type CancelOutcome = "cancelled" | "requested";
  * one is asked to stop, and its worker ends it after the step in flight (it reads the request back with that
  * step's record).
  */
-export async function cancelRun(db: Database, signer: NoteSigner, tenantId: string, runId: string): Promise<CancelOutcome> {
+export async function cancelRun(db: Database, keys: KeyRing, tenantId: string, runId: string): Promise<CancelOutcome> {
   const found = await requireRun(db, tenantId, runId);
   if (isTerminal(found.status)) throw new AppError("RUN_NOT_CLAIMABLE", `run ${runId} has already ended: ${found.status}`);
   if (found.status === "running") {
@@ -91,6 +87,6 @@ export async function cancelRun(db: Database, signer: NoteSigner, tenantId: stri
     if (await requestCancel(db.pool, found.tenantId, runId)) return "requested";
     throw new AppError("RUN_NOT_CLAIMABLE", `run ${runId} changed while cancelling it; look at it with aos get-run`);
   }
-  await endWaitingRun({ db, signer }, run, { status: "cancelled", errorMessage: "Cancelled on request", terminationReason: "user_abort" });
+  await endWaitingRun({ db, keys }, run, { status: "cancelled", errorMessage: "Cancelled on request", terminationReason: "user_abort" });
   return "cancelled";
 }

@@ -16,9 +16,10 @@ import { ensureTenant } from "../db/queries/tenants.js";
 import { chargePlanning, utcDay } from "../db/queries/budgets.js";
 import { claimRunRequest, findRunRequest, RUN_REQUEST_TTL_HOURS, type RunRequest } from "../db/queries/run-requests.js";
 import { findRun, insertRun, listRuns, type NewRun } from "../db/queries/runs.js";
-import { listTraceSteps } from "../db/queries/trace-steps.js";
-import { findTraceForRun, insertTrace } from "../db/queries/traces.js";
+import { insertTrace } from "../db/queries/traces.js";
 import { AppError } from "../errors.js";
+import { type StoredProof, proveStoredTrace } from "../proof/prove-stored.js";
+import { loadTraceOf } from "../proof/stored-trace.js";
 import {
   type ActorType,
   type Agent,
@@ -37,10 +38,14 @@ import { parsePlanShape } from "../planner/plan-shape.js";
 import { stubPlan } from "../planner/stub-planner.js";
 import { validatePlan } from "../planner/validate-plan.js";
 import type { LlmCallError } from "../skills/llm/provider.js";
+import { buildRunRecords } from "../records/run-records.js";
+import { attest } from "../trace/attestation.js";
 import { canonicalJson } from "../trace/canonical-json.js";
-import { chainGenesis, planHash } from "../trace/step-hash.js";
-import { buildRunRecords } from "../worker/run-records.js";
+import { genesisHash } from "../trace/chain.js";
+import type { KeyRing } from "../trace/key-store.js";
+import { encodeRecord, planBytes, TRACE_FORMAT, type TraceHeader } from "../trace/trace-header.js";
 import { requireTenant, resolveAgent } from "./agents.js";
+import { proofKeys } from "./proof-keys.js";
 
 export interface CreateRunInput {
   tenantId: string;
@@ -59,6 +64,13 @@ export interface CreateRunInput {
 
 export const DEFAULT_ORIGIN_SYSTEM_ID = "cus-cli";
 
+/** What creating a run needs: the database, configuration, and the keys its trace header is attested with. */
+export interface RunServiceDeps {
+  db: Database;
+  config: Config;
+  keys: KeyRing;
+}
+
 /** A plan, or why there is none; planning with a model also says what its calls cost. */
 type Planned =
   | { ok: true; plan: Plan }
@@ -66,13 +78,16 @@ type Planned =
 
 /**
  * Creates a run: validates tenant and agent, plans, validates the plan, and inserts the run (queued) with its
- * plan and trace header in ONE transaction, so no run is ever claimable without a plan. A plan that fails
+ * plan and trace header in ONE transaction, so no run is ever claimable without a plan. The header and plan are
+ * stored as the canonical bytes the trace starts from, attested with this process's key (docs/proofs.md), so a
+ * worker executes only what an AOS process created: a goal or plan changed in the database is refused. A plan that fails
  * validation is recorded as a failed run with `plan_generation_failed: …`, then reported as PLAN_INVALID; a
  * planner's model call that fails is recorded the same way and reported with the provider's failure code. What a
  * model's planning cost is charged in the same transaction (docs/planner.md). With an Idempotency-Key, a key that
  * already holds a run returns that run instead (checked before planning, and again where the key is taken).
  */
-export async function createRun(db: Database, config: Config, input: CreateRunInput): Promise<Run> {
+export async function createRun(deps: RunServiceDeps, input: CreateRunInput): Promise<Run> {
+  const { db, config } = deps;
   const tenantId = requireTenant(input.tenantId);
   const goal = input.goal.trim();
   if (goal === "") throw new AppError("VALIDATION_ERROR", "a run needs a non-empty --goal");
@@ -105,30 +120,26 @@ export async function createRun(db: Database, config: Config, input: CreateRunIn
       createdAt,
     };
     if (!planned.ok) return insertFailedRun(client, base, planned);
-    const header = {
-      trace_id: traceIdFor(runId),
-      run_id: runId,
-      tenant_id: tenantId,
-      agent_id: agent.id,
-      plan_hash: planHash(planned.plan),
-      created_at: createdAt.toISOString(),
-    };
+    const trace = traceStart(deps.keys, { ...base, agentId: agent.id }, planned.plan);
     const inserted = await insertRun(client, {
       ...base,
       status: "queued",
       errorMessage: null,
       terminationReason: null,
-      plan: planned.plan,
-      chainHead: chainGenesis(header),
+      plan: trace.plan,
+      chainHead: trace.genesis,
     });
     const charged = await chargePlanner(client, inserted, planned.plan.planner_usage);
     await insertTrace(client, {
-      traceId: header.trace_id,
+      traceId: trace.header.trace_id,
       runId,
       tenantId,
       agentId: agent.id,
-      planHash: header.plan_hash,
+      planHash: trace.header.plan_sha256,
       createdAt,
+      header: trace.headerBytes,
+      plan: trace.plan,
+      attestation: trace.attestation,
     });
     await notifyRunQueued(client, runId);
     return charged;
@@ -137,6 +148,35 @@ export async function createRun(db: Database, config: Config, input: CreateRunIn
   // A run with another id is the one an earlier request with the same key created: its outcome, not our planning's.
   if (!planned.ok && run.id === runId) throw planningError(planned, run);
   return run;
+}
+
+/**
+ * The start of a run's trace (docs/proofs.md, "Trace header"): the header's and the plan's canonical bytes, the
+ * genesis hash h₀ the chain starts from, and the header's attestation.
+ */
+function traceStart(
+  keys: KeyRing,
+  run: Pick<NewRun, "id" | "tenantId" | "agentId" | "originSystemId" | "actorType" | "actorId" | "goal" | "createdAt">,
+  plan: Plan,
+): { header: TraceHeader; headerBytes: Buffer; plan: Buffer; genesis: string; attestation: string } {
+  const planned = planBytes(plan);
+  const header: TraceHeader = {
+    format: TRACE_FORMAT,
+    trace_id: traceIdFor(run.id),
+    run_id: run.id,
+    tenant_id: run.tenantId,
+    agent_id: run.agentId,
+    origin_system_id: run.originSystemId,
+    actor_type: run.actorType,
+    actor_id: run.actorId,
+    parent_run_id: null,
+    goal: run.goal,
+    plan_sha256: planned.sha256,
+    created_at: run.createdAt.toISOString(),
+  };
+  const headerBytes = encodeRecord(header);
+  const genesis = genesisHash(headerBytes);
+  return { header, headerBytes, plan: planned.bytes, genesis, attestation: attest(keys.attestation.current, run.id, "genesis", genesis) };
 }
 
 /** An Idempotency-Key with the hash of the request it names. */
@@ -259,7 +299,10 @@ export async function getRun(db: Database, tenantId: string, runId: string): Pro
 export interface RunDetail {
   run: Run;
   trace: Trace | undefined;
+  /** The steps, each from its own hashed bytes (format v2), as readers show them. */
   steps: TraceStep[];
+  /** The verdict on the stored trace, and the run's facts as its verified bytes state them. */
+  proof: StoredProof | undefined;
   /** The run's agent as it is now, for its remaining budget. */
   agent: Agent | undefined;
   /** The records a terminal run leaves; undefined until it is terminal. */
@@ -269,16 +312,19 @@ export interface RunDetail {
   llm: LlmRecordView | undefined;
 }
 
-/** A run with its trace and steps; another tenant's run is "Run not found". */
-export async function getRunDetail(db: Database, tenantId: string, runId: string): Promise<RunDetail> {
+/**
+ * A run with its trace, its steps and the verdict on them; another tenant's run is "Run not found". Readers show a
+ * run's facts and steps from its hashed bytes, beside the verdict (docs/proofs.md, "In the database").
+ */
+export async function getRunDetail(db: Database, config: Config, tenantId: string, runId: string): Promise<RunDetail> {
   const run = await getRun(db, tenantId, runId);
-  const trace = await findTraceForRun(db.pool, run.tenantId, run.id);
-  const steps = trace === undefined ? [] : await listTraceSteps(db.pool, trace.traceId);
+  const stored = await loadTraceOf(db.pool, run);
+  const proof = stored && (await proveStoredTrace(db.pool, stored, proofKeys(config)));
   const agent = await findAgent(db.pool, run.tenantId, run.agentId);
   const [incident] = await listIncidents(db.pool, run.tenantId, 1, run.id);
   const evidence = await findEvidence(db.pool, run.tenantId, run.id);
   const llm = await findLlmRecord(db.pool, run.tenantId, run.id);
-  return { run, trace, steps, agent, incident, evidence, llm };
+  return { run, trace: stored?.trace, steps: proof?.steps ?? [], proof, agent, incident, evidence, llm };
 }
 
 export function parseRunStatus(status: string | undefined): RunStatus | undefined {

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { canonicalBytes } from "../trace/canonical-json.js";
-import { sha256Hex } from "../trace/step-hash.js";
+import { sha256Hex } from "../trace/digest.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { ANTHROPIC_DEFAULT_BASE_URL, anthropicProvider } from "./llm/anthropic-provider.js";
 import { localProvider } from "./llm/local-provider.js";

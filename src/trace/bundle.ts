@@ -1,217 +1,122 @@
-import { z } from "zod";
-import type { TraceStep } from "../glossary.js";
-import { formatPath } from "../planner/plan-issue.js";
-import { contentOf, isPruned } from "./step-content.js";
-import type { StepContent, TraceHeader } from "./step-hash.js";
-import type { TraceEvidence } from "./verify-trace.js";
+import { textOf } from "./digest.js";
+import type { StoredStep, TraceRecord } from "./verify-trace.js";
 
 /**
- * A proof bundle: everything needed to check one run's trace with no database — the header facts, every step's
- * content with its stored hashes, the trace row's finalization hashes, the signed checkpoint, and the
- * verification keys the exporter trusted (public; a verifier should pin its own with --key).
- *
- * A step `aos prune` emptied carries `pruned: true` and `pruned_at` instead of params, outcome_data and error. The
- * format stays v1: a bundle with no pruned step is exactly what it was, and a verifier that predates pruning
- * rejects a pruned step as malformed rather than passing it.
+ * A proof bundle of format v2 (docs/proofs.md, "The bundle"): a run's trace as the exact bytes that were hashed,
+ * each carried as a JSON string, the leaf and chain hashes stored beside them, and the signed checkpoint. Nothing
+ * else: no key (a verifier brings its own), no unproven marker, so every value in it is checked.
  */
-export const BUNDLE_FORMAT = "aos-proof-bundle/v1";
+export const BUNDLE_FORMAT = "aos-proof-bundle/v2";
+export const BUNDLE_FORMAT_PREFIX = "aos-proof-bundle/";
 
-export type FullBundleStep = StepContent & { leaf_hash: string; chain_hash: string };
-export type PrunedBundleStep = Omit<FullBundleStep, "params" | "outcome_data" | "error"> & { pruned: true; pruned_at: string };
-export type BundleStep = FullBundleStep | PrunedBundleStep;
+export interface BundleStep {
+  header: string;
+  params: string | null;
+  outcome: string | null;
+  error: string | null;
+  leaf_hash: string;
+  chain_hash: string;
+}
 
 export interface ProofBundle {
   format: typeof BUNDLE_FORMAT;
-  run: { run_id: string; tenant_id: string; agent_id: string; status: string; finished: boolean; plan_hash: string };
-  trace: {
-    trace_id: string;
-    created_at: string;
-    plan_hash: string;
-    status: string;
-    root_hash: string | null;
-    merkle_root: string | null;
-    tree_size: number | null;
-  };
+  header: string;
+  plan: string;
   steps: BundleStep[];
+  run_end: string | null;
+  root_hash: string | null;
   checkpoint: string | null;
-  verification_keys: string[];
 }
 
-export interface BundleInput {
-  header: TraceHeader;
-  runStatus: string;
-  finished: boolean;
-  traceStatus: string;
-  storedPlanHash: string;
-  storedRootHash: string | null;
-  storedMerkleRoot: string | null;
-  storedTreeSize: number | null;
-  steps: readonly TraceStep[];
-  checkpointNote: string | null;
-  verificationKeys: string[];
-}
-
-export function buildBundle(input: BundleInput): ProofBundle {
-  const { header } = input;
+/** The bundle of a trace read from the database; its bytes are valid UTF-8 (canonical JSON always is). */
+export function buildBundle(record: TraceRecord): ProofBundle {
   return {
     format: BUNDLE_FORMAT,
-    run: {
-      run_id: header.run_id,
-      tenant_id: header.tenant_id,
-      agent_id: header.agent_id,
-      status: input.runStatus,
-      finished: input.finished,
-      plan_hash: header.plan_hash,
-    },
-    trace: {
-      trace_id: header.trace_id,
-      created_at: header.created_at,
-      plan_hash: input.storedPlanHash,
-      status: input.traceStatus,
-      root_hash: input.storedRootHash,
-      merkle_root: input.storedMerkleRoot,
-      tree_size: input.storedTreeSize,
-    },
-    steps: input.steps.map(bundleStep),
-    checkpoint: input.checkpointNote,
-    verification_keys: input.verificationKeys,
+    header: text(record.header),
+    plan: text(record.plan),
+    steps: record.steps.map((step) => ({
+      header: text(step.header),
+      params: nullableText(step.params),
+      outcome: nullableText(step.outcome),
+      error: nullableText(step.error),
+      leaf_hash: step.leafHash,
+      chain_hash: step.chainHash,
+    })),
+    run_end: nullableText(record.runEnd),
+    root_hash: record.rootHash,
+    checkpoint: record.checkpoint,
   };
 }
 
-function bundleStep(step: TraceStep): BundleStep {
-  const hashes = { leaf_hash: step.leafHash, chain_hash: step.chainHash };
-  if (!isPruned(step)) return { ...contentOf(step), ...hashes };
-  const { params: _params, outcome_data: _outcomeData, error: _error, ...kept } = contentOf(step);
-  return { ...kept, ...hashes, pruned: true, pruned_at: (step.prunedAt as Date).toISOString() };
+function text(bytes: StoredStep["header"]): string {
+  const decoded = textOf(bytes);
+  if (decoded === undefined) throw new TypeError("stored trace bytes are not UTF-8");
+  return decoded;
 }
 
-// Timestamps must be exactly as written (ISO 8601, milliseconds, Z), so no other spelling of a time can pass.
-const timestamp = z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, "not a canonical timestamp");
-const hash = z.string().regex(/^[0-9a-f]{64}$/, "not a 64-digit lowercase hex hash");
-const stepError = z.object({ code: z.string(), message: z.string(), category: z.string(), retryable: z.boolean(), details: z.record(z.string(), z.unknown()).optional() }).strict();
-const decision = z.object({ action: z.enum(["allow", "deny", "require_approval"]), reason: z.string(), policy_id: z.string(), policy_hash: z.string() }).strict();
+function nullableText(bytes: StoredStep["header"] | null): string | null {
+  return bytes === null ? null : text(bytes);
+}
 
-const stepFields = {
-  seq: z.int().nonnegative(),
-  step_index: z.int().nonnegative(),
-  step_id: z.string(),
-  attempt: z.int().positive(),
-  skill: z.string(),
-  skill_version: z.string(),
-  status: z.enum(["succeeded", "failed", "blocked", "started", "interrupted"]),
-  outcome_code: z.string(),
-  cost_cents: z.int().nonnegative(),
-  tokens: z.int().nonnegative(),
-  duration_ms: z.int().nonnegative(),
-  started_at: timestamp,
-  completed_at: timestamp,
-  decision: decision.nullable(),
-  leaf_hash: hash,
-  chain_hash: hash,
-};
+export type ParsedBundle = { ok: true; record: TraceRecord } | { ok: false; field: string; firstBadSeq: number | null; reason: string };
 
-// Chosen by `pruned`, so a malformed step is reported by its field, not as "matches neither shape".
-const stepShape = z.discriminatedUnion("pruned", [
-  z
-    .object({
-      ...stepFields,
-      params: z.record(z.string(), z.unknown()),
-      outcome_data: z.unknown(),
-      error: stepError.nullable(),
-      // Absent, never `false`: an unpruned step is spelled exactly as before pruning existed.
-      pruned: z.undefined().optional(),
-    })
-    .strict(),
-  z.object({ ...stepFields, pruned: z.literal(true), pruned_at: timestamp }).strict(),
-]);
+const BUNDLE_MEMBERS = ["format", "header", "plan", "steps", "run_end", "root_hash", "checkpoint"];
+const STEP_MEMBERS = ["header", "params", "outcome", "error", "leaf_hash", "chain_hash"];
+const HEX64 = /^[0-9a-f]{64}$/;
 
-const bundleShape = z
-  .object({
-    format: z.literal(BUNDLE_FORMAT),
-    run: z.object({ run_id: z.string(), tenant_id: z.string(), agent_id: z.string(), status: z.string(), finished: z.boolean(), plan_hash: hash }).strict(),
-    trace: z
-      .object({
-        trace_id: z.string(),
-        created_at: timestamp,
-        plan_hash: hash,
-        status: z.string(),
-        root_hash: hash.nullable(),
-        merkle_root: hash.nullable(),
-        tree_size: z.int().nonnegative().nullable(),
-      })
-      .strict(),
-    steps: z.array(stepShape),
-    checkpoint: z.string().nullable(),
-    verification_keys: z.array(z.string()),
-  })
-  .strict();
-
-export type ParsedBundle =
-  | { ok: true; bundle: ProofBundle; evidence: TraceEvidence }
-  | { ok: false; reason: string; firstBadSeq: number | null };
-
-/** Parses a bundle strictly; a malformed step is reported with its position, as tampering with that step. */
-export function parseBundle(text: string): ParsedBundle {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    return { ok: false, reason: `the bundle is not JSON: ${(error as Error).message}`, firstBadSeq: null };
+/**
+ * Checks a parsed v2 bundle's shape (docs/proofs.md, step 2): exactly its members, each of its type. A problem in
+ * `steps[i]` is at seq i; one in `run_end` or `root_hash` at seq n, the run-end's.
+ */
+export function parseBundle(json: Record<string, unknown>): ParsedBundle {
+  const stepCount = Array.isArray(json.steps) ? json.steps.length : null;
+  const fail = (field: string, reason: string, firstBadSeq: number | null = null): ParsedBundle => ({ ok: false, field, firstBadSeq, reason });
+  const extra = unexpectedMember(json, BUNDLE_MEMBERS);
+  if (extra !== undefined) return fail(extra.member, extra.reason, extra.member === "run_end" || extra.member === "root_hash" ? stepCount : null);
+  for (const member of ["header", "plan"]) if (typeof json[member] !== "string") return fail(member, "not a string");
+  if (stepCount === null) return fail("steps", "not an array");
+  const steps: StoredStep[] = [];
+  for (const [index, step] of (json.steps as unknown[]).entries()) {
+    const problem = stepProblem(step);
+    if (problem !== undefined) return fail(`steps[${index}]${problem.member === "" ? "" : `.${problem.member}`}`, problem.reason, index);
+    const { header, params, outcome, error, leaf_hash: leafHash, chain_hash: chainHash } = step as BundleStep;
+    steps.push({ header, params, outcome, error, leafHash, chainHash });
   }
-  const parsed = bundleShape.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue === undefined ? [] : issue.path;
-    const firstBadSeq = path[0] === "steps" && typeof path[1] === "number" ? path[1] : null;
-    return { ok: false, reason: `the bundle is malformed at ${formatPath(path) || "its top level"}: ${issue?.message}`, firstBadSeq };
-  }
-  const bundle = parsed.data as ProofBundle;
-  return { ok: true, bundle, evidence: evidenceFromBundle(bundle) };
-}
-
-function evidenceFromBundle(bundle: ProofBundle): TraceEvidence {
+  if (json.run_end !== null && typeof json.run_end !== "string") return fail("run_end", "neither a string nor null", stepCount);
+  if (json.root_hash !== null && !isHex(json.root_hash)) return fail("root_hash", "neither 64 lowercase hex digits nor null", stepCount);
+  if (json.checkpoint !== null && typeof json.checkpoint !== "string") return fail("checkpoint", "neither a string nor null");
   return {
-    header: {
-      trace_id: bundle.trace.trace_id,
-      run_id: bundle.run.run_id,
-      tenant_id: bundle.run.tenant_id,
-      agent_id: bundle.run.agent_id,
-      plan_hash: bundle.run.plan_hash,
-      created_at: bundle.trace.created_at,
+    ok: true,
+    record: {
+      header: json.header as string,
+      plan: json.plan as string,
+      steps,
+      runEnd: json.run_end as string | null,
+      rootHash: json.root_hash as string | null,
+      checkpoint: json.checkpoint as string | null,
     },
-    storedPlanHash: bundle.trace.plan_hash,
-    finished: bundle.run.finished,
-    storedRootHash: bundle.trace.root_hash,
-    storedMerkleRoot: bundle.trace.merkle_root,
-    storedTreeSize: bundle.trace.tree_size,
-    checkpointNote: bundle.checkpoint,
-    steps: bundle.steps.map((step) => stepFromBundle(bundle.trace.trace_id, step)),
   };
 }
 
-function stepFromBundle(traceId: string, step: BundleStep): TraceStep {
-  const payload =
-    "pruned" in step
-      ? { params: {}, outcomeData: null, error: null, prunedAt: new Date(step.pruned_at) }
-      : { params: step.params, outcomeData: step.outcome_data, error: step.error, prunedAt: null };
-  return {
-    traceId,
-    seq: step.seq,
-    stepIndex: step.step_index,
-    stepId: step.step_id,
-    attempt: step.attempt,
-    skillName: step.skill,
-    skillVersion: step.skill_version,
-    status: step.status,
-    outcomeCode: step.outcome_code,
-    costCents: step.cost_cents,
-    tokens: step.tokens,
-    durationMs: step.duration_ms,
-    startedAt: new Date(step.started_at),
-    completedAt: new Date(step.completed_at),
-    decision: step.decision,
-    leafHash: step.leaf_hash,
-    chainHash: step.chain_hash,
-    ...payload,
-  };
+function isHex(value: unknown): boolean {
+  return typeof value === "string" && HEX64.test(value);
+}
+
+function stepProblem(step: unknown): { member: string; reason: string } | undefined {
+  if (step === null || typeof step !== "object" || Array.isArray(step)) return { member: "", reason: "not an object" };
+  const object = step as Record<string, unknown>;
+  const extra = unexpectedMember(object, STEP_MEMBERS);
+  if (extra !== undefined) return extra;
+  if (typeof object.header !== "string") return { member: "header", reason: "not a string" };
+  for (const payload of ["params", "outcome", "error"]) {
+    if (object[payload] !== null && typeof object[payload] !== "string") return { member: payload, reason: "neither a string nor null" };
+  }
+  for (const hash of ["leaf_hash", "chain_hash"]) if (!isHex(object[hash])) return { member: hash, reason: "not 64 lowercase hex digits" };
+  return undefined;
+}
+
+function unexpectedMember(object: Record<string, unknown>, members: readonly string[]): { member: string; reason: string } | undefined {
+  for (const member of members) if (!Object.hasOwn(object, member)) return { member, reason: "missing" };
+  for (const member in object) if (!members.includes(member)) return { member, reason: "not a member of this bundle" };
+  return undefined;
 }

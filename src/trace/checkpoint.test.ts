@@ -16,7 +16,9 @@ import { generateSigningKey, signingKeyFromSeed, signNote } from "./signed-note.
 const RUN_ID = "0b9c6a52-6f3e-4c1e-9a51-2f4b8f0c3d11";
 const ORIGIN = `aos.local/run/${RUN_ID}`;
 const leaves = ["a", "b", "c", "d", "e"].map((data) => leafHashOf(Buffer.from(data)));
+// Format v1's four-line body; format v2 adds the format line (tested below).
 const CHECKPOINT: Checkpoint = {
+  format: "aos-trace-v1",
   origin: ORIGIN,
   treeSize: leaves.length,
   merkleRoot: merkleRoot(leaves),
@@ -55,18 +57,21 @@ describe("the checkpoint body", () => {
         fc.uint8Array({ minLength: 32, maxLength: 32 }),
         (origin, treeSize, root, head) => {
           const chainHead = Buffer.from(head).toString("hex");
-          const checkpoint = { origin, treeSize, merkleRoot: Buffer.from(root), chainHead };
-          expect(parseCheckpoint(formatCheckpoint(checkpoint))).toEqual({ ok: true, checkpoint });
+          for (const format of ["aos-trace-v1", "aos-trace-v2"] as const) {
+            const checkpoint = { format, origin, treeSize, merkleRoot: Buffer.from(root), chainHead };
+            expect(parseCheckpoint(formatCheckpoint(checkpoint))).toEqual({ ok: true, checkpoint });
+          }
         },
       ),
     );
   });
 
   test.each([
-    ["a missing chain-head line", (l: string[]) => l.slice(0, 3), /has 3 lines; it needs 4/],
+    ["a missing chain-head line", (l: string[]) => l.slice(0, 3), /has 3 lines; it needs origin, tree size, root hash/],
     ["a missing root line", (l: string[]) => [l[0]!, l[1]!, l[3]!], /has 3 lines/],
-    ["an extra extension line", (l: string[]) => [...l, "another extension"], /has 5 lines; only the one/],
-    ["a blank extra line", (l: string[]) => [...l, ""], /has 5 lines/],
+    ["an extra extension line", (l: string[]) => [...l, "another extension"], /line 4 is not "aos-format aos-trace-v2"/],
+    ["a blank extra line", (l: string[]) => [...l, ""], /line 4 is not "aos-format aos-trace-v2"/],
+    ["two extra lines", (l: string[]) => [...l, "a", "b"], /has 6 lines/],
     ["an empty origin", (l: string[]) => ["", ...l.slice(1)], /origin line is empty/],
     ["a leading zero", (l: string[]) => [l[0]!, "05", ...l.slice(2)], /"05" is not a decimal without leading zeros/],
     ["a plus sign", (l: string[]) => [l[0]!, "+5", ...l.slice(2)], /not a decimal/],
@@ -98,7 +103,16 @@ describe("the checkpoint body", () => {
     const plain = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
     const parsed = parseCheckpoint(plain);
     expect(parsed.ok).toBe(false);
-    if (!parsed.ok) expect(parsed.reason).toMatch(/aos-chain-head extension line/);
+    if (!parsed.ok) expect(parsed.reason).toMatch(/aos-chain-head line/);
+  });
+
+  test("format v2 adds the format line before the chain head, and the line count tells the formats apart", () => {
+    const v2 = formatCheckpoint({ ...CHECKPOINT, format: "aos-trace-v2" });
+    expect(v2).toBe(`${ORIGIN}\n5\n${CHECKPOINT.merkleRoot.toString("base64")}\naos-format aos-trace-v2\naos-chain-head ${CHECKPOINT.chainHead}\n`);
+    expect(parseCheckpoint(v2)).toMatchObject({ ok: true, checkpoint: { format: "aos-trace-v2" } });
+    const otherFormat = v2.replace("aos-format aos-trace-v2", "aos-format aos-trace-v3");
+    expect(parseCheckpoint(otherFormat)).toEqual({ ok: false, reason: 'line 4 is not "aos-format aos-trace-v2"' });
+    expect(parseCheckpoint(v2.replace("aos-format aos-trace-v2\n", ""))).toMatchObject({ ok: true, checkpoint: { format: "aos-trace-v1" } });
   });
 
   test("formatCheckpoint refuses values with no valid spelling", () => {
@@ -175,7 +189,7 @@ describe("signed checkpoints", () => {
     expect(refusal(verifyCheckpoint(threeLines, [current.verifier]))).toEqual({
       code: "MALFORMED_CHECKPOINT",
       reason:
-        "the checkpoint has 3 lines; it needs 4: origin, tree size, root hash and the aos-chain-head extension line",
+        "the checkpoint has 3 lines; it needs origin, tree size, root hash, aos-format aos-trace-v2 (format v2) and the aos-chain-head line",
     });
     const fiveLines = signNote(bodyWith((l) => [...l, "aos-other 1"]), current.signer);
     expect(refusal(verifyCheckpoint(fiveLines, [current.verifier])).code).toBe("MALFORMED_CHECKPOINT");

@@ -142,6 +142,13 @@ export function parseSignerKey(skey: string): KeyParseResult<NoteSigner> {
   return { ok: true, key: signer };
 }
 
+/** The 32-byte Ed25519 seed inside a signer key's text (already parsed and checked by parseSignerKey). */
+export function signerKeySeed(skey: string): Buffer {
+  const fields = splitKeyFields(skey.slice(PRIVATE_KEY_PREFIX.length), "signer key", "");
+  if (!fields.ok || !skey.startsWith(PRIVATE_KEY_PREFIX)) throw new TypeError(`not a signer key: ${fields.ok ? "no prefix" : fields.reason}`);
+  return fields.key.material;
+}
+
 /** Signs `text` (which must end in a newline) and returns the note; throws on text or names a note cannot hold. */
 export function signNote(text: string, signers: NoteSigner | readonly NoteSigner[]): string {
   if (!text.endsWith("\n")) throw new TypeError("cannot sign this text: it does not end in a newline");
@@ -185,6 +192,15 @@ export function openNote(note: string | Uint8Array, verifiers: readonly NoteVeri
   const verifiedBy = [...new Set(signatures.filter((s) => s.status === "verified").map((s) => s.name))];
   if (verifiedBy.length === 0) return { ok: false, code: "UNKNOWN_KEY", reason: noKnownKeyReason(signatures, keys) };
   return { ok: true, text: parsed.text, verifiedBy, signatures };
+}
+
+/** A note's text and who signed it, read without checking any signature (to say whose key it is). */
+export type ReadNote = { ok: true; text: string; signers: { name: string; keyId: string }[] } | { ok: false; reason: string };
+
+export function readNote(note: string | Uint8Array): ReadNote {
+  const parsed = parseNote(note);
+  if (!parsed.ok) return parsed;
+  return { ok: true, text: parsed.text, signers: parsed.lines.map(({ name, keyId }) => ({ name, keyId })) };
 }
 
 interface SignatureLine {

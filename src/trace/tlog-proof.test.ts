@@ -5,7 +5,7 @@ import { canonicalBytes } from "./canonical-json.js";
 import { formatCheckpoint, signCheckpoint } from "./checkpoint.js";
 import { inclusionProof, merkleRoot } from "./merkle.js";
 import { generateSigningKey, signingKeyFromSeed, type SigningKeyPair } from "./signed-note.js";
-import { leafHash, type StepContent } from "./step-hash.js";
+import { leafHash, type StepContent } from "./v1/step-hash.js";
 import {
   formatTlogProof,
   parseTlogProof,
@@ -47,7 +47,7 @@ const LEAVES = CONTENTS.map((content) => Buffer.from(leafHash(content), "hex"));
 
 function signedCheckpointOf(treeSize: number, signer: SigningKeyPair = key): string {
   const leaves = LEAVES.slice(0, treeSize);
-  const body = formatCheckpoint({ origin: ORIGIN, treeSize, merkleRoot: merkleRoot(leaves), chainHead: CHAIN_HEAD });
+  const body = formatCheckpoint({ format: "aos-trace-v2", origin: ORIGIN, treeSize, merkleRoot: merkleRoot(leaves), chainHead: CHAIN_HEAD });
   return signCheckpoint(body, signer.signer);
 }
 
@@ -100,7 +100,7 @@ describe("the proof text", () => {
     ];
     expect(full).toBe(`${lines.join("\n")}\n${proof.checkpointNote}`);
     expect(full.endsWith("\n")).toBe(true);
-    expect(full).toMatch(/\n\naos\.local\/run\/[^\n]+\n40\n[^\n]+\naos-chain-head [0-9a-f]{64}\n\n\u2014 aos\.local /);
+    expect(full).toMatch(/\n\naos\.local\/run\/[^\n]+\n40\n[^\n]+\naos-format aos-trace-v2\naos-chain-head [0-9a-f]{64}\n\n\u2014 aos\.local /);
   });
 
   test("has no audit-path lines for a one-leaf tree, and no extra line without extra data", () => {

@@ -1,57 +1,111 @@
-import { parseBundle } from "./bundle.js";
+import { AppError } from "../errors.js";
+import { BUNDLE_FORMAT, BUNDLE_FORMAT_PREFIX, parseBundle } from "./bundle.js";
+import type { TraceFormat } from "./checkpoint.js";
+import { provenFacts, type RunFacts } from "./run-facts.js";
 import type { NoteVerifier } from "./signed-note.js";
-import { verifyTrace } from "./verify-trace.js";
+import { parseBundle as parseV1Bundle, BUNDLE_FORMAT as V1_BUNDLE_FORMAT } from "./v1/bundle.js";
+import { verifyTrace as verifyV1Trace } from "./v1/verify-trace.js";
+import type { ProofStatus, ProofVerdict } from "./verdict.js";
+import { verifyTraceRecord } from "./verify-trace.js";
 
-/** What verifying a proof bundle says, the same fields as a stored run's proof. */
-export interface BundleVerdict {
-  run_id: string;
-  verification_status: string;
-  chain_length: number;
-  step_count: number;
+/** A verification as programs read it: `aos verify --json`, the SDK, and the core of `aos proof --json`. */
+export interface VerdictJson {
+  run_id: string | null;
+  format: TraceFormat | null;
+  verification_status: ProofStatus;
   failure_reason: string | null;
   first_bad_seq: number | null;
+  field: string | null;
+  chain_length: number;
+  step_count: number;
+  /** Steps whose payload was pruned or withheld: their headers are proven, that content is not there. */
   pruned_steps: number;
   merkle_root: string | null;
   root_hash: string | null;
   signature_valid: boolean | null;
   signed_by: string[];
+  signing_keys: string[];
+  /** What the format does not cover (format v1), or null. */
+  not_covered: string | null;
+  /** The run's facts as its verified bytes state them (format v2); null when they could not be read. */
+  run: RunFacts | null;
 }
 
-/**
- * Verifies a proof bundle's text offline against trusted keys: no database, nothing written. A bundle that does
- * not parse is TAMPERED; one without steps is UNSUPPORTED. Used by `aos verify` and the SDK. `keysFor` picks the
- * keys once the bundle is read (the CLI may fall back to the keys the bundle names).
- */
-export function verifyBundleText(text: string, keysFor: (bundleKeys: readonly string[]) => readonly NoteVerifier[]): BundleVerdict {
-  const parsed = parseBundle(text);
-  if (!parsed.ok) {
-    return {
-      run_id: "(unreadable)",
-      verification_status: "TAMPERED",
-      chain_length: 0,
-      step_count: 0,
-      failure_reason: parsed.reason,
-      first_bad_seq: parsed.firstBadSeq,
-      pruned_steps: 0,
-      merkle_root: null,
-      root_hash: null,
-      signature_valid: null,
-      signed_by: [],
-    };
-  }
-  const verdict = verifyTrace(parsed.evidence, keysFor(parsed.bundle.verification_keys));
-  const empty = parsed.evidence.steps.length === 0;
+export function verdictJson(verdict: ProofVerdict, runId: string | null, run: RunFacts | null): VerdictJson {
   return {
-    run_id: parsed.bundle.run.run_id,
-    verification_status: empty ? "UNSUPPORTED" : verdict.status,
-    chain_length: verdict.chainLength,
-    step_count: parsed.evidence.steps.length,
-    failure_reason: empty ? "No steps to verify" : verdict.failureReason,
+    run_id: runId,
+    format: verdict.format,
+    verification_status: verdict.status,
+    failure_reason: verdict.failureReason,
     first_bad_seq: verdict.firstBadSeq,
-    pruned_steps: verdict.prunedSteps,
+    field: verdict.field,
+    chain_length: verdict.chainLength,
+    step_count: verdict.stepCount,
+    pruned_steps: verdict.prunedSeqs.length,
     merkle_root: verdict.merkleRoot,
     root_hash: verdict.rootHash,
     signature_valid: verdict.signatureValid,
     signed_by: verdict.signedBy,
+    signing_keys: verdict.signingKeys,
+    not_covered: verdict.notCovered,
+    run,
+  };
+}
+
+/**
+ * Verifies a proof bundle's text offline against the keys the caller trusts: no database, nothing written
+ * (docs/proofs.md, "Verification"). Text that is not a bundle at all throws a USAGE error; anything wrong inside a
+ * bundle is a verdict (TAMPERED naming the field), never a throw. Used by `aos verify` and the SDK.
+ */
+export function verifyBundleText(text: string, trusted: readonly NoteVerifier[]): VerdictJson {
+  const json = bundleObject(text);
+  if (json.format === V1_BUNDLE_FORMAT) return verifyV1(text, trusted);
+  if (json.format !== BUNDLE_FORMAT) {
+    return unreadable("UNSUPPORTED", "format", `the bundle format ${String(json.format)} is not one this verifier knows (${BUNDLE_FORMAT}, ${V1_BUNDLE_FORMAT})`);
+  }
+  const parsed = parseBundle(json);
+  if (!parsed.ok) return unreadable("TAMPERED", parsed.field, `the bundle is malformed at ${parsed.field}: ${parsed.reason}`, parsed.firstBadSeq);
+  const checked = verifyTraceRecord(parsed.record, trusted);
+  return verdictJson(checked.verdict, checked.header?.run_id ?? null, provenFacts(checked));
+}
+
+function bundleObject(text: string): Record<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new AppError("USAGE", "not an AOS proof bundle: the file is not JSON");
+  }
+  const format = json !== null && typeof json === "object" && !Array.isArray(json) ? (json as Record<string, unknown>).format : undefined;
+  if (typeof format !== "string" || !format.startsWith(BUNDLE_FORMAT_PREFIX)) {
+    throw new AppError("USAGE", `not an AOS proof bundle: it has no "format" starting with "${BUNDLE_FORMAT_PREFIX}" (write one with \`aos export-proof\`)`);
+  }
+  return json as Record<string, unknown>;
+}
+
+function verifyV1(text: string, trusted: readonly NoteVerifier[]): VerdictJson {
+  const parsed = parseV1Bundle(text);
+  if (!parsed.ok) return { ...unreadable("TAMPERED", "bundle", parsed.reason, parsed.firstBadSeq), format: "aos-trace-v1" };
+  return verdictJson(verifyV1Trace(parsed.evidence, trusted), parsed.bundle.run.run_id, null);
+}
+
+function unreadable(status: ProofStatus, field: string, reason: string, firstBadSeq: number | null = null): VerdictJson {
+  return {
+    run_id: null,
+    format: null,
+    verification_status: status,
+    failure_reason: reason,
+    first_bad_seq: firstBadSeq,
+    field,
+    chain_length: 0,
+    step_count: 0,
+    pruned_steps: 0,
+    merkle_root: null,
+    root_hash: null,
+    signature_valid: null,
+    signed_by: [],
+    signing_keys: [],
+    not_covered: null,
+    run: null,
   };
 }

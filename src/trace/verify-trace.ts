@@ -1,145 +1,241 @@
-import type { TraceStep } from "../glossary.js";
-import { type Checkpoint, verifyCheckpoint } from "./checkpoint.js";
-import { merkleRoot } from "./merkle.js";
-import type { NoteVerifier } from "./signed-note.js";
-import { contentOf, isPruned } from "./step-content.js";
-import { chainGenesis, chainNext, leafHash, type TraceHeader } from "./step-hash.js";
+import { type AttestationKeys, attestationProblem } from "./attestation.js";
+import { chainNext, genesisHash, leafHashOf } from "./chain.js";
+import { type Checkpoint, parseCheckpoint } from "./checkpoint.js";
+import { type Bytes, sha256Hex } from "./digest.js";
+import { merkleRootHex } from "./merkle.js";
+import { disagreementWithHeader, parseRunEnd, type RunEnd } from "./run-end.js";
+import { type NoteVerifier, openNote, readNote } from "./signed-note.js";
+import { PAYLOADS, parseStepHeader, payloadHash, type StepHeader } from "./step-header.js";
+import { parseTraceHeader, type TraceHeader } from "./trace-header.js";
+import type { ProofStatus, ProofVerdict } from "./verdict.js";
 
 /**
- * Everything a proof checks, as stored: from the database for `aos proof`, from a bundle for `aos verify`.
- * Nothing here is trusted; every hash is recomputed from content and compared.
+ * One stored step: its header's bytes and its payloads' (null when absent, pruned or withheld), and the leaf and
+ * chain hashes stored beside them. Those prove nothing by themselves; they are checked, so that the first one that
+ * differs from the bytes names the step that was changed.
  */
-export interface TraceEvidence {
-  /** Built from the run and trace rows; its plan_hash is recomputed from the run's stored plan. */
-  header: TraceHeader;
-  /** The plan hash the trace row recorded when the run was created. */
-  storedPlanHash: string;
-  steps: readonly TraceStep[];
-  /** Whether the run reached a terminal status (then a checkpoint must close the trace). */
-  finished: boolean;
-  storedRootHash: string | null;
-  storedMerkleRoot: string | null;
-  storedTreeSize: number | null;
-  checkpointNote: string | null;
+export interface StoredStep {
+  header: Bytes;
+  params: Bytes | null;
+  outcome: Bytes | null;
+  error: Bytes | null;
+  leafHash: string;
+  chainHash: string;
 }
 
-export type VerificationStatus = "VERIFIED" | "TAMPERED" | "INCOMPLETE";
-
-export interface TraceVerdict {
-  status: VerificationStatus;
-  failureReason: string | null;
-  firstBadSeq: number | null;
-  /** Rows whose leaf and chain hashes checked out, in order. */
-  chainLength: number;
-  /** The chain head and Merkle root recomputed from the rows (hex). */
-  rootHash: string;
-  merkleRoot: string;
-  signatureValid: boolean | null;
-  signedBy: string[];
-  checkpoint: Checkpoint | null;
-  /**
-   * Steps whose payload was pruned: their leaf hashes were checked against the chain and the Merkle root, but their
-   * content could not be re-hashed, so a VERIFIED says nothing about what those rows still show.
-   */
-  prunedSteps: number;
+/** The bytes of one run's trace, as stored in the database or carried by a bundle: everything a proof checks. */
+export interface TraceRecord {
+  header: Bytes;
+  plan: Bytes;
+  steps: readonly StoredStep[];
+  /** Null while the run has not ended. */
+  runEnd: Bytes | null;
+  /** The stored chain head after the run-end (`root_hash`); null while the run has not ended. */
+  rootHash: string | null;
+  /** The signed note, null until the run has ended. */
+  checkpoint: string | null;
 }
 
-/** Checks a trace: leaves, chain, then (for a finished run) the signed checkpoint against the rows. */
-export function verifyTrace(evidence: TraceEvidence, verifiers: readonly NoteVerifier[]): TraceVerdict {
-  const rows = checkRows(evidence);
-  const base = {
-    chainLength: rows.chainLength,
-    rootHash: rows.head,
-    merkleRoot: merkleRoot(evidence.steps.map((step) => Buffer.from(step.leafHash, "hex"))).toString("hex"),
-    signatureValid: null,
-    signedBy: [],
-    checkpoint: null,
-    prunedSteps: evidence.steps.filter(isPruned).length,
-  };
-  if (rows.problem !== undefined) return { ...base, status: "TAMPERED", ...rows.problem };
-  if (evidence.header.plan_hash !== evidence.storedPlanHash) {
-    return tampered(base, null, "the run's plan is not the plan the trace was started with");
-  }
-  if (!evidence.finished) {
-    if (evidence.checkpointNote !== null) return tampered(base, null, "a checkpoint exists for a run that has not finished");
-    return { ...base, status: "INCOMPLETE", failureReason: "run not finished: the recorded prefix checks, no checkpoint yet", firstBadSeq: null };
-  }
-  return checkClosure(evidence, verifiers, base);
+/** The write-time attestations stored beside the bytes, checked when this process holds the attestation keys. */
+export interface StoredAttestations {
+  keys: AttestationKeys;
+  header: string | null;
+  steps: readonly (string | null)[];
 }
 
-type Base = Omit<TraceVerdict, "status" | "failureReason" | "firstBadSeq">;
-
-function tampered(base: Base, firstBadSeq: number | null, failureReason: string): TraceVerdict {
-  return { ...base, status: "TAMPERED", failureReason, firstBadSeq };
-}
-
-function checkRows(evidence: TraceEvidence): {
-  head: string;
-  chainLength: number;
-  problem?: { failureReason: string; firstBadSeq: number };
-} {
-  let head = chainGenesis(evidence.header);
-  let index = 0;
-  for (const step of evidence.steps) {
-    const fail = (failureReason: string) => ({ head, chainLength: index, problem: { failureReason, firstBadSeq: index } });
-    if (step.seq !== index) {
-      return fail(step.seq > index ? `step row seq ${index} is missing (found seq ${step.seq})` : `step row seq ${step.seq} appears twice`);
-    }
-    if (isPruned(step)) {
-      const problem = prunedStepProblem(step, evidence.finished);
-      if (problem !== undefined) return fail(`seq ${index}: ${problem}`);
-    } else if (leafHash(contentOf(step)) !== step.leafHash) {
-      return fail(`seq ${index}: the stored content does not hash to its leaf hash (a recorded field was changed)`);
-    }
-    const next = chainNext(head, step.leafHash);
-    if (next !== step.chainHash) {
-      return fail(
-        index === 0
-          ? "seq 0: the chain does not start from this trace's header (run, tenant, agent, plan or creation time changed, or the step belongs to another trace)"
-          : `seq ${index}: the chain hash does not link to the previous step`,
-      );
-    }
-    head = next;
-    index += 1;
-  }
-  return { head, chainLength: index };
+/** A verdict together with what was read on the way, so readers and workers use the very bytes that were checked. */
+export interface CheckedTrace {
+  verdict: ProofVerdict;
+  /** The parsed header, when it parsed. */
+  header: TraceHeader | undefined;
+  /** The parsed headers of the steps that checked, in seq order. */
+  steps: StepHeader[];
+  runEnd: RunEnd | undefined;
+  /** h₀, once the header parsed (hex). */
+  genesis: string | null;
+  /** Leaf and chain hashes computed for the steps that checked (hex). */
+  leaves: string[];
+  chain: string[];
 }
 
 /**
- * A pruned step's leaf is taken as stored and checked by the chain and the Merkle root. Only a finished run's steps
- * are pruned, and pruning removes the whole payload, so anything else is a row changed by hand.
+ * Verifies a format v2 trace (docs/proofs.md, "Verification", steps 3 to 9) from its bytes alone: every hash is
+ * computed here, nothing stored is taken on trust. Stops at the first failure and names its seq and field. With
+ * `attestations`, a step whose attestation does not hold fails too, so a prefix re-hashed without the key is
+ * TAMPERED even before any checkpoint exists.
  */
-function prunedStepProblem(step: TraceStep, finished: boolean): string | undefined {
-  if (!finished) return "the step's payload was pruned, but the run has not finished (only a finished run's steps are pruned)";
-  if (Object.keys(step.params).length > 0 || (step.outcomeData ?? null) !== null || step.error !== null) {
-    return "the step is marked pruned but still holds a payload, which cannot be checked against its leaf hash";
+export function verifyTraceRecord(
+  record: TraceRecord,
+  verifiers: readonly NoteVerifier[],
+  attestations?: StoredAttestations,
+): CheckedTrace {
+  const state = new TraceCheck(record.steps.length);
+  const header = parseTraceHeader(record.header);
+  if (!header.ok) return state.fail(null, `header.${header.member}`, `the trace header's ${memberText(header.member)} ${header.reason}`);
+  state.header = header.value;
+  let head = genesisHash(record.header);
+  state.genesis = head;
+  const headerAttestation = attestations && attestationProblem(attestations.keys, header.value.run_id, "genesis", head, attestations.header);
+  if (headerAttestation !== undefined) return state.fail(null, "header.attestation", `the trace header: ${headerAttestation}`);
+  if (sha256Hex(record.plan) !== header.value.plan_sha256) return state.fail(null, "plan", "the plan does not hash to the header's plan_sha256");
+  for (let seq = 0; seq < record.steps.length; seq++) {
+    const step = record.steps[seq] as StoredStep;
+    const problem = state.checkStep(step, seq);
+    if (problem !== undefined) return problem;
+    head = chainNext(head, state.leaves[seq] as string);
+    if (head !== step.chainHash) {
+      return seq === 0
+        ? state.fail(0, "header", "seq 0: the chain does not start from this trace header (the header, or the first chain hash, was changed)")
+        : state.fail(seq, `steps[${seq}].chain_hash`, `seq ${seq}: the stored chain hash does not link to the previous step`);
+    }
+    state.chain.push(head);
+    const attested = attestations && attestationProblem(attestations.keys, header.value.run_id, seq, head, attestations.steps[seq] ?? null);
+    if (attested !== undefined) return state.fail(seq, `steps[${seq}].attestation`, `seq ${seq}: ${attested}`);
   }
-  return undefined;
+  if (record.runEnd === null) {
+    if (record.rootHash !== null) return state.fail(null, "root_hash", "a root hash is stored, but the run has not ended");
+    if (record.checkpoint !== null) return state.fail(null, "checkpoint", "a checkpoint exists, but the run has not ended");
+    return state.finish("INCOMPLETE", "run not finished: the recorded prefix checks, nothing is signed yet");
+  }
+  return checkEnd(state, record, head, verifiers);
 }
 
-function checkClosure(evidence: TraceEvidence, verifiers: readonly NoteVerifier[], base: Base): TraceVerdict {
-  const rowCount = evidence.steps.length;
-  if (evidence.checkpointNote === null) return tampered(base, null, "the run has finished but its trace has no checkpoint");
-  const opened = verifyCheckpoint(evidence.checkpointNote, verifiers);
-  if (!opened.ok) {
-    return { ...tampered(base, null, `checkpoint: ${opened.reason}`), signatureValid: false };
+/** Steps 7 to 9: the run-end, the checkpoint's body against the computed tree, then whose signature it carries. */
+function checkEnd(state: TraceCheck, record: TraceRecord, stepsHead: string, verifiers: readonly NoteVerifier[]): CheckedTrace {
+  const header = state.header as TraceHeader;
+  const n = record.steps.length;
+  const runEnd = parseRunEnd(record.runEnd as Bytes);
+  if (!runEnd.ok) return state.fail(n, `run_end.${runEnd.member}`, `the run-end's ${memberText(runEnd.member)} ${runEnd.reason}`);
+  if (runEnd.value.seq !== n || runEnd.value.step_count !== n) {
+    return state.fail(n, "run_end.step_count", `the run-end counts ${runEnd.value.step_count} steps at seq ${runEnd.value.seq}, but the trace has ${n}`);
   }
-  const { checkpoint } = opened;
-  const signed = { ...base, signatureValid: true, signedBy: opened.verifiedBy, checkpoint };
-  if (!checkpoint.origin.endsWith(`/run/${evidence.header.run_id}`)) {
-    return tampered(signed, null, `the checkpoint was signed for ${checkpoint.origin}, not for run ${evidence.header.run_id}`);
+  const endLeaf = leafHashOf(record.runEnd as Bytes);
+  const head = chainNext(stepsHead, endLeaf);
+  if (head !== record.rootHash) return state.fail(n, "run_end", `seq ${n}: the run-end does not hash to the stored root hash (the run-end, or the root hash, was changed)`);
+  const differs = disagreementWithHeader(runEnd.value, header, sha256Hex(header.goal));
+  if (differs !== undefined) return state.fail(n, `run_end.${differs}`, `the run-end's ${differs} is not the trace header's`);
+  state.runEnd = runEnd.value;
+  state.leaves.push(endLeaf);
+  state.chain.push(head);
+  state.rootHash = head;
+  state.merkleRoot = merkleRootHex(state.leaves);
+  if (record.checkpoint === null) return state.fail(null, "checkpoint", "the run has ended but its trace has no checkpoint");
+  const note = readNote(record.checkpoint);
+  const body = note.ok ? parseCheckpoint(note.text) : note;
+  if (!body.ok) return state.fail(null, "checkpoint", `the checkpoint is malformed: ${body.reason}`);
+  const checkpoint = body.checkpoint;
+  state.checkpoint = checkpoint;
+  if (checkpoint.format !== "aos-trace-v2") return state.fail(null, "checkpoint", "the checkpoint is not a format v2 checkpoint");
+  if (!checkpoint.origin.endsWith(`/run/${header.run_id}`)) {
+    return state.fail(null, "checkpoint", `the checkpoint was signed for ${checkpoint.origin}, not for run ${header.run_id}`);
   }
-  if (checkpoint.treeSize !== rowCount) {
-    const firstBadSeq = Math.min(checkpoint.treeSize, rowCount);
-    const what = checkpoint.treeSize > rowCount ? "rows are missing" : "rows were added";
-    return tampered(signed, firstBadSeq, `the checkpoint covers ${checkpoint.treeSize} steps but the trace has ${rowCount}: ${what}`);
+  if (checkpoint.treeSize !== n + 1) {
+    const what = checkpoint.treeSize > n + 1 ? "rows are missing" : "rows were added";
+    const reason = `the checkpoint covers ${checkpoint.treeSize} leaves but the trace has ${n + 1}: ${what}`;
+    return state.fail(Math.min(checkpoint.treeSize, n + 1), "checkpoint", reason);
   }
-  if (checkpoint.merkleRoot.toString("hex") !== base.merkleRoot) {
-    return tampered(signed, null, "the Merkle root of the rows differs from the checkpoint's");
+  if (checkpoint.merkleRoot.toString("hex") !== state.merkleRoot) return state.fail(null, "checkpoint", "the Merkle root of the leaves differs from the checkpoint's");
+  if (checkpoint.chainHead !== head) return state.fail(null, "checkpoint", "the chain head differs from the checkpoint's");
+  state.signingKeys = note.ok ? note.signers.map(({ name, keyId }) => `${name}+${keyId}`) : [];
+  return checkSignature(state, record.checkpoint, verifiers);
+}
+
+function checkSignature(state: TraceCheck, note: string, verifiers: readonly NoteVerifier[]): CheckedTrace {
+  const opened = openNote(note, verifiers);
+  if (opened.ok) {
+    state.signatureValid = true;
+    state.signedBy = opened.signatures.filter((s) => s.status === "verified").map((s) => `${s.name}+${s.keyId}`);
+    return state.finish("VERIFIED", null);
   }
-  if (checkpoint.chainHead !== base.rootHash) return tampered(signed, null, "the chain head differs from the checkpoint's");
-  if (evidence.storedRootHash !== base.rootHash || evidence.storedMerkleRoot !== base.merkleRoot || evidence.storedTreeSize !== rowCount) {
-    return tampered(signed, null, "the trace row's finalization hashes differ from the checkpoint's");
+  if (opened.code === "UNKNOWN_KEY") {
+    const reason = `the checkpoint is signed by ${state.signingKeys.join(", ")}, and none of them is a trusted key`;
+    return state.finish("UNTRUSTED_KEY", reason);
   }
-  return { ...signed, status: "VERIFIED", failureReason: null, firstBadSeq: null };
+  state.signatureValid = false;
+  return state.fail(null, "checkpoint", `checkpoint: ${opened.reason}`);
+}
+
+function memberText(member: string): string {
+  return member === "" ? "bytes are" : `member "${member}" is`;
+}
+
+/** What a verification has established so far; `fail` and `finish` turn it into the result. */
+class TraceCheck {
+  header: TraceHeader | undefined;
+  genesis: string | null = null;
+  readonly steps: StepHeader[] = [];
+  runEnd: RunEnd | undefined;
+  readonly leaves: string[] = [];
+  readonly chain: string[] = [];
+  rootHash: string | null = null;
+  merkleRoot: string | null = null;
+  checkpoint: Checkpoint | null = null;
+  signatureValid: boolean | null = null;
+  signedBy: string[] = [];
+  signingKeys: string[] = [];
+  readonly prunedSeqs: number[] = [];
+
+  constructor(private readonly stepCount: number) {}
+
+  /** Step 5 for one step: its header, its payloads against their hashes, then its leaf. */
+  checkStep(step: StoredStep, seq: number): CheckedTrace | undefined {
+    const parsed = parseStepHeader(step.header);
+    if (!parsed.ok) return this.fail(seq, `steps[${seq}].header.${parsed.member}`, `seq ${seq}: the step header's ${memberText(parsed.member)} ${parsed.reason}`);
+    const header = parsed.value;
+    if (header.seq !== seq) return this.fail(seq, `steps[${seq}].header.seq`, `seq ${seq}: the step header at this position says seq ${header.seq}`);
+    let pruned = false;
+    for (const payload of PAYLOADS) {
+      const expected = payloadHash(header, payload);
+      const bytes = step[payload];
+      if (expected === null) {
+        if (bytes !== null) return this.fail(seq, `steps[${seq}].${payload}`, `seq ${seq}: a ${payload} payload where the step header records none`);
+      } else if (bytes === null) {
+        pruned = true;
+      } else if (sha256Hex(bytes) !== expected) {
+        return this.fail(seq, `steps[${seq}].${payload}`, `seq ${seq}: the ${payload} payload does not hash to the step header's ${payload}_sha256 (a recorded value was changed)`);
+      }
+    }
+    const leaf = leafHashOf(step.header);
+    if (leaf !== step.leafHash) return this.fail(seq, `steps[${seq}].header`, `seq ${seq}: the step header does not hash to its stored leaf hash (the header, or the leaf hash, was changed)`);
+    if (pruned) this.prunedSeqs.push(seq);
+    this.steps.push(header);
+    this.leaves.push(leaf);
+    return undefined;
+  }
+
+  fail(firstBadSeq: number | null, field: string, reason: string): CheckedTrace {
+    return this.result("TAMPERED", reason, firstBadSeq, field);
+  }
+
+  finish(status: Exclude<ProofStatus, "TAMPERED" | "UNSUPPORTED">, reason: string | null): CheckedTrace {
+    return this.result(status, reason, null, null);
+  }
+
+  private result(status: ProofStatus, failureReason: string | null, firstBadSeq: number | null, field: string | null): CheckedTrace {
+    return {
+      verdict: {
+        format: "aos-trace-v2",
+        status,
+        failureReason,
+        firstBadSeq,
+        field,
+        chainLength: this.leaves.length,
+        stepCount: this.stepCount,
+        rootHash: this.rootHash ?? this.chain.at(-1) ?? null,
+        merkleRoot: this.merkleRoot,
+        signatureValid: this.signatureValid,
+        signedBy: this.signedBy,
+        signingKeys: this.signingKeys,
+        checkpoint: this.checkpoint,
+        prunedSeqs: this.prunedSeqs,
+        notCovered: null,
+      },
+      header: this.header,
+      steps: this.steps,
+      runEnd: this.runEnd,
+      genesis: this.genesis,
+      leaves: this.leaves,
+      chain: this.chain,
+    };
+  }
 }

@@ -1,23 +1,87 @@
-import type { TraceStep } from "../glossary.js";
+import type { Plan, TraceStep } from "../glossary.js";
 import type { RunDetail } from "../services/runs.js";
-import { isPruned } from "../trace/step-content.js";
+import { textOf } from "../trace/digest.js";
 
 // A run as JSON: one representation for `aos … --json` and the HTTP API, so a program reading either sees the
 // same fields.
 
-/** The run as `--json` prints it and the API returns it: upstream's get_run fields, plus its steps and trace. */
-export function runJson(detail: RunDetail): Record<string, unknown> {
-  const { run, trace, steps } = detail;
+/**
+ * A run's facts as readers show them: a finished run's from its run-end (and its trace header), which the proof
+ * covers, not from the database row; an unfinished run's creation facts from its header and its progress from the
+ * row. `proof` beside them says whether those bytes verify, and which column disagrees if one does.
+ */
+export function shownRun(detail: RunDetail) {
+  const { run } = detail;
+  const facts = detail.proof?.facts ?? null;
+  const end = facts?.end ?? null;
   return {
-    run_id: run.id,
-    tenant_id: run.tenantId,
-    agent_id: run.agentId,
-    origin_system_id: run.originSystemId,
-    goal: run.goal,
-    status: run.status,
-    attempts: run.attempts,
-    error_message: run.errorMessage,
-    cost_cents: run.costCents,
+    id: run.id,
+    tenantId: facts?.tenant_id ?? run.tenantId,
+    agentId: facts?.agent_id ?? run.agentId,
+    originSystemId: facts?.origin_system_id ?? run.originSystemId,
+    goal: facts?.goal ?? run.goal,
+    status: end?.status ?? run.status,
+    terminationReason: end === null ? run.terminationReason : end.termination_reason,
+    attempts: end?.attempts ?? run.attempts,
+    errorMessage: end === null ? run.errorMessage : end.error_message,
+    costCents: end?.cost_cents ?? run.costCents,
+    tokens: end?.tokens ?? detail.steps.reduce((sum, step) => sum + step.tokens, 0),
+    createdAt: facts?.created_at ?? run.createdAt.toISOString(),
+    startedAt: end === null ? (run.startedAt?.toISOString() ?? null) : end.started_at,
+    completedAt: end === null ? (run.completedAt?.toISOString() ?? null) : end.completed_at,
+    durationMs: end === null ? (run.durationMs === null ? null : Math.round(run.durationMs)) : end.duration_ms,
+    /** The plan from the trace's plan bytes (format v2), else the row's plan_json. */
+    plan: planOf(detail),
+    /** Where the facts come from: the proven run-end, or the row (a run still going, or one with no v2 trace). */
+    factsFrom: end === null ? ("row" as const) : ("run-end" as const),
+  };
+}
+
+function planOf(detail: RunDetail): Plan | null {
+  const bytes = detail.trace?.stored?.plan;
+  const text = bytes === undefined ? undefined : textOf(bytes);
+  if (text === undefined) return detail.run.plan;
+  try {
+    return JSON.parse(text) as Plan;
+  } catch {
+    return detail.run.plan;
+  }
+}
+
+/** The verdict on the run's stored trace, as it is shown with the run. */
+export function proofSummaryJson(detail: RunDetail): Record<string, unknown> | null {
+  const verdict = detail.proof?.verdict;
+  if (verdict === undefined) return null;
+  return {
+    format: verdict.format,
+    verification_status: verdict.status,
+    failure_reason: verdict.failureReason,
+    first_bad_seq: verdict.firstBadSeq,
+    field: verdict.field,
+    pruned_steps: verdict.prunedSeqs.length,
+    merkle_root: verdict.merkleRoot,
+    root_hash: verdict.rootHash,
+    signature_valid: verdict.signatureValid,
+    not_covered: verdict.notCovered,
+  };
+}
+
+/** The run as `--json` prints it and the API returns it: upstream's get_run fields, plus its steps, trace and proof. */
+export function runJson(detail: RunDetail): Record<string, unknown> {
+  const { trace, steps } = detail;
+  const shown = shownRun(detail);
+  return {
+    run_id: shown.id,
+    tenant_id: shown.tenantId,
+    agent_id: shown.agentId,
+    origin_system_id: shown.originSystemId,
+    goal: shown.goal,
+    status: shown.status,
+    termination_reason: shown.terminationReason,
+    attempts: shown.attempts,
+    error_message: shown.errorMessage,
+    cost_cents: shown.costCents,
+    tokens: shown.tokens,
     agent_budget:
       detail.agent === undefined || detail.agent.budgetCents === null
         ? null
@@ -26,7 +90,7 @@ export function runJson(detail: RunDetail): Record<string, unknown> {
             spent_cents: detail.agent.spentCents,
             remaining_cents: detail.agent.budgetCents - detail.agent.spentCents,
           },
-    plan: run.plan,
+    plan: shown.plan,
     steps: steps.map(stepJson),
     incident:
       detail.incident === undefined
@@ -49,11 +113,13 @@ export function runJson(detail: RunDetail): Record<string, unknown> {
           },
     trace_id: trace?.traceId ?? null,
     trace_status: trace?.status ?? null,
-    root_hash: trace?.rootHash ?? null,
-    created_at: run.createdAt.toISOString(),
-    started_at: run.startedAt?.toISOString() ?? null,
-    completed_at: run.completedAt?.toISOString() ?? null,
-    duration_ms: run.durationMs === null ? null : Math.round(run.durationMs),
+    root_hash: detail.proof?.verdict.rootHash ?? trace?.rootHash ?? null,
+    created_at: shown.createdAt,
+    started_at: shown.startedAt,
+    completed_at: shown.completedAt,
+    duration_ms: shown.durationMs,
+    facts_from: shown.factsFrom,
+    proof: proofSummaryJson(detail),
   };
 }
 
@@ -73,6 +139,11 @@ export function stepJson(step: TraceStep): Record<string, unknown> {
   };
 }
 
+/** Whether `aos prune` removed the step's payload. */
+export function isPruned(step: Pick<TraceStep, "prunedAt">): boolean {
+  return (step.prunedAt ?? null) !== null;
+}
+
 /**
  * The attempt's outcome in the one shape every skill returns, {status, result, error?, side_effects}; null for a
  * `started` intent row, which records that an attempt began, not how it ended.
@@ -86,4 +157,3 @@ function outcomeJson(step: TraceStep): Record<string, unknown> | null {
     side_effects: { cost_cents: step.costCents, tokens: step.tokens },
   };
 }
-

@@ -2,8 +2,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { claimRunById, findRun } from "../db/queries/runs.js";
 import { countLiveWorkers } from "../db/queries/workers.js";
 import { AppError } from "../errors.js";
-import type { RunStatus } from "../glossary.js";
-import type { RunEnding } from "./finalize.js";
+import type { RunEnding, RunStatus } from "../glossary.js";
+
 import { executeClaimedRun, type Parked, type Released, type RunnerDeps } from "./runner.js";
 
 /**

@@ -1,15 +1,15 @@
 import type { Database } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
-import { listTraceSteps } from "../db/queries/trace-steps.js";
-import { loadEffectivePolicy } from "../services/policies.js";
 import { AppError } from "../errors.js";
-import { type Run, type StepDecision, traceIdFor } from "../glossary.js";
+import type { Run, RunEnding, StepDecision } from "../glossary.js";
+import { type VerifiedPrefix, verifiedPrefix } from "../proof/verified-prefix.js";
+import { loadEffectivePolicy } from "../services/policies.js";
 import { failure } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
-import type { NoteSigner } from "../trace/signed-note.js";
-import { finalizeRun, type RunEnding } from "./finalize.js";
-import { cursorFor, interruptedAttempt, lastAttempt, recordAttempt } from "./record-step.js";
+import type { KeyRing } from "../trace/key-store.js";
+import { endTamperedRun, finalizeRun } from "./finalize.js";
 import { loadPolicy } from "./govern-step.js";
+import { cursorFor, interruptedAttempt, lastAttempt, recordAttempt } from "./record-step.js";
 import { reservesEstimates } from "./step-admission.js";
 import { attemptNotRun } from "./step-execution.js";
 
@@ -22,23 +22,32 @@ async function reservesSpend(db: Database, run: Run): Promise<boolean> {
 
 /**
  * Ends a run no worker is executing (queued, retry, parked for approval, or abandoned by its workers) after this
- * process took it under a new epoch: records an interrupted attempt when its trace ends in an intent, optionally
- * one blocked row for the step it was waiting at (a rejection, with who and when),
- * then finalizes it like any other run: terminal status, trace completion, signed checkpoint, records.
+ * process took it under a new epoch: verifies its stored prefix first (a prefix that fails ends the run `tampered`,
+ * unsigned), records an interrupted attempt when its trace ends in an intent, optionally one blocked row for the
+ * step it was waiting at (a rejection, with who and when), then finalizes it like any other run: terminal status,
+ * run-end, trace completion, signed checkpoint, records.
  */
 export async function endWaitingRun(
-  deps: { db: Database; signer: NoteSigner },
-  run: Run,
+  deps: { db: Database; keys: KeyRing },
+  taken: Run,
   ending: RunEnding,
   blocked?: { decision: Omit<StepDecision, "policy_hash">; message: string },
 ): Promise<void> {
-  const rows = run.nextSeq > 0 ? await listTraceSteps(deps.db.pool, traceIdFor(run.id)) : [];
-  const cursor = cursorFor(run, rows);
+  let prefix: VerifiedPrefix;
+  try {
+    prefix = await verifiedPrefix(deps.db.pool, taken, deps.keys.attestation);
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== "TRACE_TAMPERED") throw error;
+    return endTamperedRun(deps.db, taken, error.message);
+  }
+  const run: Run = { ...taken, plan: prefix.plan, nextStepIndex: prefix.nextStepIndex };
+  const cursor = cursorFor(run, prefix, deps.keys.attestation.current);
+  const rows = [...prefix.steps];
   if (rows.at(-1)?.status === "started") {
     const interrupted = interruptedAttempt(run, rows, await reservesSpend(deps.db, run));
     if (interrupted !== undefined) rows.push((await recordAttempt(deps.db, cursor, interrupted)).step);
   }
-  const step = run.plan?.steps[run.nextStepIndex];
+  const step = prefix.plan.steps[run.nextStepIndex];
   if (blocked !== undefined && step !== undefined) {
     const skill = findSkill(step.skill);
     if (skill === undefined) throw new AppError("SKILL_NOT_FOUND", `Skill not found: ${step.skill}`);
@@ -60,5 +69,5 @@ export async function endWaitingRun(
     });
     rows.push(row);
   }
-  await finalizeRun(deps.db, deps.signer, cursor, ending, { run, steps: rows });
+  await finalizeRun(deps.db, deps.keys.signer, cursor, ending, { run, steps: rows });
 }

@@ -1,39 +1,57 @@
 import type { Database } from "../db/database.js";
 import { endRunWithRecords } from "../db/queries/run-end.js";
 import { AppError } from "../errors.js";
-import { type Run, TRACE_STATUS_FOR_RUN, type TraceStep } from "../glossary.js";
-import { formatCheckpoint, signCheckpoint } from "../trace/checkpoint.js";
-import { merkleRoot } from "../trace/merkle.js";
+import { type Plan, type Run, type RunEnding, TRACE_STATUS_FOR_RUN, type TraceStep } from "../glossary.js";
+import { buildRunRecords } from "../records/run-records.js";
+import { chainNext, leafHashOf } from "../trace/chain.js";
+import { checkpointOrigin, formatCheckpoint, signCheckpoint } from "../trace/checkpoint.js";
+import { sha256Hex } from "../trace/digest.js";
+import { merkleRootHex } from "../trace/merkle.js";
+import type { RunEnd } from "../trace/run-end.js";
 import type { NoteSigner } from "../trace/signed-note.js";
+import { encodeRecord } from "../trace/trace-header.js";
 import type { TraceCursor } from "./record-step.js";
-import { buildRunRecords } from "./run-records.js";
 
-export type TerminationReason =
-  | "completed"
-  | "step_failed"
-  | "plan_invalid"
-  | "policy_block"
-  | "budget_exhausted"
-  | "user_abort"
-  | "system_failure";
-
-export interface RunEnding {
-  status: "succeeded" | "failed" | "halted" | "cancelled";
-  errorMessage: string | null;
-  terminationReason: TerminationReason;
+/** What a run's planner cost, charged when it was created; part of the run's total. */
+export function plannerCostCents(plan: Plan | null): number {
+  return plan?.planner_usage?.cost_cents ?? 0;
 }
 
-/** The checkpoint origin names the log: one per run, under the signing key's name. */
-export function checkpointOrigin(keyName: string, runId: string): string {
-  return `${keyName}/run/${runId}`;
+/** The run-end leaf (docs/proofs.md, "Run-end leaf"): the run row's facts as this ending leaves them. */
+export function buildRunEnd(cursor: TraceCursor, run: Run, ending: RunEnding, steps: readonly TraceStep[], completedAt: Date): RunEnd {
+  const { header } = cursor;
+  return {
+    kind: "run_end",
+    seq: cursor.seq,
+    step_count: cursor.seq,
+    run_id: header.run_id,
+    tenant_id: header.tenant_id,
+    agent_id: header.agent_id,
+    origin_system_id: header.origin_system_id,
+    actor_type: header.actor_type,
+    actor_id: header.actor_id,
+    parent_run_id: header.parent_run_id,
+    plan_sha256: header.plan_sha256,
+    goal_sha256: sha256Hex(header.goal),
+    created_at: header.created_at,
+    status: ending.status,
+    termination_reason: ending.terminationReason,
+    error_message: ending.errorMessage,
+    cost_cents: plannerCostCents(run.plan) + steps.reduce((sum, step) => sum + step.costCents, 0),
+    tokens: steps.reduce((sum, step) => sum + step.tokens, 0),
+    attempts: run.attempts,
+    started_at: run.startedAt?.toISOString() ?? null,
+    completed_at: completedAt.toISOString(),
+    duration_ms: run.startedAt === null ? null : completedAt.getTime() - run.startedAt.getTime(),
+  };
 }
 
 /**
- * Ends a run in one statement (endRunWithRecords): its terminal status (fenced by the epoch), its trace's
- * completion with the finalization hashes, the signed checkpoint over them, and the run's records (incident,
- * policy evaluation, integrity evidence, provenance, memories, LLM record). All are visible together or not at
- * all: no terminal run has a `running` trace, an unsigned one, or a missing record, and a failed record write
- * fails the whole of it.
+ * Ends a run in one statement (endRunWithRecords): its terminal status (fenced by the epoch), the run-end leaf
+ * appended to its trace, the trace's completion with the finalization hashes, the signed checkpoint over them, and
+ * the run's records (incident, policy evaluation, integrity evidence, provenance, memories, LLM record). All are
+ * visible together or not at all. What is signed is this worker's cursor — the prefix it verified and the rows it
+ * wrote itself — never hashes read back from the database.
  */
 export async function finalizeRun(
   db: Database,
@@ -43,10 +61,14 @@ export async function finalizeRun(
   recorded: { run: Run; steps: readonly TraceStep[] },
 ): Promise<void> {
   const completedAt = new Date();
-  const root = merkleRoot(cursor.leafHashes.map((leaf) => Buffer.from(leaf, "hex"))).toString("hex");
+  const runEnd = buildRunEnd(cursor, recorded.run, ending, recorded.steps, completedAt);
+  const runEndBytes = encodeRecord(runEnd);
+  const endLeaf = leafHashOf(runEndBytes);
+  const rootHash = chainNext(cursor.chainHead, endLeaf);
+  const leaves = [...cursor.leafHashes, endLeaf];
+  const merkleRoot = merkleRootHex(leaves);
   const origin = checkpointOrigin(signer.name, cursor.runId);
-  const body = formatCheckpoint({ origin, treeSize: cursor.seq, merkleRoot: Buffer.from(root, "hex"), chainHead: cursor.chainHead });
-  const note = signCheckpoint(body, signer);
+  const body = formatCheckpoint({ format: "aos-trace-v2", origin, treeSize: leaves.length, merkleRoot: Buffer.from(merkleRoot, "hex"), chainHead: rootHash });
   const ended = await endRunWithRecords(db.pool, {
     runId: cursor.runId,
     epoch: cursor.epoch,
@@ -54,28 +76,53 @@ export async function finalizeRun(
     errorMessage: ending.errorMessage,
     terminationReason: ending.terminationReason,
     completedAt,
-    trace: {
-      status: TRACE_STATUS_FOR_RUN[ending.status],
-      rootHash: cursor.chainHead,
-      merkleRoot: root,
-      treeSize: cursor.seq,
-      metadata: ending.errorMessage === null ? {} : { error: ending.errorMessage.slice(0, 200) },
+    durationMs: runEnd.duration_ms,
+    traceStatus: TRACE_STATUS_FOR_RUN[ending.status],
+    signed: {
+      runEnd: runEndBytes,
+      rootHash,
+      merkleRoot,
+      treeSize: leaves.length,
+      checkpoint: {
+        traceId: cursor.traceId,
+        runId: cursor.runId,
+        tenantId: cursor.tenantId,
+        origin,
+        treeSize: leaves.length,
+        merkleRoot,
+        chainHead: rootHash,
+        keyName: signer.name,
+        keyId: signer.keyId,
+        note: signCheckpoint(body, signer),
+      },
     },
-    checkpoint: {
-      traceId: cursor.traceId,
-      runId: cursor.runId,
-      tenantId: cursor.tenantId,
-      origin,
-      treeSize: cursor.seq,
-      merkleRoot: root,
-      chainHead: cursor.chainHead,
-      keyName: signer.name,
-      keyId: signer.keyId,
-      note,
-    },
-    records: buildRunRecords({ run: recorded.run, ending, steps: recorded.steps, rootHash: cursor.chainHead }),
+    records: buildRunRecords({ run: recorded.run, ending, steps: recorded.steps, rootHash }),
   });
   if (!ended) {
     throw new AppError("LEASE_LOST", `run ${cursor.runId} is no longer held at epoch ${cursor.epoch}; it was not finalized`);
   }
+}
+
+/**
+ * Ends a run whose stored trace failed its integrity check (docs/proofs.md, "Write-time attestations"): failed, with
+ * termination reason `tampered`, a CRITICAL incident, and nothing signed: no run-end, no checkpoint. Fenced by the
+ * epoch like any ending. The caller took the run (a claim or a take), so the rows it found are not extended.
+ */
+export async function endTamperedRun(db: Database, run: Run, reason: string): Promise<void> {
+  const completedAt = new Date();
+  const ending: RunEnding = { status: "failed", errorMessage: `Trace integrity check failed: ${reason}`, terminationReason: "tampered" };
+  const unsignedReason = "the trace failed its integrity check, so nothing was signed";
+  const ended = await endRunWithRecords(db.pool, {
+    runId: run.id,
+    epoch: run.epoch,
+    status: ending.status,
+    errorMessage: ending.errorMessage,
+    terminationReason: ending.terminationReason,
+    completedAt,
+    durationMs: run.startedAt === null ? null : completedAt.getTime() - run.startedAt.getTime(),
+    traceStatus: "failed",
+    signed: null,
+    records: buildRunRecords({ run, ending, steps: [], rootHash: null, unsignedReason }),
+  });
+  if (!ended) throw new AppError("LEASE_LOST", `run ${run.id} is no longer held at epoch ${run.epoch}; it was not ended`);
 }

@@ -1,45 +1,58 @@
 import type { Database } from "../db/database.js";
 import { utcDay } from "../db/queries/budgets.js";
-import { insertStepAndAdvanceRun } from "../db/queries/trace-steps.js";
+import { insertStepAndAdvanceRun, type StoredStepBytes } from "../db/queries/trace-steps.js";
 import { AppError } from "../errors.js";
 import { type PlanStep, type Run, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
 import type { Skill } from "../skills/contract.js";
 import { failure } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
+import { type AttestationKey, attest } from "../trace/attestation.js";
+import { canonicalJson } from "../trace/canonical-json.js";
+import { chainNext, leafHashOf } from "../trace/chain.js";
+import { bytesOf, sha256Hex } from "../trace/digest.js";
 import { redactSecrets } from "../trace/redact.js";
-import { contentOf, type UnhashedTraceStep } from "../trace/step-content.js";
-import { chainNext, leafHash } from "../trace/step-hash.js";
+import type { StepHeader } from "../trace/step-header.js";
+import { encodeRecord, type TraceHeader } from "../trace/trace-header.js";
 import { toStorableJson } from "../trace/storable-json.js";
 import type { Attempt } from "./step-execution.js";
 
-/** The cursor of a run read from the database: its fencing epoch, next leaf position, chain head and leaves. */
-export function cursorFor(run: Run, rows: readonly TraceStep[]): TraceCursor {
-  if (run.chainHead === null) throw new AppError("INTERNAL", `run ${run.id} has no trace genesis`);
+/**
+ * Where a run's trace stands, as this worker verified or wrote it: the header it extends, the next leaf position,
+ * the chain head and the leaves so far, and the key it attests its rows with. Never read back from the run row.
+ */
+export interface TraceCursor {
+  runId: string;
+  tenantId: string;
+  traceId: string;
+  epoch: number;
+  header: TraceHeader;
+  seq: number;
+  chainHead: string;
+  leafHashes: string[];
+  attestation: AttestationKey;
+}
+
+export function cursorFor(
+  run: Run,
+  prefix: { header: TraceHeader; chainHead: string; leafHashes: string[] },
+  attestation: AttestationKey,
+): TraceCursor {
   return {
     runId: run.id,
     tenantId: run.tenantId,
     traceId: traceIdFor(run.id),
     epoch: run.epoch,
-    seq: run.nextSeq,
-    chainHead: run.chainHead,
-    leafHashes: rows.map((row) => row.leafHash),
+    header: prefix.header,
+    seq: prefix.leafHashes.length,
+    chainHead: prefix.chainHead,
+    leafHashes: [...prefix.leafHashes],
+    attestation,
   };
 }
 
 /** The highest attempt recorded for a step, 0 when it has none: a resumed or re-decided step continues from it. */
 export function lastAttempt(rows: readonly TraceStep[], stepIndex: number): number {
   return rows.reduce((max, row) => (row.stepIndex === stepIndex ? Math.max(max, row.attempt) : max), 0);
-}
-
-/** Where the run's trace stands: the next leaf position and the chain head so far. */
-export interface TraceCursor {
-  runId: string;
-  tenantId: string;
-  traceId: string;
-  epoch: number;
-  seq: number;
-  chainHead: string;
-  leafHashes: string[];
 }
 
 export interface AttemptToRecord {
@@ -65,31 +78,84 @@ export interface AttemptToRecord {
   spendDay?: string;
 }
 
-/** Builds the trace step row: its content is made storable and redacted first, so the hash covers what is stored. */
-export function buildTraceStep(cursor: TraceCursor, input: AttemptToRecord): TraceStep {
+/** A step row ready to write: the trace step, the bytes that were hashed, and its attestation. */
+export interface BuiltStep {
+  step: TraceStep;
+  bytes: StoredStepBytes;
+  attestation: string;
+}
+
+/** A payload's canonical text and hash, or nulls when there is none. */
+function payload(value: unknown): { text: string | null; sha256: string | null } {
+  if (value === null) return { text: null, sha256: null };
+  const text = canonicalJson(value);
+  return { text, sha256: sha256Hex(text) };
+}
+
+/**
+ * Builds the trace step row in format v2 (docs/proofs.md, "Step leaves"): the payloads made storable (and params
+ * redacted) first, then their canonical bytes and hashes, the step header naming them, its leaf, the chain, and the
+ * row's attestation. What is hashed is exactly what is stored.
+ */
+export function buildTraceStep(cursor: TraceCursor, input: AttemptToRecord): BuiltStep {
   const { outcome, startedAt, completedAt, durationMs } = input.result;
-  const unhashed: UnhashedTraceStep = {
-    traceId: cursor.traceId,
+  const params = toStorableJson(redactSecrets(input.params ?? {})) as Record<string, unknown>;
+  const outcomeData = toStorableJson(outcome.result ?? null);
+  const error = outcome.status === "ok" ? null : (toStorableJson(outcome.error) as StepError);
+  const [paramsPayload, outcomePayload, errorPayload] = [payload(params), payload(outcomeData), payload(error)];
+  const header: StepHeader = {
+    kind: "step",
     seq: cursor.seq,
-    stepIndex: input.stepIndex,
-    stepId: input.step.step_id,
+    step_index: input.stepIndex,
+    step_id: input.step.step_id,
     attempt: input.attempt,
-    skillName: input.skill.name,
-    skillVersion: input.skill.version,
-    params: toStorableJson(redactSecrets(input.params ?? {})) as Record<string, unknown>,
+    next_step_index: input.nextStepIndex,
+    skill: input.skill.name,
+    skill_version: input.skill.version,
     status: input.marker ?? (input.blocked ? "blocked" : outcome.status === "ok" ? "succeeded" : "failed"),
-    outcomeCode: input.marker === "started" ? "started" : outcome.status === "ok" ? "ok" : outcome.error.code,
-    outcomeData: toStorableJson(outcome.result ?? null),
-    error: outcome.status === "ok" ? null : (toStorableJson(outcome.error) as StepError),
-    costCents: outcome.sideEffects.costCents,
+    outcome_code: input.marker === "started" ? "started" : outcome.status === "ok" ? "ok" : outcome.error.code,
+    cost_cents: outcome.sideEffects.costCents,
     tokens: outcome.sideEffects.tokens,
+    duration_ms: durationMs,
+    started_at: startedAt.toISOString(),
+    completed_at: completedAt.toISOString(),
+    decision: input.result.decision,
+    params_sha256: paramsPayload.sha256 as string,
+    outcome_sha256: outcomePayload.sha256,
+    error_sha256: errorPayload.sha256,
+  };
+  const headerBytes = encodeRecord(header);
+  const leafHash = leafHashOf(headerBytes);
+  const chainHash = chainNext(cursor.chainHead, leafHash);
+  const step: TraceStep = {
+    traceId: cursor.traceId,
+    seq: header.seq,
+    stepIndex: header.step_index,
+    stepId: header.step_id,
+    attempt: header.attempt,
+    skillName: header.skill,
+    skillVersion: header.skill_version,
+    params,
+    status: header.status,
+    outcomeCode: header.outcome_code,
+    outcomeData,
+    error,
+    costCents: header.cost_cents,
+    tokens: header.tokens,
     durationMs,
     startedAt,
     completedAt,
-    decision: input.result.decision,
+    decision: header.decision,
+    leafHash,
+    chainHash,
   };
-  const leaf = leafHash(contentOf(unhashed));
-  return { ...unhashed, leafHash: leaf, chainHash: chainNext(cursor.chainHead, leaf) };
+  const bytes = {
+    header: headerBytes,
+    params: bytesOf(paramsPayload.text as string),
+    outcome: outcomePayload.text === null ? null : bytesOf(outcomePayload.text),
+    error: errorPayload.text === null ? null : bytesOf(errorPayload.text),
+  };
+  return { step, bytes, attestation: attest(cursor.attestation, cursor.runId, header.seq, chainHash) };
 }
 
 /**
@@ -101,7 +167,7 @@ export async function recordAttempt(
   cursor: TraceCursor,
   input: AttemptToRecord,
 ): Promise<{ step: TraceStep; cancelRequested: boolean }> {
-  const step = buildTraceStep(cursor, input);
+  const { step, bytes, attestation } = buildTraceStep(cursor, input);
   const { written, cancelRequested } = await insertStepAndAdvanceRun(db.pool, {
     runId: cursor.runId,
     epoch: cursor.epoch,
@@ -110,6 +176,8 @@ export async function recordAttempt(
     reservedCents: input.reservedCents,
     spendDay: input.spendDay ?? utcDay(input.result.startedAt),
     step,
+    bytes,
+    attestation,
   });
   if (!written) {
     throw new AppError("LEASE_LOST", `run ${cursor.runId} is no longer held at epoch ${cursor.epoch}; its step was not recorded`);

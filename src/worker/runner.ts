@@ -3,10 +3,10 @@ import type { Database } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
 import { releaseRun } from "../db/queries/run-queue.js";
 import { parkRun } from "../db/queries/runs.js";
-import { listTraceSteps } from "../db/queries/trace-steps.js";
 import { AppError, toAppError } from "../errors.js";
-import { type Agent, type PlanStep, type Run, type StepDecision, type StepError, type TraceStep, traceIdFor } from "../glossary.js";
+import type { Agent, PlanStep, Run, RunEnding, StepDecision, StepError, TraceStep } from "../glossary.js";
 import type { Logger } from "../logger.js";
+import { verifiedPrefix } from "../proof/verified-prefix.js";
 import { loadEffectivePolicy } from "../services/policies.js";
 import type { Skill, SkillOutcome } from "../skills/contract.js";
 import type { CalendarStore } from "../skills/calendar/calendar-store.js";
@@ -15,9 +15,9 @@ import type { KvBackend } from "../skills/kv/kv-backend.js";
 import { openKvBackend } from "../skills/kv/open-kv-backend.js";
 import { failure, ok } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
-import type { NoteSigner } from "../trace/signed-note.js";
+import type { KeyRing } from "../trace/key-store.js";
 import { abortableDelay, backoffMs } from "./backoff.js";
-import { finalizeRun, type RunEnding } from "./finalize.js";
+import { endTamperedRun, finalizeRun } from "./finalize.js";
 import { governStep, type LoadedPolicy, loadPolicy } from "./govern-step.js";
 import { interpolate, UnresolvedReference } from "./interpolate.js";
 import { cursorFor, interruptedAttempt, lastAttempt, recordAttempt, type TraceCursor } from "./record-step.js";
@@ -28,8 +28,8 @@ export interface RunnerDeps {
   db: Database;
   config: Config;
   log: Logger;
-  /** Signs each finished run's checkpoint; the private key never leaves this process. */
-  signer: NoteSigner;
+  /** Signs each finished run's checkpoint and attests each row; the private key never leaves this process. */
+  keys: KeyRing;
   /** Called after each trace step is recorded: live progress for the CLI (and later, events). */
   onStep?: (step: TraceStep) => void;
   /** Asked before each step: true when the worker is stopping and should hand the run back between steps. */
@@ -66,9 +66,21 @@ interface RunState {
 /**
  * Executes a run its caller has claimed (status running, epoch set), from its cursor to a terminal status.
  * Each attempt is recorded in its own transaction; the end is recorded with the trace's completion. A reclaimed
- * run resumes after its last recorded step and reuses recorded results instead of executing steps again.
+ * run resumes after its last recorded step and reuses recorded results instead of executing steps again. A run
+ * whose stored trace fails its integrity check is ended `tampered`, unsigned (docs/proofs.md).
  */
 export async function executeClaimedRun(deps: RunnerDeps, run: Run, hold: RunHold = {}): Promise<RunEnding | Parked | Released> {
+  try {
+    return await executeVerifiedRun(deps, run, hold);
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== "TRACE_TAMPERED") throw error;
+    await endTamperedRun(deps.db, run, error.message);
+    deps.log.warn("run ended: its trace failed its integrity check", { run_id: run.id, reason: error.message });
+    return { status: "failed", errorMessage: error.message, terminationReason: "tampered" };
+  }
+}
+
+async function executeVerifiedRun(deps: RunnerDeps, run: Run, hold: RunHold): Promise<RunEnding | Parked | Released> {
   const state = await loadState(deps, run, hold);
   await recordInterrupted(deps, state);
   const ending = await runSteps(deps, state);
@@ -86,7 +98,7 @@ export async function executeClaimedRun(deps: RunnerDeps, run: Run, hold: RunHol
     deps.log.info("run parked for approval", { run_id: run.id });
     return ending;
   }
-  await finalizeRun(deps.db, deps.signer, state.cursor, ending, { run: state.run, steps: state.rows });
+  await finalizeRun(deps.db, deps.keys.signer, state.cursor, ending, { run: state.run, steps: state.rows });
   deps.log.info("run finished", { run_id: run.id, status: ending.status });
   return ending;
 }
@@ -111,30 +123,28 @@ async function recordInterrupted(deps: RunnerDeps, state: RunState): Promise<voi
   deps.onStep?.(step);
 }
 
+/** The run's state from its verified trace: the plan, results and cursor come from the checked bytes. */
 async function loadState(deps: RunnerDeps, run: Run, hold: RunHold): Promise<RunState> {
-  if (run.plan === null || run.chainHead === null) {
-    throw new AppError("INTERNAL", `run ${run.id} was claimed without a plan or trace genesis`);
-  }
+  const prefix = await verifiedPrefix(deps.db.pool, run, deps.keys.attestation);
   const agent = await findAgent(deps.db.pool, run.tenantId, run.agentId);
   if (agent === undefined) throw new AppError("AGENT_NOT_FOUND", `Agent not found: ${run.agentId}`);
-  const recorded = run.nextSeq > 0 ? await listTraceSteps(deps.db.pool, traceIdFor(run.id)) : [];
   const results = new Map<string, unknown>();
-  for (const step of recorded) {
-    const planned = run.plan.steps[step.stepIndex];
-    if (planned !== undefined && step.stepIndex < run.nextStepIndex) {
+  for (const step of prefix.steps) {
+    const planned = prefix.plan.steps[step.stepIndex];
+    if (planned !== undefined && step.stepIndex < prefix.nextStepIndex) {
       results.set(resultKey(planned), step.status === "succeeded" ? step.outcomeData : failedResult(step.error));
     }
   }
   return {
-    run,
-    steps: run.plan.steps,
+    run: { ...run, plan: prefix.plan, nextStepIndex: prefix.nextStepIndex },
+    steps: prefix.plan.steps,
     agent,
-    cursor: cursorFor(run, recorded),
+    cursor: cursorFor(run, prefix, deps.keys.attestation.current),
     results,
     policy: await loadPolicy(() => loadEffectivePolicy(deps.db.pool, run.tenantId, run.agentId)),
-    runCostCents: run.costCents,
-    runTokens: recorded.reduce((sum, step) => sum + step.tokens, 0),
-    rows: recorded,
+    runCostCents: prefix.costCents,
+    runTokens: prefix.tokens,
+    rows: prefix.steps,
     signal: hold.signal,
     kv: openKvBackend(deps.config, deps.db),
     calendar: new PostgresCalendar(deps.db),
@@ -262,7 +272,7 @@ async function attemptStep(
     skill,
     params,
   );
-  const decided = governed.kind === "require_approval" ? await withApproval(deps.db, state.run.id, index, governed) : governed;
+  const decided = governed.kind === "require_approval" ? await withApproval(deps.db, deps.keys.attestation, state.run.id, index, governed) : governed;
   if (decided.kind === "require_approval") {
     return { params, park: true, attempt: attemptNotRun(failure("APPROVAL_REQUIRED", decided.decision.reason), decided.decision) };
   }

@@ -1,27 +1,52 @@
 import type { Database } from "../db/database.js";
-import { findApproval } from "../db/queries/approvals.js";
+import { type Approval, findApproval } from "../db/queries/approvals.js";
 import { reserveSpend, utcDay } from "../db/queries/budgets.js";
-import type { Agent } from "../glossary.js";
+import type { Agent, RunEnding } from "../glossary.js";
 import { allowed } from "../policy/decide.js";
 import { failure } from "../skills/outcome.js";
-import type { RunEnding } from "./finalize.js";
+import { type AttestationKey, type AttestationKeys, attest, attestationProblem } from "../trace/attestation.js";
+import { canonicalJson } from "../trace/canonical-json.js";
+import { sha256Hex } from "../trace/digest.js";
+import { traceTampered } from "../proof/verified-prefix.js";
+
 import type { Governed, LoadedPolicy } from "./govern-step.js";
 import { type Attempt, attemptNotRun } from "./step-execution.js";
 
 // What stands between a decided step and its execution: a person's approval, a denial, and the budget.
 
+/** The digest an approval's attestation covers: who decided what, on which step, when. */
+function approvalDigest(approval: Omit<Approval, "attestation">): string {
+  return sha256Hex(
+    canonicalJson({
+      step_index: approval.stepIndex,
+      decision: approval.decision,
+      decided_by: approval.decidedBy,
+      decided_at: approval.decidedAt.toISOString(),
+    }),
+  );
+}
+
+/** Attests a person's decision on a parked step, as it is recorded (docs/proofs.md, "Write-time attestations"). */
+export function attestApproval(key: AttestationKey, runId: string, approval: Omit<Approval, "attestation">): string {
+  return attest(key, runId, `approval/${approval.stepIndex}`, approvalDigest(approval));
+}
+
 /**
  * A step that needs approval runs once a person approved it: the decision then says who and when, so the
- * approval is inside the proof. Without an approval it stays a require_approval decision and the run parks.
+ * approval is inside the proof. Without an approval it stays a require_approval decision and the run parks. An
+ * approval whose attestation does not hold (written into the database by someone without the key) is tampering.
  */
 export async function withApproval(
   db: Database,
+  keys: AttestationKeys,
   runId: string,
   index: number,
   governed: Extract<Governed, { kind: "require_approval" }>,
 ): Promise<Governed> {
   const approval = await findApproval(db.pool, runId, index);
   if (approval?.decision !== "approved") return governed;
+  const problem = attestationProblem(keys, runId, `approval/${index}`, approvalDigest(approval), approval.attestation);
+  if (problem !== undefined) throw traceTampered(`the approval of step ${index}: ${problem}`);
   const decision = allowed({
     action: "allow",
     reason: `approved by ${approval.decidedBy} at ${approval.decidedAt.toISOString()} (${governed.decision.reason})`,

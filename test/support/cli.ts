@@ -35,3 +35,10 @@ export function writePlan(dir: string, plan: unknown, name = "plan.json"): strin
   writeFileSync(path, typeof plan === "string" ? plan : JSON.stringify(plan));
   return path;
 }
+
+const FAKE_CLOCK = new URL("./fake-clock.mjs", import.meta.url).pathname;
+
+/** Environment that runs a CLI child as if it were `days` ago: the runs it records carry those times (fake-clock.mjs). */
+export function daysAgo(days: number): Record<string, string> {
+  return { NODE_OPTIONS: `--import ${FAKE_CLOCK}`, FAKE_CLOCK_OFFSET_MS: String(-days * 86_400_000) };
+}

@@ -5,9 +5,9 @@ import { type Config, loadConfig } from "../../src/config.js";
 import type { Database } from "../../src/db/database.js";
 import { silentLogger } from "../../src/logger.js";
 import { type CreateRunInput, createRun, getRunDetail, type RunDetail } from "../../src/services/runs.js";
-import { contentOf } from "../../src/trace/step-content.js";
-import { headerOf } from "../../src/services/proofs.js";
-import { chainGenesis, chainNext, leafHash } from "../../src/trace/step-hash.js";
+import { listStepRows } from "../../src/db/queries/trace-steps.js";
+import { traceIdFor, type TraceStep } from "../../src/glossary.js";
+import { stepOfRow } from "../../src/proof/stored-trace.js";
 import { loadKeyRing } from "../../src/trace/key-store.js";
 import { claimAndExecute } from "../../src/worker/claim.js";
 import type { RunnerDeps } from "../../src/worker/runner.js";
@@ -22,31 +22,27 @@ export function testConfig(env: Record<string, string> = {}): Config {
   });
 }
 
-/** What the runner needs in tests: the test database, a silent logger, and the test home's signing key. */
+/** What the runner (and createRun) needs in tests: the test database, a silent logger, and the test home's keys. */
 export function runnerDeps(db: Database, config: Config): RunnerDeps {
-  return { db, config, log: silentLogger, signer: loadKeyRing(config).signer };
+  return { db, config, log: silentLogger, keys: loadKeyRing(config) };
 }
 
 /** Creates a run and executes it in-process through the worker's claim, as `aos run` does. */
 export async function runToEnd(db: Database, config: Config, input: CreateRunInput): Promise<RunDetail> {
-  const run = await createRun(db, config, input);
-  await claimAndExecute(runnerDeps(db, config), run.id, "test-worker");
-  return getRunDetail(db, input.tenantId, run.id);
+  const deps = runnerDeps(db, config);
+  const run = await createRun(deps, input);
+  await claimAndExecute(deps, run.id, "test-worker");
+  return getRunDetail(db, config, input.tenantId, run.id);
 }
 
-/** Recomputes every leaf hash from the stored content and the chain from the trace header; returns problems. */
+/** Whether the run's stored trace verifies (or, unfinished, checks as a prefix); the problem when it does not. */
 export function chainProblems(detail: RunDetail): string[] {
-  const { run, trace, steps } = detail;
-  if (trace === undefined || run.plan === null) return ["no trace or plan"];
-  const problems: string[] = [];
-  let head = chainGenesis(headerOf(run, trace));
-  steps.forEach((step, index) => {
-    if (step.seq !== index) problems.push(`seq ${step.seq} at position ${index}`);
-    const leaf = leafHash(contentOf(step));
-    if (leaf !== step.leafHash) problems.push(`seq ${step.seq}: leaf hash does not recompute`);
-    head = chainNext(head, leaf);
-    if (head !== step.chainHash) problems.push(`seq ${step.seq}: chain hash does not link`);
-  });
-  if (trace.rootHash !== null && trace.rootHash !== head) problems.push("root_hash is not the chain head");
-  return problems;
+  const verdict = detail.proof?.verdict;
+  if (verdict === undefined) return ["no trace"];
+  return verdict.status === "VERIFIED" || verdict.status === "INCOMPLETE" ? [] : [`${verdict.status}: ${verdict.failureReason}`];
+}
+
+/** A run's recorded steps, each as readers show it (from its bytes). */
+export async function traceSteps(db: Database, runId: string): Promise<TraceStep[]> {
+  return (await listStepRows(db.pool, traceIdFor(runId))).map(stepOfRow);
 }

@@ -8,7 +8,7 @@ import type { Database } from "../../src/db/database.js";
 import type { Run } from "../../src/glossary.js";
 import { getRunProof } from "../../src/services/proofs.js";
 import { type CreateRunInput, createRun } from "../../src/services/runs.js";
-import { testConfig } from "./harness.js";
+import { runnerDeps, testConfig } from "./harness.js";
 import { type LoopbackServer, sendJson, startLoopbackServer } from "./http-server.js";
 
 const BIN = new URL("../../bin/aos.js", import.meta.url).pathname;
@@ -145,9 +145,10 @@ export function sharedHome(env: Record<string, string> = {}): { home: string; co
 /** Creates runs through the service (queued, with plan and trace header, NOTIFY), `parallel` at a time. */
 export async function queueRuns(db: Database, config: Config, inputs: readonly CreateRunInput[], parallel = 8): Promise<Run[]> {
   const runs: Run[] = new Array(inputs.length);
+  const deps = runnerDeps(db, config);
   let next = 0;
   const lane = async () => {
-    for (let index = next++; index < inputs.length; index = next++) runs[index] = await createRun(db, config, inputs[index]!);
+    for (let index = next++; index < inputs.length; index = next++) runs[index] = await createRun(deps, inputs[index]!);
   };
   await Promise.all(Array.from({ length: parallel }, lane));
   return runs;

@@ -68,7 +68,7 @@ export const agentRoutes: Routes = [
     response: acceptedRun,
     idempotencyKey: true,
     async handler({ params, body, tenant, deps, request }) {
-      const run = await createRun(tenant.db, deps.config, {
+      const run = await createRun({ db: tenant.db, config: deps.config, keys: deps.keys }, {
         tenantId: tenant.tenantId,
         agentId: params.agent_id,
         goal: body.goal,

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { findRun } from "../../db/queries/runs.js";
-import { listTraceSteps } from "../../db/queries/trace-steps.js";
+import { listStepRows } from "../../db/queries/trace-steps.js";
 import { AppError } from "../../errors.js";
 import { isTerminal, type Run, traceIdFor } from "../../glossary.js";
+import { stepOfRow } from "../../proof/stored-trace.js";
 import { stepJson } from "../../views/run.js";
 import { route, type Routes } from "../route.js";
 import { runParams } from "../schemas.js";
@@ -54,7 +55,8 @@ export const eventRoutes: Routes = [
           // A change to running is told before the steps it ran; an ending after them.
           const terminal = isTerminal(run.status);
           if (!terminal) announce(run);
-          for (const step of await listTraceSteps(tenant.db.pool, traceIdFor(run.id), afterSeq)) {
+          // Live progress: each row as its bytes say, not yet verified (the run's proof comes when it has ended).
+          for (const step of (await listStepRows(tenant.db.pool, traceIdFor(run.id), afterSeq)).map(stepOfRow)) {
             send("step", { run_id: run.id, ...stepJson(step) }, step.seq);
             afterSeq = step.seq;
           }

@@ -19,7 +19,7 @@ export const runRoutes: Routes = [
     response: acceptedRun,
     idempotencyKey: true,
     async handler({ body, tenant, deps, request }) {
-      const run = await createRun(tenant.db, deps.config, {
+      const run = await createRun({ db: tenant.db, config: deps.config, keys: deps.keys }, {
         tenantId: tenant.tenantId,
         agentId: body.agent_id,
         goal: body.goal,
@@ -65,8 +65,8 @@ export const runRoutes: Routes = [
     params: runParams,
     successStatus: 200,
     response: runResponse,
-    async handler({ params, tenant }) {
-      return runJson(await getRunDetail(tenant.db, tenant.tenantId, params.run_id));
+    async handler({ params, tenant, deps }) {
+      return runJson(await getRunDetail(tenant.db, deps.config, tenant.tenantId, params.run_id));
     },
   }),
   route({
@@ -78,8 +78,8 @@ export const runRoutes: Routes = [
     params: runParams,
     successStatus: 200,
     response: z.array(looseObject),
-    async handler({ params, tenant }) {
-      return (await getRunDetail(tenant.db, tenant.tenantId, params.run_id)).steps.map(stepJson);
+    async handler({ params, tenant, deps }) {
+      return (await getRunDetail(tenant.db, deps.config, tenant.tenantId, params.run_id)).steps.map(stepJson);
     },
   }),
   route({
@@ -92,7 +92,7 @@ export const runRoutes: Routes = [
     successStatus: 200,
     response: z.object({ run_id: z.string(), outcome: z.enum(["cancelled", "requested"]) }),
     async handler({ params, tenant, deps }) {
-      return { run_id: params.run_id, outcome: await cancelRun(tenant.db, deps.signer, tenant.tenantId, params.run_id) };
+      return { run_id: params.run_id, outcome: await cancelRun(tenant.db, deps.keys, tenant.tenantId, params.run_id) };
     },
   }),
   route({
@@ -105,8 +105,8 @@ export const runRoutes: Routes = [
     body: decisionBody,
     successStatus: 200,
     response: acceptedRun,
-    async handler({ params, body, tenant }) {
-      const run = await approveRun(tenant.db, tenant.tenantId, params.run_id, body.by);
+    async handler({ params, body, tenant, deps }) {
+      const run = await approveRun(tenant.db, deps.keys, tenant.tenantId, params.run_id, body.by);
       return { run_id: run.id, status: run.status };
     },
   }),
@@ -121,8 +121,8 @@ export const runRoutes: Routes = [
     successStatus: 200,
     response: acceptedRun,
     async handler({ params, body, tenant, deps }) {
-      await rejectRun(tenant.db, deps.signer, tenant.tenantId, params.run_id, body.by);
-      const detail = await getRunDetail(tenant.db, tenant.tenantId, params.run_id);
+      await rejectRun(tenant.db, deps.keys, tenant.tenantId, params.run_id, body.by);
+      const detail = await getRunDetail(tenant.db, deps.config, tenant.tenantId, params.run_id);
       if (detail.run.status !== "halted") throw new AppError("INTERNAL", `run ${params.run_id} is ${detail.run.status} after a rejection`);
       return { run_id: detail.run.id, status: detail.run.status };
     },

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../../errors.js";
-import { loadKeyRing } from "../../trace/key-store.js";
+import { loadVerifiers } from "../../trace/key-store.js";
 import { encodeVerifierKey } from "../../trace/signed-note.js";
 import { route, type Routes } from "../route.js";
 
@@ -57,9 +57,9 @@ export const systemRoutes: Routes = [
     successStatus: 200,
     response: z.object({ signing_key: z.string(), verification_keys: z.array(z.string()) }),
     async handler({ deps }) {
-      const ring = loadKeyRing(deps.config);
-      const signing = encodeVerifierKey(ring.signer);
-      return { signing_key: signing, verification_keys: [signing, ...ring.verifiers.map(encodeVerifierKey).filter((vkey) => vkey !== signing)] };
+      const signing = encodeVerifierKey(deps.keys.signer);
+      const verifiers = loadVerifiers(deps.config).map(encodeVerifierKey);
+      return { signing_key: signing, verification_keys: [signing, ...verifiers.filter((vkey) => vkey !== signing)] };
     },
   }),
 ];

@@ -25,12 +25,13 @@ export function approveCommand(ctx: CliContext): Command {
     .option("-v, --verbose", "show stack traces on errors")
     .action(async (runId: string, flags: DecisionFlags & { wait: boolean }) => {
       await withDatabase(ctx, async (db) => {
-        const run = await approveRun(db, flags.tenantId, runId, flags.by);
+        const keys = loadKeyRing(ctx.config);
+        const run = await approveRun(db, keys, flags.tenantId, runId, flags.by);
         if (flags.wait) {
-          const deps = { db, config: ctx.config, log: loggerFor(flags), signer: loadKeyRing(ctx.config).signer };
+          const deps = { db, config: ctx.config, log: loggerFor(flags), keys };
           await executeOrAwait(deps, run.tenantId, run.id, `cli-${process.pid}`);
         }
-        const detail = await getRunDetail(db, run.tenantId, run.id);
+        const detail = await getRunDetail(db, ctx.config, run.tenantId, run.id);
         if (flags.json) printJson(ctx.output, runJson(detail));
         else printRunSummary(ctx.output, detail);
         ctx.exitCode = flags.wait ? runExitCode(detail.run.status) : EXIT.ok;
@@ -48,8 +49,8 @@ export function rejectCommand(ctx: CliContext): Command {
     .option("-v, --verbose", "show stack traces on errors")
     .action(async (runId: string, flags: DecisionFlags) => {
       await withDatabase(ctx, async (db) => {
-        await rejectRun(db, loadKeyRing(ctx.config).signer, flags.tenantId, runId, flags.by);
-        const detail = await getRunDetail(db, flags.tenantId, runId);
+        await rejectRun(db, loadKeyRing(ctx.config), flags.tenantId, runId, flags.by);
+        const detail = await getRunDetail(db, ctx.config, flags.tenantId, runId);
         if (flags.json) printJson(ctx.output, runJson(detail));
         else printRunSummary(ctx.output, detail);
       });
@@ -64,7 +65,7 @@ export function cancelCommand(ctx: CliContext): Command {
     .option("--json", "print the outcome as JSON")
     .option("-v, --verbose", "show stack traces on errors")
     .action(async (runId: string, flags: DecisionFlags) => {
-      const outcome = await withDatabase(ctx, (db) => cancelRun(db, loadKeyRing(ctx.config).signer, flags.tenantId, runId));
+      const outcome = await withDatabase(ctx, (db) => cancelRun(db, loadKeyRing(ctx.config), flags.tenantId, runId));
       if (flags.json) return printJson(ctx.output, { run_id: runId, outcome });
       ctx.output.out(
         outcome === "cancelled"

@@ -31,7 +31,7 @@ export function exportProofCommand(ctx: CliContext): Command {
     .action(async (runId: string, flags: CommonFlags & { tenantId: string; output: string }) => {
       const bundle = await withDatabase(ctx, (db) => exportProofBundle(db, ctx.config, flags.tenantId, runId));
       writeFileSync(flags.output, `${JSON.stringify(bundle, null, 2)}\n`);
-      const summary = { run_id: runId, file: flags.output, steps: bundle.steps.length, finished: bundle.run.finished };
+      const summary = { run_id: runId, file: flags.output, format: bundle.format, steps: bundle.steps.length, signed: bundle.checkpoint !== null };
       if (flags.json) return printJson(ctx.output, summary);
       ctx.output.out(`Wrote ${flags.output}: run ${runId}, ${bundle.steps.length} steps${bundle.checkpoint ? ", signed checkpoint" : ""}`);
     });

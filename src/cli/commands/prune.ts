@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { proofKeys } from "../../services/proof-keys.js";
 import { parseRetentionAge, type PruneReport, pruneFinishedRuns } from "../../services/retention.js";
 import { type CliContext, type CommonFlags, withDatabase } from "../context.js";
 import { printJson } from "../output.js";
@@ -17,7 +18,7 @@ export function pruneCommand(ctx: CliContext): Command {
       // Parsed before the database is opened, so a bad age changes nothing and exits 2.
       const olderThan = parseRetentionAge(flags.olderThan);
       const report = await withDatabase(ctx, (db) =>
-        pruneFinishedRuns(db, { olderThan, tenantId: flags.tenantId, dryRun: flags.dryRun === true }),
+        pruneFinishedRuns(db, proofKeys(ctx.config), { olderThan, tenantId: flags.tenantId, dryRun: flags.dryRun === true }),
       );
       if (flags.json) return printJson(ctx.output, report);
       for (const line of pruneLines(report)) ctx.output.out(line);
@@ -25,7 +26,17 @@ export function pruneCommand(ctx: CliContext): Command {
 }
 
 function pruneLines(report: PruneReport): string[] {
-  return [...stepLines(report), expiredLine(report)];
+  return [...stepLines(report), ...refusedLines(report), expiredLine(report)];
+}
+
+/** Runs left whole: pruning a run whose proof fails would erase the evidence of what was changed. */
+function refusedLines(report: PruneReport): string[] {
+  if (report.refused.length === 0) return [];
+  const count = `${report.refused.length} run${report.refused.length === 1 ? "" : "s"}`;
+  return [
+    `Left whole ${count} whose proof is not VERIFIED (${report.dry_run ? "would be refused" : "refused"}; see \`aos proof\`):`,
+    ...report.refused.map((run) => `  ${run.run_id} (tenant ${run.tenant_id}): ${run.verification_status}${run.failure_reason === null ? "" : `: ${run.failure_reason}`}`),
+  ];
 }
 
 function stepLines(report: PruneReport): string[] {
@@ -35,8 +46,8 @@ function stepLines(report: PruneReport): string[] {
   if (report.dry_run) return [`Would prune ${counts}: ${scope}.`, "  nothing was changed (--dry-run)"];
   return [
     `Pruned ${counts}: ${scope}.`,
-    "  removed: params, outcome data and errors; kept: every hash, the trace rows and the signed checkpoints,",
-    "  so `aos proof` and `aos verify` still check these runs and report the pruned steps",
+    "  each verified first; removed: params, outcome data and errors; kept: every step header and hash, the run-end",
+    "  and the signed checkpoint, so `aos proof` and `aos verify` still check these runs and report the pruned steps",
   ];
 }
 

@@ -1,7 +1,6 @@
 import { Command, Option } from "commander";
 import { AppError } from "../../errors.js";
 import type { ActorType, Run } from "../../glossary.js";
-import { getRunProof, type RunProof } from "../../services/proofs.js";
 import { createRun, DEFAULT_ORIGIN_SYSTEM_ID, getRunDetail, type RunDetail } from "../../services/runs.js";
 import { loadKeyRing } from "../../trace/key-store.js";
 import { executeOrAwait } from "../../worker/claim.js";
@@ -9,20 +8,8 @@ import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../c
 import { EXIT, runExitCode } from "../exit-codes.js";
 import { printJson } from "../output.js";
 import { readPlanFile } from "../read-json-file.js";
-import { proofLine } from "../present-proof.js";
 import { runJson } from "../../views/run.js";
 import { printRunSummary, stepLine } from "../present-run.js";
-
-function proofJson(proof: RunProof): Record<string, unknown> {
-  return {
-    verification_status: proof.verification_status,
-    failure_reason: proof.failure_reason,
-    first_bad_seq: proof.first_bad_seq,
-    merkle_root: proof.merkle_root,
-    root_hash: proof.root_hash,
-    signature_valid: proof.signature_valid,
-  };
-}
 
 interface RunFlags extends CommonFlags {
   tenantId: string;
@@ -51,9 +38,10 @@ export function runCommand(ctx: CliContext): Command {
     .action(async (flags: RunFlags) => {
       const plan = flags.plan === undefined ? undefined : readPlanFile(flags.plan);
       await withDatabase(ctx, async (db) => {
+        const keys = loadKeyRing(ctx.config);
         let run: Run;
         try {
-          run = await createRun(db, ctx.config, {
+          run = await createRun({ db, config: ctx.config, keys }, {
             tenantId: flags.tenantId,
             agentId: flags.agentId,
             goal: flags.goal,
@@ -64,7 +52,7 @@ export function runCommand(ctx: CliContext): Command {
           });
         } catch (error) {
           if (!(error instanceof AppError) || error.code !== "PLAN_INVALID") throw error;
-          return reportPlanFailure(ctx, flags, error, (runId) => getRunDetail(db, flags.tenantId, runId));
+          return reportPlanFailure(ctx, flags, error, (runId) => getRunDetail(db, ctx.config, flags.tenantId, runId));
         }
         if (flags.wait) {
           const live = ctx.output.isTty && flags.json !== true;
@@ -74,7 +62,7 @@ export function runCommand(ctx: CliContext): Command {
               db,
               config: ctx.config,
               log: loggerFor(flags),
-              signer: loadKeyRing(ctx.config).signer,
+              keys,
               ...(live ? { onStep: (step) => ctx.output.out(stepLine(ctx.output, step)) } : {}),
             },
             run.tenantId,
@@ -82,14 +70,9 @@ export function runCommand(ctx: CliContext): Command {
             `cli-${process.pid}`,
           );
         }
-        const detail = await getRunDetail(db, run.tenantId, run.id);
-        const proof = flags.wait ? await getRunProof(db, ctx.config, run.tenantId, run.id) : undefined;
-        if (flags.json) {
-          printJson(ctx.output, { ...runJson(detail), ...(proof === undefined ? {} : { proof: proofJson(proof) }) });
-        } else {
-          printRunSummary(ctx.output, detail, { steps: !(flags.wait && ctx.output.isTty) });
-          if (proof !== undefined) ctx.output.out(`  ${proofLine(proof)}`);
-        }
+        const detail = await getRunDetail(db, ctx.config, run.tenantId, run.id);
+        if (flags.json) printJson(ctx.output, runJson(detail));
+        else printRunSummary(ctx.output, detail, { steps: !(flags.wait && ctx.output.isTty) });
         if (flags.wait) ctx.exitCode = runExitCode(detail.run.status);
         else ctx.exitCode = detail.run.status === "queued" ? EXIT.ok : EXIT.failure;
       });

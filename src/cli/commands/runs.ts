@@ -13,7 +13,7 @@ export function getRunCommand(ctx: CliContext): Command {
     .option("--json", "print the run as JSON")
     .option("-v, --verbose", "show stack traces on errors")
     .action(async (runId: string, flags: CommonFlags & { tenantId: string }) => {
-      const detail = await withDatabase(ctx, (db) => getRunDetail(db, flags.tenantId, runId));
+      const detail = await withDatabase(ctx, (db) => getRunDetail(db, ctx.config, flags.tenantId, runId));
       if (flags.json) return printJson(ctx.output, runJson(detail));
       printRunSummary(ctx.output, detail);
     });

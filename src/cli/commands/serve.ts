@@ -43,9 +43,9 @@ export function serveCommand(ctx: CliContext): Command {
       const stop = new AbortController();
       try {
         await migrate(db);
-        const signer = loadKeyRing(ctx.config).signer;
+        const keys = loadKeyRing(ctx.config);
         const metrics = new ApiMetrics(db);
-        const app = buildApi({ db, config: ctx.config, log, signer, metrics });
+        const app = buildApi({ db, config: ctx.config, log, keys, metrics });
         const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
         const worker = flags.worker
           ? runWorker(
@@ -53,7 +53,7 @@ export function serveCommand(ctx: CliContext): Command {
                 db,
                 config: ctx.config,
                 log: log.child({ worker_id: workerId }),
-                signer,
+                keys,
                 onStep: (step) => metrics.stepDuration.observe({ skill: step.skillName, status: step.status }, step.durationMs / 1000),
               },
               {

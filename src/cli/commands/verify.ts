@@ -5,8 +5,8 @@ import { verifyTlogProof } from "../../trace/tlog-proof.js";
 import { verifyBundleText } from "../../trace/verify-bundle.js";
 import type { CliContext, CommonFlags } from "../context.js";
 import { paint, printJson } from "../output.js";
-import { printProof, type ProofSummary } from "../present-proof.js";
-import { trustedKeys, UNPINNED_WARNING } from "../trusted-keys.js";
+import { printProof } from "../present-proof.js";
+import { trustedKeys } from "../trusted-keys.js";
 
 export const collectKeys = (value: string, previous: string[]) => [...previous, value];
 
@@ -18,26 +18,23 @@ export function readInputFile(path: string): string {
   }
 }
 
-/** Verifies a bundle; touches no database and creates nothing, so it runs anywhere the bundle is copied to. */
+/**
+ * Verifies a bundle; touches no database and creates nothing, so it runs anywhere the bundle is copied to. Exit 0
+ * only for VERIFIED; 1 for TAMPERED, INCOMPLETE, UNSUPPORTED and UNTRUSTED_KEY; 2 when there is nothing to verify
+ * with (no trusted key) or nothing to verify (not an AOS proof bundle).
+ */
 export function verifyCommand(ctx: CliContext): Command {
   return new Command("verify")
     .description("verify a proof bundle offline, with no database; exit 0 only when VERIFIED")
     .argument("<bundle>", "a file written by `aos export-proof`")
-    .option("--key <vkey>", "a trusted verification key, or a file of them (repeatable)", collectKeys, [] as string[])
+    .option("--key <vkey>", "a trusted verification key, or a file of them (repeatable); without it, the local key store and AOS_VERIFIER_KEYS", collectKeys, [] as string[])
     .option("--json", "print the result as JSON")
     .action((file: string, flags: CommonFlags & { key: string[] }) => {
-      let keySource = "none";
-      const summary: ProofSummary = verifyBundleText(readInputFile(file), (bundleKeys) => {
-        const keys = trustedKeys(ctx.config, flags.key, bundleKeys);
-        keySource = keys.source;
-        return keys.verifiers;
-      });
-      if (flags.json) printJson(ctx.output, { ...summary, key_source: keySource });
-      else {
-        printProof(ctx.output, summary, `bundle ${file} (run ${summary.run_id})`);
-        if (keySource === "bundle") ctx.output.err(UNPINNED_WARNING);
-      }
-      ctx.exitCode = summary.verification_status === "VERIFIED" ? 0 : 1;
+      const keys = trustedKeys(ctx.config, flags.key);
+      const verdict = verifyBundleText(readInputFile(file), keys.verifiers);
+      if (flags.json) printJson(ctx.output, { ...verdict, key_source: keys.source });
+      else printProof(ctx.output, verdict, `bundle ${file}${verdict.run_id === null ? "" : ` (run ${verdict.run_id})`}`);
+      ctx.exitCode = verdict.verification_status === "VERIFIED" ? 0 : 1;
     });
 }
 
@@ -49,8 +46,7 @@ export function verifyStepCommand(ctx: CliContext): Command {
     .option("--key <vkey>", "a trusted verification key, or a file of them (repeatable)", collectKeys, [] as string[])
     .option("--json", "print the result as JSON")
     .action((file: string, flags: CommonFlags & { key: string[] }) => {
-      const keys = trustedKeys(ctx.config, flags.key, []);
-      if (keys.verifiers.length === 0) throw new AppError("USAGE", "no trusted key: pass --key <vkey> (from `aos keys` where the run was signed)");
+      const keys = trustedKeys(ctx.config, flags.key);
       const result = verifyTlogProof(readInputFile(file), keys.verifiers);
       if (!result.ok) {
         if (flags.json) printJson(ctx.output, { verified: false, code: result.code, reason: result.reason });
@@ -58,11 +54,13 @@ export function verifyStepCommand(ctx: CliContext): Command {
         ctx.exitCode = 1;
         return;
       }
-      const step = JSON.parse(result.extra.toString("utf8")) as { seq: number; step_id: string; skill: string; status: string };
-      const summary = { verified: true, seq: result.index, tree_size: result.treeSize, origin: result.checkpoint.origin, step, signed_by: result.verifiedBy };
+      // The leaf's bytes, authentic once the audit path reached the signed root: a step header, or the run-end.
+      const leaf = JSON.parse(result.extra.toString("utf8")) as { kind?: string; step_id: string; skill: string; status: string; termination_reason?: string };
+      const summary = { verified: true, seq: result.index, tree_size: result.treeSize, origin: result.checkpoint.origin, step: leaf, signed_by: result.verifiedBy };
       if (flags.json) return printJson(ctx.output, summary);
+      const what = leaf.kind === "run_end" ? `the run's end: ${leaf.status} (${leaf.termination_reason})` : `${leaf.step_id} ${leaf.skill} ${leaf.status}`;
       ctx.output.out(`Step proof ${file}: ${paint(ctx.output, "green", "VERIFIED")}`);
-      ctx.output.out(`  step seq ${result.index} of ${result.treeSize} in ${result.checkpoint.origin}: ${step.step_id} ${step.skill} ${step.status}`);
+      ctx.output.out(`  seq ${result.index} of ${result.treeSize} in ${result.checkpoint.origin}: ${what}`);
       ctx.output.out(`  signed by ${result.verifiedBy.join(", ")}`);
     });
 }

@@ -37,7 +37,7 @@ export function workerCommand(ctx: CliContext): Command {
       try {
         const log = createLogger(flags.quiet !== true, { worker_id: id });
         const summary = await withDatabase(ctx, (db) =>
-          runWorker({ db, config: ctx.config, log, signer: loadKeyRing(ctx.config).signer }, { id, concurrency, signal: stop.signal }),
+          runWorker({ db, config: ctx.config, log, keys: loadKeyRing(ctx.config) }, { id, concurrency, signal: stop.signal }),
         );
         ctx.output.err(
           `worker ${id} stopped: ${summary.finished} run(s) ended, ${summary.released} handed back, ` +

@@ -16,51 +16,59 @@ export interface PruneCount {
 
 const TERMINAL = [...TERMINAL_RUN_STATUSES];
 
-/** The steps a prune of `scope` would empty now: those of finished runs in scope that still hold their payload. */
-export async function countPrunableSteps(db: Queryable, scope: PruneScope): Promise<PruneCount> {
-  const { rows } = await db.query<PruneCount>(
-    `select count(distinct s.trace_id)::int as runs, count(*)::int as steps
+/** A finished run in scope that still has step payloads to prune. */
+export interface PrunableRun {
+  runId: string;
+  tenantId: string;
+  traceId: string;
+  /** Its steps that still hold their payload. */
+  steps: number;
+}
+
+/**
+ * The next finished runs in scope, after `afterRunId` in run id order, whose steps still hold payloads: a prune
+ * walks them in batches and verifies each before emptying it.
+ */
+export async function listPrunableRuns(db: Queryable, scope: PruneScope, afterRunId: string, limit: number): Promise<PrunableRun[]> {
+  const { rows } = await db.query<{ run_id: string; tenant_id: string; trace_id: string; steps: number }>(
+    `select r.id as run_id, r.tenant_id, t.trace_id, count(*)::int as steps
 from runs r
 join aos_traces t on t.run_id = r.id
 join aos_trace_steps s on s.trace_id = t.trace_id
 where r.status = any($1::text[])
   and r.completed_at < $2::timestamptz
   and ($3::text is null or r.tenant_id = $3::text)
-  and s.pruned_at is null`,
-    [TERMINAL, scope.finishedBefore, scope.tenantId],
+  and r.id > $4::text
+  and s.pruned_at is null
+group by r.id, r.tenant_id, t.trace_id
+order by r.id
+limit $5::int`,
+    [TERMINAL, scope.finishedBefore, scope.tenantId, afterRunId, limit],
   );
-  return rows[0] ?? { runs: 0, steps: 0 };
+  return rows.map((row) => ({ runId: row.run_id, tenantId: row.tenant_id, traceId: row.trace_id, steps: row.steps }));
 }
 
 /**
- * Empties the payload (params, outcome_data, error) of every step in scope that still has one, and stamps
- * pruned_at; the S6 trigger admits exactly this change, and only for a finished run's steps.
- *
- * Locking: the update locks only the step rows it changes; the runs and traces are read, not locked. That is safe
- * because a finished run's status never changes again and no step is ever added to its trace (the step insert is
- * fenced by `status = 'running'`), so nothing else writes these rows. Two prunes at once: the second waits for the
- * first's row locks, then re-checks `pruned_at is null` on the committed rows (READ COMMITTED) and skips them, so
- * no step is emptied or counted twice.
+ * Locks a trace's step rows for the rest of the transaction, so that what a prune verifies is what it empties:
+ * another writer (a second prune, or anyone changing the rows) waits until this transaction ends.
  */
-export async function pruneStepPayloads(db: Queryable, scope: PruneScope): Promise<PruneCount> {
-  const { rows } = await db.query<PruneCount>(
-    `with pruned as (
-  update aos_trace_steps s
-  set params = null, outcome_data = null, error = null, pruned_at = now()
-  from runs r
-  join aos_traces t on t.run_id = r.id
-  where s.trace_id = t.trace_id
-    and r.status = any($1::text[])
-    and r.completed_at < $2::timestamptz
-    and ($3::text is null or r.tenant_id = $3::text)
-    and s.pruned_at is null
-  returning s.trace_id
-)
-select count(distinct trace_id)::int as runs, count(*)::int as steps
-from pruned`,
-    [TERMINAL, scope.finishedBefore, scope.tenantId],
+export async function lockTraceSteps(db: Queryable, traceId: string): Promise<void> {
+  await db.query(`select 1 from aos_trace_steps where trace_id = $1::text for update`, [traceId]);
+}
+
+/**
+ * Empties the payload of a verified trace's steps that still have one (params, outcome_data, error and their
+ * bytes) and stamps pruned_at; the S6 trigger admits exactly this change, and only for a finished run's steps.
+ * Called under lockTraceSteps, in the transaction that verified the trace. Returns the steps emptied.
+ */
+export async function pruneTracePayloads(db: Queryable, traceId: string): Promise<number> {
+  const { rowCount } = await db.query(
+    `update aos_trace_steps
+set params = null, outcome_data = null, error = null, params_jcs = null, outcome_jcs = null, error_jcs = null, pruned_at = now()
+where trace_id = $1::text and pruned_at is null`,
+    [traceId],
   );
-  return rows[0] ?? { runs: 0, steps: 0 };
+  return rowCount ?? 0;
 }
 
 /** Rows past their own expiry, by table: kept until now because reads skip them and writes replace them. */

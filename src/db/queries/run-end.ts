@@ -1,46 +1,58 @@
-import type { RunRecords } from "../../worker/run-records.js";
+import type { RunRecords } from "../../records/run-records.js";
 import type { Queryable } from "../database.js";
 import type { StoredCheckpoint } from "./checkpoints.js";
-import { type RecordContext, runRecordCtes, StatementParams } from "./run-records.js";
+import { type RecordContext, runRecordCtes } from "./run-records.js";
+import { StatementParams } from "./statement-params.js";
 
-export interface RunEnd {
+export interface EndOfRun {
   runId: string;
   epoch: number;
   status: "succeeded" | "failed" | "halted" | "cancelled";
   errorMessage: string | null;
   terminationReason: string;
   completedAt: Date;
-  trace: {
-    status: "completed" | "failed" | "aborted";
-    rootHash: string;
-    merkleRoot: string;
-    treeSize: number;
-    metadata: Record<string, unknown>;
-  };
-  checkpoint: StoredCheckpoint;
+  durationMs: number | null;
+  traceStatus: "completed" | "failed" | "aborted";
+  /** The signed end of the trace; null for a run ended unsigned, its trace having failed its integrity check. */
+  signed: SignedEnd | null;
   records: RunRecords;
+}
+
+export interface SignedEnd {
+  /** The run-end leaf's canonical bytes. */
+  runEnd: Buffer;
+  /** The chain head after the run-end (also the run's final cursor), the Merkle root and the tree size. */
+  rootHash: string;
+  merkleRoot: string;
+  treeSize: number;
+  checkpoint: StoredCheckpoint;
 }
 
 /**
  * Ends a run in ONE statement: its terminal status (fenced by the holder's epoch), its trace's completion with the
- * finalization hashes (written once: the trace trigger refuses a second write), the signed checkpoint, and the
- * run's records. Every write selects from the fenced update of the run, so a worker that lost the run writes
- * nothing at all; one statement commits as one, so no terminal run lacks its trace completion, checkpoint or
- * records, and a record that cannot be written fails the whole of it. Returns false when the fence did not match.
+ * run-end and finalization hashes (written once: the trace trigger refuses a second write), the signed checkpoint,
+ * and the run's records. Every write selects from the fenced update of the run, so a worker that lost the run
+ * writes nothing at all; one statement commits as one, so no terminal run lacks its trace completion, checkpoint or
+ * records, and a record that cannot be written fails the whole of it. A run ended unsigned gets no run-end and no
+ * checkpoint. The trace's metadata takes the error message's first 200 characters, as the proof expects it.
+ * Returns false when the fence did not match.
  */
-export async function endRunWithRecords(db: Queryable, end: RunEnd): Promise<boolean> {
+export async function endRunWithRecords(db: Queryable, end: EndOfRun): Promise<boolean> {
   const params = new StatementParams();
   const p = (value: unknown, type: string) => params.param(value, type);
-  const { trace, checkpoint } = end;
+  const { signed } = end;
   const completedAt = p(end.completedAt, "timestamptz");
+  const errorMessage = p(end.errorMessage, "text");
   const context: RecordContext = { status: end.status, errorMessage: end.errorMessage, completedAt: end.completedAt };
+  const checkpoint = signed === null ? "" : `checkpoint as (\n${checkpointInsert(p, signed.checkpoint)}\n),\n`;
   const sql = `with the_run as (
   update runs
   set status = ${p(end.status, "text")},
-    error_message = ${p(end.errorMessage, "text")},
+    error_message = ${errorMessage},
     termination_reason = ${p(end.terminationReason, "text")},
     completed_at = ${completedAt},
-    duration_ms = extract(epoch from (${completedAt} - started_at)) * 1000,
+    duration_ms = ${p(end.durationMs, "float8")},
+    chain_head = coalesce(${p(signed?.rootHash ?? null, "text")}, chain_head),
     worker_id = null,
     lease_expires_at = null
   where id = ${p(end.runId, "text")} and epoch = ${p(end.epoch, "int")} and status = 'running'
@@ -48,27 +60,30 @@ export async function endRunWithRecords(db: Queryable, end: RunEnd): Promise<boo
 ),
 trace as (
   update aos_traces t
-  set status = ${p(trace.status, "text")},
+  set status = ${p(end.traceStatus, "text")},
     completed_at = ${completedAt},
-    root_hash = ${p(trace.rootHash, "text")},
-    merkle_root = ${p(trace.merkleRoot, "text")},
-    tree_size = ${p(trace.treeSize, "int")},
-    metadata = t.metadata || ${p(JSON.stringify(trace.metadata), "jsonb")}
+    root_hash = ${p(signed?.rootHash ?? null, "text")},
+    merkle_root = ${p(signed?.merkleRoot ?? null, "text")},
+    tree_size = ${p(signed?.treeSize ?? null, "int")},
+    run_end_jcs = ${p(signed?.runEnd ?? null, "bytea")},
+    metadata = t.metadata || case when ${errorMessage} is null then '{}'::jsonb
+      else jsonb_build_object('error', left(${errorMessage}, 200)) end
   from the_run r
   where t.run_id = r.id and t.status = 'running'
   returning 1
 ),
-checkpoint as (
-  insert into aos_checkpoints (trace_id, run_id, tenant_id, origin, tree_size, merkle_root, chain_head, key_name,
+${checkpoint}${runRecordCtes(params, context, end.records)}
+select count(*)::int as ended from the_run`;
+  const { rows } = await db.query<{ ended: number }>(sql, params.values);
+  return rows[0]?.ended === 1;
+}
+
+function checkpointInsert(p: (value: unknown, type: string) => string, checkpoint: StoredCheckpoint): string {
+  return `  insert into aos_checkpoints (trace_id, run_id, tenant_id, origin, tree_size, merkle_root, chain_head, key_name,
     key_id, note)
   select ${p(checkpoint.traceId, "text")}, r.id, r.tenant_id, ${p(checkpoint.origin, "text")}, ${p(checkpoint.treeSize, "int")},
     ${p(checkpoint.merkleRoot, "text")}, ${p(checkpoint.chainHead, "text")}, ${p(checkpoint.keyName, "text")},
     ${p(checkpoint.keyId, "text")}, ${p(checkpoint.note, "text")}
   from the_run r
-  returning 1
-),
-${runRecordCtes(params, context, end.records)}
-select count(*)::int as ended from the_run`;
-  const { rows } = await db.query<{ ended: number }>(sql, params.values);
-  return rows[0]?.ended === 1;
+  returning 1`;
 }

@@ -30,7 +30,13 @@ export type ClaimResult =
  * It commits synchronously like every other write: a claim lost in a server crash could otherwise be made again
  * under the same epoch by another worker while the first still runs, and the epoch fence would let both write.
  */
-export async function claimNextRun(db: Queryable, workerId: string, leaseMs: number, afterTenant: string | null = null): Promise<ClaimResult> {
+export async function claimNextRun(
+  db: Queryable,
+  workerId: string,
+  leaseMs: number,
+  afterTenant: string | null = null,
+  now: Date = new Date(),
+): Promise<ClaimResult> {
   const { rows } = await db.query<RunRow & { picked_id: string }>(
     `with recursive active (tenant_id) as (
   (select tenant_id from runs where status in ('queued', 'retry') order by tenant_id limit 1)
@@ -82,7 +88,7 @@ claimed as (
     epoch = epoch + 1,
     worker_id = $1::text,
     lease_expires_at = now() + make_interval(secs => $2::int / 1000.0),
-    started_at = coalesce(started_at, now()),
+    started_at = coalesce(started_at, $4::timestamptz),
     next_attempt_at = null
   where id = (select p.id from pick p join slot s on s.id = p.agent_id)
   returning ${RUN_COLUMNS}
@@ -90,7 +96,7 @@ claimed as (
 select p.id as picked_id, c.*
 from pick p
 left join claimed c on true`,
-    [workerId, leaseMs, afterTenant],
+    [workerId, leaseMs, afterTenant, now],
   );
   const row = rows[0];
   if (row === undefined) return { kind: "empty" };

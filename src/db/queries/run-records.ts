@@ -1,17 +1,6 @@
-import type { LlmRecordRow, RunRecords } from "../../worker/run-records.js";
+import type { LlmRecordRow, RunRecords } from "../../records/run-records.js";
+import { StatementParams } from "./statement-params.js";
 import type { Queryable } from "../database.js";
-
-/**
- * Positional parameters for one statement: `param(value)` appends a value and returns its placeholder, so SQL
- * assembled from fragments still binds every value and never interpolates one.
- */
-export class StatementParams {
-  readonly values: unknown[] = [];
-  param(value: unknown, type: string): string {
-    this.values.push(value);
-    return `$${this.values.length}::${type}`;
-  }
-}
 
 export interface RecordContext {
   status: string;

@@ -1,4 +1,4 @@
-import type { ActorType, Plan, Run, RunStatus } from "../../glossary.js";
+import type { ActorType, Plan, Run, RunStatus, TerminationReason } from "../../glossary.js";
 import type { Queryable } from "../database.js";
 
 export interface RunRow {
@@ -9,6 +9,7 @@ export interface RunRow {
   status: RunStatus;
   attempts: number;
   error_message: string | null;
+  termination_reason: TerminationReason | null;
   plan_json: Plan | null;
   origin_system_id: string;
   actor_type: ActorType;
@@ -24,7 +25,7 @@ export interface RunRow {
   chain_head: string | null;
 }
 
-export const RUN_COLUMNS = `id, tenant_id, agent_id, goal, status, attempts, error_message, plan_json, origin_system_id,
+export const RUN_COLUMNS = `id, tenant_id, agent_id, goal, status, attempts, error_message, termination_reason, plan_json, origin_system_id,
   actor_type, actor_id, cost_cents, created_at, started_at, completed_at, duration_ms, epoch, next_seq,
   next_step_index, chain_head`;
 
@@ -37,6 +38,7 @@ export function toRun(row: RunRow): Run {
     status: row.status,
     attempts: row.attempts,
     errorMessage: row.error_message,
+    terminationReason: row.termination_reason,
     plan: row.plan_json,
     originSystemId: row.origin_system_id,
     actorType: row.actor_type,
@@ -61,7 +63,8 @@ export interface NewRun {
   status: "queued" | "failed";
   errorMessage: string | null;
   terminationReason: "plan_invalid" | null;
-  plan: Plan | null;
+  /** The plan's canonical bytes (the trace's plan); plan_json, its jsonb copy, is made from them. */
+  plan: Buffer | null;
   originSystemId: string;
   actorType: ActorType;
   actorId: string | null;
@@ -74,7 +77,7 @@ export async function insertRun(db: Queryable, run: NewRun): Promise<Run> {
   const { rows } = await db.query<RunRow>(
     `insert into runs (id, tenant_id, agent_id, goal, status, error_message, termination_reason, plan_json,
   origin_system_id, actor_type, actor_id, chain_head, created_at, completed_at)
-values ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::jsonb,
+values ($1::text, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, convert_from($8::bytea, 'UTF8')::jsonb,
   $9::text, $10::text, $11::text, $12::text, $13::timestamptz,
   case when $5::text = 'failed' then $13::timestamptz end)
 returning ${RUN_COLUMNS}`,
@@ -86,7 +89,7 @@ returning ${RUN_COLUMNS}`,
       run.status,
       run.errorMessage,
       run.terminationReason,
-      run.plan === null ? null : JSON.stringify(run.plan),
+      run.plan,
       run.originSystemId,
       run.actorType,
       run.actorId,
@@ -133,9 +136,10 @@ limit $3::int`,
  * claimers racing for the same row, one locks it and the other finds nothing (it skips the locked row) rather
  * than waiting and claiming it a second time; the status test is re-checked on the locked row. The same
  * statement moves the run to `running`, counts the attempt (once, here and nowhere else), bumps the fencing
- * epoch that every later write of this worker is conditional on, and sets the lease.
+ * epoch that every later write of this worker is conditional on, and sets the lease. A first claim stamps
+ * started_at with `now`, the claiming process's clock, as every time a trace records is (the run-end proves it).
  */
-export async function claimRunById(db: Queryable, runId: string, workerId: string, leaseMs: number): Promise<Run | undefined> {
+export async function claimRunById(db: Queryable, runId: string, workerId: string, leaseMs: number, now: Date = new Date()): Promise<Run | undefined> {
   const { rows } = await db.query<RunRow>(
     `update runs
 set status = 'running',
@@ -143,7 +147,7 @@ set status = 'running',
   epoch = epoch + 1,
   worker_id = $2::text,
   lease_expires_at = now() + make_interval(secs => $3::int / 1000.0),
-  started_at = coalesce(started_at, now()),
+  started_at = coalesce(started_at, $4::timestamptz),
   next_attempt_at = null
 where id = (
   select id
@@ -154,7 +158,7 @@ where id = (
   for update skip locked
 )
 returning ${RUN_COLUMNS}`,
-    [runId, workerId, leaseMs],
+    [runId, workerId, leaseMs, now],
   );
   return rows[0] && toRun(rows[0]);
 }
@@ -164,14 +168,21 @@ returning ${RUN_COLUMNS}`,
  * record a decision on it: status running under a new epoch, exactly as a claim, but for runs no worker may
  * pick up right now. The row lock (FOR UPDATE SKIP LOCKED) makes it safe against a worker claiming it at once.
  */
-export async function takeWaitingRun(db: Queryable, tenantId: string, runId: string, statuses: string[], holder: string): Promise<Run | undefined> {
+export async function takeWaitingRun(
+  db: Queryable,
+  tenantId: string,
+  runId: string,
+  statuses: string[],
+  holder: string,
+  now: Date = new Date(),
+): Promise<Run | undefined> {
   const { rows } = await db.query<RunRow>(
     `update runs
 set status = 'running',
   epoch = epoch + 1,
   worker_id = $4::text,
   lease_expires_at = now() + interval '30 seconds',
-  started_at = coalesce(started_at, now())
+  started_at = coalesce(started_at, $5::timestamptz)
 where id = (
   select id
   from runs
@@ -179,7 +190,7 @@ where id = (
   for update skip locked
 )
 returning ${RUN_COLUMNS}`,
-    [tenantId, runId, statuses, holder],
+    [tenantId, runId, statuses, holder, now],
   );
   return rows[0] && toRun(rows[0]);
 }

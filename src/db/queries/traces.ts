@@ -1,4 +1,4 @@
-import type { Trace, TraceStatus } from "../../glossary.js";
+import type { Trace, TraceFormatName, TraceStatus } from "../../glossary.js";
 import type { Queryable } from "../database.js";
 
 interface TraceRow {
@@ -15,10 +15,15 @@ interface TraceRow {
   completed_at: Date | null;
   created_at: Date;
   metadata: Record<string, unknown>;
+  schema_version: TraceFormatName;
+  header_jcs: Buffer | null;
+  plan_jcs: Buffer | null;
+  run_end_jcs: Buffer | null;
+  attestation: string | null;
 }
 
 const TRACE_COLUMNS = `trace_id, run_id, tenant_id, agent_id, plan_hash, status, root_hash, merkle_root, tree_size,
-  started_at, completed_at, created_at, metadata`;
+  started_at, completed_at, created_at, metadata, schema_version, header_jcs, plan_jcs, run_end_jcs, attestation`;
 
 function toTrace(row: TraceRow): Trace {
   return {
@@ -35,6 +40,11 @@ function toTrace(row: TraceRow): Trace {
     completedAt: row.completed_at,
     createdAt: row.created_at,
     metadata: row.metadata,
+    format: row.schema_version,
+    stored:
+      row.header_jcs === null || row.plan_jcs === null
+        ? null
+        : { header: row.header_jcs, plan: row.plan_jcs, runEnd: row.run_end_jcs, attestation: row.attestation },
   };
 }
 
@@ -45,14 +55,20 @@ export interface NewTrace {
   agentId: string;
   planHash: string;
   createdAt: Date;
+  /** The trace header's and the plan's canonical bytes, and the header's attestation (format v2). */
+  header: Buffer;
+  plan: Buffer;
+  attestation: string;
 }
 
 /** The trace header, written with its run, so a run is never claimable without somewhere to record its steps. */
 export async function insertTrace(db: Queryable, trace: NewTrace): Promise<void> {
   await db.query(
-    `insert into aos_traces (trace_id, run_id, correlation_id, tenant_id, agent_id, plan_hash, started_at, created_at)
-values ($1::text, $2::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $6::timestamptz)`,
-    [trace.traceId, trace.runId, trace.tenantId, trace.agentId, trace.planHash, trace.createdAt],
+    `insert into aos_traces (trace_id, run_id, correlation_id, tenant_id, agent_id, plan_hash, started_at, created_at,
+  schema_version, header_jcs, plan_jcs, attestation)
+values ($1::text, $2::text, $2::text, $3::text, $4::text, $5::text, $6::timestamptz, $6::timestamptz,
+  'aos-trace-v2', $7::bytea, $8::bytea, $9::text)`,
+    [trace.traceId, trace.runId, trace.tenantId, trace.agentId, trace.planHash, trace.createdAt, trace.header, trace.plan, trace.attestation],
   );
 }
 

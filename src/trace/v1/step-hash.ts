@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
-import type { StepDecision, StepError, StepStatus } from "../glossary.js";
-import { canonicalBytes, canonicalJson } from "./canonical-json.js";
+import type { StepDecision, StepError, StepStatus } from "../../glossary.js";
+import { canonicalBytes, canonicalJson } from "../canonical-json.js";
 
 /**
- * The hashing of trace format v1 (ARCHITECTURE.md, "Trace, hashes and proof"):
+ * The hashing of trace format v1, kept to verify runs finished before format v2 (docs/proofs.md, "Format v1"):
  *   leaf  = SHA-256(0x00 ‖ JCS(step content))                    (RFC 6962 §2.1 leaf hash)
  *   h₀    = SHA-256("aos-trace-v1\n" ‖ JCS(trace header))
  *   hᵢ    = SHA-256(hᵢ₋₁ ‖ leafᵢ)  over raw digest bytes, in seq order; the last one is the chain head.
@@ -58,9 +58,8 @@ export function chainGenesis(header: TraceHeader): string {
   return sha256Hex(GENESIS_PREFIX, canonicalBytes(header));
 }
 
-export function chainNext(previousHex: string, leafHex: string): string {
-  return sha256Hex(Buffer.from(previousHex, "hex"), Buffer.from(leafHex, "hex"));
-}
+// The chain step is the same in both formats.
+export { chainNext } from "../chain.js";
 
 /** The hash a trace header pins its plan with. */
 export function planHash(plan: unknown): string {

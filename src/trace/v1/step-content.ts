@@ -1,4 +1,4 @@
-import type { TraceStep } from "../glossary.js";
+import type { TraceStep } from "../../glossary.js";
 import type { StepContent } from "./step-hash.js";
 
 export type UnhashedTraceStep = Omit<TraceStep, "leafHash" | "chainHash">;

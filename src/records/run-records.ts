@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { describeFailure, isFailureCode } from "../failure-catalog.js";
-import type { PlannerUsage, Run, TraceStep } from "../glossary.js";
-import type { RunEnding } from "./finalize.js";
+import type { PlannerUsage, Run, RunEnding, TraceStep } from "../glossary.js";
+
 
 /**
  * The records a terminal run leaves (upstream §1.3, §1.7–1.9, §5.4), built here as plain rows and written by the
@@ -87,6 +87,8 @@ export interface RecordInput {
   steps: readonly TraceStep[];
   /** Why trace artifacts are absent, for a run that never executed. */
   notExecutedReason?: string;
+  /** Why nothing was signed, for a run whose trace failed its integrity check: no checkpoint exists. */
+  unsignedReason?: string;
   rootHash: string | null;
   /**
    * What a model's planning cost, for a run whose planning failed and so has no plan to carry it; a run with a
@@ -111,6 +113,7 @@ const FAILURE_CLASSES: Record<string, { severity: IncidentRow["severity"]; categ
   PLAN_INVALID: { severity: "MEDIUM", category: "EXECUTION_FAILURE", title: "Plan Invalid" },
   CANCELLED: { severity: "LOW", category: "MANUAL", title: "Run Cancelled" },
   AGENT_CRASH: { severity: "CRITICAL", category: "EXECUTION_FAILURE", title: "Run Abandoned" },
+  TRACE_TAMPERED: { severity: "CRITICAL", category: "INTEGRITY_VIOLATION", title: "Trace Tampered" },
   UNKNOWN: { severity: "MEDIUM", category: "EXECUTION_FAILURE", title: "Run Failed" },
 };
 
@@ -131,6 +134,8 @@ function errorCodeOf(input: RecordInput): string {
       return "PLAN_INVALID";
     case "system_failure":
       return "AGENT_CRASH";
+    case "tampered":
+      return "TRACE_TAMPERED";
     default:
       return "UNKNOWN";
   }
@@ -300,15 +305,18 @@ function buildEvidence(input: RecordInput, llmExpected: boolean): EvidenceRow {
     observed.push("llm_record");
   }
   const missingReasons: Record<string, string> = {};
-  if (input.notExecutedReason === undefined) observed.unshift("aos_traces", "checkpoint");
+  if (input.notExecutedReason === undefined) observed.unshift("aos_traces", ...(input.unsignedReason === undefined ? ["checkpoint"] : []));
   if (input.steps.length > 0) observed.splice(1, 0, "aos_trace_steps");
   for (const artifact of expected) {
-    if (!observed.includes(artifact)) missingReasons[artifact] = input.notExecutedReason ?? "no step was recorded";
+    const reason = input.unsignedReason ?? input.notExecutedReason;
+    if (!observed.includes(artifact)) missingReasons[artifact] = reason ?? "no step was recorded";
   }
   const missing = expected.filter((artifact) => !observed.includes(artifact));
   const score = observed.length / expected.length;
-  // As upstream grades it: a missing trace or steps fails; otherwise the score decides.
-  const status = missing.some((artifact) => artifact.startsWith("aos_trace")) ? "FAILED" : score >= 0.8 ? "VALID" : "DEGRADED";
+  // As upstream grades it: a missing trace or steps fails, and so does a trace that failed its integrity check;
+  // otherwise the score decides.
+  const failed = input.unsignedReason !== undefined || missing.some((artifact) => artifact.startsWith("aos_trace"));
+  const status = failed ? "FAILED" : score >= 0.8 ? "VALID" : "DEGRADED";
   return { id: `ie-${input.run.id}`, expected, observed, missing, missingReasons, score, status };
 }
 

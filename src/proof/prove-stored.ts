@@ -1,0 +1,132 @@
+import type { Queryable } from "../db/database.js";
+import { findCopyDisagreements } from "../db/queries/trace-copies.js";
+import { isTerminal, type Plan, type TraceStep } from "../glossary.js";
+import type { AttestationKeys } from "../trace/attestation.js";
+import { provenFacts, type RunFacts } from "../trace/run-facts.js";
+import type { NoteVerifier } from "../trace/signed-note.js";
+import { planHash } from "../trace/v1/step-hash.js";
+import { verifyTrace as verifyV1Trace } from "../trace/v1/verify-trace.js";
+import type { ProofVerdict } from "../trace/verdict.js";
+import { type CheckedTrace, verifyTraceRecord } from "../trace/verify-trace.js";
+import { type StoredTrace, storedAttestations, traceRecordOf, traceStepsOf } from "./stored-trace.js";
+
+/** The keys a proof from the database is checked with: trusted verification keys, and attestation keys if held. */
+export interface ProofKeys {
+  verifiers: readonly NoteVerifier[];
+  /** Present on a host holding the signing key: attestations are then checked too. */
+  attestation: AttestationKeys | undefined;
+}
+
+/** A stored run's proof, with what readers show beside it: the run's proven facts and its steps from their bytes. */
+export interface StoredProof {
+  verdict: ProofVerdict;
+  facts: RunFacts | null;
+  steps: TraceStep[];
+  /** Whether the attestations were checked (this host holds the attestation keys). */
+  attestationsChecked: boolean;
+}
+
+/**
+ * Verifies a run from the database (docs/proofs.md, "In the database"): the bytes as a bundle's would be, then
+ * what only the database has — the stored hash columns, the run's cursor, the attestations (when this host holds
+ * the key), and every queryable copy against the bytes. The first disagreement is TAMPERED, naming its column.
+ */
+export async function proveStoredTrace(db: Queryable, stored: StoredTrace, keys: ProofKeys): Promise<StoredProof> {
+  const steps = traceStepsOf(stored);
+  const record = traceRecordOf(stored);
+  if (stored.trace.format === "aos-trace-v1" || record === undefined) {
+    return { verdict: proveV1(stored, keys.verifiers), facts: null, steps, attestationsChecked: false };
+  }
+  const attestations = keys.attestation && storedAttestations(stored, keys.attestation);
+  const checked = verifyTraceRecord(record, keys.verifiers, attestations);
+  const proof = { facts: provenFacts(checked), steps, attestationsChecked: attestations !== undefined };
+  const { verdict } = checked;
+  if (verdict.status === "TAMPERED") return { ...proof, verdict };
+  const problem = rowProblem(stored, checked);
+  if (problem !== undefined) return { ...proof, verdict: tampered(verdict, problem) };
+  // Copies are compared only with bytes known to be the ones written: signed, or attested.
+  const authenticated = verdict.status === "VERIFIED" || (verdict.status === "INCOMPLETE" && attestations !== undefined);
+  if (!authenticated) return { ...proof, verdict };
+  const [differs] = await findCopyDisagreements(db, stored.trace.traceId);
+  if (differs === undefined) return { ...proof, verdict };
+  const where = differs.seq === null ? "" : ` at seq ${differs.seq}`;
+  const reason = `${differs.table}.${differs.column}${where} differs from what the trace's bytes record (the database copy was changed)`;
+  return { ...proof, verdict: tampered(verdict, { seq: differs.seq, field: `${differs.table}.${differs.column}`, reason }) };
+}
+
+interface RowProblem {
+  seq: number | null;
+  field: string;
+  reason: string;
+}
+
+function tampered(verdict: ProofVerdict, problem: RowProblem): ProofVerdict {
+  return { ...verdict, status: "TAMPERED", failureReason: problem.reason, firstBadSeq: problem.seq, field: problem.field };
+}
+
+/**
+ * What the run and trace rows must say of a trace whose bytes checked: whether it ended, its cursor, and the
+ * finalization columns stored beside the bytes (exact strings and integers, so compared here). The leaf and chain
+ * hashes and the root hash were checked with the bytes.
+ */
+function rowProblem(stored: StoredTrace, checked: CheckedTrace): RowProblem | undefined {
+  const { run, trace, rows, checkpoint } = stored;
+  const ended = checked.runEnd !== undefined;
+  if (isTerminal(run.status) && !ended) {
+    const reason =
+      run.terminationReason === "tampered"
+        ? `the worker that took this run found its trace tampered and ended it without signing: ${run.errorMessage ?? ""}`
+        : `the run is ${run.status}, but its trace has no run-end: the run did not end the way its trace records`;
+    return { seq: rows.length, field: "runs.status", reason };
+  }
+  if (!isTerminal(run.status) && ended) return { seq: null, field: "runs.status", reason: `the run is ${run.status}, but its trace records its end` };
+  const pruned = checked.verdict.prunedSeqs[0];
+  if (!ended && pruned !== undefined) {
+    return { seq: pruned, field: `aos_trace_steps.params at seq ${pruned}`, reason: `seq ${pruned}: a payload is missing, but only a finished run's steps are pruned` };
+  }
+  const head = checked.chain.at(-1) ?? checked.genesis;
+  if (run.nextSeq !== rows.length || run.chainHead !== head) {
+    return { seq: null, field: "runs.next_seq", reason: "the run's cursor (next_seq, chain_head) is not where its trace ends" };
+  }
+  const finalization = ended ? { merkleRoot: checked.verdict.merkleRoot, treeSize: rows.length + 1 } : { merkleRoot: null, treeSize: null };
+  if (trace.merkleRoot !== finalization.merkleRoot || trace.treeSize !== finalization.treeSize) {
+    return { seq: null, field: "aos_traces.merkle_root", reason: "the trace row's merkle_root and tree_size are not those of its leaves" };
+  }
+  const signed = checked.verdict.checkpoint;
+  if (checkpoint !== undefined && signed !== null) {
+    const agrees =
+      checkpoint.origin === signed.origin &&
+      checkpoint.treeSize === signed.treeSize &&
+      checkpoint.merkleRoot === signed.merkleRoot.toString("hex") &&
+      checkpoint.chainHead === signed.chainHead &&
+      checkpoint.runId === run.id &&
+      checked.verdict.signingKeys.includes(`${checkpoint.keyName}+${checkpoint.keyId}`);
+    if (!agrees) return { seq: null, field: "aos_checkpoints", reason: "the checkpoint row's columns are not what its signed note says" };
+  }
+  return undefined;
+}
+
+/** Format v1: the leaves re-hashed from the columns, as before format v2; the verdict says what v1 leaves out. */
+function proveV1(stored: StoredTrace, verifiers: readonly NoteVerifier[]): ProofVerdict {
+  const { run, trace, rows, checkpoint } = stored;
+  return verifyV1Trace(
+    {
+      header: {
+        trace_id: trace.traceId,
+        run_id: run.id,
+        tenant_id: run.tenantId,
+        agent_id: run.agentId,
+        plan_hash: planHash(run.plan as Plan | null),
+        created_at: trace.createdAt.toISOString(),
+      },
+      storedPlanHash: trace.planHash,
+      steps: rows.map((row) => row.copies),
+      finished: isTerminal(run.status),
+      storedRootHash: trace.rootHash,
+      storedMerkleRoot: trace.merkleRoot,
+      storedTreeSize: trace.treeSize,
+      checkpointNote: checkpoint?.note ?? null,
+    },
+    verifiers,
+  );
+}

@@ -1,0 +1,75 @@
+import type { StepDecision, StepStatus } from "../glossary.js";
+import type { Bytes } from "./digest.js";
+import { type Check, exactObject, isCount, isHex64, isString, isTimestamp, literal, nullable, oneOf } from "./record-shape.js";
+import { type Parsed, parseRecord } from "./trace-header.js";
+
+/**
+ * A step leaf's header in format v2 (docs/proofs.md, "Step leaves"): every field of one attempt except its
+ * payloads, which it names by hash. leaf = SHA-256(0x00 ‖ header bytes).
+ */
+export interface StepHeader {
+  kind: "step";
+  seq: number;
+  step_index: number;
+  step_id: string;
+  attempt: number;
+  next_step_index: number;
+  skill: string;
+  skill_version: string;
+  status: StepStatus;
+  outcome_code: string;
+  cost_cents: number;
+  tokens: number;
+  duration_ms: number;
+  started_at: string;
+  completed_at: string;
+  decision: StepDecision | null;
+  params_sha256: string;
+  outcome_sha256: string | null;
+  error_sha256: string | null;
+}
+
+/** The three payloads of a step, by the header member holding each one's hash. */
+export const PAYLOADS = ["params", "outcome", "error"] as const;
+export type PayloadName = (typeof PAYLOADS)[number];
+
+export const STEP_STATUSES: readonly StepStatus[] = ["succeeded", "failed", "blocked", "started", "interrupted"];
+
+const isAttempt: Check = (value) => (Number.isSafeInteger(value) && (value as number) >= 1 ? undefined : "not a whole number ≥ 1");
+
+const decision = exactObject({
+  action: oneOf(["allow", "deny", "require_approval"]),
+  reason: isString,
+  policy_id: isString,
+  policy_hash: isString,
+});
+
+const STEP_MEMBERS = {
+  kind: literal("step"),
+  seq: isCount,
+  step_index: isCount,
+  step_id: isString,
+  attempt: isAttempt,
+  next_step_index: isCount,
+  skill: isString,
+  skill_version: isString,
+  status: oneOf(STEP_STATUSES),
+  outcome_code: isString,
+  cost_cents: isCount,
+  tokens: isCount,
+  duration_ms: isCount,
+  started_at: isTimestamp,
+  completed_at: isTimestamp,
+  decision: nullable(decision),
+  params_sha256: isHex64,
+  outcome_sha256: nullable(isHex64),
+  error_sha256: nullable(isHex64),
+};
+
+export function parseStepHeader(bytes: Bytes): Parsed<StepHeader> {
+  return parseRecord<StepHeader>(bytes, STEP_MEMBERS);
+}
+
+export function payloadHash(header: StepHeader, payload: PayloadName): string | null {
+  return payload === "params" ? header.params_sha256 : payload === "outcome" ? header.outcome_sha256 : header.error_sha256;
+}
