@@ -84,9 +84,15 @@ function rowProblem(stored: StoredTrace, checked: CheckedTrace): RowProblem | un
   if (!ended && pruned !== undefined) {
     return { seq: pruned, field: `aos_trace_steps.params at seq ${pruned}`, reason: `seq ${pruned}: a payload is missing, but only a finished run's steps are pruned` };
   }
-  const head = checked.chain.at(-1) ?? checked.genesis;
-  if (run.nextSeq !== rows.length || run.chainHead !== head) {
-    return { seq: null, field: "runs.next_seq", reason: "the run's cursor (next_seq, chain_head) is not where its trace ends" };
+  const moved = rows.findIndex((row, position) => row.seq !== position);
+  if (moved >= 0) return { seq: moved, field: "aos_trace_steps.seq", reason: `the row at position ${moved} says seq ${rows[moved]?.seq}` };
+  if (run.nextSeq !== rows.length) {
+    const what = run.nextSeq > rows.length ? "rows are missing" : "rows were added";
+    const reason = `the run's cursor says ${run.nextSeq} step rows were written, but the trace has ${rows.length}: ${what}`;
+    return { seq: Math.min(run.nextSeq, rows.length), field: "runs.next_seq", reason };
+  }
+  if (run.chainHead !== (checked.chain.at(-1) ?? checked.genesis)) {
+    return { seq: null, field: "runs.chain_head", reason: "the run's chain_head is not where its trace ends" };
   }
   const finalization = ended ? { merkleRoot: checked.verdict.merkleRoot, treeSize: rows.length + 1 } : { merkleRoot: null, treeSize: null };
   if (trace.merkleRoot !== finalization.merkleRoot || trace.treeSize !== finalization.treeSize) {

@@ -54,7 +54,7 @@ run_copies as (
     (14, 'attempts', t.e is not null and r.attempts is distinct from (t.e ->> 'attempts')::int),
     (15, 'started_at', t.e is not null and r.started_at is distinct from (t.e ->> 'started_at')::timestamptz),
     (16, 'completed_at', r.completed_at is distinct from (t.e ->> 'completed_at')::timestamptz),
-    (17, 'duration_ms', t.e is not null and r.duration_ms is distinct from (t.e ->> 'duration_ms')::float8),
+    (17, 'duration_ms', r.duration_ms is distinct from (t.e ->> 'duration_ms')::float8),
     (18, 'worker_id', t.e is not null and r.worker_id is not null),
     (19, 'lease_expires_at', t.e is not null and r.lease_expires_at is not null),
     (20, 'next_attempt_at', t.e is not null and r.next_attempt_at is not null)
