@@ -1,115 +1,189 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyProofBundle } from "../src/client/verify.js";
+import { proofKeys } from "../src/services/proof-keys.js";
 import { exportProofBundle } from "../src/services/proofs.js";
-import { type BundleStep, type FullBundleStep, type ProofBundle, parseBundle } from "../src/trace/bundle.js";
+import { parseRetentionAge, pruneFinishedRuns } from "../src/services/retention.js";
+import { type ProofBundle } from "../src/trace/bundle.js";
+import { chainNext, leafHashOf } from "../src/trace/chain.js";
 import { loadVerifiers } from "../src/trace/key-store.js";
-import { encodeVerifierKey, generateSigningKey, type NoteVerifier } from "../src/trace/signed-note.js";
-import { verifyTrace } from "../src/trace/verify-trace.js";
+import { encodeVerifierKey, generateSigningKey, type NoteVerifier, parseVerifierKey } from "../src/trace/signed-note.js";
+import { type VerdictJson, verifyBundleText } from "../src/trace/verify-bundle.js";
+import { bundleMutations } from "./support/bundle-mutations.js";
 import { runCli, tempHome, writePlan } from "./support/cli.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
-import { runToEnd, testConfig } from "./support/harness.js";
+import { testConfig } from "./support/harness.js";
+import { finishedRichRun, parkedRichRun } from "./support/rich-run.js";
 
 const config = testConfig();
-const plan = {
-  steps: [
-    { step_id: "a", skill: "json_transform", params: { payload: { who: "Ada" }, mapping: { who: "who" } } },
-    { step_id: "b", skill: "json_transform", params: { payload: { hi: "hello {{a.who}}" }, mapping: { hi: "hi" } } },
-    { step_id: "c", skill: "json_transform", params: { payload: { n: 3 }, mapping: { n: "n" } } },
-  ],
-};
 
-/** The run exported here is never pruned, so every step carries its payload. */
-const full = (step: BundleStep | undefined) => step as FullBundleStep;
-
-function check(bundle: ProofBundle | string, verifiers: NoteVerifier[]) {
-  const parsed = parseBundle(typeof bundle === "string" ? bundle : JSON.stringify(bundle));
-  if (!parsed.ok) return { status: "TAMPERED", firstBadSeq: parsed.firstBadSeq, reason: parsed.reason };
-  const verdict = verifyTrace(parsed.evidence, verifiers);
-  return { status: verdict.status, firstBadSeq: verdict.firstBadSeq, reason: verdict.failureReason };
+/** `aos verify`'s own function; text that is not a bundle throws a USAGE error, reported here as that code. */
+function verify(text: string, verifiers: readonly NoteVerifier[]): VerdictJson | { verification_status: "USAGE"; reason: string } {
+  try {
+    return verifyBundleText(text, verifiers);
+  } catch (error) {
+    return { verification_status: "USAGE", reason: (error as Error).message };
+  }
 }
 
-describe("proof bundles, checked offline", () => {
+describe("proof bundles against a bundle holder", () => {
   const backend = testBackends()[0]!;
   let db: TestDatabase;
-  let original: ProofBundle;
   let verifiers: NoteVerifier[];
+  const bundles: Record<"finished" | "pruned" | "unfinished", ProofBundle> = {} as never;
   beforeAll(async () => {
     db = await backend.open();
-    const detail = await runToEnd(db, config, { tenantId: "t-bundle", goal: "bundle me", plan });
-    original = await exportProofBundle(db, config, "t-bundle", detail.run.id);
+    const finished = await finishedRichRun(db, config, "t-bundle");
+    bundles.finished = (await exportProofBundle(db, config, "t-bundle", finished.runId)) as ProofBundle;
+    const pruned = await finishedRichRun(db, config, "t-bundle-pruned");
+    const report = await pruneFinishedRuns(db, proofKeys(config), {
+      olderThan: parseRetentionAge("1m"),
+      tenantId: "t-bundle-pruned",
+      dryRun: false,
+      now: new Date(Date.now() + 3_600_000),
+    });
+    expect(report.runs).toBe(1);
+    bundles.pruned = (await exportProofBundle(db, config, "t-bundle-pruned", pruned.runId)) as ProofBundle;
+    const parked = await parkedRichRun(db, config, "t-bundle-parked");
+    bundles.unfinished = (await exportProofBundle(db, config, "t-bundle-parked", parked.runId)) as ProofBundle;
+    // The signing key exists once the first run was created.
     verifiers = loadVerifiers(config);
+    expect(verifiers).toHaveLength(1);
   });
   afterAll(async () => db?.close());
 
-  const mutated = (change: (bundle: ProofBundle) => void): ProofBundle => {
-    const copy = structuredClone(original);
-    change(copy);
-    return copy;
-  };
-
-  it("verifies as exported, carries no private key, and fails under another key", () => {
-    expect(check(original, verifiers)).toEqual({ status: "VERIFIED", firstBadSeq: null, reason: null });
-    expect(JSON.stringify(original)).not.toContain("PRIVATE+KEY");
-    expect(check(original, [generateSigningKey("aos.local").verifier]).status).toBe("TAMPERED");
+  it("verifies as exported: the finished run VERIFIED, the pruned one VERIFIED saying so, the parked one INCOMPLETE", () => {
+    const text = (bundle: ProofBundle) => JSON.stringify(bundle, null, 2);
+    expect(verify(text(bundles.finished), verifiers)).toMatchObject({ verification_status: "VERIFIED", pruned_steps: 0, format: "aos-trace-v2" });
+    const pruned = verify(text(bundles.pruned), verifiers) as VerdictJson;
+    expect(pruned).toMatchObject({ verification_status: "VERIFIED", format: "aos-trace-v2" });
+    expect(pruned.pruned_steps).toBe(pruned.step_count);
+    expect(verify(text(bundles.unfinished), verifiers)).toMatchObject({ verification_status: "INCOMPLETE" });
+    // The facts a reader gets come from the proven bytes.
+    expect((verify(text(bundles.finished), verifiers) as VerdictJson).run).toMatchObject({ goal: "a run with every kind of row", end: { status: "succeeded" } });
+    expect(JSON.stringify(bundles)).not.toContain("PRIVATE+KEY");
   });
 
-  const cases: [string, (bundle: ProofBundle) => void, number | null][] = [
-    ["a step's params", (b) => void ((full(b.steps[1]).params.payload as Record<string, string>).hi = "hello Eve"), 1],
-    ["a step's outcome", (b) => void (full(b.steps[2]).outcome_data = { n: 4 }), 2],
-    ["a step's status", (b) => void (b.steps[0]!.status = "failed"), 0],
-    ["a step's cost", (b) => void (b.steps[1]!.cost_cents = 1), 1],
-    ["a step's timestamp", (b) => void (b.steps[2]!.completed_at = "2001-01-01T00:00:00.000Z"), 2],
-    ["a step's decision", (b) => void (b.steps[0]!.decision = { action: "allow", reason: "r", policy_id: "p", policy_hash: "h" }), 0],
-    ["a malformed timestamp", (b) => void (b.steps[1]!.started_at = "yesterday"), 1],
-    ["a deleted step", (b) => void b.steps.splice(1, 1), 1],
-    ["an inserted step", (b) => void b.steps.push({ ...b.steps[2]!, seq: 3 }), 3],
-    ["two reordered steps", (b) => void b.steps.reverse(), 0],
-    ["a truncated trace", (b) => void (b.steps.length = 1), 1],
-    ["the tenant", (b) => void (b.run.tenant_id = "mallory"), 0],
-    ["the run id", (b) => void (b.run.run_id = "00000000-0000-0000-0000-000000000000"), 0],
-    ["the checkpoint", (b) => void (b.checkpoint = (b.checkpoint ?? "").replace("\n3\n", "\n2\n")), null],
-    ["a missing checkpoint", (b) => void (b.checkpoint = null), null],
-    ["the stored chain head", (b) => void (b.trace.root_hash = "0".repeat(64)), null],
-  ];
-  it.each(cases)("catches a changed %s", (_what, change, firstBadSeq) => {
-    const result = check(mutated(change), verifiers);
-    expect(result.status).toBe("TAMPERED");
-    expect(result.firstBadSeq).toBe(firstBadSeq);
+  it.each(["finished", "pruned", "unfinished"] as const)(
+    "a %s run's bundle: no single change of any value verifies, and a change inside steps[i] names seq i",
+    (which) => {
+      const mutations = bundleMutations(bundles[which]);
+      const before = verify(JSON.stringify(bundles[which]), verifiers) as VerdictJson;
+      expect(before.verification_status).toBe(which === "unfinished" ? "INCOMPLETE" : "VERIFIED");
+      const wrong: string[] = [];
+      for (const mutation of mutations) {
+        const verdict = verify(mutation.text, verifiers);
+        if (verdict.verification_status === "VERIFIED") {
+          const withheld = mutation.withholds && (verdict as VerdictJson).pruned_steps > before.pruned_steps;
+          if (!withheld) wrong.push(`${mutation.what}: VERIFIED`);
+          continue;
+        }
+        const step = /^steps\[(\d+)\]/.exec(mutation.what);
+        const seq = step === null ? null : Number(step[1]);
+        const named = verdict as VerdictJson;
+        if (seq !== null && named.verification_status === "TAMPERED" && named.first_bad_seq !== seq) {
+          wrong.push(`${mutation.what}: TAMPERED at seq ${named.first_bad_seq} (${named.field}), not ${seq}`);
+        }
+      }
+      expect(wrong).toEqual([]);
+      // The walk is not vacuous: every step's header, payloads and hashes, the run-end and the checkpoint were changed.
+      expect(mutations.length).toBeGreaterThan(which === "unfinished" ? 150 : 600);
+    },
+  );
+
+  it("any single change, drawn at random, is never VERIFIED (fast-check, over the finished run's bundle)", () => {
+    const text = JSON.stringify(bundles.finished, null, 2);
+    fc.assert(
+      fc.property(fc.nat({ max: text.length - 1 }), fc.string({ minLength: 1, maxLength: 3 }), (at, inserted) => {
+        const changed = text.slice(0, at) + inserted + text.slice(at + 1);
+        fc.pre(changed !== text);
+        const verdict = verify(changed, verifiers);
+        // A change outside any value (white space between tokens) leaves the same bundle; anything else fails.
+        const same = (() => {
+          try {
+            return JSON.stringify(JSON.parse(changed)) === JSON.stringify(bundles.finished);
+          } catch {
+            return false;
+          }
+        })();
+        expect(verdict.verification_status === "VERIFIED").toBe(same);
+      }),
+      { numRuns: 400 },
+    );
   });
 
-  it("makes `aos verify` exit 1 for every one of those changes, with no database", async () => {
-    const home = tempHome();
-    const key = verifiers.map(encodeVerifierKey)[0] as string;
-    const offline = { AOS_HOME: join(home, "absent"), DATABASE_URL: "postgres://nobody@127.0.0.1:1/nothing" };
-    for (const [what, change] of cases) {
-      const file = join(home, "mutated.json");
-      writeFileSync(file, JSON.stringify(mutated(change)));
-      const result = await runCli(["verify", file, "--key", key, "--json"], offline);
-      expect([what, result.code]).toEqual([what, 1]);
-      expect(JSON.parse(result.stdout).verification_status).toBe("TAMPERED");
-    }
+  it("a malformed value is TAMPERED naming the field, never a crash: an impossible date inside the run-end", () => {
+    const bundle = structuredClone(bundles.finished);
+    const runEnd = (bundle.run_end as string).replace(/"completed_at":"[^"]+"/, '"completed_at":"2026-13-45T99:99:99.999Z"');
+    // Made consistent with the stored hashes, as a careful forger would: only the signature can tell.
+    const lastChain = bundle.steps.at(-1)!.chain_hash;
+    bundle.run_end = runEnd;
+    bundle.root_hash = chainNext(lastChain, leafHashOf(runEnd));
+    expect(verify(JSON.stringify(bundle), verifiers)).toMatchObject({ verification_status: "TAMPERED", field: "run_end.completed_at" });
   });
 
-  it("names the right step when a single byte of the file changes", () => {
-    const text = JSON.stringify(original, null, 2);
-    const at = text.indexOf("hello Ada");
-    const flipped = `${text.slice(0, at + 6)}B${text.slice(at + 7)}`;
-    expect(check(flipped, verifiers)).toMatchObject({ status: "TAMPERED", firstBadSeq: 1 });
-    expect(check(text.replace('"format"', '"formet"'), verifiers).status).toBe("TAMPERED");
-    expect(check(text.slice(0, -10), verifiers).status).toBe("TAMPERED");
+  it("trust fails closed: another signer is UNTRUSTED_KEY naming its key, a non-bundle throws, the SDK agrees", () => {
+    const stranger = generateSigningKey("aos.local").verifier;
+    const text = JSON.stringify(bundles.finished);
+    const untrusted = verify(text, [stranger]) as VerdictJson;
+    expect(untrusted).toMatchObject({ verification_status: "UNTRUSTED_KEY", signature_valid: null });
+    expect(untrusted.failure_reason).toContain(untrusted.signing_keys[0]);
+    expect(verify('{"name":"aos","version":"0.1.0"}', verifiers)).toMatchObject({ verification_status: "USAGE", reason: expect.stringMatching(/^not an AOS proof bundle/) });
+    expect(verify("not json", verifiers)).toMatchObject({ verification_status: "USAGE" });
+    expect(verify(JSON.stringify({ ...bundles.finished, format: "aos-proof-bundle/v9" }), verifiers)).toMatchObject({ verification_status: "UNSUPPORTED" });
+
+    const vkeys = verifiers.map(encodeVerifierKey);
+    expect(verifyProofBundle(bundles.finished, vkeys)).toMatchObject({ verification_status: "VERIFIED" });
+    expect(verifyProofBundle(text.replace('"status\\":\\"succeeded', '"status\\":\\"failed'), vkeys).verification_status).toBe("TAMPERED");
+    expect(verifyProofBundle(bundles.finished, [encodeVerifierKey(stranger)]).verification_status).toBe("UNTRUSTED_KEY");
+    expect(() => verifyProofBundle(bundles.finished, [])).toThrow(/at least one trusted verification key/);
+    expect(() => verifyProofBundle({ hello: "world" }, vkeys)).toThrow(/not an AOS proof bundle/);
   });
 });
 
-describe("the README's proof walk, as child processes", () => {
-  it("runs, proves, exports, verifies offline with no database, and catches one changed byte", async () => {
+describe("format v1 bundles, exported before format v2", () => {
+  const fixture = JSON.parse(readFileSync(new URL("./fixtures/v1/rows.json", import.meta.url), "utf8"));
+  const v1 = (name: string) => readFileSync(new URL(`./fixtures/v1/${name}.aosproof.json`, import.meta.url), "utf8");
+  const key = (parseVerifierKey(fixture.vkey) as { ok: true; key: NoteVerifier }).key;
+
+  it("keep verifying as v1, saying what v1 does not cover", () => {
+    for (const name of ["untouched", "pruned"]) {
+      const verdict = verify(v1(name), [key]) as VerdictJson;
+      expect([name, verdict.verification_status, verdict.format]).toEqual([name, "VERIFIED", "aos-trace-v1"]);
+      expect(verdict.not_covered).toMatch(/does not cover the run's own facts/);
+    }
+  });
+
+  it("never trust the keys they name, and a malformed date is TAMPERED naming it", () => {
+    const bundle = JSON.parse(v1("untouched"));
+    const attacker = generateSigningKey("aos.local");
+    bundle.verification_keys = [fixture.vkey, attacker.verifierKey];
+    expect(verify(JSON.stringify(bundle), [attacker.verifier])).toMatchObject({ verification_status: "UNTRUSTED_KEY" });
+    bundle.steps[1].completed_at = "2026-13-45T99:99:99.999Z";
+    const verdict = verify(JSON.stringify(bundle), [key]) as VerdictJson;
+    expect(verdict).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 1 });
+    expect(verdict.failure_reason).toMatch(/steps\[1\]\.completed_at: not a canonical timestamp of a real date/);
+  });
+});
+
+describe("`aos verify` as a user runs it", () => {
+  const plan = {
+    steps: [
+      { step_id: "a", skill: "json_transform", params: { payload: { who: "Ada" }, mapping: { who: "who" } } },
+      { step_id: "b", skill: "json_transform", params: { payload: { hi: "hello {{a.who}}" }, mapping: { hi: "hi" } } },
+      { step_id: "c", skill: "json_transform", params: { payload: { n: 3 }, mapping: { n: "n" } } },
+    ],
+  };
+
+  it("the README's proof walk: run, prove, export, verify offline, catch one changed byte, prove one step", { timeout: 120_000 }, async () => {
     const home = tempHome();
     const env = { AOS_HOME: home };
     const run = JSON.parse((await runCli(["run", "--tenant-id", "demo", "--goal", "walk", "--plan", writePlan(home, plan), "--json"], env)).stdout);
     expect(run.proof.verification_status).toBe("VERIFIED");
     const proof = await runCli(["proof", run.run_id, "--tenant-id", "demo"], env);
-    expect(proof.code).toBe(0);
-    expect(proof.stdout).toContain("VERIFIED");
+    expect([proof.code, proof.stdout.split("\n")[0]]).toEqual([0, `Proof for run ${run.run_id}: VERIFIED`]);
     const bundle = join(home, "run.aosproof.json");
     expect((await runCli(["export-proof", run.run_id, "--tenant-id", "demo", "-o", bundle], env)).code).toBe(0);
     const vkey = (await runCli(["keys"], env)).stdout.trim().split("\n")[0] as string;
@@ -118,8 +192,7 @@ describe("the README's proof walk, as child processes", () => {
     // Offline: no AOS_HOME that exists, and a DATABASE_URL that points nowhere.
     const offline = { AOS_HOME: join(home, "does-not-exist"), DATABASE_URL: "postgres://nobody@127.0.0.1:1/nothing" };
     const verified = await runCli(["verify", bundle, "--key", vkey], offline);
-    expect(verified.stdout).toContain("VERIFIED");
-    expect(verified.code).toBe(0);
+    expect([verified.code, verified.stdout.split("\n")[0]]).toEqual([0, `Proof for bundle ${bundle} (run ${run.run_id}): VERIFIED`]);
     const text = readFileSync(bundle, "utf8");
     const at = text.indexOf("hello Ada");
     writeFileSync(bundle, `${text.slice(0, at + 6)}B${text.slice(at + 7)}`);
@@ -130,9 +203,48 @@ describe("the README's proof walk, as child processes", () => {
     const stepProof = join(home, "step.tlog-proof");
     expect((await runCli(["prove-step", run.run_id, "--tenant-id", "demo", "--seq", "2", "-o", stepProof], env)).code).toBe(0);
     const step = await runCli(["verify-step", stepProof, "--key", vkey], offline);
-    expect(step.code).toBe(0);
-    expect(step.stdout).toContain("step seq 2 of 3");
+    expect([step.code, step.stdout]).toEqual([0, expect.stringContaining("seq 2 of 4")]);
     writeFileSync(stepProof, readFileSync(stepProof, "utf8").replace("\nindex 2\n", "\nindex 1\n"));
     expect((await runCli(["verify-step", stepProof, "--key", vkey], offline)).code).toBe(1);
+  });
+
+  it("refuses with exit 2 and says how when there is no trusted key, or the file is not a bundle", { timeout: 60_000 }, async () => {
+    const home = tempHome();
+    const run = JSON.parse((await runCli(["run", "--tenant-id", "demo", "--goal", "keys", "--plan", writePlan(home, plan), "--json"], { AOS_HOME: home })).stdout);
+    const bundle = join(home, "run.aosproof.json");
+    await runCli(["export-proof", run.run_id, "--tenant-id", "demo", "-o", bundle], { AOS_HOME: home });
+    const nowhere = { AOS_HOME: join(home, "no-keys-here") };
+    const keyless = await runCli(["verify", bundle], nowhere);
+    expect(keyless.code).toBe(2);
+    expect(keyless.stderr).toMatch(/no trusted key: .*pass --key/);
+    // The local key store is trusted without --key; so is AOS_VERIFIER_KEYS.
+    expect((await runCli(["verify", bundle], { AOS_HOME: home })).code).toBe(0);
+    const vkey = (await runCli(["keys"], { AOS_HOME: home })).stdout.trim().split("\n")[0] as string;
+    expect((await runCli(["verify", bundle], { ...nowhere, AOS_VERIFIER_KEYS: vkey })).code).toBe(0);
+    const notBundle = await runCli(["verify", new URL("../package.json", import.meta.url).pathname, "--key", vkey], nowhere);
+    expect([notBundle.code, notBundle.stderr]).toEqual([2, expect.stringMatching(/not an AOS proof bundle/)]);
+  });
+
+  it("after `aos keys rotate`, a new bundle checked against the old published key is UNTRUSTED_KEY naming the new key", { timeout: 60_000 }, async () => {
+    const home = tempHome();
+    const env = { AOS_HOME: home };
+    const runAndExport = async (name: string) => {
+      const run = JSON.parse((await runCli(["run", "--tenant-id", "demo", "--goal", name, "--plan", writePlan(home, plan), "--json"], env)).stdout);
+      const file = join(home, `${name}.aosproof.json`);
+      await runCli(["export-proof", run.run_id, "--tenant-id", "demo", "-o", file], env);
+      return file;
+    };
+    const before = await runAndExport("before");
+    const oldKey = (await runCli(["keys"], env)).stdout.trim().split("\n")[0] as string;
+    expect((await runCli(["keys", "rotate"], env)).code).toBe(0);
+    const after = await runAndExport("after");
+    const newKey = (await runCli(["keys"], env)).stdout.trim().split("\n")[0] as string;
+    const offline = { AOS_HOME: join(home, "absent") };
+    expect((await runCli(["verify", before, "--key", oldKey], offline)).code).toBe(0);
+    const checked = await runCli(["verify", after, "--key", oldKey, "--json"], offline);
+    expect(checked.code).toBe(1);
+    const verdict = JSON.parse(checked.stdout);
+    expect(verdict).toMatchObject({ verification_status: "UNTRUSTED_KEY", signing_keys: [newKey.split("+").slice(0, 2).join("+")] });
+    expect((await runCli(["verify", after, "--key", newKey], offline)).code).toBe(0);
   });
 });

@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { setPolicy } from "../src/services/policies.js";
 import { getRunProof, type RunProof } from "../src/services/proofs.js";
 import { proofKeys } from "../src/services/proof-keys.js";
-import { approveRun } from "../src/services/run-decisions.js";
 import { parseRetentionAge, pruneFinishedRuns } from "../src/services/retention.js";
-import { claimAndExecute } from "../src/worker/claim.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
-import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
+import { testConfig } from "./support/harness.js";
+import { finishedRichRun, parkedRichRun } from "./support/rich-run.js";
 import { asSuperuser } from "./support/tamper.js";
 
 /**
@@ -194,17 +192,6 @@ function names(proof: RunProof, target: Column, seq: number | null): boolean {
 }
 
 const config = testConfig();
-const transform = (stepId: string, n: number) => ({ step_id: stepId, skill: "json_transform", params: { payload: { n, f: 0.5, s: "ü" }, mapping: { n: "n" } } });
-const PLAN = {
-  steps: [
-    transform("first", 3),
-    { step_id: "approved", skill: "fail_trigger", params: { fail_times: 0 } },
-    // Asks for approval (attempt 1, blocked), then fails once retryably (attempt 2) and succeeds (attempt 3).
-    { step_id: "retried", skill: "fail_trigger", params: { fail_times: 2, retryable: true }, retry_count: 2 },
-    { step_id: "continued", skill: "fail_trigger", params: { retryable: false }, on_error: "continue" },
-    transform("last", 4),
-  ],
-};
 
 describe.each(testBackends())("every column of every row of a run, changed one at a time, on $name", (backend) => {
   let db: TestDatabase;
@@ -216,26 +203,11 @@ describe.each(testBackends())("every column of every row of a run, changed one a
   });
   afterAll(async () => db?.close());
 
-  /** A run parked at the step that needs approval: its first step done, a blocked row, no end. */
-  async function parkedRun(): Promise<{ tenantId: string; runId: string }> {
-    const tenantId = `t-mut-${++tenant}`;
-    await setPolicy(db, { tenantId, document: { require_approval: ["fail_trigger"] } });
-    // The policy is per skill: every fail_trigger step asks for a person, and the run parks at the first of them.
-    const parked = await runToEnd(db, config, { tenantId, goal: "mutate me", plan: PLAN });
-    expect(parked.run.status).toBe("pending_approval");
-    return { tenantId, runId: parked.run.id };
-  }
+  const parkedRun = () => parkedRichRun(db, config, `t-mut-${++tenant}`);
 
-  /** The parked run approved at each step that asks, to the end: an approval wait, a retried and a failed step. */
   async function finishedRun(): Promise<{ tenantId: string; runId: string }> {
-    const { tenantId, runId } = await parkedRun();
-    for (;;) {
-      const { rows } = await db.pool.query("select status from runs where id = $1", [runId]);
-      if (rows[0].status !== "pending_approval") break;
-      await approveRun(db, runnerDeps(db, config).keys, tenantId, runId, "alice");
-      await claimAndExecute(runnerDeps(db, config), runId, "w");
-    }
-    const proof = await getRunProof(db, config, tenantId, runId);
+    const run = await finishedRichRun(db, config, `t-mut-${++tenant}`);
+    const proof = await getRunProof(db, config, run.tenantId, run.runId);
     expect(proof.verification_status).toBe("VERIFIED");
     expect(proof.aos_trace_steps.map((step) => [step.step_index, step.attempt, step.status])).toEqual(
       expect.arrayContaining([
@@ -245,7 +217,7 @@ describe.each(testBackends())("every column of every row of a run, changed one a
         [3, 2, "failed"],
       ]),
     );
-    return { tenantId, runId };
+    return run;
   }
 
   /** The failures, and every change that was made (`table.column[@seq]`), so a reader can see the attack was real. */
