@@ -1,0 +1,129 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cancelRun } from "../src/services/run-decisions.js";
+import { proofKeys } from "../src/services/proof-keys.js";
+import { exportProofBundle } from "../src/services/proofs.js";
+import { parseRetentionAge, pruneFinishedRuns } from "../src/services/retention.js";
+import { createRun } from "../src/services/runs.js";
+import { loadVerifiers } from "../src/trace/key-store.js";
+import { encodeVerifierKey } from "../src/trace/signed-note.js";
+import { verifyBundleText } from "../src/trace/verify-bundle.js";
+import { bundleMutations } from "./support/bundle-mutations.js";
+import { runCli } from "./support/cli.js";
+import { testBackends, type TestDatabase } from "./support/databases.js";
+import { runnerDeps, testConfig } from "./support/harness.js";
+import { finishedRichRun, parkedRichRun, RICH_PLAN } from "./support/rich-run.js";
+
+/**
+ * verifiers/python/aos_verify.py is a second verifier, written from docs/proofs.md alone with Python's standard
+ * library (its own Ed25519, Merkle tree and parsing). The tests that check AOS's proofs with AOS's own hashing
+ * cannot catch a field that hashing leaves out; this can: on genuine bundles and on every single change of them,
+ * it must say what `aos verify` says — the same verdict, at the same seq.
+ */
+const PYTHON_VERIFIER = new URL("../verifiers/python/aos_verify.py", import.meta.url).pathname;
+
+interface PythonVerdict {
+  file: string;
+  verification_status: string;
+  first_bad_seq: number | null;
+  field: string | null;
+}
+
+function runPython(files: string[], vkey: string): Promise<PythonVerdict[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("python3", [PYTHON_VERIFIER, "--key", vkey, "--json", ...files], { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", (error) => reject(new Error(`python3 is needed for the independent verifier (CI installs it): ${error.message}`)));
+    child.on("close", (code) => {
+      if (code !== 0 && code !== 1) reject(new Error(`aos_verify.py exited ${code}: ${stderr}`));
+      else resolve(stdout.trim().split("\n").map((line) => JSON.parse(line) as PythonVerdict));
+    });
+  });
+}
+
+/** What `aos verify` decides for a file: its function's verdict, or NOT_A_BUNDLE where it exits 2. */
+function aosVerdict(text: string, verifiers: ReturnType<typeof loadVerifiers>): { status: string; seq: number | null } {
+  try {
+    const verdict = verifyBundleText(text, verifiers);
+    return { status: verdict.verification_status, seq: verdict.first_bad_seq };
+  } catch {
+    return { status: "NOT_A_BUNDLE", seq: null };
+  }
+}
+
+describe("the independent Python verifier", () => {
+  const backend = testBackends()[0]!;
+  const config = testConfig();
+  const dir = mkdtempSync(join(tmpdir(), "aos-python-verifier-"));
+  let db: TestDatabase;
+  const files: { file: string; text: string; what: string }[] = [];
+  let vkey: string;
+
+  beforeAll(async () => {
+    db = await backend.open();
+    const finished = await finishedRichRun(db, config, "t-py");
+    const pruned = await finishedRichRun(db, config, "t-py-pruned");
+    await pruneFinishedRuns(db, proofKeys(config), { olderThan: parseRetentionAge("1m"), tenantId: "t-py-pruned", dryRun: false, now: new Date(Date.now() + 3_600_000) });
+    const parked = await parkedRichRun(db, config, "t-py-parked");
+    // A run cancelled while queued: no step, only its run-end.
+    const queued = await createRun(runnerDeps(db, config), { tenantId: "t-py", goal: "never ran", plan: RICH_PLAN });
+    await cancelRun(db, runnerDeps(db, config).keys, "t-py", queued.id);
+    const runs: [string, string, string][] = [
+      ["finished", "t-py", finished.runId],
+      ["pruned", "t-py-pruned", pruned.runId],
+      ["parked", "t-py-parked", parked.runId],
+      ["cancelled while queued", "t-py", queued.id],
+    ];
+    for (const [name, tenantId, runId] of runs) {
+      const bundle = await exportProofBundle(db, config, tenantId, runId);
+      const genuine = JSON.stringify(bundle, null, 2);
+      files.push({ file: join(dir, `${files.length}.json`), text: genuine, what: `${name}: genuine` });
+      for (const mutation of bundleMutations(bundle)) files.push({ file: join(dir, `${files.length}.json`), text: mutation.text, what: `${name}: ${mutation.what}` });
+    }
+    files.push({ file: join(dir, "not-json.json"), text: "not json", what: "not JSON" }, { file: join(dir, "package.json"), text: '{"name":"aos"}', what: "not a bundle" });
+    for (const { file, text } of files) writeFileSync(file, text);
+    vkey = encodeVerifierKey(loadVerifiers(config)[0]!);
+  });
+  afterAll(async () => db?.close());
+
+  it("agrees with `aos verify` on every genuine bundle and every single change of it: verdict and seq", { timeout: 240_000 }, async () => {
+    const verifiers = loadVerifiers(config);
+    const python = new Map<string, PythonVerdict>();
+    // In batches, so the command line stays short.
+    for (let start = 0; start < files.length; start += 400) {
+      for (const verdict of await runPython(files.slice(start, start + 400).map(({ file }) => file), vkey)) python.set(verdict.file, verdict);
+    }
+    const disagreements: string[] = [];
+    const seen = new Set<string>();
+    for (const { file, text, what } of files) {
+      const ours = aosVerdict(text, verifiers);
+      const theirs = python.get(file);
+      seen.add(ours.status);
+      const seqMatters = ours.status === "TAMPERED";
+      if (theirs === undefined || theirs.verification_status !== ours.status || (seqMatters && theirs.first_bad_seq !== ours.seq)) {
+        disagreements.push(`${what}: aos ${ours.status}@${ours.seq}, python ${theirs?.verification_status}@${theirs?.first_bad_seq} (${theirs?.field})`);
+      }
+    }
+    expect(disagreements).toEqual([]);
+    // Every verdict was exercised, over thousands of bundles.
+    expect([...seen].sort()).toEqual(["INCOMPLETE", "NOT_A_BUNDLE", "TAMPERED", "UNSUPPORTED", "VERIFIED"]);
+    expect(files.length).toBeGreaterThan(1500);
+  });
+
+  it("agrees with the `aos verify` command itself, run as a process, on a sample", { timeout: 120_000 }, async () => {
+    const sample = files.filter((_, index) => index % 97 === 0).slice(0, 12);
+    const python = await runPython(sample.map(({ file }) => file), vkey);
+    for (const [index, { file, what }] of sample.entries()) {
+      const cli = await runCli(["verify", file, "--key", vkey, "--json"], { AOS_HOME: join(dir, "no-home") });
+      const status = cli.code === 2 ? "NOT_A_BUNDLE" : (JSON.parse(cli.stdout) as { verification_status: string }).verification_status;
+      expect([what, status]).toEqual([what, python[index]?.verification_status]);
+      expect(cli.code).toBe(status === "VERIFIED" ? 0 : status === "NOT_A_BUNDLE" ? 2 : 1);
+    }
+  });
+});
