@@ -67,6 +67,25 @@ export interface Step {
   pruned_at?: string;
 }
 
+/** The verdict on a run's stored trace, shown with the run (docs/proofs.md). */
+export interface RunProofSummary {
+  format: "aos-trace-v1" | "aos-trace-v2";
+  verification_status: "VERIFIED" | "TAMPERED" | "INCOMPLETE" | "UNSUPPORTED" | "UNTRUSTED_KEY";
+  failure_reason: string | null;
+  first_bad_seq: number | null;
+  /** What failed: a column (`runs.status`) or a part of the trace (`steps[1].params`). */
+  field: string | null;
+  pruned_steps: number;
+  merkle_root: string | null;
+  root_hash: string | null;
+  signature_valid: boolean | null;
+  not_covered: string | null;
+}
+
+/**
+ * A run. A finished run's facts (status, goal, error, costs, attempts, times) are its proven run-end's
+ * (`facts_from: "run-end"`); `proof` says whether they and the steps verify, and names what does not.
+ */
 export interface Run {
   run_id: string;
   tenant_id: string;
@@ -89,6 +108,10 @@ export interface Run {
   started_at: string | null;
   completed_at: string | null;
   duration_ms: number | null;
+  termination_reason: string | null;
+  tokens: number;
+  facts_from: "run-end" | "row";
+  proof: RunProofSummary | null;
 }
 
 export interface RunSummary {
