@@ -8,6 +8,7 @@ import { claimAndExecute } from "../src/worker/claim.js";
 import { verifyProofBundle } from "../src/client/index.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, testConfig } from "./support/harness.js";
+import { asSuperuser } from "./support/tamper.js";
 
 // The HTTP API in process (Fastify inject): authentication, the error envelope, every route's tenant isolation,
 // idempotency, and a run through the API to a proof verified offline.
@@ -114,6 +115,21 @@ describe.each(testBackends())("the HTTP API on $name", (backend) => {
     expect((await call("GET", `/api/v1/runs/${runId}/evidence`, keyA)).json()).toMatchObject({ run_id: runId, integrity_status: "VALID" });
     expect((await call("GET", `/api/v1/incidents?run_id=${runId}`, keyA)).json()).toEqual([expect.objectContaining({ run_id: runId, outcome: "SUCCESS" })]);
     expect((await call("GET", "/metrics", undefined)).body).toContain("aos_proof_verifications_total{status=\"VERIFIED\"} 1");
+  });
+
+  it("shows a finished run's facts from its proven run-end, and says TAMPERED naming the column a database writer changed", async () => {
+    const { run_id: runId } = (await call("POST", "/api/v1/runs", keyA, { goal: "pick b", plan: transformPlan })).json() as { run_id: string };
+    await runAll(runId);
+    expect((await call("GET", `/api/v1/runs/${runId}`, keyA)).json()).toMatchObject({ status: "succeeded", facts_from: "run-end", proof: { verification_status: "VERIFIED" } });
+    await asSuperuser(db, ["update runs set status = 'failed', error_message = 'it broke' where id = $1", [runId]]);
+    const shown = (await call("GET", `/api/v1/runs/${runId}`, keyA)).json();
+    expect(shown).toMatchObject({
+      status: "succeeded",
+      error_message: null,
+      facts_from: "run-end",
+      proof: { verification_status: "TAMPERED", field: "runs.status" },
+    });
+    expect((await call("GET", `/api/v1/runs/${runId}/proof`, keyA)).json()).toMatchObject({ verification_status: "TAMPERED", field: "runs.status" });
   });
 
   it("returns the same run for the same Idempotency-Key, and refuses the key with a different request", async () => {

@@ -34,7 +34,7 @@ export function printProof(output: Output, proof: VerdictJson, subject = `run ${
   if (proof.signature_valid !== null) {
     output.out(`  signature:     ${proof.signature_valid ? `valid (${proof.signed_by.join(", ")})` : "NOT valid"}`);
   } else if (proof.verification_status === "UNTRUSTED_KEY") {
-    output.out(`  signed by:     ${proof.signing_keys.join(", ")} (not a trusted key: pass the key you trust with --key)`);
+    output.out(`  signed by:     ${proof.signing_keys.join(", ")} (none of them a trusted key)`);
   }
   if (proof.not_covered !== null) output.out(`  not covered:   ${proof.not_covered}`);
 }
