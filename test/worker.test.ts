@@ -159,6 +159,26 @@ describe.each(testBackends())("the worker on $name", (backend) => {
     }
   });
 
+  it("ends a retried run the way its trace already ended, never executing the steps after an abort", async () => {
+    const failing = { step_id: "boom", skill: "fail_trigger", params: { retryable: false } };
+    const run = await createRun(runnerDeps(db, config), { tenantId: "wk-ended", goal: "g", plan: { steps: [transform("a"), failing, transform("after")] } });
+    const other = await createRun(runnerDeps(db, config), { tenantId: "wk-ended", goal: "other", plan: { steps: [transform("a")] } });
+    await executeClaimedRun(runnerDeps(db, config), (await claimRunById(db.pool, other.id, "w", 60_000))!);
+    // Its finalizing transaction fails (the incident id is taken), after the failed step was recorded.
+    await db.pool.query("update incidents set id = $1 where source_run_id = $2", [incidentId(run.id), other.id]);
+    await expect(executeClaimedRun(runnerDeps(db, config), (await claimRunById(db.pool, run.id, "w", 60_000))!)).rejects.toThrow();
+    await db.pool.query("update incidents set id = $1 where source_run_id = $2", [incidentId(other.id), other.id]);
+    await db.pool.query("update runs set status = 'retry', worker_id = null, next_attempt_at = now() where id = $1", [run.id]);
+    await executeClaimedRun(runnerDeps(db, config), (await claimRunById(db.pool, run.id, "w", 60_000))!);
+    const steps = await traceSteps(db, run.id);
+    expect(steps.map((step) => [step.stepId, step.status])).toEqual([
+      ["a", "succeeded"],
+      ["boom", "failed"],
+    ]);
+    expect(await statusOf(db, run.id)).toMatchObject({ status: "failed", error_message: expect.stringMatching(/^step_failed:boom:/) });
+    expect((await getRunProof(db, config, "wk-ended", run.id)).verification_status).toBe("VERIFIED");
+  });
+
   it("retries a run that failed outside its steps, and records why", async () => {
     const run = await createRun(runnerDeps(db, config), { tenantId: "wk-retry", goal: "g", plan: { steps: [transform("a")] } });
     const other = await createRun(runnerDeps(db, config), { tenantId: "wk-retry", goal: "other", plan: { steps: [transform("a")] } });

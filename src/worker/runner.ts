@@ -18,6 +18,7 @@ import { findSkill } from "../skills/registry.js";
 import type { KeyRing } from "../trace/key-store.js";
 import { abortableDelay, backoffMs } from "./backoff.js";
 import { endTamperedRun, finalizeRun } from "./finalize.js";
+import { endingRecordedIn } from "./recorded-ending.js";
 import { governStep, type LoadedPolicy, loadPolicy } from "./govern-step.js";
 import { interpolate, UnresolvedReference } from "./interpolate.js";
 import { cursorFor, interruptedAttempt, lastAttempt, recordAttempt, type TraceCursor } from "./record-step.js";
@@ -161,6 +162,8 @@ function failedResult(error: StepError | null): unknown {
 }
 
 async function runSteps(deps: RunnerDeps, state: RunState): Promise<RunEnding | Parked | Released> {
+  const recorded = endingRecordedIn(state.rows, state.steps, state.run.nextStepIndex);
+  if (recorded !== undefined) return recorded;
   for (let index = state.run.nextStepIndex; index < state.steps.length; index++) {
     if (deps.stopRequested?.() === true) return { status: "released" };
     const step = state.steps[index] as PlanStep;
