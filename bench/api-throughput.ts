@@ -60,13 +60,13 @@ async function measure(ctx: BenchContext, backend: "embedded" | "server"): Promi
   try {
     db = await openDatabase(config, { embeddedThread: true });
     await migrate(db);
-    const signer = loadKeyRing(config).signer;
+    const keys = loadKeyRing(config);
     const tenantId = `bench-api-${backend}`;
     const { key } = await createApiKey(db, { tenantId, name: "bench" });
     const agent = await createAgent(db, { tenantId, name: "bench" });
-    const run = await createRun(db, config, { tenantId, agentId: agent.id, goal: "read me", plan: ONE_STEP_PLAN });
-    await claimAndExecute({ db, config, log: silentLogger, signer }, run.id, "bench-api");
-    const app = buildApi({ db, config, log: silentLogger, signer, metrics: new ApiMetrics(db) });
+    const run = await createRun({ db, config, keys }, { tenantId, agentId: agent.id, goal: "read me", plan: ONE_STEP_PLAN });
+    await claimAndExecute({ db, config, log: silentLogger, keys }, run.id, "bench-api");
+    const app = buildApi({ db, config, log: silentLogger, keys, metrics: new ApiMetrics(db) });
     const base = await app.listen({ port: 0, host: "127.0.0.1" });
     try {
       const auth = { authorization: `Bearer ${key}` };

@@ -1,7 +1,11 @@
 import { performance } from "node:perf_hooks";
-import { formatCheckpoint, signCheckpoint } from "../src/trace/checkpoint.js";
-import { merkleRoot } from "../src/trace/merkle.js";
-import { checkpointOrigin, finalizeRun, type RunEnding } from "../src/worker/finalize.js";
+import type { Run, RunEnding, TraceStep } from "../src/glossary.js";
+import { buildRunRecords } from "../src/records/run-records.js";
+import { chainNext, leafHashOf } from "../src/trace/chain.js";
+import { checkpointOrigin, formatCheckpoint, signCheckpoint } from "../src/trace/checkpoint.js";
+import { merkleRootHex } from "../src/trace/merkle.js";
+import { encodeRecord } from "../src/trace/trace-header.js";
+import { buildRunEnd, finalizeRun } from "../src/worker/finalize.js";
 import type { TraceCursor } from "../src/worker/record-step.js";
 import type { RunnerDeps } from "../src/worker/runner.js";
 import type { Benchmark, BenchContext, BenchmarkReport } from "./support/benchmark.js";
@@ -14,12 +18,22 @@ const RUNS = 300;
 const WARMUP_RUNS = 30;
 const SUCCEEDED: RunEnding = { status: "succeeded", errorMessage: null, terminationReason: "completed" };
 
-/** The CPU part of finalizeRun, as it does it before opening the transaction: Merkle root, body, Ed25519 signature. */
-function signOnly(deps: RunnerDeps, cursor: TraceCursor): number {
+/**
+ * The CPU part of finalizeRun, as it does it before its statement: the run-end leaf and its bytes, its leaf and chain
+ * hash, the Merkle root, the checkpoint body and its Ed25519 signature, and the run's records.
+ */
+function endCpuOnly(deps: RunnerDeps, cursor: TraceCursor, recorded: { run: Run; steps: readonly TraceStep[] }): number {
+  const { signer } = deps.keys;
   const start = performance.now();
-  const root = merkleRoot(cursor.leafHashes.map((leaf) => Buffer.from(leaf, "hex")));
-  const origin = checkpointOrigin(deps.signer.name, cursor.runId);
-  signCheckpoint(formatCheckpoint({ origin, treeSize: cursor.seq, merkleRoot: root, chainHead: cursor.chainHead }), deps.signer);
+  const runEnd = encodeRecord(buildRunEnd(cursor, recorded.run, SUCCEEDED, recorded.steps, new Date()));
+  const endLeaf = leafHashOf(runEnd);
+  const rootHash = chainNext(cursor.chainHead, endLeaf);
+  const leaves = [...cursor.leafHashes, endLeaf];
+  const merkleRoot = merkleRootHex(leaves);
+  const origin = checkpointOrigin(signer.name, cursor.runId);
+  const body = formatCheckpoint({ format: "aos-trace-v2", origin, treeSize: leaves.length, merkleRoot: Buffer.from(merkleRoot, "hex"), chainHead: rootHash });
+  signCheckpoint(body, signer);
+  buildRunRecords({ run: recorded.run, ending: SUCCEEDED, steps: recorded.steps, rootHash });
   return performance.now() - start;
 }
 
@@ -35,9 +49,9 @@ async function iteration(deps: RunnerDeps, samples: Samples): Promise<void> {
   samples.trips.push(await roundTrip(deps.db));
   samples.bare.push(await bareInsert(deps.db));
   const { cursor, recorded } = await recordOneStep(deps);
-  samples.sign.push(signOnly(deps, cursor));
+  samples.sign.push(endCpuOnly(deps, cursor, recorded));
   const start = performance.now();
-  await finalizeRun(deps.db, deps.signer, cursor, SUCCEEDED, recorded);
+  await finalizeRun(deps.db, deps.keys.signer, cursor, SUCCEEDED, recorded);
   samples.finalize.push(performance.now() - start);
 }
 
@@ -54,12 +68,12 @@ async function measure(ctx: BenchContext, deps: RunnerDeps): Promise<BenchmarkRe
   const trips = percentiles(samples.trips);
   return {
     describes: {
-      finalize_run: "finalizeRun of a claimed one-step run: Merkle root and signed checkpoint (CPU), then one transaction: BEGIN, end the run under the epoch fence, complete the trace, insert the checkpoint, COMMIT",
-      checkpoint_sign: "the CPU part alone (Merkle root of one leaf, checkpoint body, Ed25519 signature), computed on the same cursor just before",
+      finalize_run: "finalizeRun of a claimed one-step run: the run-end leaf, Merkle root, signed checkpoint and run records (CPU), then one statement (endRunWithRecords, autocommit): the run ended under the epoch fence, the run-end and hashes written to the trace, the checkpoint and the run's records inserted",
+      finalize_cpu: "the CPU part alone, as finalizeRun does it before its statement (run-end bytes, its leaf and chain hash, Merkle root of 2 leaves, checkpoint body, Ed25519 signature, buildRunRecords), on the same cursor just before",
       bare_insert_tx: "anchor: BEGIN; INSERT one small jsonb row into a scratch table; COMMIT, on the same pool",
       round_trip: "anchor: `select 1` through the same pool: one round trip, no write",
     },
-    measurements: { finalize_run: finalize, checkpoint_sign: percentiles(samples.sign) },
+    measurements: { finalize_run: finalize, finalize_cpu: percentiles(samples.sign) },
     anchors: { bare_insert_tx: bare, round_trip: trips },
     ratios: {
       finalize_run_p50_vs_bare_insert_tx_p50: ratio(finalize.p50, bare.p50),
@@ -72,8 +86,8 @@ async function measure(ctx: BenchContext, deps: RunnerDeps): Promise<BenchmarkRe
       warmup_runs: WARMUP_RUNS,
       pool_max: deps.config.dbPoolMax,
       concurrency: 1,
-      statements_in_finalize: "BEGIN, update runs, update traces, insert checkpoint, COMMIT: 5 round trips, 1 WAL flush",
-      order: "each iteration: one round trip, one bare INSERT transaction, create + claim + record one step (untimed), checkpoint signing alone, finalizeRun",
+      statements_in_finalize: "one statement (CTEs: update runs, update traces, insert checkpoint, the run's records), autocommit: 1 round trip, 1 WAL flush",
+      order: "each iteration: one round trip, one bare INSERT transaction, create + claim + verified prefix + record one step (untimed), the CPU part alone, finalizeRun",
     },
   };
 }

@@ -7,7 +7,7 @@ import { createAgent } from "../src/services/agents.js";
 import { createRun } from "../src/services/runs.js";
 import type { RunnerDeps } from "../src/worker/runner.js";
 import type { Benchmark, BenchContext, BenchmarkReport } from "./support/benchmark.js";
-import { withRunnerDeps } from "./support/runner-deps.js";
+import { sharedSigningKeyEnv, withRunnerDeps } from "./support/runner-deps.js";
 import { percentiles } from "./support/stats.js";
 
 const KILLS = 100;
@@ -23,9 +23,17 @@ interface Worker {
   exited: Promise<void>;
 }
 
-function startWorker(ctx: BenchContext, url: string, home: string, id: string): Worker {
+function startWorker(ctx: BenchContext, deps: RunnerDeps, url: string, home: string, id: string): Worker {
   const child = spawn(process.execPath, [join(ctx.root, "bin/aos.js"), "worker", "--id", id, "--concurrency", "4", "--quiet"], {
-    env: { ...process.env, DATABASE_URL: url, AOS_HOME: home, AOS_LEASE_MS: String(LEASE_MS), AOS_WORKER_POLL_MS: String(POLL_MS), RUN_MAX_ATTEMPTS: "1000" },
+    env: {
+      ...process.env,
+      DATABASE_URL: url,
+      AOS_HOME: home,
+      AOS_LEASE_MS: String(LEASE_MS),
+      AOS_WORKER_POLL_MS: String(POLL_MS),
+      RUN_MAX_ATTEMPTS: "1000",
+      ...sharedSigningKeyEnv(deps),
+    },
     stdio: "ignore",
   });
   const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
@@ -50,11 +58,11 @@ async function measure(ctx: BenchContext, deps: RunnerDeps, url: string): Promis
   const agent = await createAgent(deps.db, { tenantId: "bench-kill", name: "bench", concurrentRunsLimit: 1000 });
   const step = (id: string) => ({ step_id: id, skill: "fail_trigger", params: { fail_times: 0, delay_ms: STEP_DELAY_MS } });
   for (let i = 0; i < RUNS; i++) {
-    await createRun(deps.db, deps.config, { tenantId: "bench-kill", agentId: agent.id, goal: "kill", plan: { steps: [step("a"), step("b"), step("c")] } });
+    await createRun(deps, { tenantId: "bench-kill", agentId: agent.id, goal: "kill", plan: { steps: [step("a"), step("b"), step("c")] } });
   }
   const reclaims: number[] = [];
   let finishedBeforeKill = 0;
-  let worker = startWorker(ctx, url, home, "kill-0");
+  let worker = startWorker(ctx, deps, url, home, "kill-0");
   try {
     for (let kill = 1; kill <= KILLS; kill++) {
       let victims: { id: string; epoch: number }[] = [];
@@ -66,7 +74,7 @@ async function measure(ctx: BenchContext, deps: RunnerDeps, url: string): Promis
       worker.child.kill("SIGKILL");
       const killedAt = performance.now();
       await worker.exited;
-      worker = startWorker(ctx, url, home, `kill-${kill}`);
+      worker = startWorker(ctx, deps, url, home, `kill-${kill}`);
       const pending = new Map(victims.map((victim) => [victim.id, victim.epoch]));
       for (const deadline = Date.now() + 30_000; pending.size > 0; ) {
         if (Date.now() > deadline) throw new Error(`${pending.size} runs were not reclaimed within 30 s of kill ${kill}`);

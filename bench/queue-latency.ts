@@ -26,7 +26,7 @@ async function enqueueToClaim(ctx: BenchContext, deps: RunnerDeps): Promise<{ la
   const ids: string[] = [];
   for (let i = 0; i < LATENCY_RUNS; i++) {
     const start = performance.now();
-    const run = await createRun(deps.db, deps.config, { tenantId: "bench-latency", agentId: agent.id, goal: "latency", plan: ONE_STEP_PLAN });
+    const run = await createRun(deps, { tenantId: "bench-latency", agentId: agent.id, goal: "latency", plan: ONE_STEP_PLAN });
     creates.push(performance.now() - start);
     ids.push(run.id);
   }
@@ -75,7 +75,7 @@ async function claimCost(deps: RunnerDeps, tenantId: string): Promise<number[]> 
 async function queueCopies(deps: RunnerDeps, tenantId: string, count: number): Promise<void> {
   const agent = await createAgent(deps.db, { tenantId, name: "bench" });
   await deps.db.pool.query("update agents set concurrent_runs_limit = 1000 where id = $1", [agent.id]);
-  const first = await createRun(deps.db, deps.config, { tenantId, agentId: agent.id, goal: "claim cost", plan: ONE_STEP_PLAN });
+  const first = await createRun(deps, { tenantId, agentId: agent.id, goal: "claim cost", plan: ONE_STEP_PLAN });
   for (let done = 1; done < count; done += 100_000) {
     await deps.db.pool.query(
       `insert into runs (id, tenant_id, agent_id, goal, status, plan_json, origin_system_id, chain_head, created_at)

@@ -36,6 +36,26 @@ const BENCHMARKS: readonly Benchmark[] = [
 
 const DEFAULT_SERVER_URL = "postgres://postgres@127.0.0.1:5432/test";
 
+/**
+ * `--only name,name` runs just those benchmarks (in the suite's order); without it, every one. An unknown name is
+ * an error, so a typo does not silently run nothing.
+ */
+function selectedBenchmarks(argv: readonly string[]): readonly Benchmark[] {
+  const at = argv.indexOf("--only");
+  const inline = argv.find((arg) => arg.startsWith("--only="));
+  const list = inline !== undefined ? inline.slice("--only=".length) : at >= 0 ? argv[at + 1] : undefined;
+  if (list === undefined) {
+    if (at >= 0) throw new Error("--only needs a comma-separated list of benchmark names");
+    return BENCHMARKS;
+  }
+  const names = list.split(",").map((name) => name.trim()).filter((name) => name !== "");
+  const unknown = names.filter((name) => !BENCHMARKS.some((benchmark) => benchmark.name === name));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new Error(`--only: unknown benchmark ${unknown.join(", ") || "(none given)"}; the benchmarks are ${BENCHMARKS.map((b) => b.name).join(", ")}`);
+  }
+  return BENCHMARKS.filter((benchmark) => names.includes(benchmark.name));
+}
+
 const root = fileURLToPath(new URL("..", import.meta.url));
 const progress = (message: string) => process.stderr.write(`bench: ${message}\n`);
 
@@ -76,21 +96,25 @@ function printSummary(results: BenchmarkResult[]): void {
 }
 
 async function main(): Promise<number> {
+  const selected = selectedBenchmarks(process.argv.slice(2));
   const startedAt = new Date();
   const sha = git(["rev-parse", "--short", "HEAD"]);
   const dirty = sha === undefined ? undefined : git(["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"]) !== "";
 
   progress("machine facts and fdatasync timing");
   const machine = machineFacts(root);
-  const setup = await createBenchDatabase(process.env.AOS_BENCH_DATABASE_URL || DEFAULT_SERVER_URL);
-  if (!setup.ok) progress(`server benchmarks skipped: ${setup.reason}`);
+  const needsServer = selected.some((benchmark) => benchmark.needsServer);
+  const setup = needsServer
+    ? await createBenchDatabase(process.env.AOS_BENCH_DATABASE_URL || DEFAULT_SERVER_URL)
+    : ({ ok: false, reason: "no selected benchmark needs the server" } as const);
+  if (!setup.ok && needsServer) progress(`server benchmarks skipped: ${setup.reason}`);
 
   const results: BenchmarkResult[] = [];
   let server: ServerFacts | { skipped: string };
   try {
     server = setup.ok ? await serverFacts(setup.server.url, setup.server.location) : { skipped: setup.reason };
     const ctx: BenchContext = { root, server: setup.ok ? setup.server : undefined, progress };
-    for (const benchmark of BENCHMARKS) results.push(await runBenchmark(benchmark, ctx, setup.ok ? undefined : setup.reason));
+    for (const benchmark of selected) results.push(await runBenchmark(benchmark, ctx, setup.ok ? undefined : setup.reason));
   } finally {
     if (setup.ok) await setup.drop();
   }
@@ -100,6 +124,7 @@ async function main(): Promise<number> {
     finished_at: new Date().toISOString(),
     load_average_at_end: loadAverage(),
     git: { sha: sha ?? null, dirty: dirty ?? null },
+    ...(selected.length === BENCHMARKS.length ? {} : { only: selected.map((benchmark) => benchmark.name) }),
     machine,
     server,
     benchmarks: results,
@@ -110,7 +135,8 @@ async function main(): Promise<number> {
   const file = join(dir, `${stamp}-${sha ?? "local"}.json`);
   const text = `${JSON.stringify(report, null, 2)}\n`;
   writeFileSync(file, text);
-  writeFileSync(join(dir, "latest.json"), text);
+  // latest.json is the last complete suite: a run of a few benchmarks (--only) writes its own file only.
+  if (selected.length === BENCHMARKS.length) writeFileSync(join(dir, "latest.json"), text);
 
   printSummary(results);
   console.log(`results: ${file}`);

@@ -7,7 +7,7 @@ import { createAgent } from "../src/services/agents.js";
 import { createRun } from "../src/services/runs.js";
 import type { RunnerDeps } from "../src/worker/runner.js";
 import type { Benchmark, BenchContext, BenchmarkReport } from "./support/benchmark.js";
-import { withRunnerDeps } from "./support/runner-deps.js";
+import { sharedSigningKeyEnv, withRunnerDeps } from "./support/runner-deps.js";
 import { ratio } from "./support/stats.js";
 
 const CONCURRENCY = 16;
@@ -35,7 +35,7 @@ async function measure(ctx: BenchContext, deps: RunnerDeps, url: string): Promis
   let child: ChildProcess | undefined;
   try {
     child = spawn(process.execPath, [join(ctx.root, "bin/aos.js"), "worker", "--concurrency", String(CONCURRENCY), "--quiet"], {
-      env: { ...process.env, DATABASE_URL: url, AOS_HOME: home, AOS_WORKER_POLL_MS: "100" },
+      env: { ...process.env, DATABASE_URL: url, AOS_HOME: home, AOS_WORKER_POLL_MS: "100", ...sharedSigningKeyEnv(deps) },
       stdio: "ignore",
     });
     const pid = child.pid as number;
@@ -46,7 +46,7 @@ async function measure(ctx: BenchContext, deps: RunnerDeps, url: string): Promis
     await deps.db.pool.query("update agents set concurrent_runs_limit = 1000 where id = $1", [agent.id]);
     const step = (id: string) => ({ step_id: id, skill: "fail_trigger", params: { fail_times: 0, delay_ms: STEP_DELAY_MS } });
     for (let i = 0; i < RUNS; i++) {
-      await createRun(deps.db, deps.config, { tenantId: "bench-memory", agentId: agent.id, goal: "memory", plan: { steps: [step("a"), step("b"), step("c")] } });
+      await createRun(deps, { tenantId: "bench-memory", agentId: agent.id, goal: "memory", plan: { steps: [step("a"), step("b"), step("c")] } });
     }
     let peak = idle;
     let maxRunning = 0;

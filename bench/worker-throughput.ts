@@ -27,7 +27,7 @@ async function queueRuns(deps: RunnerDeps, label: string, runs: number, steps: n
   const plan = { steps: Array.from({ length: steps }, (_, i) => transform(`s${i}`)) };
   for (let i = 0; i < runs; i++) {
     const agent = agents[i % TENANTS]!;
-    await createRun(deps.db, deps.config, { tenantId: agent.tenantId, agentId: agent.id, goal: "bench", plan });
+    await createRun(deps, { tenantId: agent.tenantId, agentId: agent.id, goal: "bench", plan });
   }
 }
 
