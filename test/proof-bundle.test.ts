@@ -1,5 +1,6 @@
-import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { pinnedKeys } from "../src/cli/trusted-keys.js";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyProofBundle } from "../src/client/verify.js";
@@ -124,6 +125,31 @@ describe("proof bundles against a bundle holder", () => {
     expect(verify(JSON.stringify(bundle), verifiers)).toMatchObject({ verification_status: "TAMPERED", field: "run_end.completed_at" });
   });
 
+  it("reads a bundle as I-JSON: a member twice, a lone surrogate escape or bytes that are not UTF-8 make it no bundle", () => {
+    const text = JSON.stringify(bundles.finished, null, 2);
+    // A forged member before the real one: JSON.parse keeps the last, a reader keeping the first would see the forgery.
+    const twice = text.replace('"checkpoint":', '"checkpoint": "FORGED",\n  "checkpoint":');
+    expect(verify(twice, verifiers)).toMatchObject({ verification_status: "USAGE", reason: expect.stringMatching(/"checkpoint" appears twice/) });
+    const nested = text.replace('"params": "', '"params": "{}",\n      "params": "');
+    expect(verify(nested, verifiers)).toMatchObject({ verification_status: "USAGE", reason: expect.stringMatching(/"params" appears twice/) });
+    // U+FFFD hashes like a lone surrogate (Node encodes one as EF BF BD), but would read as something else.
+    const withReplacement = JSON.stringify({ ...bundles.finished, header: bundles.finished.header.replace('"goal":"', '"goal":"\ufffd') });
+    expect(verify(withReplacement.replace("\ufffd", "\\ud800"), verifiers)).toMatchObject({ verification_status: "USAGE", reason: expect.stringMatching(/lone surrogate/) });
+    const bytes = Buffer.from(withReplacement, "utf8");
+    const at = bytes.indexOf(Buffer.from("\ufffd", "utf8"));
+    const invalid = Buffer.concat([bytes.subarray(0, at), Buffer.from([0xff]), bytes.subarray(at + 3)]);
+    expect(verify(invalid as unknown as string, verifiers)).toMatchObject({ verification_status: "USAGE", reason: expect.stringMatching(/not UTF-8/) });
+  });
+
+  it("a run checkpoint carries exactly one signature: a line added beside it is TAMPERED", () => {
+    const stranger = generateSigningKey("evil.example");
+    const note = bundles.finished.checkpoint as string;
+    const extra = `${note}${note.split("\n\n")[1]?.replace(/^\u2014 aos\.local /, "\u2014 evil.example ")}`;
+    const added = { ...bundles.finished, checkpoint: extra };
+    expect(verify(JSON.stringify(added), verifiers)).toMatchObject({ verification_status: "TAMPERED", field: "checkpoint" });
+    expect(stranger.verifier.name).toBe("evil.example");
+  });
+
   it("trust fails closed: another signer is UNTRUSTED_KEY naming its key, a non-bundle throws, the SDK agrees", () => {
     const stranger = generateSigningKey("aos.local").verifier;
     const text = JSON.stringify(bundles.finished);
@@ -154,6 +180,14 @@ describe("format v1 bundles, exported before format v2", () => {
       expect([name, verdict.verification_status, verdict.format]).toEqual([name, "VERIFIED", "aos-trace-v1"]);
       expect(verdict.not_covered).toMatch(/does not cover the run's own facts/);
     }
+  });
+
+  it("give a verdict, not a crash, for values v1 re-serialised and so cannot have hashed", () => {
+    const text = v1("untouched");
+    expect(text).toContain('"frac": 0.1');
+    expect(verify(text.replace('"frac": 0.1', '"frac": 1e400'), [key])).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 0 });
+    const deep = `${"[".repeat(200_000)}${"]".repeat(200_000)}`;
+    expect(verify(text.replace('"frac": 0.1', `"frac": ${deep}`), [key])).toMatchObject({ verification_status: "USAGE", reason: expect.stringMatching(/nests too deep/) });
   });
 
   it("never trust the keys they name, and a malformed date is TAMPERED naming it", () => {
@@ -223,6 +257,22 @@ describe("`aos verify` as a user runs it", () => {
     expect((await runCli(["verify", bundle], { ...nowhere, AOS_VERIFIER_KEYS: vkey })).code).toBe(0);
     const notBundle = await runCli(["verify", new URL("../package.json", import.meta.url).pathname, "--key", vkey], nowhere);
     expect([notBundle.code, notBundle.stderr]).toEqual([2, expect.stringMatching(/not an AOS proof bundle/)]);
+  });
+
+  it("takes a --key that is a vkey as that key, never as a file named like it; a file or folder otherwise", () => {
+    const home = tempHome();
+    const ours = generateSigningKey("aos.local");
+    const theirs = generateSigningKey("aos.local");
+    // A vkey's base64 may hold "/": a bundle shipped with folders can plant a file at that relative path.
+    const planted = join(home, ours.verifierKey);
+    mkdirSync(dirname(planted), { recursive: true });
+    writeFileSync(planted, `${theirs.verifierKey}\n`);
+    expect(pinnedKeys([ours.verifierKey]).map((key) => key.keyId)).toEqual([ours.verifier.keyId]);
+    const file = join(home, "keys.txt");
+    writeFileSync(file, `${ours.verifierKey}\n${theirs.verifierKey}\n`);
+    expect(pinnedKeys([file]).map((key) => key.keyId)).toEqual([ours.verifier.keyId, theirs.verifier.keyId]);
+    expect(() => pinnedKeys([home])).toThrow(expect.objectContaining({ code: "USAGE", message: expect.stringMatching(/cannot read it/) }));
+    expect(() => pinnedKeys(["nonsense"])).toThrow(expect.objectContaining({ code: "USAGE" }));
   });
 
   it("after `aos keys rotate`, a new bundle checked against the old published key is UNTRUSTED_KEY naming the new key", { timeout: 60_000 }, async () => {

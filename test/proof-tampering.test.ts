@@ -253,6 +253,30 @@ describe.each(testBackends())("run proofs against a database writer, on $name", 
       expect(detail.run.errorMessage).toMatch(/the approval of step 0: it has no attestation/);
     });
 
+    it("an approval cannot be pointed at a step the run never parked at, nor a cancel request or start time forged", async () => {
+      const tenantId = "tenant-proof-redirect";
+      await setPolicy(db, { tenantId, document: { require_approval: ["fail_trigger"] } });
+      const twoWaits = { steps: [{ step_id: "g1", skill: "fail_trigger", params: { fail_times: 0 } }, { step_id: "g2", skill: "fail_trigger", params: { fail_times: 0 } }] };
+      const parked = await runToEnd(db, config, { tenantId, goal: "two waits", plan: twoWaits });
+      // Pointing the run row at the second wait so that alice's approval lands there: refused, nothing recorded.
+      await asSuperuser(db, ["update runs set next_step_index = 1 where id = $1", [parked.run.id]]);
+      await expect(approveRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "alice")).rejects.toMatchObject({ code: "TRACE_TAMPERED" });
+      expect((await db.pool.query("select count(*)::int as n from run_approvals where run_id = $1", [parked.run.id])).rows[0].n).toBe(0);
+
+      // A cancel request written by hand is not honoured: the worker ends the run tampered instead.
+      const running = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "keep going", plan });
+      await db.pool.query("update runs set cancel_requested_at = now() where id = $1", [running.id]);
+      await claimAndExecute(runnerDeps(db, config), running.id, "worker");
+      await endedTampered(running.id);
+      expect((await getRunDetail(db, config, TENANT, running.id)).run.errorMessage).toMatch(/the request to cancel the run: it has no attestation/);
+
+      // A start time moved far outside the run's life is refused before anything runs.
+      const queued = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "when did it start", plan });
+      await asSuperuser(db, ["update runs set started_at = '2031-01-01T00:00:00Z' where id = $1", [queued.id]]);
+      await claimAndExecute(runnerDeps(db, config), queued.id, "worker");
+      await endedTampered(queued.id);
+    });
+
     it("a genuine approval still resumes the run, and its proof verifies", async () => {
       const tenantId = "tenant-proof-approved";
       await setPolicy(db, { tenantId, document: { require_approval: ["fail_trigger"] } });

@@ -40,7 +40,7 @@ export async function recordOneStep(deps: RunnerDeps): Promise<OneStepRun> {
   if (run === undefined) throw new Error(`bench run ${created.id} could not be claimed`);
   // As the runner does: the plan it executes comes from the checked bytes, not from the jsonb copy.
   const prefix = await verifiedPrefix(deps.db.pool, run, deps.keys.attestation);
-  const cursor = cursorFor(run, prefix, deps.keys.attestation.current);
+  const cursor = cursorFor(run, prefix, deps.keys.attestation);
   const planStep = prefix.plan.steps[0];
   const skill = findSkill("json_transform");
   if (planStep === undefined || skill === undefined) throw new Error(`bench run ${created.id} has no json_transform step in its plan`);
@@ -75,7 +75,7 @@ export async function recordOneStep(deps: RunnerDeps): Promise<OneStepRun> {
   const t2 = performance.now();
   if (!written) throw new Error(`bench run ${run.id}: the step write was fenced off`);
   const t3 = performance.now();
-  const again = attest(cursor.attestation, cursor.runId, step.seq, step.chainHash);
+  const again = attest(cursor.keys.current, cursor.runId, step.seq, step.chainHash);
   const t4 = performance.now();
   if (again !== attestation) throw new Error(`bench run ${run.id}: the attestation is not the one buildTraceStep made`);
 

@@ -116,7 +116,7 @@ export function syntheticTrace(stepCount: number): SyntheticTrace {
     seq: 0,
     chainHead: genesis,
     leafHashes: [],
-    attestation: attestationKey,
+    keys: attestationKeys(attestationKey),
   };
   const startedAt = new Date(CREATED_AT.getTime() + CLAIMED_AFTER_MS);
   const stored: StoredStep[] = [];

@@ -18,15 +18,25 @@ function parseKeys(texts: readonly string[], source: string): NoteVerifier[] {
   });
 }
 
-/** `--key` takes a vkey (`name+keyid+base64`) or a file of them, one per line. */
+/**
+ * `--key` takes a vkey (`name+keyid+base64`) or a file of them, one per line. A value that is a valid vkey is that
+ * key, always: a file that happens to be named like it (base64 holds "/") is never read instead, so nobody can
+ * slip in another key by shipping such a file beside a bundle.
+ */
 export function pinnedKeys(values: readonly string[]): NoteVerifier[] {
   return values.flatMap((value) => {
-    if (existsSync(value)) {
-      const lines = readFileSync(value, "utf8").split("\n").map((line) => line.trim()).filter((line) => line !== "");
-      if (lines.length === 0) throw new AppError("USAGE", `--key ${value}: the file holds no verification key`);
-      return parseKeys(lines, value);
+    const asKey = parseVerifierKey(value);
+    if (asKey.ok) return [asKey.key];
+    if (!existsSync(value)) throw new AppError("USAGE", `--key: "${value}" is neither a C2SP verification key (${asKey.reason}) nor a file`);
+    let text: string;
+    try {
+      text = readFileSync(value, "utf8");
+    } catch (error) {
+      throw new AppError("USAGE", `--key ${value}: cannot read it (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
     }
-    return parseKeys([value], "--key");
+    const lines = text.split("\n").map((line) => line.trim()).filter((line) => line !== "");
+    if (lines.length === 0) throw new AppError("USAGE", `--key ${value}: the file holds no verification key`);
+    return parseKeys(lines, value);
   });
 }
 

@@ -24,6 +24,12 @@ export interface VerifiedPrefix {
   tokens: number;
 }
 
+/**
+ * How far apart two AOS processes' clocks may be: a run's started_at (its first claimer's clock) is held between its
+ * creation (its creator's) and its first recorded step, give or take this.
+ */
+const CLOCK_SKEW_MS = 60_000;
+
 export function traceTampered(reason: string, seq: number | null = null): AppError {
   return new AppError("TRACE_TAMPERED", reason, { details: { seq } });
 }
@@ -59,6 +65,12 @@ export async function verifiedPrefix(db: Queryable, run: Run, keys: AttestationK
   const steps = traceStepsOf(stored);
   const nextStepIndex = checked.steps.at(-1)?.next_step_index ?? 0;
   if (run.nextStepIndex !== nextStepIndex) throw traceTampered("the run row's next_step_index is not the one its last attested row records");
+  const started = run.startedAt?.getTime();
+  const earliest = Date.parse(header.created_at) - CLOCK_SKEW_MS;
+  const latest = (steps[0]?.startedAt.getTime() ?? Date.now()) + CLOCK_SKEW_MS;
+  if (started === undefined || started < earliest || started > latest) {
+    throw traceTampered("the run row's started_at is not between its creation and its first recorded step");
+  }
   const costCents = (plan.planner_usage?.cost_cents ?? 0) + steps.reduce((sum, step) => sum + step.costCents, 0);
   if (run.costCents !== costCents) throw traceTampered(`the run row's cost_cents (${run.costCents}) is not what its trace records (${costCents})`);
   return {

@@ -7,7 +7,9 @@ import { AppError } from "../errors.js";
 import { isTerminal, type Run } from "../glossary.js";
 import type { KeyRing } from "../trace/key-store.js";
 import { endWaitingRun } from "../worker/end-waiting-run.js";
-import { attestApproval } from "../worker/step-admission.js";
+import { cancelRequest } from "../worker/cancel-request.js";
+import { attestApproval, parkedRow } from "../worker/step-admission.js";
+import { verifiedPrefix } from "../proof/verified-prefix.js";
 import { requireTenant } from "./agents.js";
 
 async function requireRun(db: Database, tenantId: string, runId: string): Promise<Run> {
@@ -28,16 +30,24 @@ function requireName(by: string | undefined): string {
 
 /**
  * Approves the step a parked run waits at and re-queues the run; it resumes at that step, whose decision will
- * name who approved it and when. The approval and the re-queue are one transaction.
+ * name who approved it and when. Which step that is comes from the run's verified trace (its last attested row),
+ * never from the run row, and the approval is attested for that row. The approval and the re-queue are one
+ * transaction.
  */
 export async function approveRun(db: Database, keys: KeyRing, tenantId: string, runId: string, by: string | undefined): Promise<Run> {
   const name = requireName(by);
   const run = await requireRun(db, tenantId, runId);
   if (run.status !== "pending_approval") throw notWaiting(run, "approve");
+  const prefix = await verifiedPrefix(db.pool, run, keys.attestation);
+  const parked = parkedRow(prefix.steps, prefix.nextStepIndex);
+  if (parked === undefined || prefix.steps.at(-1) !== parked) {
+    throw new AppError("TRACE_TAMPERED", `run ${run.id} is pending_approval, but its trace does not end waiting for approval`);
+  }
   try {
     return await withTransaction(db, async (client) => {
-      const approval = { stepIndex: run.nextStepIndex, decision: "approved" as const, decidedBy: name, decidedAt: new Date() };
-      await insertApproval(client, { ...approval, runId: run.id, tenantId: run.tenantId, attestation: attestApproval(keys.attestation.current, run.id, approval) });
+      const approval = { stepIndex: parked.stepIndex, decision: "approved" as const, decidedBy: name, decidedAt: new Date() };
+      const attestation = attestApproval(keys.attestation.current, run.id, approval, parked.chainHash);
+      await insertApproval(client, { ...approval, runId: run.id, tenantId: run.tenantId, attestation });
       const { rowCount } = await client.query(
         "update runs set status = 'queued' where id = $1::text and status = 'pending_approval'",
         [run.id],
@@ -59,8 +69,11 @@ export async function rejectRun(db: Database, keys: KeyRing, tenantId: string, r
   const run = await takeWaitingRun(db.pool, found.tenantId, runId, ["pending_approval"], `reject-${process.pid}`);
   if (run === undefined) throw notWaiting(found, "reject");
   const decidedAt = new Date();
+  // The rejection itself is recorded in the trace by endWaitingRun (a blocked row naming who and when); this row
+  // keeps the step from being decided twice. Attested for the run row's cursor, which endWaitingRun then verifies.
   const rejection = { stepIndex: run.nextStepIndex, decision: "rejected" as const, decidedBy: name, decidedAt };
-  await insertApproval(db.pool, { ...rejection, runId, tenantId: run.tenantId, attestation: attestApproval(keys.attestation.current, runId, rejection) });
+  const attestation = attestApproval(keys.attestation.current, runId, rejection, run.chainHead ?? "");
+  await insertApproval(db.pool, { ...rejection, runId, tenantId: run.tenantId, attestation });
   const reason = `rejected by ${name} at ${decidedAt.toISOString()}`;
   const message = `Policy violation: require_approval: ${reason}`;
   await endWaitingRun({ db, keys }, run, { status: "halted", errorMessage: message, terminationReason: "policy_block" }, {
@@ -80,11 +93,11 @@ export async function cancelRun(db: Database, keys: KeyRing, tenantId: string, r
   const found = await requireRun(db, tenantId, runId);
   if (isTerminal(found.status)) throw new AppError("RUN_NOT_CLAIMABLE", `run ${runId} has already ended: ${found.status}`);
   if (found.status === "running") {
-    if (await requestCancel(db.pool, found.tenantId, runId)) return "requested";
+    if (await requestCancel(db.pool, cancelRequest(keys.attestation.current, found.tenantId, runId))) return "requested";
   }
   const run = await takeWaitingRun(db.pool, found.tenantId, runId, ["queued", "retry", "pending_approval"], `cancel-${process.pid}`);
   if (run === undefined) {
-    if (await requestCancel(db.pool, found.tenantId, runId)) return "requested";
+    if (await requestCancel(db.pool, cancelRequest(keys.attestation.current, found.tenantId, runId))) return "requested";
     throw new AppError("RUN_NOT_CLAIMABLE", `run ${runId} changed while cancelling it; look at it with aos get-run`);
   }
   await endWaitingRun({ db, keys }, run, { status: "cancelled", errorMessage: "Cancelled on request", terminationReason: "user_abort" });

@@ -19,8 +19,11 @@ export interface AttestationKeys {
   byId: ReadonlyMap<string, Buffer>;
 }
 
-/** What an attestation is of: the trace header's genesis hash, a step row's seq, or another record (`approval/2`). */
-export type AttestedPosition = "genesis" | number | `approval/${number}`;
+/**
+ * What an attestation is of: the trace header's genesis hash, a step row's seq, or a request recorded for the run
+ * (`approval/2`: a person's decision on step 2; `cancel`: a request to stop it).
+ */
+export type AttestedPosition = "genesis" | number | `approval/${number}` | "cancel";
 
 const INFO = "aos-attestation-v2";
 

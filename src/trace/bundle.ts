@@ -1,3 +1,4 @@
+import { AppError } from "../errors.js";
 import { textOf } from "./digest.js";
 import type { StoredStep, TraceRecord } from "./verify-trace.js";
 
@@ -50,7 +51,8 @@ export function buildBundle(record: TraceRecord): ProofBundle {
 
 function text(bytes: StoredStep["header"]): string {
   const decoded = textOf(bytes);
-  if (decoded === undefined) throw new TypeError("stored trace bytes are not UTF-8");
+  // Canonical JSON is always UTF-8: such bytes were changed in the database, and a bundle cannot carry them.
+  if (decoded === undefined) throw new AppError("TRACE_TAMPERED", "the run's stored trace bytes are not UTF-8, so they were changed in the database: `aos proof` names where");
   return decoded;
 }
 

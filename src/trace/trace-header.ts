@@ -46,12 +46,12 @@ export type Parsed<T> = { ok: true; value: T } | ({ ok: false } & ShapeProblem);
 /** Parses stored JSON bytes against a record's members: the first problem names the member. */
 export function parseRecord<T>(bytes: Bytes, members: Parameters<typeof shapeProblem>[1]): Parsed<T> {
   const text = textOf(bytes);
-  if (text === undefined) return { ok: false, member: "", reason: "the bytes are not UTF-8" };
+  if (text === undefined) return { ok: false, member: "", reason: "not UTF-8" };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return { ok: false, member: "", reason: "the bytes are not JSON" };
+    return { ok: false, member: "", reason: "not JSON" };
   }
   const problem = shapeProblem(value, members);
   return problem === undefined ? { ok: true, value: value as T } : { ok: false, ...problem };

@@ -2,6 +2,7 @@ import { AppError } from "../errors.js";
 import { BUNDLE_FORMAT, BUNDLE_FORMAT_PREFIX, parseBundle } from "./bundle.js";
 import type { TraceFormat } from "./checkpoint.js";
 import { provenFacts, type RunFacts } from "./run-facts.js";
+import { parseStrictJson } from "./strict-json.js";
 import type { NoteVerifier } from "./signed-note.js";
 import { parseBundle as parseV1Bundle, BUNDLE_FORMAT as V1_BUNDLE_FORMAT } from "./v1/bundle.js";
 import { verifyTrace as verifyV1Trace } from "./v1/verify-trace.js";
@@ -57,9 +58,9 @@ export function verdictJson(verdict: ProofVerdict, runId: string | null, run: Ru
  * (docs/proofs.md, "Verification"). Text that is not a bundle at all throws a USAGE error; anything wrong inside a
  * bundle is a verdict (TAMPERED naming the field), never a throw. Used by `aos verify` and the SDK.
  */
-export function verifyBundleText(text: string, trusted: readonly NoteVerifier[]): VerdictJson {
-  const json = bundleObject(text);
-  if (json.format === V1_BUNDLE_FORMAT) return verifyV1(text, trusted);
+export function verifyBundleText(input: string | Uint8Array, trusted: readonly NoteVerifier[]): VerdictJson {
+  const json = bundleObject(input);
+  if (json.format === V1_BUNDLE_FORMAT) return verifyV1(JSON.stringify(json), trusted);
   if (json.format !== BUNDLE_FORMAT) {
     return unreadable("UNSUPPORTED", "format", `the bundle format ${String(json.format)} is not one this verifier knows (${BUNDLE_FORMAT}, ${V1_BUNDLE_FORMAT})`);
   }
@@ -69,13 +70,10 @@ export function verifyBundleText(text: string, trusted: readonly NoteVerifier[])
   return verdictJson(checked.verdict, checked.header?.run_id ?? null, provenFacts(checked));
 }
 
-function bundleObject(text: string): Record<string, unknown> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new AppError("USAGE", "not an AOS proof bundle: the file is not JSON");
-  }
+function bundleObject(input: string | Uint8Array): Record<string, unknown> {
+  const parsed = parseStrictJson(input);
+  if (!parsed.ok) throw new AppError("USAGE", `not an AOS proof bundle: ${parsed.reason} (a bundle is I-JSON, RFC 7493)`);
+  const json = parsed.value;
   const format = json !== null && typeof json === "object" && !Array.isArray(json) ? (json as Record<string, unknown>).format : undefined;
   if (typeof format !== "string" || !format.startsWith(BUNDLE_FORMAT_PREFIX)) {
     throw new AppError("USAGE", `not an AOS proof bundle: it has no "format" starting with "${BUNDLE_FORMAT_PREFIX}" (write one with \`aos export-proof\`)`);
@@ -86,7 +84,13 @@ function bundleObject(text: string): Record<string, unknown> {
 function verifyV1(text: string, trusted: readonly NoteVerifier[]): VerdictJson {
   const parsed = parseV1Bundle(text);
   if (!parsed.ok) return { ...unreadable("TAMPERED", "bundle", parsed.reason, parsed.firstBadSeq), format: "aos-trace-v1" };
-  return verdictJson(verifyV1Trace(parsed.evidence, trusted), parsed.bundle.run.run_id, null);
+  try {
+    return verdictJson(verifyV1Trace(parsed.evidence, trusted), parsed.bundle.run.run_id, null);
+  } catch (error) {
+    // v1 re-serialises what it hashes: a value canonical JSON cannot represent (a lone surrogate, 1e400) or nesting
+    // too deep for it cannot be what was hashed.
+    return { ...unreadable("TAMPERED", "bundle", `the bundle holds a value that cannot have been hashed: ${(error as Error).message}`), format: "aos-trace-v1" };
+  }
 }
 
 function unreadable(status: ProofStatus, field: string, reason: string, firstBadSeq: number | null = null): VerdictJson {

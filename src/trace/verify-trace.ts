@@ -71,7 +71,7 @@ export function verifyTraceRecord(
 ): CheckedTrace {
   const state = new TraceCheck(record.steps.length);
   const header = parseTraceHeader(record.header);
-  if (!header.ok) return state.fail(null, `header.${header.member}`, `the trace header's ${memberText(header.member)} ${header.reason}`);
+  if (!header.ok) return state.fail(null, fieldOf("header", header.member), `the trace header's ${memberText(header.member)} ${header.reason}`);
   state.header = header.value;
   let head = genesisHash(record.header);
   state.genesis = head;
@@ -105,7 +105,7 @@ function checkEnd(state: TraceCheck, record: TraceRecord, stepsHead: string, ver
   const header = state.header as TraceHeader;
   const n = record.steps.length;
   const runEnd = parseRunEnd(record.runEnd as Bytes);
-  if (!runEnd.ok) return state.fail(n, `run_end.${runEnd.member}`, `the run-end's ${memberText(runEnd.member)} ${runEnd.reason}`);
+  if (!runEnd.ok) return state.fail(n, fieldOf("run_end", runEnd.member), `the run-end's ${memberText(runEnd.member)} ${runEnd.reason}`);
   if (runEnd.value.seq !== n || runEnd.value.step_count !== n) {
     return state.fail(n, "run_end.step_count", `the run-end counts ${runEnd.value.step_count} steps at seq ${runEnd.value.seq}, but the trace has ${n}`);
   }
@@ -123,6 +123,10 @@ function checkEnd(state: TraceCheck, record: TraceRecord, stepsHead: string, ver
   const note = readNote(record.checkpoint);
   const body = note.ok ? parseCheckpoint(note.text) : note;
   if (!body.ok) return state.fail(null, "checkpoint", `the checkpoint is malformed: ${body.reason}`);
+  // AOS signs a run's checkpoint once: a line added beside its signature is a claim nobody made.
+  if (note.ok && note.signers.length !== 1) {
+    return state.fail(null, "checkpoint", `a run checkpoint carries exactly one signature, and this one carries ${note.signers.length}`);
+  }
   const checkpoint = body.checkpoint;
   state.checkpoint = checkpoint;
   if (checkpoint.format !== "aos-trace-v2") return state.fail(null, "checkpoint", "the checkpoint is not a format v2 checkpoint");
@@ -155,8 +159,14 @@ function checkSignature(state: TraceCheck, note: string, verifiers: readonly Not
   return state.fail(null, "checkpoint", `checkpoint: ${opened.reason}`);
 }
 
+/** How a record's problem reads: "the step header's member "seq" is …", or for the record itself "… bytes are …". */
 function memberText(member: string): string {
-  return member === "" ? "bytes are" : `member "${member}" is`;
+  return member === "" ? "bytes:" : `member "${member}" is`;
+}
+
+/** The field a record's problem names: the record itself, or one of its members. */
+function fieldOf(record: string, member: string): string {
+  return member === "" ? record : `${record}.${member}`;
 }
 
 /** What a verification has established so far; `fail` and `finish` turn it into the result. */
@@ -180,7 +190,7 @@ class TraceCheck {
   /** Step 5 for one step: its header, its payloads against their hashes, then its leaf. */
   checkStep(step: StoredStep, seq: number): CheckedTrace | undefined {
     const parsed = parseStepHeader(step.header);
-    if (!parsed.ok) return this.fail(seq, `steps[${seq}].header.${parsed.member}`, `seq ${seq}: the step header's ${memberText(parsed.member)} ${parsed.reason}`);
+    if (!parsed.ok) return this.fail(seq, fieldOf(`steps[${seq}].header`, parsed.member), `seq ${seq}: the step header's ${memberText(parsed.member)} ${parsed.reason}`);
     const header = parsed.value;
     if (header.seq !== seq) return this.fail(seq, `steps[${seq}].header.seq`, `seq ${seq}: the step header at this position says seq ${header.seq}`);
     let pruned = false;

@@ -41,7 +41,7 @@ export async function endWaitingRun(
     return endTamperedRun(deps.db, taken, error.message);
   }
   const run: Run = { ...taken, plan: prefix.plan, nextStepIndex: prefix.nextStepIndex };
-  const cursor = cursorFor(run, prefix, deps.keys.attestation.current);
+  const cursor = cursorFor(run, prefix, deps.keys.attestation);
   const rows = [...prefix.steps];
   if (rows.at(-1)?.status === "started") {
     const interrupted = interruptedAttempt(run, rows, await reservesSpend(deps.db, run));

@@ -6,7 +6,7 @@ import { type PlanStep, type Run, type StepError, type TraceStep, traceIdFor } f
 import type { Skill } from "../skills/contract.js";
 import { failure } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
-import { type AttestationKey, attest } from "../trace/attestation.js";
+import { type AttestationKeys, attest, attestationProblem } from "../trace/attestation.js";
 import { canonicalJson } from "../trace/canonical-json.js";
 import { chainNext, leafHashOf } from "../trace/chain.js";
 import { bytesOf, sha256Hex } from "../trace/digest.js";
@@ -14,6 +14,8 @@ import { redactSecrets } from "../trace/redact.js";
 import type { StepHeader } from "../trace/step-header.js";
 import { encodeRecord, type TraceHeader } from "../trace/trace-header.js";
 import { toStorableJson } from "../trace/storable-json.js";
+import { traceTampered } from "../proof/verified-prefix.js";
+import { cancelDigest } from "./cancel-request.js";
 import type { Attempt } from "./step-execution.js";
 
 /**
@@ -29,13 +31,14 @@ export interface TraceCursor {
   seq: number;
   chainHead: string;
   leafHashes: string[];
-  attestation: AttestationKey;
+  /** Attests this worker's rows (the current key) and checks what others wrote (every key held). */
+  keys: AttestationKeys;
 }
 
 export function cursorFor(
   run: Run,
   prefix: { header: TraceHeader; chainHead: string; leafHashes: string[] },
-  attestation: AttestationKey,
+  keys: AttestationKeys,
 ): TraceCursor {
   return {
     runId: run.id,
@@ -46,7 +49,7 @@ export function cursorFor(
     seq: prefix.leafHashes.length,
     chainHead: prefix.chainHead,
     leafHashes: [...prefix.leafHashes],
-    attestation,
+    keys,
   };
 }
 
@@ -155,7 +158,7 @@ export function buildTraceStep(cursor: TraceCursor, input: AttemptToRecord): Bui
     outcome: outcomePayload.text === null ? null : bytesOf(outcomePayload.text),
     error: errorPayload.text === null ? null : bytesOf(errorPayload.text),
   };
-  return { step, bytes, attestation: attest(cursor.attestation, cursor.runId, header.seq, chainHash) };
+  return { step, bytes, attestation: attest(cursor.keys.current, cursor.runId, header.seq, chainHash) };
 }
 
 /**
@@ -168,7 +171,7 @@ export async function recordAttempt(
   input: AttemptToRecord,
 ): Promise<{ step: TraceStep; cancelRequested: boolean }> {
   const { step, bytes, attestation } = buildTraceStep(cursor, input);
-  const { written, cancelRequested } = await insertStepAndAdvanceRun(db.pool, {
+  const { written, cancelRequest } = await insertStepAndAdvanceRun(db.pool, {
     runId: cursor.runId,
     epoch: cursor.epoch,
     nextStepIndex: input.nextStepIndex,
@@ -185,7 +188,14 @@ export async function recordAttempt(
   cursor.seq += 1;
   cursor.chainHead = step.chainHash;
   cursor.leafHashes.push(step.leafHash);
-  return { step, cancelRequested };
+  return { step, cancelRequested: cancelRequest !== null && honoured(cursor, cancelRequest) };
+}
+
+/** A cancel request counts only if the process that recorded it attested it; one written by hand is tampering. */
+function honoured(cursor: TraceCursor, request: { requestedAt: Date; attestation: string | null }): true {
+  const problem = attestationProblem(cursor.keys, cursor.runId, "cancel", cancelDigest(request.requestedAt), request.attestation);
+  if (problem !== undefined) throw traceTampered(`the request to cancel the run: ${problem}`);
+  return true;
 }
 
 /**

@@ -140,7 +140,7 @@ async function loadState(deps: RunnerDeps, run: Run, hold: RunHold): Promise<Run
     run: { ...run, plan: prefix.plan, nextStepIndex: prefix.nextStepIndex },
     steps: prefix.plan.steps,
     agent,
-    cursor: cursorFor(run, prefix, deps.keys.attestation.current),
+    cursor: cursorFor(run, prefix, deps.keys.attestation),
     results,
     policy: await loadPolicy(() => loadEffectivePolicy(deps.db.pool, run.tenantId, run.agentId)),
     runCostCents: prefix.costCents,
@@ -275,7 +275,7 @@ async function attemptStep(
     skill,
     params,
   );
-  const decided = governed.kind === "require_approval" ? await withApproval(deps.db, deps.keys.attestation, state.run.id, index, governed) : governed;
+  const decided = governed.kind === "require_approval" ? await withApproval(deps.db, deps.keys.attestation, { id: state.run.id, rows: state.rows }, index, governed) : governed;
   if (decided.kind === "require_approval") {
     return { params, park: true, attempt: attemptNotRun(failure("APPROVAL_REQUIRED", decided.decision.reason), decided.decision) };
   }

@@ -1,7 +1,7 @@
 import type { Database } from "../db/database.js";
 import { type Approval, findApproval } from "../db/queries/approvals.js";
 import { reserveSpend, utcDay } from "../db/queries/budgets.js";
-import type { Agent, RunEnding } from "../glossary.js";
+import type { Agent, RunEnding, TraceStep } from "../glossary.js";
 import { allowed } from "../policy/decide.js";
 import { failure } from "../skills/outcome.js";
 import { type AttestationKey, type AttestationKeys, attest, attestationProblem } from "../trace/attestation.js";
@@ -14,38 +14,52 @@ import { type Attempt, attemptNotRun } from "./step-execution.js";
 
 // What stands between a decided step and its execution: a person's approval, a denial, and the budget.
 
-/** The digest an approval's attestation covers: who decided what, on which step, when. */
-function approvalDigest(approval: Omit<Approval, "attestation">): string {
+/**
+ * The digest an approval's attestation covers: who decided what, on which step, when — and the chain hash of the
+ * attested row the run parked at, so an approval counts for that wait only, not for a step the person never saw.
+ */
+function approvalDigest(approval: Omit<Approval, "attestation">, parkedAt: string): string {
   return sha256Hex(
     canonicalJson({
       step_index: approval.stepIndex,
       decision: approval.decision,
       decided_by: approval.decidedBy,
       decided_at: approval.decidedAt.toISOString(),
+      parked_at: parkedAt,
     }),
   );
 }
 
-/** Attests a person's decision on a parked step, as it is recorded (docs/proofs.md, "Write-time attestations"). */
-export function attestApproval(key: AttestationKey, runId: string, approval: Omit<Approval, "attestation">): string {
-  return attest(key, runId, `approval/${approval.stepIndex}`, approvalDigest(approval));
+/** The row a run parked at for `stepIndex`: its last `blocked` APPROVAL_REQUIRED row for that step, if any. */
+export function parkedRow(rows: readonly TraceStep[], stepIndex: number): TraceStep | undefined {
+  return rows.findLast((row) => row.stepIndex === stepIndex && row.status === "blocked" && row.outcomeCode === "APPROVAL_REQUIRED");
+}
+
+/** Attests a person's decision on the step a run is parked at (docs/proofs.md, "Write-time attestations"). */
+export function attestApproval(key: AttestationKey, runId: string, approval: Omit<Approval, "attestation">, parkedAt: string): string {
+  return attest(key, runId, `approval/${approval.stepIndex}`, approvalDigest(approval, parkedAt));
 }
 
 /**
  * A step that needs approval runs once a person approved it: the decision then says who and when, so the
  * approval is inside the proof. Without an approval it stays a require_approval decision and the run parks. An
- * approval whose attestation does not hold (written into the database by someone without the key) is tampering.
+ * approval whose attestation does not hold for the row the run parked at (written into the database by someone
+ * without the key, or moved to another step) is tampering.
  */
 export async function withApproval(
   db: Database,
   keys: AttestationKeys,
-  runId: string,
+  run: { id: string; rows: readonly TraceStep[] },
   index: number,
   governed: Extract<Governed, { kind: "require_approval" }>,
 ): Promise<Governed> {
-  const approval = await findApproval(db.pool, runId, index);
+  const approval = await findApproval(db.pool, run.id, index);
   if (approval?.decision !== "approved") return governed;
-  const problem = attestationProblem(keys, runId, `approval/${index}`, approvalDigest(approval), approval.attestation);
+  const parked = parkedRow(run.rows, index);
+  const problem =
+    parked === undefined
+      ? "the run never parked at that step"
+      : attestationProblem(keys, run.id, `approval/${index}`, approvalDigest(approval, parked.chainHash), approval.attestation);
   if (problem !== undefined) throw traceTampered(`the approval of step ${index}: ${problem}`);
   const decision = allowed({
     action: "allow",

@@ -42,8 +42,9 @@ alter table runs add constraint runs_termination_reason_check check (
   )
 );
 
--- An approval is an input to a run's execution, so it is attested like the rows of the trace.
+-- An approval and a cancel request are inputs to a run's execution, so they are attested like the rows of the trace.
 alter table run_approvals add column attestation text;
+alter table runs add column cancel_attestation text;
 
 -- Immutability ("S6") as in 0008, the prune exception now also emptying the payload bytes: every column except the
 -- six payload columns and pruned_at stays as written (compared as the whole row, so later columns are covered).

@@ -206,13 +206,17 @@ where id = $1::text and epoch = $2::int and status = 'running'`,
   return rowCount === 1;
 }
 
-/** Asks the worker executing a run to stop between steps; it reads the flag back with the next step it records. */
-export async function requestCancel(db: Queryable, tenantId: string, runId: string): Promise<boolean> {
+/**
+ * Asks the worker executing a run to stop between steps; it reads the request back with the next step it records
+ * and honours it only if its attestation holds. A second request keeps the first one's time and attestation.
+ */
+export async function requestCancel(db: Queryable, request: { tenantId: string; runId: string; requestedAt: Date; attestation: string }): Promise<boolean> {
   const { rowCount } = await db.query(
     `update runs
-set cancel_requested_at = coalesce(cancel_requested_at, now())
+set cancel_requested_at = coalesce(cancel_requested_at, $3::timestamptz),
+  cancel_attestation = case when cancel_requested_at is null then $4::text else cancel_attestation end
 where tenant_id = $1::text and id = $2::text and status = 'running'`,
-    [tenantId, runId],
+    [request.tenantId, request.runId, request.requestedAt, request.attestation],
   );
   return rowCount === 1;
 }

@@ -122,10 +122,13 @@ export interface StepRecord {
  * the insert takes its values from that update's result. A worker that lost its lease matches no run row and
  * inserts nothing; the unique (trace_id, seq) key is the second line of defence against a forked trace.
  * The payloads are sent once, as their canonical bytes; their jsonb copies are made from those bytes here.
- * Reports whether the fence let the write through, and whether someone asked for the run to be cancelled (read
- * back in the same statement, so checking for a cancel between steps costs no extra query).
+ * Reports whether the fence let the write through, and the request to cancel the run if someone made one (read
+ * back in the same statement, so checking for a cancel between steps costs no extra query), with its attestation.
  */
-export async function insertStepAndAdvanceRun(db: Queryable, record: StepRecord): Promise<{ written: boolean; cancelRequested: boolean }> {
+export async function insertStepAndAdvanceRun(
+  db: Queryable,
+  record: StepRecord,
+): Promise<{ written: boolean; cancelRequest: { requestedAt: Date; attestation: string | null } | null }> {
   const { step, bytes } = record;
   const params = new StatementParams();
   const p = (value: unknown, type: string) => params.param(value, type);
@@ -141,7 +144,7 @@ export async function insertStepAndAdvanceRun(db: Queryable, record: StepRecord)
     chain_head = ${chainHash},
     cost_cents = cost_cents + ${cost}
   where id = ${p(record.runId, "text")} and epoch = ${p(record.epoch, "int")} and status = 'running' and next_seq = ${seq}
-  returning id, tenant_id, cancel_requested_at is not null as cancel_requested
+  returning id, tenant_id, cancel_requested_at, cancel_attestation
 ),
 -- Settle: swap the reserved estimate for the actual cost, as one relative update, so runs of one agent settling at
 -- once lose no cent. Zero-cost steps leave the agent row alone (no lock on a row every run of the agent shares).
@@ -172,9 +175,11 @@ select ${p(step.traceId, "text")}, ${seq}, ${p(step.stepIndex, "int")}, ${p(step
   ${header}, ${paramsBytes}, ${outcome}, ${error}, ${p(record.attestation, "text")},
   convert_from(${paramsBytes}, 'UTF8')::jsonb, convert_from(${outcome}, 'UTF8')::jsonb, convert_from(${error}, 'UTF8')::jsonb
 from advanced
-returning (select cancel_requested from advanced)`;
-  const { rows } = await db.query<{ cancel_requested: boolean }>(sql, params.values);
-  return { written: rows.length === 1, cancelRequested: rows[0]?.cancel_requested === true };
+returning (select cancel_requested_at from advanced), (select cancel_attestation from advanced)`;
+  const { rows } = await db.query<{ cancel_requested_at: Date | null; cancel_attestation: string | null }>(sql, params.values);
+  const row = rows[0];
+  const cancelRequest = row?.cancel_requested_at == null ? null : { requestedAt: row.cancel_requested_at, attestation: row.cancel_attestation };
+  return { written: rows.length === 1, cancelRequest };
 }
 
 /** Steps an agent started in the last `seconds` seconds, across its runs: the steps-per-minute rule's input. */
