@@ -26,3 +26,16 @@ export function leafHashOf(bytes: Bytes): string {
 export function chainNext(previousHex: string, leafHex: string): string {
   return sha256Hex(Buffer.from(previousHex + leafHex, "hex"));
 }
+
+/**
+ * chainNext for a verifier walking a whole trace: the two digests are written into one reused buffer instead of a
+ * new one per step. Both arguments are computed hex digests, never stored text (Buffer.write stops at bad hex).
+ */
+export function chainHasher(): (previousHex: string, leafHex: string) => string {
+  const pair = Buffer.alloc(64);
+  return (previousHex, leafHex) => {
+    pair.write(previousHex, 0, 32, "hex");
+    pair.write(leafHex, 32, 32, "hex");
+    return sha256Hex(pair);
+  };
+}

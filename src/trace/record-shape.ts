@@ -12,13 +12,32 @@ export const isString: Check = (value) => (typeof value === "string" ? undefined
 export const isCount: Check = (value) => (Number.isSafeInteger(value) && (value as number) >= 0 ? undefined : "not a whole number ≥ 0");
 export const isHex64: Check = (value) => (typeof value === "string" && HEX64.test(value) ? undefined : "not 64 lowercase hex digits");
 
-/** `YYYY-MM-DDTHH:MM:SS.mmmZ` naming a real instant in the years 0001 to 9999: the one spelling a recorded time has. */
+/**
+ * `YYYY-MM-DDTHH:MM:SS.mmmZ` naming a real instant in the years 0001 to 9999: the one spelling a recorded time has.
+ * Checked by arithmetic (a verifier runs this twice per step): month 1–12, the day within its month (leap years
+ * included), hour < 24, minute and second < 60.
+ */
 export const isTimestamp: Check = (value) => {
-  if (typeof value !== "string" || !TIMESTAMP.test(value)) return "not a timestamp of the form YYYY-MM-DDTHH:MM:SS.mmmZ";
-  const time = Date.parse(value);
-  const real = !Number.isNaN(time) && new Date(time).toISOString() === value && !value.startsWith("0000");
+  if (typeof value !== "string" || value.length !== 24 || !TIMESTAMP.test(value)) return "not a timestamp of the form YYYY-MM-DDTHH:MM:SS.mmmZ";
+  const year = Number(value.slice(0, 4));
+  const month = Number(value.slice(5, 7));
+  const day = Number(value.slice(8, 10));
+  const real =
+    year >= 1 &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysIn(year, month) &&
+    Number(value.slice(11, 13)) < 24 &&
+    Number(value.slice(14, 16)) < 60 &&
+    Number(value.slice(17, 19)) < 60;
   return real ? undefined : "not a real date and time";
 };
+
+function daysIn(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
 
 export function nullable(check: Check): Check {
   return (value) => (value === null ? undefined : check(value));

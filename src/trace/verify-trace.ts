@@ -1,7 +1,7 @@
 import { type AttestationKeys, attestationProblem } from "./attestation.js";
-import { chainNext, genesisHash, leafHashOf } from "./chain.js";
+import { chainHasher, chainNext, genesisHash, leafHashOf } from "./chain.js";
 import { type Checkpoint, parseCheckpoint } from "./checkpoint.js";
-import { type Bytes, sha256Hex } from "./digest.js";
+import { type Bytes, sha256Hex, textOf } from "./digest.js";
 import { merkleRootHex } from "./merkle.js";
 import { disagreementWithHeader, parseRunEnd, type RunEnd } from "./run-end.js";
 import { type NoteVerifier, openNote, readNote } from "./signed-note.js";
@@ -78,11 +78,12 @@ export function verifyTraceRecord(
   const headerAttestation = attestations && attestationProblem(attestations.keys, header.value.run_id, "genesis", head, attestations.header);
   if (headerAttestation !== undefined) return state.fail(null, "header.attestation", `the trace header: ${headerAttestation}`);
   if (sha256Hex(record.plan) !== header.value.plan_sha256) return state.fail(null, "plan", "the plan does not hash to the header's plan_sha256");
+  const next = chainHasher();
   for (let seq = 0; seq < record.steps.length; seq++) {
     const step = record.steps[seq] as StoredStep;
     const problem = state.checkStep(step, seq);
     if (problem !== undefined) return problem;
-    head = chainNext(head, state.leaves[seq] as string);
+    head = next(head, state.leaves[seq] as string);
     if (head !== step.chainHash) {
       return seq === 0
         ? state.fail(0, "header", "seq 0: the chain does not start from this trace header (the header, or the first chain hash, was changed)")
@@ -189,7 +190,10 @@ class TraceCheck {
 
   /** Step 5 for one step: its header, its payloads against their hashes, then its leaf. */
   checkStep(step: StoredStep, seq: number): CheckedTrace | undefined {
-    const parsed = parseStepHeader(step.header);
+    // Decoded once, for parsing and for the leaf hash (a string hashes as its UTF-8 bytes).
+    const text = textOf(step.header);
+    if (text === undefined) return this.fail(seq, `steps[${seq}].header`, `seq ${seq}: the step header's bytes: not UTF-8`);
+    const parsed = parseStepHeader(text);
     if (!parsed.ok) return this.fail(seq, fieldOf(`steps[${seq}].header`, parsed.member), `seq ${seq}: the step header's ${memberText(parsed.member)} ${parsed.reason}`);
     const header = parsed.value;
     if (header.seq !== seq) return this.fail(seq, `steps[${seq}].header.seq`, `seq ${seq}: the step header at this position says seq ${header.seq}`);
@@ -205,7 +209,7 @@ class TraceCheck {
         return this.fail(seq, `steps[${seq}].${payload}`, `seq ${seq}: the ${payload} payload does not hash to the step header's ${payload}_sha256 (a recorded value was changed)`);
       }
     }
-    const leaf = leafHashOf(step.header);
+    const leaf = leafHashOf(text);
     if (leaf !== step.leafHash) return this.fail(seq, `steps[${seq}].header`, `seq ${seq}: the step header does not hash to its stored leaf hash (the header, or the leaf hash, was changed)`);
     if (pruned) this.prunedSeqs.push(seq);
     this.steps.push(header);
