@@ -49,6 +49,9 @@ describe("the aos CLI on the embedded database", () => {
     const shown = await runCli(["get-run", run.run_id, "--tenant-id", "acme"], env);
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain("succeeded");
+    expect(shown.stdout).toContain("proof: VERIFIED");
+    const evidence = await runCli(["evidence", run.run_id, "--tenant-id", "acme"], env);
+    expect(evidence.stdout.split("\n").slice(0, 2)).toEqual([`Evidence for run ${run.run_id}: VALID (score 1.00), recorded when it ended`, "  proof now: VERIFIED"]);
     const listed = await runCli(["list-runs", "--tenant-id", "acme", "--json"], env);
     expect(JSON.parse(listed.stdout).map((row: { run_id: string }) => row.run_id)).toContain(run.run_id);
     const hidden = await runCli(["get-run", run.run_id, "--tenant-id", "someone-else"], env);

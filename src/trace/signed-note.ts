@@ -68,11 +68,11 @@ export function keyIdFor(name: string, publicKey: Buffer): string {
 }
 
 /**
- * Non-empty, with no Unicode white space and no "+", as the spec requires; control characters are refused too,
- * since a note holding one is malformed.
+ * Non-empty, with no Unicode white space and no "+", as the spec requires; control characters (C0, DEL, C1) are
+ * refused too, since a note holding one is malformed.
  */
 export function isValidKeyName(name: string): boolean {
-  return name !== "" && isWellFormed(name) && !/[\p{White_Space}+\u0000-\u001f]/u.test(name);
+  return name !== "" && isWellFormed(name) && !/[\p{White_Space}+\p{Cc}]/u.test(name);
 }
 
 /**
@@ -248,10 +248,10 @@ function parseSignatureLine(raw: string): SignatureLine | string {
   return { name, keyId: bytes.subarray(0, 4).toString("hex"), signature: bytes.subarray(4) };
 }
 
-/** The spec's character rules: valid UTF-8 and no ASCII control characters other than newline. */
+/** The spec's character rules: valid UTF-8 and no ASCII control characters (DEL included) other than newline. */
 function characterProblem(text: string): string | undefined {
   if (!isWellFormed(text)) return "holds a lone surrogate, which UTF-8 cannot encode";
-  const control = /[\u0000-\u0009\u000b-\u001f]/.exec(text);
+  const control = /[\u0000-\u0009\u000b-\u001f\u007f]/.exec(text);
   if (control === null) return undefined;
   const code = control[0].charCodeAt(0).toString(16).padStart(4, "0").toUpperCase();
   return `holds the control character U+${code}`;

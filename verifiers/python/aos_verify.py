@@ -3,15 +3,21 @@ r"""Independent verifier for AOS proof bundles (aos-proof-bundle/v2), Python sta
 
 Written from docs/proofs.md alone ("Exact bytes", "The trace", "The bundle", "Verification"), not from the
 TypeScript implementation. It applies the spec's verification steps in order and stops at the first failure:
- 1. format: a JSON object whose `format` starts with aos-proof-bundle/ (else usage error, exit 2); any version
-    but v2 is UNSUPPORTED (format v1 is not implemented here);
+ 1. format: the file is I-JSON (RFC 7493: UTF-8, JSON, no member name twice in one object, no lone surrogate
+    in any string or member name, escaped or not) holding an object whose `format` is a string starting
+    aos-proof-bundle/ (else "not an AOS proof bundle", a usage error, exit 2); any version but v2 is
+    UNSUPPORTED (format v1 is not implemented here). Integer literals of any length parse (one too long for
+    Python's int() is kept as a value that fails every type check);
  2. shape: exactly the bundle's members, each step exactly {header, params, outcome, error, leaf_hash,
-    chain_hash}, strings with a UTF-8 encoding (payloads, run_end, root_hash and checkpoint may be null),
-    leaf_hash, chain_hash and root_hash 64 lowercase hex digits, no duplicate members anywhere; a failure
-    inside steps[i] is at seq i, one in run_end or root_hash at seq n;
- 3. trace header: exact members and types, format aos-trace-v2, trace_id = "trace_" + run_id, timestamps
-    YYYY-MM-DDTHH:MM:SS.mmmZ that are real instants (years 0001 to 9999), integers that are JSON integers (no
-    fraction, no exponent); h0 = SHA-256("aos-trace-v2\n" || header bytes);
+    chain_hash}, strings (payloads, run_end, root_hash and checkpoint may be null), leaf_hash, chain_hash and
+    root_hash 64 lowercase hex digits; a failure inside steps[i] is at seq i, one in run_end or root_hash at
+    seq n;
+ 3. trace header: I-JSON (the records are RFC 8785 canonical JSON, which is I-JSON: a record with a
+    duplicate member name or a lone surrogate is malformed, TAMPERED naming the record), exact members and
+    types, format aos-trace-v2, trace_id = "trace_" + run_id, timestamps YYYY-MM-DDTHH:MM:SS.mmmZ that are real
+    instants (years 0001 to 9999); h0 = SHA-256("aos-trace-v2\n" || header bytes). Numbers in the records
+    are JSON integers (no fraction, no exponent, not booleans) from 0 to 2^53-1, attempt at least 1, the
+    run-end's duration_ms from -(2^53-1) to 2^53-1; a decision's action is allow, deny or require_approval;
  4. plan: hex(SHA-256(plan bytes)) = plan_sha256;
  5. steps, each failure at seq i: exact members and types, kind = step, seq = i; payload hashes (null hash:
     payload must be null; null payload: pruned); leaf_i = SHA-256(0x00 || header bytes) must equal leaf_hash
@@ -24,11 +30,14 @@ TypeScript implementation. It applies the spec's verification steps in order and
  8. checkpoint: a C2SP signed note (split at the last "\n\n") whose text is exactly five lines: origin ending
     /run/<run_id>, tree size n + 1, canonical base64 root, aos-format aos-trace-v2, aos-chain-head <hex>;
     root and chain head equal the computed ones;
- 9. signatures: each line whose (name, key id) is a trusted key must verify (pure-Python RFC 8032 Ed25519);
-    none by a trusted key: UNTRUSTED_KEY naming the signers; else VERIFIED.
+ 9. signature: exactly one signature line (more: TAMPERED, checked before any signature), whose key name is a
+    valid C2SP key name (non-empty, no Unicode white space, no "+", no control character); if its (name,
+    key id) is a trusted key it must verify (pure-Python RFC 8032 Ed25519); not a trusted key: UNTRUSTED_KEY
+    naming the signer; else VERIFIED.
+Untrusted text is printed with non-printable characters escaped; output never fails on encoding.
 Exit 0 only for VERIFIED; 1 for TAMPERED, INCOMPLETE, UNSUPPORTED, UNTRUSTED_KEY; 2 for usage errors.
 """
-import argparse, base64, collections, datetime, hashlib, json, os, re, sys
+import argparse, base64, datetime, hashlib, json, os, re, sys, unicodedata
 
 # ---------------------------------------------------------------- Ed25519 verification (RFC 8032 §5.1)
 P = 2**255 - 19
@@ -88,10 +97,15 @@ def b64_canonical(s):  # standard alphabet with padding, and re-encoding gives t
         return None
     return raw if base64.b64encode(raw).decode("ascii") == s else None
 
+def valid_key_name(name):
+    """A C2SP key name: non-empty, no Unicode white space, no "+" (and no control character)."""
+    return bool(name) and "+" not in name and not any(
+        c.isspace() or unicodedata.category(c) == "Cc" for c in name)
+
 def parse_vkey(text):
     """C2SP vkey `name+keyid+base64(0x01 || pubkey)` -> (name, key id bytes, pubkey); ValueError if bad."""
     parts = text.strip().split("+", 2)  # the name has no "+"; base64 may
-    if len(parts) != 3 or not parts[0] or any(c.isspace() for c in parts[0]):
+    if len(parts) != 3 or not valid_key_name(parts[0]):
         raise ValueError("not a vkey (name+keyid+base64)")
     name, kid, b64 = parts
     if not re.fullmatch(r"[0-9a-fA-F]{8}", kid):
@@ -103,18 +117,54 @@ def parse_vkey(text):
         raise ValueError("key id does not equal SHA-256(name || \\n || 0x01 || key)[:4]")
     return name, bytes.fromhex(kid), raw[1:]
 
-class JObj(dict):
-    """A JSON object that also remembers the member names that appeared more than once."""
-    def __init__(self, pairs):
-        super().__init__(pairs)
-        counts = collections.Counter(k for k, _ in pairs) if len(self) != len(pairs) else {}
-        self.dups = [k for k, c in counts.items() if c > 1]
+class BigInt:
+    """An integer literal too long for int() (Python 3.11 parses at most 4300 digits): valid JSON, but never an
+    integer of a record (those are at most 2^53 - 1), so it fails every type check."""
+    def __init__(self, text):
+        self.digits = len(text.lstrip("-"))
+
+    def __repr__(self):
+        return f"an integer of {self.digits} digits"
+
+def _parse_int(text):
+    return int(text) if len(text) <= 100 else BigInt(text)
+
+def _no_duplicates(pairs):
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"member name {json.dumps(dup)} appears twice in one object")
+    return obj
 
 def _not_json(constant):
     raise ValueError(f"{constant} is not JSON")
 
+SURROGATE = re.compile("[\ud800-\udfff]")
+
 def load_json(text):
-    return json.loads(text, object_pairs_hook=JObj, parse_constant=_not_json)
+    """Parse I-JSON (RFC 7493): JSON (no NaN or Infinity), no member name twice in one object, no lone surrogate
+    in any string or member name. ValueError (or RecursionError, nested too deep) otherwise."""
+    value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_not_json, parse_int=_parse_int)
+    # json combines an escaped surrogate pair into one character; a lone surrogate stays one. Strict UTF-8
+    # decoding leaves none unescaped, so only look when the text has a surrogate or a \uD800-\uDFFF escape.
+    if re.search("[\ud800-\udfff]|\\\\u[dD][89abcdefABCDEF]", text):
+        stack = [value]
+        while stack:  # iterative: the value may be nested as deep as the parser allowed
+            v = stack.pop()
+            if isinstance(v, dict):
+                stack.extend(v)  # the member names
+                stack.extend(v.values())
+            elif isinstance(v, list):
+                stack.extend(v)
+            elif isinstance(v, str) and SURROGATE.search(v):
+                raise ValueError(f"a lone surrogate in the string or member name {json.dumps(v)[:80]}")
+    return value
+
+def show(v):  # a short description of an untrusted value, for a message
+    if isinstance(v, (dict, list)):
+        return "an object" if isinstance(v, dict) else "an array"
+    return repr(v) if isinstance(v, BigInt) else json.dumps(v)[:80]
 
 class Verdict(Exception):  # the outcome of verification; raised at the first failure
     def __init__(self, status, reason, seq=None, field=None):
@@ -134,8 +184,8 @@ def _ts(v):
     except ValueError:  # not a real date or time (2024-02-30, 24:00:00, ...)
         return False
 
-def _str(v):  # a lone surrogate (from a "\ud800" escape) has no UTF-8 encoding, so it is not a byte string
-    return type(v) is str and not re.search("[\ud800-\udfff]", v)
+def _str(v):  # load_json lets no lone surrogate through, so every string has a UTF-8 encoding
+    return type(v) is str
 
 def _or_null(t):
     return (lambda v: v is None or t[0](v), t[1] + " or null")
@@ -143,48 +193,52 @@ def _or_null(t):
 def one_of(*vals):
     return (lambda v: type(v) is str and v in vals, " or ".join(map(json.dumps, vals)))
 
-STR, INT = (_str, "a string"), (lambda v: type(v) is int, "an integer")  # bool and 1.0 are not integers
-UINT = (lambda v: type(v) is int and v >= 0, "an integer >= 0")
+def int_in(lo, hi, desc):  # bool (True) and 1.0 are not integers; a BigInt is not an int either
+    return (lambda v: type(v) is int and lo <= v <= hi, f"an integer from {desc}")
+
+MAX = 2**53 - 1
+STR, INT = (_str, "a string"), int_in(0, MAX, "0 to 2^53-1")
+ATTEMPT, SIGNED_INT = int_in(1, MAX, "1 to 2^53-1"), int_in(-MAX, MAX, "-(2^53-1) to 2^53-1")
 HEX = (lambda v: type(v) is str and re.fullmatch(r"[0-9a-f]{64}", v) is not None, "64 lowercase hex digits")
 TS = (_ts, "a timestamp YYYY-MM-DDTHH:MM:SS.mmmZ that is a real date")
 DECISION_KEYS = ["action", "policy_hash", "policy_id", "reason"]
-DECISION = (lambda v: v is None or (isinstance(v, dict) and not v.dups and sorted(v) == DECISION_KEYS
-                                    and all(_str(x) for x in v.values())),
-            "null or an object {action, reason, policy_id, policy_hash} of strings")
+DECISION = (lambda v: v is None or (isinstance(v, dict) and sorted(v) == DECISION_KEYS
+                                    and all(_str(x) for x in v.values())
+                                    and v["action"] in ("allow", "deny", "require_approval")),
+            "null or an object {action, reason, policy_id, policy_hash} of strings, action allow, deny or "
+            "require_approval")
 SHARED = [("run_id", STR), ("tenant_id", STR), ("agent_id", STR), ("origin_system_id", STR),
           ("actor_type", one_of("HUMAN", "SYSTEM", "SERVICE")), ("actor_id", _or_null(STR)),
           ("parent_run_id", _or_null(STR))]
 HEADER = [("format", one_of("aos-trace-v2")), ("trace_id", STR)] + SHARED + [
     ("goal", STR), ("plan_sha256", HEX), ("created_at", TS)]
 STEP = [("kind", one_of("step")), ("seq", INT), ("step_index", INT), ("step_id", STR),
-        ("attempt", (lambda v: type(v) is int and v >= 1, "an integer >= 1")), ("next_step_index", INT),
+        ("attempt", ATTEMPT), ("next_step_index", INT),
         ("skill", STR), ("skill_version", STR),
         ("status", one_of("succeeded", "failed", "blocked", "started", "interrupted")), ("outcome_code", STR),
-        ("cost_cents", UINT), ("tokens", UINT), ("duration_ms", UINT), ("started_at", TS), ("completed_at", TS),
+        ("cost_cents", INT), ("tokens", INT), ("duration_ms", INT), ("started_at", TS), ("completed_at", TS),
         ("decision", DECISION), ("params_sha256", HEX), ("outcome_sha256", _or_null(HEX)),
         ("error_sha256", _or_null(HEX))]
 RUN_END = [("kind", one_of("run_end")), ("seq", INT), ("step_count", INT)] + SHARED + [
     ("plan_sha256", HEX), ("goal_sha256", HEX), ("status", one_of("succeeded", "failed", "halted", "cancelled")),
     ("termination_reason", STR), ("error_message", _or_null(STR)), ("cost_cents", INT), ("tokens", INT),
     ("attempts", INT), ("created_at", TS), ("started_at", _or_null(TS)), ("completed_at", TS),
-    ("duration_ms", _or_null(INT))]
+    ("duration_ms", _or_null(SIGNED_INT))]
 # The members the run-end shares with the header (the nine its table lists), checked equal to the header's.
 EQUAL_TO_HEADER = [name for name, _ in SHARED] + ["plan_sha256", "created_at"]
 
 def check_object(obj, schema, prefix, seq=None):
-    """Exact members and types: duplicates, then members in the spec's table order, then unexpected ones.
+    """Exact members and types: members in the spec's table order, then unexpected ones.
     seq is the first bad seq of every failure, or a function of the member's name giving it."""
     seq_of = seq if callable(seq) else (lambda name: seq)
     if not isinstance(obj, dict):
         tampered(prefix, "is not a JSON object", seq_of(None))
     at = (lambda name: f"{prefix}.{name}") if prefix else (lambda name: name)
-    for name in obj.dups:
-        tampered(at(name), "duplicate member", seq_of(name))
     for name, (ok, desc) in schema:
         if name not in obj:
             tampered(at(name), "missing member", seq_of(name))
         if not ok(obj[name]):
-            tampered(at(name), f"must be {desc}, is {json.dumps(obj[name])[:80]}", seq_of(name))
+            tampered(at(name), f"must be {desc}, is {show(obj[name])}", seq_of(name))
     for name in [name for name in obj if name not in dict(schema)]:
         tampered(at(name), "unexpected member", seq_of(name))
 
@@ -192,7 +246,7 @@ def parse_bytes(text, field, seq=None):
     try:
         return load_json(text)
     except (ValueError, RecursionError) as e:
-        tampered(field, f"is not JSON ({e})", seq)
+        tampered(field, f"is not I-JSON ({e})", seq)
 
 def merkle_root(leaves):  # RFC 6962 MTH: split at the largest power of two strictly below n
     if len(leaves) == 1:
@@ -327,22 +381,30 @@ def verify(bundle, keys, state):
     if head[15:] != chain.hex():
         tampered("checkpoint", "its chain head does not equal the one computed from the leaves")
 
-    # 9. Signatures: only the lines whose (name, key id) is a trusted key are checked.
-    for name, kid, sig in sigs:
-        pubs = [pub for (kname, kkid, pub) in keys if (kname, kkid) == (name, kid)]
-        if pubs and not any(ed25519_verify(pub, text.encode("utf-8"), sig) for pub in pubs):
-            tampered("checkpoint", f"the signature by trusted key {name}+{kid.hex()} does not verify")
-        state["signed_by"] += [f"{name}+{kid.hex()}"] if pubs else []
-    if not state["signed_by"]:
-        signers = ", ".join(dict.fromkeys(f"{name}+{kid.hex()}" for name, kid, _ in sigs))
-        raise Verdict("UNTRUSTED_KEY", f"the checkpoint is signed only by keys that are not trusted: {signers}")
+    # 9. Signature: exactly one line (counted before any is tried), by a valid key name; checked when trusted.
+    if len(sigs) != 1:
+        tampered("checkpoint", f"the checkpoint carries {len(sigs)} signature lines; a run checkpoint carries "
+                 "exactly one (AOS signs it once)")
+    name, kid, sig = sigs[0]
+    if not valid_key_name(name):
+        tampered("checkpoint", f"the signature line's key name {json.dumps(name)[:80]} is not a valid C2SP key "
+                 "name (non-empty, no white space, no +)")
+    pubs = [pub for (kname, kkid, pub) in keys if (kname, kkid) == (name, kid)]
+    if not pubs:
+        raise Verdict("UNTRUSTED_KEY", f"the checkpoint is signed by a key that is not trusted: {name}+{kid.hex()}")
+    if not any(ed25519_verify(pub, text.encode("utf-8"), sig) for pub in pubs):
+        tampered("checkpoint", f"the signature by trusted key {name}+{kid.hex()} does not verify")
+    state["signed_by"].append(f"{name}+{kid.hex()}")
     pruned = state["pruned_steps"]
     raise Verdict("VERIFIED", f"payloads pruned for {pruned} of {n} steps: their headers are proven, "
                   "their content is not in the bundle" if pruned else "")
 
 # ---------------------------------------------------------------- command line
+def printable(text):  # untrusted text for a terminal: every non-printable character escaped (\t, \x1b, \u202e)
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
 def usage_error(msg):
-    print(f"aos_verify: {msg}", file=sys.stderr)
+    print(printable(f"aos_verify: {msg}"), file=sys.stderr)
     sys.exit(2)
 
 def load_keys(args):
@@ -374,10 +436,10 @@ def check_file(path, keys):
             data = f.read()
     except OSError as e:
         raise NotABundle(f"cannot read {path}: {e}")
-    try:  # 1. Format. (ValueError covers invalid UTF-8 too)
+    try:  # 1. Format: I-JSON. (ValueError covers invalid UTF-8 too)
         bundle = load_json(data.decode("utf-8"))
     except (ValueError, RecursionError) as e:
-        raise NotABundle(f"{path}: not an AOS proof bundle (not JSON: {e})")
+        raise NotABundle(f"{path}: not an AOS proof bundle (not I-JSON: {e})")
     if not (isinstance(bundle, dict) and _str(bundle.get("format"))
             and bundle["format"].startswith("aos-proof-bundle/")):
         raise NotABundle(f"{path}: not an AOS proof bundle (no `format` starting with aos-proof-bundle/)")
@@ -400,6 +462,9 @@ def check_file(path, keys):
             "signed_by": list(dict.fromkeys(state["signed_by"])) if ok else []}
 
 def main(argv=None):
+    for stream in (sys.stdout, sys.stderr):  # never an encoding error, whatever the terminal's encoding
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     ap = argparse.ArgumentParser(description="Verify AOS proof bundles (aos-proof-bundle/v2).")
     ap.add_argument("bundle", nargs="+", help="bundle files written by `aos export-proof`")
     ap.add_argument("--key", action="append", default=[], help="trusted C2SP vkey, or a file of them (repeatable)")
@@ -429,11 +494,12 @@ def main(argv=None):
         else:
             prefix = f"{path}: " if several else ""
             if ok:
-                print(prefix + "VERIFIED" + (f" ({result['reason']})" if result["reason"] else ""))
+                line = prefix + "VERIFIED" + (f" ({result['reason']})" if result["reason"] else "")
             else:
-                print(prefix + result["verification_status"]
-                      + (f" at seq {result['first_bad_seq']}" if result["first_bad_seq"] is not None else "") + ": "
-                      + (f"{result['field']}: " if result["field"] else "") + result["reason"])
+                line = (prefix + result["verification_status"]
+                        + (f" at seq {result['first_bad_seq']}" if result["first_bad_seq"] is not None else "")
+                        + ": " + (f"{result['field']}: " if result["field"] else "") + result["reason"])
+            print(printable(line))
     return 0 if all_ok else 1
 
 if __name__ == "__main__":
