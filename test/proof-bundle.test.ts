@@ -261,7 +261,9 @@ describe("`aos verify` as a user runs it", () => {
 
   it("takes a --key that is a vkey as that key, never as a file named like it; a file or folder otherwise", () => {
     const home = tempHome();
-    const ours = generateSigningKey("aos.local");
+    // A key whose vkey does not end in "/" (then it could only name a folder).
+    let ours = generateSigningKey("aos.local");
+    while (ours.verifierKey.endsWith("/")) ours = generateSigningKey("aos.local");
     const theirs = generateSigningKey("aos.local");
     // A vkey's base64 may hold "/": a bundle shipped with folders can plant a file at that relative path.
     const planted = join(home, ours.verifierKey);
