@@ -1,14 +1,13 @@
 import type { Queryable } from "../db/database.js";
 import { findCopyDisagreements } from "../db/queries/trace-copies.js";
-import { isTerminal, type Plan, type TraceStep } from "../glossary.js";
+import { isTerminal, type TraceStep } from "../glossary.js";
 import type { AttestationKeys } from "../trace/attestation.js";
 import { provenFacts, type RunFacts } from "../trace/run-facts.js";
 import type { NoteVerifier } from "../trace/signed-note.js";
-import { planHash } from "../trace/v1/step-hash.js";
 import { verifyTrace as verifyV1Trace } from "../trace/v1/verify-trace.js";
 import type { ProofVerdict } from "../trace/verdict.js";
 import { type CheckedTrace, verifyTraceRecord } from "../trace/verify-trace.js";
-import { type StoredTrace, storedAttestations, traceRecordOf, traceStepsOf } from "./stored-trace.js";
+import { type StoredTrace, storedAttestations, traceRecordOf, traceStepsOf, v1HeaderOf } from "./stored-trace.js";
 
 /** The keys a proof from the database is checked with: trusted verification keys, and attestation keys if held. */
 export interface ProofKeys {
@@ -117,14 +116,7 @@ function proveV1(stored: StoredTrace, verifiers: readonly NoteVerifier[]): Proof
   const { run, trace, rows, checkpoint } = stored;
   return verifyV1Trace(
     {
-      header: {
-        trace_id: trace.traceId,
-        run_id: run.id,
-        tenant_id: run.tenantId,
-        agent_id: run.agentId,
-        plan_hash: planHash(run.plan as Plan | null),
-        created_at: trace.createdAt.toISOString(),
-      },
+      header: v1HeaderOf(stored),
       storedPlanHash: trace.planHash,
       steps: rows.map((row) => row.copies),
       finished: isTerminal(run.status),

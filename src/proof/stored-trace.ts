@@ -3,10 +3,11 @@ import { findCheckpoint, type StoredCheckpoint } from "../db/queries/checkpoints
 import { findRun } from "../db/queries/runs.js";
 import { listStepRows, type StepRow } from "../db/queries/trace-steps.js";
 import { findTraceForRun } from "../db/queries/traces.js";
-import type { Run, StepError, Trace, TraceStep } from "../glossary.js";
+import type { Plan, Run, StepError, Trace, TraceStep } from "../glossary.js";
 import type { AttestationKeys } from "../trace/attestation.js";
 import { type Bytes, textOf } from "../trace/digest.js";
-import { parseStepHeader, type StepHeader } from "../trace/step-header.js";
+import { parseStepHeader, type StepHeader, traceStepOf } from "../trace/step-header.js";
+import { planHash, type TraceHeader as V1TraceHeader } from "../trace/v1/step-hash.js";
 import type { StoredAttestations, TraceRecord } from "../trace/verify-trace.js";
 
 /** A run's trace as the database holds it: the run and trace rows, the step rows, the checkpoint row. */
@@ -30,6 +31,18 @@ export async function loadTraceOf(db: Queryable, run: Run): Promise<StoredTrace 
   const rows = await listStepRows(db, trace.traceId);
   const checkpoint = await findCheckpoint(db, run.tenantId, trace.traceId);
   return { run, trace, rows, checkpoint };
+}
+
+/** A format v1 trace's header, rebuilt from the run and trace rows as v1 hashed it (its plan hash from plan_json). */
+export function v1HeaderOf({ run, trace }: StoredTrace): V1TraceHeader {
+  return {
+    trace_id: trace.traceId,
+    run_id: run.id,
+    tenant_id: run.tenantId,
+    agent_id: run.agentId,
+    plan_hash: planHash(run.plan as Plan | null),
+    created_at: trace.createdAt.toISOString(),
+  };
 }
 
 /** The bytes a format v2 proof checks; undefined for a v1 trace (or a v2 trace row missing its bytes). */
@@ -73,29 +86,15 @@ export function stepOfRow(row: StepRow): TraceStep {
 
 function stepFromBytes(row: StepRow, header: StepHeader): TraceStep {
   const bytes = row.bytes as NonNullable<StepRow["bytes"]>;
-  return {
+  return traceStepOf(header, {
     traceId: row.copies.traceId,
-    seq: header.seq,
-    stepIndex: header.step_index,
-    stepId: header.step_id,
-    attempt: header.attempt,
-    skillName: header.skill,
-    skillVersion: header.skill_version,
     params: (parsedPayload(bytes.params) ?? {}) as Record<string, unknown>,
-    status: header.status,
-    outcomeCode: header.outcome_code,
     outcomeData: parsedPayload(bytes.outcome),
     error: parsedPayload(bytes.error) as StepError | null,
-    costCents: header.cost_cents,
-    tokens: header.tokens,
-    durationMs: header.duration_ms,
-    startedAt: new Date(header.started_at),
-    completedAt: new Date(header.completed_at),
-    decision: header.decision,
     leafHash: row.leafHash,
     chainHash: row.chainHash,
     prunedAt: row.prunedAt,
-  };
+  });
 }
 
 /** A payload's value; null when it is absent, pruned, or not JSON (a verdict then says the bytes are wrong). */

@@ -2,9 +2,9 @@ import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { findRun } from "../db/queries/runs.js";
 import { AppError } from "../errors.js";
-import { isTerminal, type Plan, type Trace } from "../glossary.js";
+import { isTerminal, type Trace } from "../glossary.js";
 import { type StoredProof, proveStoredTrace } from "../proof/prove-stored.js";
-import { loadStoredTrace, type StoredTrace, traceRecordOf } from "../proof/stored-trace.js";
+import { loadStoredTrace, type StoredTrace, traceRecordOf, v1HeaderOf } from "../proof/stored-trace.js";
 import { buildBundle, type ProofBundle } from "../trace/bundle.js";
 import { leafHashOf } from "../trace/chain.js";
 import { canonicalBytes } from "../trace/canonical-json.js";
@@ -14,7 +14,6 @@ import { encodeVerifierKey } from "../trace/signed-note.js";
 import { formatTlogProof } from "../trace/tlog-proof.js";
 import { buildBundle as buildV1Bundle, type ProofBundle as V1ProofBundle } from "../trace/v1/bundle.js";
 import { contentOf, isPruned } from "../trace/v1/step-content.js";
-import { planHash } from "../trace/v1/step-hash.js";
 import type { ProofVerdict } from "../trace/verdict.js";
 import { type VerdictJson, verdictJson } from "../trace/verify-bundle.js";
 import { requireTenant } from "./agents.js";
@@ -124,14 +123,7 @@ export async function exportProofBundle(db: Database, config: Config, tenantId: 
   if (record !== undefined) return buildBundle(record);
   const { run, trace, rows, checkpoint } = stored;
   return buildV1Bundle({
-    header: {
-      trace_id: trace.traceId,
-      run_id: run.id,
-      tenant_id: run.tenantId,
-      agent_id: run.agentId,
-      plan_hash: planHash(run.plan as Plan | null),
-      created_at: trace.createdAt.toISOString(),
-    },
+    header: v1HeaderOf(stored),
     runStatus: run.status,
     finished: isTerminal(run.status),
     traceStatus: trace.status,

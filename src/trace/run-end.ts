@@ -1,63 +1,6 @@
-import type { ActorType } from "../glossary.js";
 import type { Bytes } from "./digest.js";
 import { type Check, isCount, isHex64, isString, isTimestamp, literal, nullable, oneOf } from "./record-shape.js";
-import { ACTOR_TYPES, type Parsed, parseRecord, type TraceHeader } from "./trace-header.js";
-
-/**
- * The run-end leaf of format v2 (docs/proofs.md, "Run-end leaf"): what the run row says when the run finishes,
- * as the last leaf of its trace (seq = step_count), so the signed checkpoint covers the run's own facts.
- */
-export interface RunEnd {
-  kind: "run_end";
-  seq: number;
-  step_count: number;
-  run_id: string;
-  tenant_id: string;
-  agent_id: string;
-  origin_system_id: string;
-  actor_type: ActorType;
-  actor_id: string | null;
-  parent_run_id: string | null;
-  plan_sha256: string;
-  goal_sha256: string;
-  status: "succeeded" | "failed" | "halted" | "cancelled";
-  termination_reason: string;
-  error_message: string | null;
-  cost_cents: number;
-  tokens: number;
-  attempts: number;
-  created_at: string;
-  started_at: string | null;
-  completed_at: string;
-  duration_ms: number | null;
-}
-
-const isInteger: Check = (value) => (Number.isSafeInteger(value) ? undefined : "not a whole number");
-
-const RUN_END_MEMBERS = {
-  kind: literal("run_end"),
-  seq: isCount,
-  step_count: isCount,
-  run_id: isString,
-  tenant_id: isString,
-  agent_id: isString,
-  origin_system_id: isString,
-  actor_type: oneOf(ACTOR_TYPES),
-  actor_id: nullable(isString),
-  parent_run_id: nullable(isString),
-  plan_sha256: isHex64,
-  goal_sha256: isHex64,
-  status: oneOf(["succeeded", "failed", "halted", "cancelled"]),
-  termination_reason: isString,
-  error_message: nullable(isString),
-  cost_cents: isCount,
-  tokens: isCount,
-  attempts: isCount,
-  created_at: isTimestamp,
-  started_at: nullable(isTimestamp),
-  completed_at: isTimestamp,
-  duration_ms: nullable(isInteger),
-};
+import { HEADER_MEMBERS, type Parsed, parseRecord, type TraceHeader } from "./trace-header.js";
 
 /** The members a run-end repeats from the trace header: a run-end that disagrees with its header is tampered. */
 export const SHARED_WITH_HEADER = [
@@ -71,6 +14,47 @@ export const SHARED_WITH_HEADER = [
   "plan_sha256",
   "created_at",
 ] as const;
+
+/**
+ * The run-end leaf of format v2 (docs/proofs.md, "Run-end leaf"): what the run row says when the run finishes,
+ * as the last leaf of its trace (seq = step_count), so the signed checkpoint covers the run's own facts.
+ */
+export type RunEnd = Pick<TraceHeader, (typeof SHARED_WITH_HEADER)[number]> & {
+  kind: "run_end";
+  seq: number;
+  step_count: number;
+  goal_sha256: string;
+  status: "succeeded" | "failed" | "halted" | "cancelled";
+  termination_reason: string;
+  error_message: string | null;
+  cost_cents: number;
+  tokens: number;
+  attempts: number;
+  started_at: string | null;
+  completed_at: string;
+  duration_ms: number | null;
+};
+
+const isInteger: Check = (value) => (Number.isSafeInteger(value) ? undefined : "not a whole number");
+
+const RUN_END_MEMBERS = {
+  kind: literal("run_end"),
+  seq: isCount,
+  step_count: isCount,
+  // The members shared with the header are checked as the header's are.
+  ...Object.fromEntries(SHARED_WITH_HEADER.map((member) => [member, HEADER_MEMBERS[member]])),
+  goal_sha256: isHex64,
+  status: oneOf(["succeeded", "failed", "halted", "cancelled"]),
+  termination_reason: isString,
+  error_message: nullable(isString),
+  cost_cents: isCount,
+  tokens: isCount,
+  attempts: isCount,
+  started_at: nullable(isTimestamp),
+  completed_at: isTimestamp,
+  duration_ms: nullable(isInteger),
+};
+
 
 export function parseRunEnd(bytes: Bytes): Parsed<RunEnd> {
   return parseRecord<RunEnd>(bytes, RUN_END_MEMBERS);

@@ -1,4 +1,4 @@
-import type { StepDecision, StepStatus } from "../glossary.js";
+import type { StepDecision, StepError, StepStatus, TraceStep } from "../glossary.js";
 import type { Bytes } from "./digest.js";
 import { type Check, exactObject, isCount, isHex64, isString, isTimestamp, literal, nullable, oneOf } from "./record-shape.js";
 import { type Parsed, parseRecord } from "./trace-header.js";
@@ -72,4 +72,42 @@ export function parseStepHeader(bytes: Bytes): Parsed<StepHeader> {
 
 export function payloadHash(header: StepHeader, payload: PayloadName): string | null {
   return payload === "params" ? header.params_sha256 : payload === "outcome" ? header.outcome_sha256 : header.error_sha256;
+}
+
+/** What a trace step holds besides its header: its payloads' values, its hashes, and whether it was pruned. */
+export interface StepBody {
+  traceId: string;
+  params: Record<string, unknown>;
+  outcomeData: unknown;
+  error: StepError | null;
+  leafHash: string;
+  chainHash: string;
+  prunedAt?: Date | null;
+}
+
+/** A trace step as the rest of AOS uses it, from its header and the rest: one mapping for the writer and readers. */
+export function traceStepOf(header: StepHeader, body: StepBody): TraceStep {
+  return {
+    traceId: body.traceId,
+    seq: header.seq,
+    stepIndex: header.step_index,
+    stepId: header.step_id,
+    attempt: header.attempt,
+    skillName: header.skill,
+    skillVersion: header.skill_version,
+    params: body.params,
+    status: header.status,
+    outcomeCode: header.outcome_code,
+    outcomeData: body.outcomeData,
+    error: body.error,
+    costCents: header.cost_cents,
+    tokens: header.tokens,
+    durationMs: header.duration_ms,
+    startedAt: new Date(header.started_at),
+    completedAt: new Date(header.completed_at),
+    decision: header.decision,
+    leafHash: body.leafHash,
+    chainHash: body.chainHash,
+    ...(body.prunedAt === undefined ? {} : { prunedAt: body.prunedAt }),
+  };
 }

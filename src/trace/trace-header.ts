@@ -26,7 +26,7 @@ export interface TraceHeader {
 
 export const ACTOR_TYPES: readonly ActorType[] = ["HUMAN", "SYSTEM", "SERVICE"];
 
-const HEADER_MEMBERS = {
+export const HEADER_MEMBERS = {
   format: literal(TRACE_FORMAT),
   trace_id: isString,
   run_id: isString,

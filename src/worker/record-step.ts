@@ -11,7 +11,7 @@ import { canonicalJson } from "../trace/canonical-json.js";
 import { chainNext, leafHashOf } from "../trace/chain.js";
 import { bytesOf, sha256Hex } from "../trace/digest.js";
 import { redactSecrets } from "../trace/redact.js";
-import type { StepHeader } from "../trace/step-header.js";
+import { type StepHeader, traceStepOf } from "../trace/step-header.js";
 import { encodeRecord, type TraceHeader } from "../trace/trace-header.js";
 import { toStorableJson } from "../trace/storable-json.js";
 import { traceTampered } from "../proof/verified-prefix.js";
@@ -130,28 +130,7 @@ export function buildTraceStep(cursor: TraceCursor, input: AttemptToRecord): Bui
   const headerBytes = encodeRecord(header);
   const leafHash = leafHashOf(headerBytes);
   const chainHash = chainNext(cursor.chainHead, leafHash);
-  const step: TraceStep = {
-    traceId: cursor.traceId,
-    seq: header.seq,
-    stepIndex: header.step_index,
-    stepId: header.step_id,
-    attempt: header.attempt,
-    skillName: header.skill,
-    skillVersion: header.skill_version,
-    params,
-    status: header.status,
-    outcomeCode: header.outcome_code,
-    outcomeData,
-    error,
-    costCents: header.cost_cents,
-    tokens: header.tokens,
-    durationMs,
-    startedAt,
-    completedAt,
-    decision: header.decision,
-    leafHash,
-    chainHash,
-  };
+  const step = traceStepOf(header, { traceId: cursor.traceId, params, outcomeData, error, leafHash, chainHash });
   const bytes = {
     header: headerBytes,
     params: bytesOf(paramsPayload.text as string),
