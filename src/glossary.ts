@@ -152,6 +152,14 @@ export interface Run {
   nextSeq: number;
   nextStepIndex: number;
   chainHead: string | null;
+  /** A request to cancel the run, made while a worker held it or raced for it; honoured between steps. */
+  cancelRequest: CancelRequest | null;
+}
+
+/** A request to cancel a run and its attestation by the process that made it (docs/proofs.md). */
+export interface CancelRequest {
+  requestedAt: Date;
+  attestation: string | null;
 }
 
 /** The trace formats a proof can be in (docs/proofs.md): every run since format v2 landed is v2. */
@@ -232,4 +240,13 @@ export interface StepDecision {
 
 export function traceIdFor(runId: string): string {
   return `trace_${runId}`;
+}
+
+/**
+ * A time read from a database row, as ISO 8601: null when the row holds one JavaScript cannot represent (past year
+ * 275760, which PostgreSQL stores and only a database writer would put there). Readers show such a row rather than
+ * fail on it; its proof says what was changed.
+ */
+export function isoTime(time: Date): string | null {
+  return Number.isFinite(time.getTime()) ? time.toISOString() : null;
 }

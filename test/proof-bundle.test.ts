@@ -187,7 +187,7 @@ describe("format v1 bundles, exported before format v2", () => {
     expect(text).toContain('"frac": 0.1');
     expect(verify(text.replace('"frac": 0.1', '"frac": 1e400'), [key])).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 0 });
     const deep = `${"[".repeat(200_000)}${"]".repeat(200_000)}`;
-    expect(verify(text.replace('"frac": 0.1', `"frac": ${deep}`), [key])).toMatchObject({ verification_status: "USAGE", reason: expect.stringMatching(/nests too deep/) });
+    expect(verify(text.replace('"frac": 0.1', `"frac": ${deep}`), [key])).toMatchObject({ verification_status: "USAGE", reason: expect.stringMatching(/nests deeper than 64 levels/) });
   });
 
   it("never trust the keys they name, and a malformed date is TAMPERED naming it", () => {
@@ -257,6 +257,24 @@ describe("`aos verify` as a user runs it", () => {
     expect((await runCli(["verify", bundle], { ...nowhere, AOS_VERIFIER_KEYS: vkey })).code).toBe(0);
     const notBundle = await runCli(["verify", new URL("../package.json", import.meta.url).pathname, "--key", vkey], nowhere);
     expect([notBundle.code, notBundle.stderr]).toEqual([2, expect.stringMatching(/not an AOS proof bundle/)]);
+  });
+
+  it("shows a bundle's text with its control and bidi characters escaped: a bundle cannot drive the terminal", { timeout: 60_000 }, async () => {
+    const home = tempHome();
+    const run = JSON.parse((await runCli(["run", "--tenant-id", "demo", "--goal", "escapes", "--plan", writePlan(home, plan), "--json"], { AOS_HOME: home })).stdout);
+    const bundle = join(home, "run.aosproof.json");
+    await runCli(["export-proof", run.run_id, "--tenant-id", "demo", "-o", bundle], { AOS_HOME: home });
+    const vkey = (await runCli(["keys"], { AOS_HOME: home })).stdout.trim().split("\n")[0] as string;
+    const parsed = JSON.parse(readFileSync(bundle, "utf8"));
+    const hostile = `${run.run_id}\u001b]0;owned\u0007\u001b[2J\u202egnp.exe`;
+    parsed.header = parsed.header
+      .replace(`"run_id":"${run.run_id}"`, `"run_id":${JSON.stringify(hostile)}`)
+      .replace(`"trace_id":"trace_${run.run_id}"`, `"trace_id":${JSON.stringify(`trace_${hostile}`)}`);
+    writeFileSync(bundle, JSON.stringify(parsed));
+    const shown = await runCli(["verify", bundle, "--key", vkey], { AOS_HOME: join(home, "absent") });
+    expect(shown.code).toBe(1);
+    expect(shown.stdout).toContain("\\x1b]0;owned\\x07\\x1b[2J\\u202egnp.exe");
+    expect(shown.stdout + shown.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f\u202a-\u202e]/);
   });
 
   it("takes a --key that is a vkey as that key, never as a file named like it; a file or folder otherwise", () => {

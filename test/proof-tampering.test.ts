@@ -1,10 +1,13 @@
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimRunById } from "../src/db/queries/runs.js";
 import { setPolicy } from "../src/services/policies.js";
+import { proofKeys } from "../src/services/proof-keys.js";
 import { getRunProof, INTEGRITY_CONFIG } from "../src/services/proofs.js";
-import { approveRun } from "../src/services/run-decisions.js";
-import { createRun, getRunDetail } from "../src/services/runs.js";
+import { parseRetentionAge, pruneFinishedRuns } from "../src/services/retention.js";
+import { approveRun, cancelRun, rejectRun } from "../src/services/run-decisions.js";
+import { createRun, getRunDetail, listTenantRuns } from "../src/services/runs.js";
 import { canonicalJson } from "../src/trace/canonical-json.js";
 import { chainNext, leafHashOf } from "../src/trace/chain.js";
 import { formatCheckpoint, signCheckpoint } from "../src/trace/checkpoint.js";
@@ -13,7 +16,7 @@ import { merkleRootHex } from "../src/trace/merkle.js";
 import { generateSigningKey } from "../src/trace/signed-note.js";
 import { claimAndExecute } from "../src/worker/claim.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
-import { runJson } from "../src/views/run.js";
+import { runJson, runListJson } from "../src/views/run.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 import { asSuperuser } from "./support/tamper.js";
@@ -277,6 +280,76 @@ describe.each(testBackends())("run proofs against a database writer, on $name", 
       await endedTampered(queued.id);
     });
 
+    it("a run row cloned under a new id, its trace copied with it, is not executed again: the header names another run", async () => {
+      const original = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "pay once", plan });
+      const clone = randomUUID();
+      await asSuperuser(
+        db,
+        ["insert into runs select (jsonb_populate_record(null::runs, to_jsonb(r) || jsonb_build_object('id', $2::text))).* from runs r where id = $1", [original.id, clone]],
+        [
+          "insert into aos_traces select (jsonb_populate_record(null::aos_traces, (to_jsonb(t) - 'id') || jsonb_build_object('id', gen_random_uuid(), 'trace_id', 'trace_' || $2::text, 'run_id', $2::text))).* from aos_traces t where run_id = $1",
+          [original.id, clone],
+        ],
+      );
+      await claimAndExecute(runnerDeps(db, config), clone, "worker");
+      await endedTampered(clone);
+      expect((await getRunDetail(db, config, TENANT, clone)).run.errorMessage).toMatch(/the run row's id, tenant or agent is not the one its trace header records/);
+      expect((await db.pool.query("select count(*)::int as n from aos_trace_steps where trace_id = $1", [`trace_${clone}`])).rows[0].n).toBe(0);
+      // The original is untouched, and runs and verifies as before.
+      await claimAndExecute(runnerDeps(db, config), original.id, "worker");
+      expect(await proofOf(original.id)).toMatchObject({ verification_status: "VERIFIED" });
+    });
+
+    it("a row time past what JavaScript can hold is read, shown and caught, not a crash", async () => {
+      const queued = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "far future", plan });
+      await asSuperuser(db, ["update runs set started_at = '290000-01-01T00:00:00Z', created_at = '290000-01-01T00:00:00Z' where id = $1", [queued.id]]);
+      const shown = runJson(await getRunDetail(db, config, TENANT, queued.id));
+      expect(shown).toMatchObject({ created_at: expect.any(String), started_at: null });
+      expect((await listTenantRuns(db, TENANT)).map(runListJson).find((row) => row.run_id === queued.id)).toMatchObject({ created_at: null });
+      await claimAndExecute(runnerDeps(db, config), queued.id, "worker");
+      await endedTampered(queued.id);
+      expect((await getRunDetail(db, config, TENANT, queued.id)).run.errorMessage).toMatch(/created_at is not the time its trace header records/);
+
+      // A finished run's start moved there: its proof names the column, its view shows the proven time.
+      const { runId } = await finishedRun();
+      await asSuperuser(db, ["update runs set started_at = '290000-01-01T00:00:00Z' where id = $1", [runId]]);
+      expect(await proofOf(runId)).toMatchObject({ verification_status: "TAMPERED", field: "runs.started_at" });
+      expect(runJson(await getRunDetail(db, config, TENANT, runId))).toMatchObject({ started_at: expect.stringMatching(/^20\d\d-/) });
+    });
+
+    it("a rejection lands only on the row the trace says the run is parked at; a run that is not parked ends tampered", async () => {
+      const tenantId = "tenant-proof-reject";
+      await setPolicy(db, { tenantId, document: { require_approval: ["fail_trigger"] } });
+      const queued = await createRun(runnerDeps(db, config), { tenantId, goal: "never parked", plan });
+      await asSuperuser(db, ["update runs set status = 'pending_approval' where id = $1", [queued.id]]);
+      await expect(rejectRun(db, runnerDeps(db, config).keys, tenantId, queued.id, "bob")).rejects.toMatchObject({ code: "TRACE_TAMPERED" });
+      expect((await getRunDetail(db, config, tenantId, queued.id)).run).toMatchObject({ status: "failed", terminationReason: "tampered" });
+      expect((await db.pool.query("select count(*)::int as n from run_approvals where run_id = $1", [queued.id])).rows[0].n).toBe(0);
+
+      // A genuine rejection of a parked run: recorded at the parked row's step, the run halted, its proof verified.
+      const waits = { steps: [{ step_id: "g1", skill: "fail_trigger", params: { fail_times: 0 } }] };
+      const parked = await runToEnd(db, config, { tenantId, goal: "rejected", plan: waits });
+      await rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "bob");
+      const rejected = await getRunDetail(db, config, tenantId, parked.run.id);
+      expect(rejected.run).toMatchObject({ status: "halted", terminationReason: "policy_block" });
+      expect(rejected.steps.at(-1)).toMatchObject({ stepIndex: 0, status: "blocked", decision: { action: "deny", reason: expect.stringMatching(/^rejected by bob at /) } });
+      expect(await getRunProof(db, config, tenantId, parked.run.id)).toMatchObject({ verification_status: "VERIFIED" });
+    });
+
+    it("a cancel requested while a worker held the run survives that worker: the next claim ends it before any step", async () => {
+      const run = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "stop me", plan });
+      const claimed = await claimRunById(db.pool, run.id, "doomed-worker", 30_000);
+      expect(claimed?.status).toBe("running");
+      expect(await cancelRun(db, runnerDeps(db, config).keys, TENANT, run.id)).toBe("requested");
+      // Its worker dies before recording anything; the lease expires and the run is requeued.
+      await db.pool.query("update runs set status = 'retry', worker_id = null, lease_expires_at = null, next_attempt_at = now() where id = $1", [run.id]);
+      await claimAndExecute(runnerDeps(db, config), run.id, "next-worker");
+      const detail = await getRunDetail(db, config, TENANT, run.id);
+      expect(detail.run).toMatchObject({ status: "cancelled", terminationReason: "user_abort" });
+      expect(detail.steps).toEqual([]);
+      expect(await proofOf(run.id)).toMatchObject({ verification_status: "VERIFIED", run: { end: { status: "cancelled" } } });
+    });
+
     it("a genuine approval still resumes the run, and its proof verifies", async () => {
       const tenantId = "tenant-proof-approved";
       await setPolicy(db, { tenantId, document: { require_approval: ["fail_trigger"] } });
@@ -301,6 +374,14 @@ describe.each(testBackends())("run proofs against a database writer, on $name", 
       // What v1 does cover, it still checks.
       await asSuperuser(db, ["update aos_trace_steps set leaf_hash = repeat('0', 64) where trace_id = $1 and seq = 1", [`trace_${stored.run_id}`]]);
       expect((await getRunProof(db, v1Config, stored.tenant_id, stored.run_id)).verification_status).toBe("TAMPERED");
+      // Stored values v1's code once trusted to be well formed: a verdict names them, nothing throws.
+      await asSuperuser(db, ["update aos_trace_steps set leaf_hash = 'zz' where trace_id = $1 and seq = 0", [`trace_${stored.run_id}`]]);
+      expect(await getRunProof(db, v1Config, stored.tenant_id, stored.run_id)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 0 });
+      await asSuperuser(db, ["update aos_traces set created_at = '290000-01-01T00:00:00Z' where run_id = $1", [stored.run_id]]);
+      expect(await getRunProof(db, v1Config, stored.tenant_id, stored.run_id)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 0 });
     }
+    // Retention verifies each run before emptying it: the one with steps left to prune is refused and reported.
+    const report = await pruneFinishedRuns(db, proofKeys(v1Config), { olderThan: parseRetentionAge("1m"), tenantId: "tenant-v1", dryRun: true, now: new Date(Date.now() + 3_600_000) });
+    expect(report.refused).toEqual([expect.objectContaining({ run_id: fixture.runs.untouched.run_id, verification_status: "TAMPERED" })]);
   });
 });

@@ -9,9 +9,11 @@ import { exportProofBundle } from "../src/services/proofs.js";
 import { parseRetentionAge, pruneFinishedRuns } from "../src/services/retention.js";
 import { createRun } from "../src/services/runs.js";
 import { loadVerifiers } from "../src/trace/key-store.js";
-import { encodeVerifierKey } from "../src/trace/signed-note.js";
+import { signCheckpoint } from "../src/trace/checkpoint.js";
+import { encodeVerifierKey, generateSigningKey } from "../src/trace/signed-note.js";
 import { verifyBundleText } from "../src/trace/verify-bundle.js";
 import { bundleMutations } from "./support/bundle-mutations.js";
+import { rehashedBundles } from "./support/rehashed-bundles.js";
 import { runCli } from "./support/cli.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, testConfig } from "./support/harness.js";
@@ -85,6 +87,7 @@ describe("the independent Python verifier", () => {
       const genuine = JSON.stringify(bundle, null, 2);
       files.push({ file: join(dir, `${files.length}.json`), text: genuine, what: `${name}: genuine` });
       for (const mutation of bundleMutations(bundle)) files.push({ file: join(dir, `${files.length}.json`), text: mutation.text, what: `${name}: ${mutation.what}` });
+      for (const forged of rehashedBundles(bundle as never)) files.push({ file: join(dir, `${files.length}.json`), text: forged.text, what: `${name}: re-hashed: ${forged.what}` });
     }
     files.push({ file: join(dir, "not-json.json"), text: "not json", what: "not JSON" }, { file: join(dir, "package.json"), text: '{"name":"aos"}', what: "not a bundle" });
     for (const { file, text } of files) writeFileSync(file, text);
@@ -114,6 +117,61 @@ describe("the independent Python verifier", () => {
     // Every verdict was exercised, over thousands of bundles.
     expect([...seen].sort()).toEqual(["INCOMPLETE", "NOT_A_BUNDLE", "TAMPERED", "UNSUPPORTED", "VERIFIED"]);
     expect(files.length).toBeGreaterThan(1500);
+  });
+
+  it("refuses records and files no signer writes even where no hash catches them, as the spec says, both alike", { timeout: 120_000 }, async () => {
+    const verifiers = loadVerifiers(config);
+    const forged = files.filter(({ what }) => what.includes(": re-hashed: "));
+    const python = await runPython(forged.map(({ file }) => file), vkey);
+    const seen = forged.map(({ text, what }, index) => {
+      let ours: { status: string; seq: number | null; field: string | null };
+      try {
+        const verdict = verifyBundleText(text, verifiers);
+        ours = { status: verdict.verification_status, seq: verdict.first_bad_seq, field: verdict.field };
+      } catch {
+        ours = { status: "NOT_A_BUNDLE", seq: null, field: null };
+      }
+      const theirs = python[index] as PythonVerdict;
+      return { what, ours, theirs: { status: theirs.verification_status, seq: theirs.first_bad_seq, field: theirs.field } };
+    });
+    for (const { what, ours, theirs } of seen) {
+      expect([what, ours]).toEqual([what, theirs]);
+      const expected = what.endsWith("nested 65 deep in all") ? "NOT_A_BUNDLE" : "TAMPERED";
+      expect([what, ours.status]).toEqual([what, expected]);
+    }
+    // The unsigned bundle's forged records are named at their own seq: nothing else could catch them there.
+    const parked = seen.filter(({ what }) => what.startsWith("parked: re-hashed: steps["));
+    expect(parked.length).toBeGreaterThanOrEqual(4);
+    for (const { what, ours } of parked) expect(ours.field).toBe(`${/steps\[\d+\]/.exec(what)?.[0]}.header`);
+    const sizes = seen.filter(({ what }) => what.includes("tree size"));
+    expect(sizes.map(({ ours }) => [ours.field, ours.seq])).toEqual(sizes.map(() => ["checkpoint", null]));
+  });
+
+  it("takes a checkpoint only for its own log: the origin is exactly <signer's key name>/run/<run_id>, in both", { timeout: 60_000 }, async () => {
+    const genuine = files.find(({ what }) => what === "finished: genuine") as { text: string };
+    const bundle = JSON.parse(genuine.text) as { header: string; checkpoint: string };
+    const runId = (JSON.parse(bundle.header) as { run_id: string }).run_id;
+    const signer = generateSigningKey("aos.local");
+    const trusted = [signer.verifier];
+    const [, ...body] = bundle.checkpoint.slice(0, bundle.checkpoint.indexOf("\n\n") + 1).split("\n");
+    const resigned = (origin: string) => JSON.stringify({ ...bundle, checkpoint: signCheckpoint([origin, ...body].join("\n"), signer.signer) });
+    const cases: [string, string][] = [
+      [`aos.local/run/${runId}`, "VERIFIED"],
+      [`other.example/aos.local/run/${runId}`, "TAMPERED"],
+      [`other.example/run/${runId}`, "TAMPERED"],
+      [`aos.local/run/${runId}/run/${runId}`, "TAMPERED"],
+    ];
+    const written = cases.map(([origin], index) => {
+      const file = join(dir, `origin-${index}.json`);
+      writeFileSync(file, resigned(origin));
+      return file;
+    });
+    const python = await runPython(written, encodeVerifierKey(signer.verifier));
+    for (const [index, [origin, expected]] of cases.entries()) {
+      const ours = verifyBundleText(resigned(origin), trusted);
+      expect([origin, ours.verification_status, ours.field]).toEqual([origin, expected, expected === "TAMPERED" ? "checkpoint" : null]);
+      expect([origin, python[index]?.verification_status]).toEqual([origin, expected]);
+    }
   });
 
   it("agrees with the `aos verify` command itself, run as a process, on a sample", { timeout: 120_000 }, async () => {

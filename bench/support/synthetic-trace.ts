@@ -158,6 +158,7 @@ export function syntheticTrace(stepCount: number): SyntheticTrace {
     nextSeq: cursor.seq,
     nextStepIndex: stepCount,
     chainHead: cursor.chainHead,
+    cancelRequest: null,
   };
   const runEndBytes = encodeRecord(buildRunEnd(cursor, run, SUCCEEDED, rows, completedAt));
   const endLeaf = leafHashOf(runEndBytes);

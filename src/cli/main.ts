@@ -21,7 +21,7 @@ import { verifyCommand, verifyStepCommand } from "./commands/verify.js";
 import { workerCommand } from "./commands/worker.js";
 import type { CliContext } from "./context.js";
 import { EXIT } from "./exit-codes.js";
-import { type Output, paint, processOutput } from "./output.js";
+import { type Output, paint, printable, processOutput } from "./output.js";
 
 
 const USAGE_CODES = new Set(["USAGE", "VALIDATION_ERROR", "TENANT_REQUIRED", "PLAN_FILE_INVALID"]);
@@ -88,7 +88,7 @@ function reportError(output: Output, error: unknown, verbose: boolean): number {
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
   const appError = toAppError(error);
-  output.err(`${paint(output, "red", "error:")} ${appError.message}`);
+  output.err(`${paint(output, "red", "error:")} ${printable(appError.message)}`);
   const hint = FAILURE_CATALOG[appError.code].suggestion;
   if (hint !== "" && (appError.code !== "INTERNAL" || !verbose)) output.err(`hint: ${hint}`);
   if (verbose && error instanceof Error && error.stack) output.err(error.stack);

@@ -38,9 +38,26 @@ export function statusColor(status: string): keyof typeof COLORS {
   return "yellow";
 }
 
-/** Left-aligned columns, for tables a person reads. */
+/** Control characters (C0, DEL, C1) and the invisible marks that reorder or hide text (bidi controls). */
+const UNPRINTABLE = /[\p{Cc}\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/gu;
+const NAMED_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * Text that did not come from AOS itself (a goal, an error message, a bundle's run id or key name) as a terminal
+ * may show it: every control or bidi character escaped (`\x1b`, `\u202e`), so it can neither drive the terminal
+ * nor make a line read as something else. Colour is added after, by `paint`.
+ */
+export function printable(text: string): string {
+  return text.replace(UNPRINTABLE, (char) => {
+    const code = char.codePointAt(0) as number;
+    return NAMED_ESCAPES[char] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`);
+  });
+}
+
+/** Left-aligned columns, for tables a person reads; cells are made printable. */
 export function table(rows: string[][]): string[] {
+  const cells = rows.map((row) => row.map(printable));
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index] ?? 0))).join("  ").trimEnd());
+  for (const row of cells) row.forEach((cell, index) => (widths[index] = Math.max(widths[index] ?? 0, cell.length)));
+  return cells.map((row) => row.map((cell, index) => (index === row.length - 1 ? cell : cell.padEnd(widths[index] ?? 0))).join("  ").trimEnd());
 }

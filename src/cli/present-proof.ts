@@ -1,6 +1,6 @@
 import type { ProofVerdict } from "../trace/verdict.js";
 import type { VerdictJson } from "../trace/verify-bundle.js";
-import { type Output, paint } from "./output.js";
+import { type Output, paint, printable } from "./output.js";
 
 export function statusPaint(status: string): "green" | "red" | "yellow" {
   return status === "VERIFIED" ? "green" : status === "TAMPERED" ? "red" : "yellow";
@@ -18,23 +18,26 @@ export function prunedNote(proof: Pick<VerdictJson, "pruned_steps" | "step_count
   return `payloads pruned for ${proof.pruned_steps} of ${proof.step_count} steps: ${what}`;
 }
 
-/** A verification for people: the status, where and why it failed, what was checked, and what the format leaves out. */
+/**
+ * A verification for people: the status, where and why it failed, what was checked, and what the format leaves out.
+ * What the bundle or database supplied (its run id, key names, the reasons that quote them) is made printable.
+ */
 export function printProof(output: Output, proof: VerdictJson, subject = `run ${proof.run_id}`): void {
   const where = proof.first_bad_seq === null ? "" : ` at seq ${proof.first_bad_seq}`;
   const verifiedPruned = proof.verification_status === "VERIFIED" && proof.pruned_steps > 0;
   const note = verifiedPruned ? ` (${prunedNote(proof)})` : "";
-  output.out(`Proof for ${subject}: ${paint(output, statusPaint(proof.verification_status), proof.verification_status)}${where}${note}`);
-  if (proof.failure_reason !== null) output.out(`  ${proof.failure_reason}`);
-  if (proof.field !== null) output.out(`  field:         ${proof.field}`);
+  output.out(`Proof for ${printable(subject)}: ${paint(output, statusPaint(proof.verification_status), proof.verification_status)}${where}${note}`);
+  if (proof.failure_reason !== null) output.out(`  ${printable(proof.failure_reason)}`);
+  if (proof.field !== null) output.out(`  field:         ${printable(proof.field)}`);
   if (proof.pruned_steps > 0 && !verifiedPruned) output.out(`  payloads pruned for ${proof.pruned_steps} of ${proof.step_count} steps`);
   if (proof.format !== null) output.out(`  format:        ${proof.format}`);
   output.out(`  steps checked: ${Math.min(proof.chain_length, proof.step_count)} of ${proof.step_count}`);
   if (proof.merkle_root !== null) output.out(`  merkle root:   ${proof.merkle_root}`);
   if (proof.root_hash !== null) output.out(`  chain head:    ${proof.root_hash}`);
   if (proof.signature_valid !== null) {
-    output.out(`  signature:     ${proof.signature_valid ? `valid (${proof.signed_by.join(", ")})` : "NOT valid"}`);
+    output.out(`  signature:     ${proof.signature_valid ? `valid (${printable(proof.signed_by.join(", "))})` : "NOT valid"}`);
   } else if (proof.verification_status === "UNTRUSTED_KEY") {
-    output.out(`  signed by:     ${proof.signing_keys.join(", ")} (none of them a trusted key)`);
+    output.out(`  signed by:     ${printable(proof.signing_keys.join(", "))} (none of them a trusted key)`);
   }
   if (proof.not_covered !== null) output.out(`  not covered:   ${proof.not_covered}`);
 }
@@ -45,5 +48,5 @@ export function proofLine(verdict: ProofVerdict): string {
   const reason = verdict.failureReason === null ? "" : `: ${verdict.failureReason}`;
   const pruned = verdict.prunedSeqs.length > 0 ? ` (${prunedNote({ pruned_steps: verdict.prunedSeqs.length, step_count: verdict.stepCount, format: verdict.format })})` : "";
   const format = verdict.notCovered === null ? "" : ` [${verdict.notCovered}]`;
-  return `proof: ${verdict.status}${where}${reason}${pruned}${format}`;
+  return `proof: ${verdict.status}${where}${printable(reason)}${pruned}${format}`;
 }

@@ -1,7 +1,7 @@
-import type { Run, TraceStep } from "../glossary.js";
+import { isoTime, type Run, type TraceStep } from "../glossary.js";
 import type { RunDetail } from "../services/runs.js";
 import { isPruned, shownRun } from "../views/run.js";
-import { type Output, paint, statusColor, table } from "./output.js";
+import { type Output, paint, printable, statusColor, table } from "./output.js";
 import { proofLine } from "./present-proof.js";
 
 /** One line per recorded attempt, printed live on a terminal. */
@@ -9,7 +9,7 @@ export function stepLine(output: Output, step: TraceStep): string {
   const attempt = step.attempt > 1 ? ` (attempt ${step.attempt})` : "";
   const error = step.error === null ? "" : `  ${step.error.code}: ${step.error.message}`;
   const pruned = isPruned(step) ? "  (payload pruned)" : "";
-  return `  ${step.stepId}  ${step.skillName}  ${paint(output, statusColor(step.status), step.status)}  ${step.durationMs} ms${attempt}${error}${pruned}`;
+  return `  ${printable(step.stepId)}  ${step.skillName}  ${paint(output, statusColor(step.status), step.status)}  ${step.durationMs} ms${attempt}${printable(error)}${pruned}`;
 }
 
 /**
@@ -51,9 +51,9 @@ export function printRunSummary(output: Output, detail: RunDetail, options = { s
   const last = steps.at(-1);
   if (run.status === "succeeded" && last !== undefined) {
     const result = isPruned(last) ? "(payload pruned)" : JSON.stringify(last.outcomeData);
-    output.out(`  result: ${result.length > 300 ? `${result.slice(0, 297)}...` : result}`);
+    output.out(`  result: ${printable(result.length > 300 ? `${result.slice(0, 297)}...` : result)}`);
   }
-  if (run.errorMessage !== null) output.out(`  ${paint(output, "red", "Error:")} ${run.errorMessage}`);
+  if (run.errorMessage !== null) output.out(`  ${paint(output, "red", "Error:")} ${printable(run.errorMessage)}`);
   if (run.status === "pending_approval") {
     output.out(`  waiting for approval: aos approve ${run.id} --tenant-id ${run.tenantId} --by NAME (or aos reject)`);
   }
@@ -61,5 +61,5 @@ export function printRunSummary(output: Output, detail: RunDetail, options = { s
 }
 
 export function runListRow(run: Run): string[] {
-  return [run.id, run.status, run.createdAt.toISOString(), run.goal.length > 50 ? `${run.goal.slice(0, 47)}...` : run.goal];
+  return [run.id, run.status, isoTime(run.createdAt) ?? "(not a time)", run.goal.length > 50 ? `${run.goal.slice(0, 47)}...` : run.goal];
 }

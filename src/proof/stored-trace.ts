@@ -3,7 +3,7 @@ import { findCheckpoint, type StoredCheckpoint } from "../db/queries/checkpoints
 import { findRun } from "../db/queries/runs.js";
 import { listStepRows, type StepRow } from "../db/queries/trace-steps.js";
 import { findTraceForRun } from "../db/queries/traces.js";
-import type { Plan, Run, StepError, Trace, TraceStep } from "../glossary.js";
+import { isoTime, type Plan, type Run, type StepError, type Trace, type TraceStep } from "../glossary.js";
 import type { AttestationKeys } from "../trace/attestation.js";
 import { type Bytes, textOf } from "../trace/digest.js";
 import { parseStepHeader, type StepHeader, traceStepOf } from "../trace/step-header.js";
@@ -41,7 +41,7 @@ export function v1HeaderOf({ run, trace }: StoredTrace): V1TraceHeader {
     tenant_id: run.tenantId,
     agent_id: run.agentId,
     plan_hash: planHash(run.plan as Plan | null),
-    created_at: trace.createdAt.toISOString(),
+    created_at: isoTime(trace.createdAt) ?? "",
   };
 }
 

@@ -54,9 +54,10 @@ export async function verifiedPrefix(db: Queryable, run: Run, keys: AttestationK
   const pruned = verdict.prunedSeqs[0];
   if (pruned !== undefined) throw traceTampered(`seq ${pruned}: a payload is missing from a run that has not ended`, pruned);
   const header = checked.header as TraceHeader;
-  if (run.tenantId !== header.tenant_id || run.agentId !== header.agent_id) {
-    throw traceTampered("the run row's tenant or agent is not the one its trace header records");
+  if (run.id !== header.run_id || run.tenantId !== header.tenant_id || run.agentId !== header.agent_id) {
+    throw traceTampered("the run row's id, tenant or agent is not the one its trace header records");
   }
+  if (run.createdAt.getTime() !== Date.parse(header.created_at)) throw traceTampered("the run row's created_at is not the time its trace header records");
   const chainHead = checked.chain.at(-1) ?? (checked.genesis as string);
   if (run.nextSeq !== stored.rows.length || run.chainHead !== chainHead) {
     throw traceTampered("the run row's cursor (next_seq, chain_head) is not where its trace ends");
@@ -68,7 +69,7 @@ export async function verifiedPrefix(db: Queryable, run: Run, keys: AttestationK
   const started = run.startedAt?.getTime();
   const earliest = Date.parse(header.created_at) - CLOCK_SKEW_MS;
   const latest = (steps[0]?.startedAt.getTime() ?? Date.now()) + CLOCK_SKEW_MS;
-  if (started === undefined || started < earliest || started > latest) {
+  if (started === undefined || !Number.isFinite(started) || started < earliest || started > latest) {
     throw traceTampered("the run row's started_at is not between its creation and its first recorded step");
   }
   const costCents = (plan.planner_usage?.cost_cents ?? 0) + steps.reduce((sum, step) => sum + step.costCents, 0);

@@ -2,7 +2,7 @@ import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { findRun } from "../db/queries/runs.js";
 import { AppError } from "../errors.js";
-import { isTerminal, type Trace } from "../glossary.js";
+import { isoTime, isTerminal, type Trace } from "../glossary.js";
 import { type StoredProof, proveStoredTrace } from "../proof/prove-stored.js";
 import { loadStoredTrace, type StoredTrace, traceRecordOf, v1HeaderOf } from "../proof/stored-trace.js";
 import { buildBundle, type ProofBundle } from "../trace/bundle.js";
@@ -35,7 +35,7 @@ export interface RunProof extends VerdictJson {
   /** The signed checkpoint note, as stored. */
   checkpoint: string | null;
   verified_at: string;
-  aos_traces: { trace_id: string; run_id: string; status: string; step_count: number; started_at: string; completed_at: string | null }[];
+  aos_traces: { trace_id: string; run_id: string; status: string; step_count: number; started_at: string | null; completed_at: string | null }[];
   aos_trace_steps: { seq: number; step_index: number; attempt: number; skill_name: string; status: string; duration_ms: number; cost_cents: number }[];
 }
 
@@ -45,8 +45,8 @@ function traceSummary(trace: Trace, stepCount: number): RunProof["aos_traces"][n
     run_id: trace.runId,
     status: trace.status,
     step_count: stepCount,
-    started_at: trace.startedAt.toISOString(),
-    completed_at: trace.completedAt?.toISOString() ?? null,
+    started_at: isoTime(trace.startedAt),
+    completed_at: trace.completedAt && isoTime(trace.completedAt),
   };
 }
 

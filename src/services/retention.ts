@@ -9,6 +9,7 @@ import {
   pruneTracePayloads,
   sweepExpired,
 } from "../db/queries/retention.js";
+import { sqlstateOf } from "../db/sqlstate.js";
 import { AppError } from "../errors.js";
 import { type ProofKeys, proveStoredTrace } from "../proof/prove-stored.js";
 import { loadStoredTrace } from "../proof/stored-trace.js";
@@ -88,7 +89,12 @@ export async function pruneFinishedRuns(db: Database, keys: ProofKeys, request: 
   for (;;) {
     const batch = await listPrunableRuns(db.pool, scope, after, BATCH);
     for (const run of batch) {
-      const outcome = await withTransaction(db, (client) => verifyThenPrune(client, keys, run, request.dryRun));
+      const outcome = await withTransaction(db, (client) => verifyThenPrune(client, keys, run, request.dryRun)).catch((error: unknown) => {
+        // One run whose rows cannot even be read as a trace is left whole and reported; the others are still pruned.
+        if (!isAboutTheRun(error)) throw error;
+        const reason = `its stored trace could not be verified: ${(error as Error).message}`;
+        return { refused: { run_id: run.runId, tenant_id: run.tenantId, verification_status: "TAMPERED" as const, failure_reason: reason } };
+      });
       if ("refused" in outcome) refused.push(outcome.refused);
       else if (outcome.steps > 0) {
         count.runs += 1;
@@ -121,4 +127,15 @@ async function verifyThenPrune(client: Queryable, keys: ProofKeys, run: Prunable
     return { refused: { run_id: run.runId, tenant_id: run.tenantId, verification_status: verdict?.status ?? "UNSUPPORTED", failure_reason: verdict?.failureReason ?? "No trace found for run" } };
   }
   return { steps: dryRun ? run.steps : await pruneTracePayloads(client, run.traceId) };
+}
+
+/**
+ * Whether an error verifying one run is about that run's rows (a value no AOS process writes, that the reading code
+ * or PostgreSQL refuses), rather than about reaching the database, which stops the whole prune.
+ */
+function isAboutTheRun(error: unknown): boolean {
+  if (error instanceof AppError) return error.code === "TRACE_TAMPERED";
+  const state = sqlstateOf(error);
+  if (state !== undefined) return state.startsWith("22") || state.startsWith("23");
+  return error instanceof TypeError || error instanceof RangeError || error instanceof SyntaxError;
 }

@@ -4,9 +4,9 @@ import { notifyRunQueued } from "../db/queries/run-queue.js";
 import { findRun, requestCancel, takeWaitingRun } from "../db/queries/runs.js";
 import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
 import { AppError } from "../errors.js";
-import { isTerminal, type Run } from "../glossary.js";
+import { isTerminal, type Run, type RunEnding } from "../glossary.js";
 import type { KeyRing } from "../trace/key-store.js";
-import { endWaitingRun } from "../worker/end-waiting-run.js";
+import { endWaitingRun, rejectionMessage } from "../worker/end-waiting-run.js";
 import { cancelRequest } from "../worker/cancel-request.js";
 import { attestApproval, parkedRow } from "../worker/step-admission.js";
 import { verifiedPrefix } from "../proof/verified-prefix.js";
@@ -62,44 +62,44 @@ export async function approveRun(db: Database, keys: KeyRing, tenantId: string, 
   }
 }
 
-/** Rejects the step a parked run waits at: recorded in the trace (who, when), and the run ends halted. */
+/**
+ * Rejects the step a parked run waits at: recorded in the trace (who, when) at the row the verified trace says the
+ * run is parked at, and the run ends halted. A run whose trace does not check ends `tampered` instead, and the caller
+ * hears so.
+ */
 export async function rejectRun(db: Database, keys: KeyRing, tenantId: string, runId: string, by: string | undefined): Promise<void> {
   const name = requireName(by);
   const found = await requireRun(db, tenantId, runId);
   const run = await takeWaitingRun(db.pool, found.tenantId, runId, ["pending_approval"], `reject-${process.pid}`);
   if (run === undefined) throw notWaiting(found, "reject");
-  const decidedAt = new Date();
-  // The rejection itself is recorded in the trace by endWaitingRun (a blocked row naming who and when); this row
-  // keeps the step from being decided twice. Attested for the run row's cursor, which endWaitingRun then verifies.
-  const rejection = { stepIndex: run.nextStepIndex, decision: "rejected" as const, decidedBy: name, decidedAt };
-  const attestation = attestApproval(keys.attestation.current, runId, rejection, run.chainHead ?? "");
-  await insertApproval(db.pool, { ...rejection, runId, tenantId: run.tenantId, attestation });
-  const reason = `rejected by ${name} at ${decidedAt.toISOString()}`;
-  const message = `Policy violation: require_approval: ${reason}`;
-  await endWaitingRun({ db, keys }, run, { status: "halted", errorMessage: message, terminationReason: "policy_block" }, {
-    message,
-    decision: { action: "deny", reason, policy_id: "require_approval" },
-  });
+  const rejection = { decidedBy: name, decidedAt: new Date() };
+  const message = rejectionMessage(`rejected by ${name} at ${rejection.decidedAt.toISOString()}`);
+  const ending = await endWaitingRun({ db, keys }, run, { status: "halted", errorMessage: message, terminationReason: "policy_block" }, rejection);
+  throwIfTampered(run, ending, "rejected");
 }
 
 export type CancelOutcome = "cancelled" | "requested";
 
 /**
- * Cancels a run between steps. A run no worker is executing ends at once (cancelled, trace aborted); a running
- * one is asked to stop, and its worker ends it after the step in flight (it reads the request back with that
- * step's record).
+ * Cancels a run between steps. The request is recorded first, attested, for any run that has not ended: a worker
+ * executing the run ends it after the step in flight (it reads the request back with that step's record), and one
+ * that claims it later ends it before any step. A run no worker holds is then taken and ended at once (cancelled,
+ * trace aborted).
  */
 export async function cancelRun(db: Database, keys: KeyRing, tenantId: string, runId: string): Promise<CancelOutcome> {
   const found = await requireRun(db, tenantId, runId);
-  if (isTerminal(found.status)) throw new AppError("RUN_NOT_CLAIMABLE", `run ${runId} has already ended: ${found.status}`);
-  if (found.status === "running") {
-    if (await requestCancel(db.pool, cancelRequest(keys.attestation.current, found.tenantId, runId))) return "requested";
-  }
+  const ended = () => new AppError("RUN_NOT_CLAIMABLE", `run ${runId} has already ended: ${found.status}`);
+  if (isTerminal(found.status)) throw ended();
+  if (!(await requestCancel(db.pool, cancelRequest(keys.attestation.current, found.tenantId, runId)))) throw ended();
   const run = await takeWaitingRun(db.pool, found.tenantId, runId, ["queued", "retry", "pending_approval"], `cancel-${process.pid}`);
-  if (run === undefined) {
-    if (await requestCancel(db.pool, cancelRequest(keys.attestation.current, found.tenantId, runId))) return "requested";
-    throw new AppError("RUN_NOT_CLAIMABLE", `run ${runId} changed while cancelling it; look at it with aos get-run`);
-  }
-  await endWaitingRun({ db, keys }, run, { status: "cancelled", errorMessage: "Cancelled on request", terminationReason: "user_abort" });
+  if (run === undefined) return "requested";
+  const ending = await endWaitingRun({ db, keys }, run, { status: "cancelled", errorMessage: "Cancelled on request", terminationReason: "user_abort" });
+  throwIfTampered(run, ending, "cancelled");
   return "cancelled";
+}
+
+/** A run taken to be ended whose trace failed its check was ended `tampered`, not the way it was asked to. */
+function throwIfTampered(run: Run, ending: RunEnding, asked: string): void {
+  if (ending.terminationReason !== "tampered") return;
+  throw new AppError("TRACE_TAMPERED", `run ${run.id} was not ${asked}: ${ending.errorMessage ?? ""}; it was ended failed (tampered), nothing signed`);
 }

@@ -55,9 +55,13 @@ const RUN_END_MEMBERS = {
   duration_ms: nullable(isInteger),
 };
 
-
 export function parseRunEnd(bytes: Bytes): Parsed<RunEnd> {
   return parseRecord<RunEnd>(bytes, RUN_END_MEMBERS);
+}
+
+/** The members a run-end repeats from its trace header, as the header states them. */
+export function sharedWithHeader(header: TraceHeader): Pick<TraceHeader, (typeof SHARED_WITH_HEADER)[number]> {
+  return Object.fromEntries(SHARED_WITH_HEADER.map((member) => [member, header[member]])) as Pick<TraceHeader, (typeof SHARED_WITH_HEADER)[number]>;
 }
 
 /** The first member a run-end states differently from its header, or undefined. */

@@ -1,30 +1,39 @@
 import { textOf } from "./digest.js";
 
 /**
- * Reads a file as I-JSON (RFC 7493): UTF-8, JSON, no member name twice in one object, no lone surrogate in any
- * string or name (escaped or not). A bundle must be read this way: JSON.parse alone keeps the last of two members of
- * the same name, so a reader keeping the first would see other data than the verifier checked, and a lone
- * surrogate escape would hash as U+FFFD while reading as something else.
+ * Reads JSON as I-JSON (RFC 7493): UTF-8, JSON, no member name twice in one object, no lone surrogate in any string
+ * or name (escaped or not), and, AOS's own limit, nested at most MAX_DEPTH deep. A bundle and every record in it are
+ * read this way: JSON.parse alone keeps the last of two members of the same name, so a reader keeping the first
+ * would see other data than the verifier checked, and a lone surrogate escape would hash as U+FFFD while reading as
+ * something else. No AOS record or bundle nests more than four deep.
  */
 export type StrictJson = { ok: true; value: unknown } | { ok: false; reason: string };
+
+/** How deep arrays and objects may nest in a bundle or record (docs/proofs.md, "Verifying a bundle", step 1). */
+export const MAX_DEPTH = 64;
 
 export function parseStrictJson(input: string | Uint8Array): StrictJson {
   const text = textOf(input);
   if (text === undefined) return { ok: false, reason: "it is not UTF-8" };
   let value: unknown;
-  let surrogate: string | undefined;
   try {
     value = JSON.parse(text);
-    surrogate = loneSurrogateAt(value, "");
   } catch (error) {
-    // JSON.parse's own failures, and nesting deeper than a walk of it can go (no bundle nests more than a few levels).
-    const reason = error instanceof RangeError ? "it nests too deep" : `it is not JSON (${(error as Error).message})`;
-    return { ok: false, reason };
+    return { ok: false, reason: `it is not JSON (${(error as Error).message})` };
   }
+  const structure = scanStructure(text);
+  if (structure.depth > MAX_DEPTH) return { ok: false, reason: `it nests deeper than ${MAX_DEPTH} levels` };
+  if (structure.twice !== undefined) return { ok: false, reason: `the member ${JSON.stringify(structure.twice)} appears twice in one object` };
+  const surrogate = mayHoldLoneSurrogate(text) ? loneSurrogateAt(value, "") : undefined;
   if (surrogate !== undefined) return { ok: false, reason: `${surrogate || "its value"} holds a lone surrogate` };
-  const twice = duplicateMember(text);
-  if (twice !== undefined) return { ok: false, reason: `the member ${JSON.stringify(twice)} appears twice in one object` };
   return { ok: true, value };
+}
+
+/** An escaped surrogate (`\uD800` to `\uDFFF`), paired or not, or an unescaped lone one in a string given as such. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+function mayHoldLoneSurrogate(text: string): boolean {
+  return !text.isWellFormed() || SURROGATE_ESCAPE.test(text);
 }
 
 /** Where a string or member name holds an unpaired surrogate, as a path; undefined when none does. */
@@ -48,40 +57,54 @@ function loneSurrogateAt(value: unknown, path: string): string | undefined {
   return undefined;
 }
 
-// A JSON text's tokens that matter for member names: whole strings (escapes included) and the structural characters.
-// The string alternative is written unrolled ("normal* (special normal*)*"): about a quarter faster on long strings.
-const TOKEN = /"[^"\\]*(?:\\.[^"\\]*)*"|[{}[\],]/g;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 /**
- * The first member name that appears twice in one object of a JSON text JSON.parse has accepted. It walks the
- * structure only: the regular expression skips each string whole (natively, escapes and all), and only names are
- * decoded, so a bundle whose bulk is long strings costs little.
+ * How deep a JSON text JSON.parse has accepted nests, and the first member name in it that appears twice in one
+ * object (the scan stops there). It walks the structure only: each string is skipped whole with indexOf, and only
+ * member names are read, so a bundle whose bulk is long strings costs little and a record's few names cost less
+ * than parsing it.
  */
-function duplicateMember(text: string): string | undefined {
+function scanStructure(text: string): { depth: number; twice?: string } {
   // One set of names per open object; null for an open array.
   const open: (Set<string> | null)[] = [];
+  let depth = 0;
   let nameNext = false;
-  for (const [token] of text.matchAll(TOKEN)) {
-    const first = token.charCodeAt(0);
-    if (first === 0x22) {
-      if (!nameNext) continue;
-      const name = JSON.parse(token) as string;
-      const names = open.at(-1) as Set<string>;
-      if (names.has(name)) return name;
-      names.add(name);
-      nameNext = false;
-    } else if (first === 0x7b) {
-      open.push(new Set());
-      nameNext = true;
-    } else if (first === 0x5b) {
-      open.push(null);
-      nameNext = false;
-    } else if (first === 0x2c) {
-      nameNext = open.length > 0 && open.at(-1) !== null;
-    } else {
+  for (let at = 0; at < text.length; at++) {
+    const char = text.charCodeAt(at);
+    if (char === QUOTE) {
+      const end = closingQuote(text, at);
+      if (nameNext) {
+        const raw = text.slice(at + 1, end);
+        const name = raw.includes("\\") ? (JSON.parse(text.slice(at, end + 1)) as string) : raw;
+        const names = open[open.length - 1] as Set<string>;
+        if (names.has(name)) return { depth, twice: name };
+        names.add(name);
+        nameNext = false;
+      }
+      at = end;
+    } else if (char === 0x7b || char === 0x5b) {
+      open.push(char === 0x7b ? new Set() : null);
+      depth = Math.max(depth, open.length);
+      nameNext = char === 0x7b;
+    } else if (char === 0x2c) {
+      nameNext = open.length > 0 && open[open.length - 1] !== null;
+    } else if (char === 0x7d || char === 0x5d) {
       open.pop();
       nameNext = false;
     }
   }
-  return undefined;
+  return { depth };
+}
+
+/** The index of the quote that closes the string opening at `start` (the text is valid JSON, so there is one). */
+function closingQuote(text: string, start: number): number {
+  let end = text.indexOf('"', start + 1);
+  for (;;) {
+    let backslashes = 0;
+    while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes += 1;
+    if (backslashes % 2 === 0) return end;
+    end = text.indexOf('"', end + 1);
+  }
 }

@@ -1,7 +1,8 @@
 import type { ActorType } from "../glossary.js";
 import { canonicalJson } from "./canonical-json.js";
-import { bytesOf, type Bytes, sha256Hex, textOf } from "./digest.js";
+import { bytesOf, type Bytes, sha256Hex } from "./digest.js";
 import { isHex64, isString, isTimestamp, literal, nullable, oneOf, type ShapeProblem, shapeProblem } from "./record-shape.js";
+import { parseStrictJson } from "./strict-json.js";
 
 /**
  * The trace header of format v2 (docs/proofs.md, "Trace header"): the facts a run is created with. Its canonical
@@ -43,18 +44,15 @@ export const HEADER_MEMBERS = {
 
 export type Parsed<T> = { ok: true; value: T } | ({ ok: false } & ShapeProblem);
 
-/** Parses stored JSON bytes against a record's members: the first problem names the member. */
+/**
+ * Parses stored record bytes as I-JSON (no member twice, no lone surrogate: what a reader sees is what was hashed)
+ * against the record's members: the first problem names the member.
+ */
 export function parseRecord<T>(bytes: Bytes, members: Parameters<typeof shapeProblem>[1]): Parsed<T> {
-  const text = textOf(bytes);
-  if (text === undefined) return { ok: false, member: "", reason: "not UTF-8" };
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { ok: false, member: "", reason: "not JSON" };
-  }
-  const problem = shapeProblem(value, members);
-  return problem === undefined ? { ok: true, value: value as T } : { ok: false, ...problem };
+  const parsed = parseStrictJson(bytes);
+  if (!parsed.ok) return { ok: false, member: "", reason: `not I-JSON: ${parsed.reason}` };
+  const problem = shapeProblem(parsed.value, members);
+  return problem === undefined ? { ok: true, value: parsed.value as T } : { ok: false, ...problem };
 }
 
 export function parseTraceHeader(bytes: Bytes): Parsed<TraceHeader> {

@@ -1,6 +1,6 @@
 import { type AttestationKeys, attestationProblem } from "./attestation.js";
 import { chainHasher, chainNext, genesisHash, leafHashOf } from "./chain.js";
-import { type Checkpoint, parseCheckpoint } from "./checkpoint.js";
+import { type Checkpoint, checkpointOrigin, parseCheckpoint } from "./checkpoint.js";
 import { type Bytes, sha256Hex, textOf } from "./digest.js";
 import { merkleRootHex } from "./merkle.js";
 import { disagreementWithHeader, parseRunEnd, type RunEnd } from "./run-end.js";
@@ -131,8 +131,10 @@ function checkEnd(state: TraceCheck, record: TraceRecord, stepsHead: string, ver
   const checkpoint = body.checkpoint;
   state.checkpoint = checkpoint;
   if (checkpoint.format !== "aos-trace-v2") return state.fail(null, "checkpoint", "the checkpoint is not a format v2 checkpoint");
-  if (!checkpoint.origin.endsWith(`/run/${header.run_id}`)) {
-    return state.fail(null, "checkpoint", `the checkpoint was signed for ${checkpoint.origin}, not for run ${header.run_id}`);
+  // The origin names this run under the name that signed it, exactly: a checkpoint made for another log says so.
+  const origin = checkpointOrigin((note.ok && note.signers[0]?.name) || "", header.run_id);
+  if (checkpoint.origin !== origin) {
+    return state.fail(null, "checkpoint", `the checkpoint's origin is "${checkpoint.origin}", not "${origin}" (its signer's log for this run)`);
   }
   if (checkpoint.treeSize !== n + 1) {
     const what = checkpoint.treeSize > n + 1 ? "rows are missing" : "rows were added";

@@ -1,4 +1,5 @@
 import type { EvidenceView, IncidentView } from "../db/queries/run-records.js";
+import { isoTime } from "../glossary.js";
 
 /** An incident as `aos incidents --json` prints it and the API returns it. */
 export function incidentJson(incident: IncidentView): Record<string, unknown> {
@@ -12,7 +13,7 @@ export function incidentJson(incident: IncidentView): Record<string, unknown> {
     title: incident.title,
     error_code: incident.errorCode,
     error_message: incident.errorMessage,
-    created_at: incident.createdAt.toISOString(),
+    created_at: isoTime(incident.createdAt),
   };
 }
 
@@ -27,7 +28,7 @@ export function evidenceJson(evidence: EvidenceView): Record<string, unknown> {
     observed_artifacts: evidence.observed,
     missing_artifacts: evidence.missing,
     missing_reasons: evidence.missingReasons,
-    verification_timestamp: evidence.verifiedAt.toISOString(),
+    verification_timestamp: isoTime(evidence.verifiedAt),
     policy_records: evidence.policyRecords.map((record) => ({
       kind: record.kind,
       policy_id: record.policyId,

@@ -1,4 +1,4 @@
-import type { Plan, TraceStep } from "../glossary.js";
+import { isoTime, type Plan, type Run, type TraceStep } from "../glossary.js";
 import type { RunDetail } from "../services/runs.js";
 import { textOf } from "../trace/digest.js";
 
@@ -26,14 +26,29 @@ export function shownRun(detail: RunDetail) {
     errorMessage: end === null ? run.errorMessage : end.error_message,
     costCents: end?.cost_cents ?? run.costCents,
     tokens: end?.tokens ?? detail.steps.reduce((sum, step) => sum + step.tokens, 0),
-    createdAt: facts?.created_at ?? run.createdAt.toISOString(),
-    startedAt: end === null ? (run.startedAt?.toISOString() ?? null) : end.started_at,
-    completedAt: end === null ? (run.completedAt?.toISOString() ?? null) : end.completed_at,
+    createdAt: facts?.created_at ?? isoTime(run.createdAt),
+    startedAt: end === null ? run.startedAt && isoTime(run.startedAt) : end.started_at,
+    completedAt: end === null ? run.completedAt && isoTime(run.completedAt) : end.completed_at,
     durationMs: end === null ? (run.durationMs === null ? null : Math.round(run.durationMs)) : end.duration_ms,
     /** The plan from the trace's plan bytes (format v2), else the row's plan_json. */
     plan: planOf(detail),
     /** Where the facts come from: the proven run-end, or the row (a run still going, or one with no v2 trace). */
     factsFrom: end === null ? ("row" as const) : ("run-end" as const),
+  };
+}
+
+/** A run as a list shows it: its row, as stored (a list does not verify proofs; `aos get-run` does). */
+export function runListJson(run: Run) {
+  return {
+    run_id: run.id,
+    agent_id: run.agentId,
+    goal: run.goal,
+    status: run.status,
+    attempts: run.attempts,
+    cost_cents: run.costCents,
+    error_message: run.errorMessage,
+    created_at: isoTime(run.createdAt),
+    completed_at: run.completedAt && isoTime(run.completedAt),
   };
 }
 
@@ -135,7 +150,7 @@ export function stepJson(step: TraceStep): Record<string, unknown> {
     duration_ms: step.durationMs,
     ...(step.error === null ? {} : { error: step.error.message }),
     outcome: outcomeJson(step),
-    ...(isPruned(step) ? { pruned_at: (step.prunedAt as Date).toISOString() } : {}),
+    ...(isPruned(step) ? { pruned_at: isoTime(step.prunedAt as Date) } : {}),
   };
 }
 

@@ -1,16 +1,17 @@
 import type { Database } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
+import { insertApproval } from "../db/queries/approvals.js";
 import { AppError } from "../errors.js";
-import type { Run, RunEnding, StepDecision } from "../glossary.js";
-import { type VerifiedPrefix, verifiedPrefix } from "../proof/verified-prefix.js";
+import type { Plan, PlanStep, Run, RunEnding, TraceStep } from "../glossary.js";
+import { traceTampered, type VerifiedPrefix, verifiedPrefix } from "../proof/verified-prefix.js";
 import { loadEffectivePolicy } from "../services/policies.js";
 import { failure } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
 import type { KeyRing } from "../trace/key-store.js";
 import { endTamperedRun, finalizeRun } from "./finalize.js";
 import { loadPolicy } from "./govern-step.js";
-import { cursorFor, interruptedAttempt, lastAttempt, recordAttempt } from "./record-step.js";
-import { reservesEstimates } from "./step-admission.js";
+import { cursorFor, interruptedAttempt, lastAttempt, recordAttempt, type TraceCursor } from "./record-step.js";
+import { attestApproval, parkedRow, reservesEstimates } from "./step-admission.js";
 import { attemptNotRun } from "./step-execution.js";
 
 /** Whether the run's steps reserve their estimates, read as the runner reads it. */
@@ -20,22 +21,25 @@ async function reservesSpend(db: Database, run: Run): Promise<boolean> {
   return agent !== undefined && reservesEstimates(agent, policy);
 }
 
+/** A person's rejection of the step a parked run waits at. */
+export interface Rejection {
+  decidedBy: string;
+  decidedAt: Date;
+}
+
 /**
  * Ends a run no worker is executing (queued, retry, parked for approval, or abandoned by its workers) after this
  * process took it under a new epoch: verifies its stored prefix first (a prefix that fails ends the run `tampered`,
- * unsigned), records an interrupted attempt when its trace ends in an intent, optionally one blocked row for the
- * step it was waiting at (a rejection, with who and when), then finalizes it like any other run: terminal status,
- * run-end, trace completion, signed checkpoint, records.
+ * unsigned), records an interrupted attempt when its trace ends in an intent, and for a rejection one blocked row
+ * for the step the verified trace says the run is parked at (who and when), then finalizes it like any other run:
+ * terminal status, run-end, trace completion, signed checkpoint, records. Returns how the run ended: `ending`, or
+ * failed `tampered`.
  */
-export async function endWaitingRun(
-  deps: { db: Database; keys: KeyRing },
-  taken: Run,
-  ending: RunEnding,
-  blocked?: { decision: Omit<StepDecision, "policy_hash">; message: string },
-): Promise<void> {
+export async function endWaitingRun(deps: { db: Database; keys: KeyRing }, taken: Run, ending: RunEnding, rejection?: Rejection): Promise<RunEnding> {
   let prefix: VerifiedPrefix;
   try {
     prefix = await verifiedPrefix(deps.db.pool, taken, deps.keys.attestation);
+    if (rejection !== undefined) parkedAtEnd(prefix, taken.id);
   } catch (error) {
     if (!(error instanceof AppError) || error.code !== "TRACE_TAMPERED") throw error;
     return endTamperedRun(deps.db, taken, error.message);
@@ -47,27 +51,54 @@ export async function endWaitingRun(
     const interrupted = interruptedAttempt(run, rows, await reservesSpend(deps.db, run));
     if (interrupted !== undefined) rows.push((await recordAttempt(deps.db, cursor, interrupted)).step);
   }
-  const step = prefix.plan.steps[run.nextStepIndex];
-  if (blocked !== undefined && step !== undefined) {
-    const skill = findSkill(step.skill);
-    if (skill === undefined) throw new AppError("SKILL_NOT_FOUND", `Skill not found: ${step.skill}`);
-    const { step: row } = await recordAttempt(deps.db, cursor, {
-      step,
-      stepIndex: run.nextStepIndex,
-      attempt: lastAttempt(rows, run.nextStepIndex) + 1,
-      skill,
-      params: step.params,
-      // The decision is made under the policy version the run was parked by: its last row's.
-      result: attemptNotRun(failure("POLICY_VIOLATION", blocked.message), {
-        ...blocked.decision,
-        policy_hash: rows.at(-1)?.decision?.policy_hash ?? "unavailable",
-      }),
-      blocked: true,
-      nextStepIndex: run.nextStepIndex,
-      agentId: run.agentId,
-      reservedCents: 0,
-    });
-    rows.push(row);
-  }
+  if (rejection !== undefined) rows.push(await recordRejection(deps, run, cursor, rows, rejection));
   await finalizeRun(deps.db, deps.keys.signer, cursor, ending, { run, steps: rows });
+  return ending;
+}
+
+/** The row a parked run's verified trace ends with: it waits for approval there. Anything else is tampering. */
+function parkedAtEnd(prefix: VerifiedPrefix, runId: string): TraceStep {
+  const parked = parkedRow(prefix.steps, prefix.nextStepIndex);
+  if (parked === undefined || prefix.steps.at(-1) !== parked) {
+    throw traceTampered(`run ${runId} is pending_approval, but its trace does not end waiting for approval`);
+  }
+  return parked;
+}
+
+/**
+ * Records a rejection: the decision row (attested for the row the run parked at, so the step is not decided twice)
+ * and the blocked trace row naming who rejected it and when, under the policy version the run was parked by.
+ */
+async function recordRejection(deps: { db: Database; keys: KeyRing }, run: Run, cursor: TraceCursor, rows: TraceStep[], rejection: Rejection): Promise<TraceStep> {
+  const parked = rows.at(-1) as TraceStep;
+  const decision = { stepIndex: parked.stepIndex, decision: "rejected" as const, ...rejection };
+  const attestation = attestApproval(deps.keys.attestation.current, run.id, decision, parked.chainHash);
+  await insertApproval(deps.db.pool, { ...decision, runId: run.id, tenantId: run.tenantId, attestation });
+  const step = (run.plan as Plan).steps[parked.stepIndex] as PlanStep;
+  const skill = findSkill(step.skill);
+  if (skill === undefined) throw new AppError("SKILL_NOT_FOUND", `Skill not found: ${step.skill}`);
+  const reason = `rejected by ${rejection.decidedBy} at ${rejection.decidedAt.toISOString()}`;
+  const { step: row } = await recordAttempt(deps.db, cursor, {
+    step,
+    stepIndex: parked.stepIndex,
+    attempt: lastAttempt(rows, parked.stepIndex) + 1,
+    skill,
+    params: step.params,
+    result: attemptNotRun(failure("POLICY_VIOLATION", rejectionMessage(reason)), {
+      action: "deny",
+      reason,
+      policy_id: "require_approval",
+      policy_hash: parked.decision?.policy_hash ?? "unavailable",
+    }),
+    blocked: true,
+    nextStepIndex: parked.stepIndex,
+    agentId: run.agentId,
+    reservedCents: 0,
+  });
+  return row;
+}
+
+/** What a rejected run's blocked row and error say. */
+export function rejectionMessage(reason: string): string {
+  return `Policy violation: require_approval: ${reason}`;
 }

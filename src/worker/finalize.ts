@@ -7,7 +7,7 @@ import { chainNext, leafHashOf } from "../trace/chain.js";
 import { checkpointOrigin, formatCheckpoint, signCheckpoint } from "../trace/checkpoint.js";
 import { sha256Hex } from "../trace/digest.js";
 import { merkleRootHex } from "../trace/merkle.js";
-import type { RunEnd } from "../trace/run-end.js";
+import { type RunEnd, sharedWithHeader } from "../trace/run-end.js";
 import type { NoteSigner } from "../trace/signed-note.js";
 import { encodeRecord } from "../trace/trace-header.js";
 import type { TraceCursor } from "./record-step.js";
@@ -24,16 +24,8 @@ export function buildRunEnd(cursor: TraceCursor, run: Run, ending: RunEnding, st
     kind: "run_end",
     seq: cursor.seq,
     step_count: cursor.seq,
-    run_id: header.run_id,
-    tenant_id: header.tenant_id,
-    agent_id: header.agent_id,
-    origin_system_id: header.origin_system_id,
-    actor_type: header.actor_type,
-    actor_id: header.actor_id,
-    parent_run_id: header.parent_run_id,
-    plan_sha256: header.plan_sha256,
+    ...sharedWithHeader(header),
     goal_sha256: sha256Hex(header.goal),
-    created_at: header.created_at,
     status: ending.status,
     termination_reason: ending.terminationReason,
     error_message: ending.errorMessage,
@@ -108,7 +100,7 @@ export async function finalizeRun(
  * termination reason `tampered`, a CRITICAL incident, and nothing signed: no run-end, no checkpoint. Fenced by the
  * epoch like any ending. The caller took the run (a claim or a take), so the rows it found are not extended.
  */
-export async function endTamperedRun(db: Database, run: Run, reason: string): Promise<void> {
+export async function endTamperedRun(db: Database, run: Run, reason: string): Promise<RunEnding> {
   const completedAt = new Date();
   const ending: RunEnding = { status: "failed", errorMessage: `Trace integrity check failed: ${reason}`, terminationReason: "tampered" };
   const unsignedReason = "the trace failed its integrity check, so nothing was signed";
@@ -119,10 +111,26 @@ export async function endTamperedRun(db: Database, run: Run, reason: string): Pr
     errorMessage: ending.errorMessage,
     terminationReason: ending.terminationReason,
     completedAt,
-    durationMs: run.startedAt === null ? null : completedAt.getTime() - run.startedAt.getTime(),
+    durationMs: durationBetween(run.startedAt, completedAt),
     traceStatus: "failed",
     signed: null,
-    records: buildRunRecords({ run, ending, steps: [], rootHash: null, unsignedReason }),
+    // The row's times may be anything a database writer put there; the records count from when it was ended.
+    records: buildRunRecords({ run: { ...run, createdAt: countable(run.createdAt) ?? completedAt }, ending, steps: [], rootHash: null, unsignedReason }),
   });
   if (!ended) throw new AppError("LEASE_LOST", `run ${run.id} is no longer held at epoch ${run.epoch}; it was not ended`);
+  return ending;
+}
+
+/**
+ * A tampered run's duration from its row's start time, which may be anything a database writer put there: none
+ * unless it is a time this process can count from.
+ */
+function durationBetween(startedAt: Date | null, completedAt: Date): number | null {
+  const ms = completedAt.getTime() - (countable(startedAt)?.getTime() ?? Number.NaN);
+  return ms >= 0 ? ms : null;
+}
+
+/** A time read from a row, if it is one (a timestamp past JavaScript's range reads as an invalid Date). */
+function countable(time: Date | null): Date | undefined {
+  return time !== null && Number.isFinite(time.getTime()) ? time : undefined;
 }

@@ -6,7 +6,7 @@ import { type PlanStep, type Run, type StepError, type TraceStep, traceIdFor } f
 import type { Skill } from "../skills/contract.js";
 import { failure } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
-import { type AttestationKeys, attest, attestationProblem } from "../trace/attestation.js";
+import { type AttestationKeys, attest } from "../trace/attestation.js";
 import { canonicalJson } from "../trace/canonical-json.js";
 import { chainNext, leafHashOf } from "../trace/chain.js";
 import { bytesOf, sha256Hex } from "../trace/digest.js";
@@ -14,8 +14,7 @@ import { redactSecrets } from "../trace/redact.js";
 import { type StepHeader, traceStepOf } from "../trace/step-header.js";
 import { encodeRecord, type TraceHeader } from "../trace/trace-header.js";
 import { toStorableJson } from "../trace/storable-json.js";
-import { traceTampered } from "../proof/verified-prefix.js";
-import { cancelDigest } from "./cancel-request.js";
+import { honouredCancel } from "./cancel-request.js";
 import type { Attempt } from "./step-execution.js";
 
 /**
@@ -167,15 +166,9 @@ export async function recordAttempt(
   cursor.seq += 1;
   cursor.chainHead = step.chainHash;
   cursor.leafHashes.push(step.leafHash);
-  return { step, cancelRequested: cancelRequest !== null && honoured(cursor, cancelRequest) };
+  return { step, cancelRequested: cancelRequest !== null && honouredCancel(cursor.keys, cursor.runId, cancelRequest) };
 }
 
-/** A cancel request counts only if the process that recorded it attested it; one written by hand is tampering. */
-function honoured(cursor: TraceCursor, request: { requestedAt: Date; attestation: string | null }): true {
-  const problem = attestationProblem(cursor.keys, cursor.runId, "cancel", cancelDigest(request.requestedAt), request.attestation);
-  if (problem !== undefined) throw traceTampered(`the request to cancel the run: ${problem}`);
-  return true;
-}
 
 /**
  * The row a resumed run records when its trace ends in an intent (`started`) with no outcome after it: the worker

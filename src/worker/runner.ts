@@ -17,6 +17,7 @@ import { failure, ok } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
 import type { KeyRing } from "../trace/key-store.js";
 import { abortableDelay, backoffMs } from "./backoff.js";
+import { honouredCancel } from "./cancel-request.js";
 import { endTamperedRun, finalizeRun } from "./finalize.js";
 import { endingRecordedIn } from "./recorded-ending.js";
 import { governStep, type LoadedPolicy, loadPolicy } from "./govern-step.js";
@@ -75,9 +76,9 @@ export async function executeClaimedRun(deps: RunnerDeps, run: Run, hold: RunHol
     return await executeVerifiedRun(deps, run, hold);
   } catch (error) {
     if (!(error instanceof AppError) || error.code !== "TRACE_TAMPERED") throw error;
-    await endTamperedRun(deps.db, run, error.message);
+    const ending = await endTamperedRun(deps.db, run, error.message);
     deps.log.warn("run ended: its trace failed its integrity check", { run_id: run.id, reason: error.message });
-    return { status: "failed", errorMessage: error.message, terminationReason: "tampered" };
+    return ending;
   }
 }
 
@@ -164,6 +165,9 @@ function failedResult(error: StepError | null): unknown {
 async function runSteps(deps: RunnerDeps, state: RunState): Promise<RunEnding | Parked | Released> {
   const recorded = endingRecordedIn(state.rows, state.steps, state.run.nextStepIndex);
   if (recorded !== undefined) return recorded;
+  // Asked to stop while no worker held it, or while its last worker did and then lost it: it ends before any step.
+  const { cancelRequest } = state.run;
+  if (cancelRequest !== null && honouredCancel(state.cursor.keys, state.run.id, cancelRequest)) return CANCELLED;
   for (let index = state.run.nextStepIndex; index < state.steps.length; index++) {
     if (deps.stopRequested?.() === true) return { status: "released" };
     const step = state.steps[index] as PlanStep;

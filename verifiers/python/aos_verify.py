@@ -4,10 +4,10 @@ r"""Independent verifier for AOS proof bundles (aos-proof-bundle/v2), Python sta
 Written from docs/proofs.md alone ("Exact bytes", "The trace", "The bundle", "Verification"), not from the
 TypeScript implementation. It applies the spec's verification steps in order and stops at the first failure:
  1. format: the file is I-JSON (RFC 7493: UTF-8, JSON, no member name twice in one object, no lone surrogate
-    in any string or member name, escaped or not) holding an object whose `format` is a string starting
-    aos-proof-bundle/ (else "not an AOS proof bundle", a usage error, exit 2); any version but v2 is
-    UNSUPPORTED (format v1 is not implemented here). Integer literals of any length parse (one too long for
-    Python's int() is kept as a value that fails every type check);
+    in any string or member name, escaped or not; arrays and objects nested at most 64 deep) holding an object
+    whose `format` is a string starting aos-proof-bundle/ (else "not an AOS proof bundle", a usage error,
+    exit 2); any version but v2 is UNSUPPORTED (format v1 is not implemented here). Integer literals of any
+    length parse (one too long for Python's int() is kept as a value that fails every type check);
  2. shape: exactly the bundle's members, each step exactly {header, params, outcome, error, leaf_hash,
     chain_hash}, strings (payloads, run_end, root_hash and checkpoint may be null), leaf_hash, chain_hash and
     root_hash 64 lowercase hex digits; a failure inside steps[i] is at seq i, one in run_end or root_hash at
@@ -27,13 +27,12 @@ TypeScript implementation. It applies the spec's verification steps in order and
  7. run-end, each failure at seq n: exact members and types, kind = run_end, seq = step_count = n; leaf_n and
     c_n, c_n must equal root_hash (field run_end); members shared with the header (created_at included) equal
     to it, goal_sha256; then the RFC 6962 Merkle root of the n + 1 leaves;
- 8. checkpoint: a C2SP signed note (split at the last "\n\n") whose text is exactly five lines: origin ending
-    /run/<run_id>, tree size n + 1, canonical base64 root, aos-format aos-trace-v2, aos-chain-head <hex>;
-    root and chain head equal the computed ones;
- 9. signature: exactly one signature line (more: TAMPERED, checked before any signature), whose key name is a
-    valid C2SP key name (non-empty, no Unicode white space, no "+", no control character); if its (name,
-    key id) is a trusted key it must verify (pure-Python RFC 8032 Ed25519); not a trusted key: UNTRUSTED_KEY
-    naming the signer; else VERIFIED.
+ 8. checkpoint: a C2SP signed note (split at the last "\n\n") with exactly one signature line, whose key name
+    is a valid C2SP key name (non-empty, no Unicode white space, no "+", no control character), and whose text
+    is exactly five lines: origin <that key name>/run/<run_id>, tree size (at most 2^53-1) n + 1, canonical
+    base64 root, aos-format aos-trace-v2, aos-chain-head <hex>; root and chain head equal the computed ones;
+ 9. signature: if its (name, key id) is a trusted key it must verify (pure-Python RFC 8032 Ed25519); not a
+    trusted key: UNTRUSTED_KEY naming the signer; else VERIFIED.
 Untrusted text is printed with non-printable characters escaped; output never fails on encoding.
 Exit 0 only for VERIFIED; 1 for TAMPERED, INCOMPLETE, UNSUPPORTED, UNTRUSTED_KEY; 2 for usage errors.
 """
@@ -142,10 +141,19 @@ def _not_json(constant):
 
 SURROGATE = re.compile("[\ud800-\udfff]")
 
+MAX_DEPTH = 64  # arrays and objects nest at most this deep in a bundle or record (the spec's limit)
+
 def load_json(text):
     """Parse I-JSON (RFC 7493): JSON (no NaN or Infinity), no member name twice in one object, no lone surrogate
-    in any string or member name. ValueError (or RecursionError, nested too deep) otherwise."""
+    in any string or member name, nested at most MAX_DEPTH deep. ValueError (or RecursionError) otherwise."""
     value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_not_json, parse_int=_parse_int)
+    stack = [(value, 1)]
+    while stack:  # iterative: the value may be nested as deep as the parser allowed
+        v, depth = stack.pop()
+        if isinstance(v, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise ValueError(f"it nests deeper than {MAX_DEPTH} levels")
+            stack.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
     # json combines an escaped surrogate pair into one character; a lone surrogate stays one. Strict UTF-8
     # decoding leaves none unescaped, so only look when the text has a surrogate or a \uD800-\uDFFF escape.
     if re.search("[\ud800-\udfff]|\\\\u[dD][89abcdefABCDEF]", text):
@@ -359,6 +367,14 @@ def verify(bundle, keys, state):
         if not line.startswith("\u2014 ") or not name or raw is None or len(raw) < 5:
             tampered("checkpoint", f"malformed signature line {json.dumps(line)[:100]}")
         sigs.append((name, raw[:4], raw[4:]))
+    # Exactly one signature line (counted before any is tried), by a valid key name: AOS signs a run's checkpoint once.
+    if len(sigs) != 1:
+        tampered("checkpoint", f"the checkpoint carries {len(sigs)} signature lines; a run checkpoint carries "
+                 "exactly one (AOS signs it once)")
+    name, kid, sig = sigs[0]
+    if not valid_key_name(name):
+        tampered("checkpoint", f"the signature line's key name {json.dumps(name)[:80]} is not a valid C2SP key "
+                 "name (non-empty, no white space, no +)")
     lines = text.split("\n")  # five lines, each ending in "\n"
     if len(lines) != 6:
         tampered("checkpoint", f"the note text has {len(lines) - 1} lines, expected 5")
@@ -366,13 +382,15 @@ def verify(bundle, keys, state):
     signed_root = b64_canonical(root_b64) or b""
     for good, why in [
             (re.fullmatch(r"0|[1-9][0-9]*", size), "line 2 is not a tree size (decimal, no leading zeros)"),
+            (not re.fullmatch("[0-9]+", size) or (len(size) <= 16 and int(size) <= MAX),
+             "line 2 is a tree size above 2^53-1"),
             (len(signed_root) == 32, "line 3 is not a 32-byte root in canonical standard base64"),
             (fmt == "aos-format aos-trace-v2", "line 4 is not `aos-format aos-trace-v2`"),
             (head.startswith("aos-chain-head ") and HEX[0](head[15:]), "line 5 is not `aos-chain-head <hex>`"),
-            (origin.endswith("/run/" + header["run_id"]), "the origin does not end in /run/<run_id>")]:
+            (origin == f"{name}/run/{header['run_id']}", "the origin is not <signer's key name>/run/<run_id>")]:
         if not good:
             tampered("checkpoint", why)
-    size_n = int(size) if len(size) < 30 else n + 2  # any absurdly long size is simply "too big"
+    size_n = int(size)
     if size_n != n + 1:
         tampered("checkpoint", f"rows {'are missing' if size_n > n + 1 else 'were added'}: the checkpoint's "
                  f"tree size is {size[:40]}, the bundle has {n + 1} leaves", min(size_n, n + 1))
@@ -381,14 +399,7 @@ def verify(bundle, keys, state):
     if head[15:] != chain.hex():
         tampered("checkpoint", "its chain head does not equal the one computed from the leaves")
 
-    # 9. Signature: exactly one line (counted before any is tried), by a valid key name; checked when trusted.
-    if len(sigs) != 1:
-        tampered("checkpoint", f"the checkpoint carries {len(sigs)} signature lines; a run checkpoint carries "
-                 "exactly one (AOS signs it once)")
-    name, kid, sig = sigs[0]
-    if not valid_key_name(name):
-        tampered("checkpoint", f"the signature line's key name {json.dumps(name)[:80]} is not a valid C2SP key "
-                 "name (non-empty, no white space, no +)")
+    # 9. Signature: checked when its key is trusted.
     pubs = [pub for (kname, kkid, pub) in keys if (kname, kkid) == (name, kid)]
     if not pubs:
         raise Verdict("UNTRUSTED_KEY", f"the checkpoint is signed by a key that is not trusted: {name}+{kid.hex()}")

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { AppError } from "../../errors.js";
 import { approveRun, cancelRun, rejectRun } from "../../services/run-decisions.js";
 import { createRun, getRunDetail, listTenantRuns } from "../../services/runs.js";
-import { runJson, stepJson } from "../../views/run.js";
+import { runJson, runListJson, stepJson } from "../../views/run.js";
 import { route, type Routes } from "../route.js";
 import { acceptedRun, createRunBody, decisionBody, listQuery, looseObject, runParams, runResponse } from "../schemas.js";
 import { idempotencyOf } from "./idempotency.js";
@@ -43,17 +43,7 @@ export const runRoutes: Routes = [
     response: z.array(looseObject),
     async handler({ query, tenant }) {
       const runs = await listTenantRuns(tenant.db, tenant.tenantId, query.status, query.limit);
-      return runs.map((run) => ({
-        run_id: run.id,
-        agent_id: run.agentId,
-        goal: run.goal,
-        status: run.status,
-        attempts: run.attempts,
-        cost_cents: run.costCents,
-        error_message: run.errorMessage,
-        created_at: run.createdAt.toISOString(),
-        completed_at: run.completedAt?.toISOString() ?? null,
-      }));
+      return runs.map(runListJson);
     },
   }),
   route({

@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { getRunDetail, listTenantRuns } from "../../services/runs.js";
 import { type CliContext, type CommonFlags, parseWholeNumber, withDatabase } from "../context.js";
 import { printJson, table } from "../output.js";
-import { runJson } from "../../views/run.js";
+import { runJson, runListJson } from "../../views/run.js";
 import { printRunSummary, runListRow } from "../present-run.js";
 
 export function getRunCommand(ctx: CliContext): Command {
@@ -31,19 +31,7 @@ export function listRunsCommand(ctx: CliContext): Command {
       const limit = parseWholeNumber("--limit", flags.limit) ?? 50;
       const runs = await withDatabase(ctx, (db) => listTenantRuns(db, flags.tenantId, flags.status, limit));
       if (flags.json) {
-        return printJson(
-          ctx.output,
-          runs.map((run) => ({
-            run_id: run.id,
-            agent_id: run.agentId,
-            goal: run.goal,
-            status: run.status,
-            attempts: run.attempts,
-            error_message: run.errorMessage,
-            created_at: run.createdAt.toISOString(),
-            completed_at: run.completedAt?.toISOString() ?? null,
-          })),
-        );
+        return printJson(ctx.output, runs.map(runListJson));
       }
       if (runs.length === 0) return ctx.output.out(`No runs for tenant ${flags.tenantId}.`);
       for (const line of table([["RUN", "STATUS", "CREATED", "GOAL"], ...runs.map(runListRow)])) ctx.output.out(line);

@@ -6,7 +6,7 @@ import { parseStepHeader } from "../../trace/step-header.js";
 import { verifyTlogProof } from "../../trace/tlog-proof.js";
 import { verifyBundleText } from "../../trace/verify-bundle.js";
 import type { CliContext, CommonFlags } from "../context.js";
-import { paint, printJson } from "../output.js";
+import { paint, printable, printJson } from "../output.js";
 import { printProof } from "../present-proof.js";
 import { trustedKeys } from "../trusted-keys.js";
 
@@ -67,7 +67,7 @@ export function verifyStepCommand(ctx: CliContext): Command {
       const result = verifyTlogProof(readInputFile(file).toString("utf8"), keys.verifiers);
       if (!result.ok) {
         if (flags.json) printJson(ctx.output, { verified: false, code: result.code, reason: result.reason });
-        else ctx.output.out(`Step proof ${file}: ${paint(ctx.output, "red", "NOT VERIFIED")}\n  ${result.reason}`);
+        else ctx.output.out(`Step proof ${printable(file)}: ${paint(ctx.output, "red", "NOT VERIFIED")}\n  ${printable(result.reason)}`);
         ctx.exitCode = 1;
         return;
       }
@@ -83,7 +83,7 @@ export function verifyStepCommand(ctx: CliContext): Command {
       if (flags.json) return printJson(ctx.output, summary);
       const what = leaf.kind === "run_end" ? `the run's end: ${leaf.status} (${leaf.termination_reason})` : `${leaf.step_id} ${leaf.skill} ${leaf.status}`;
       ctx.output.out(`Step proof ${file}: ${paint(ctx.output, "green", "VERIFIED")}`);
-      ctx.output.out(`  seq ${result.index} of ${result.treeSize} in ${result.checkpoint.origin}: ${what}`);
+      ctx.output.out(`  seq ${result.index} of ${result.treeSize} in ${printable(result.checkpoint.origin)}: ${printable(what)}`);
       ctx.output.out(`  signed by ${result.verifiedBy.join(", ")}`);
     });
 }

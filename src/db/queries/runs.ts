@@ -23,11 +23,13 @@ export interface RunRow {
   next_seq: number;
   next_step_index: number;
   chain_head: string | null;
+  cancel_requested_at: Date | null;
+  cancel_attestation: string | null;
 }
 
 export const RUN_COLUMNS = `id, tenant_id, agent_id, goal, status, attempts, error_message, termination_reason, plan_json, origin_system_id,
   actor_type, actor_id, cost_cents, created_at, started_at, completed_at, duration_ms, epoch, next_seq,
-  next_step_index, chain_head`;
+  next_step_index, chain_head, cancel_requested_at, cancel_attestation`;
 
 export function toRun(row: RunRow): Run {
   return {
@@ -52,6 +54,7 @@ export function toRun(row: RunRow): Run {
     nextSeq: row.next_seq,
     nextStepIndex: row.next_step_index,
     chainHead: row.chain_head,
+    cancelRequest: row.cancel_requested_at === null ? null : { requestedAt: row.cancel_requested_at, attestation: row.cancel_attestation },
   };
 }
 
@@ -207,15 +210,16 @@ where id = $1::text and epoch = $2::int and status = 'running'`,
 }
 
 /**
- * Asks the worker executing a run to stop between steps; it reads the request back with the next step it records
- * and honours it only if its attestation holds. A second request keeps the first one's time and attestation.
+ * Records a request to cancel a run that has not ended: the worker executing it reads the request back with the next
+ * step it records, and a worker that claims it later finds it on the claimed row; either honours it only if its
+ * attestation holds. A second request keeps the first one's time and attestation. False when the run has ended.
  */
 export async function requestCancel(db: Queryable, request: { tenantId: string; runId: string; requestedAt: Date; attestation: string }): Promise<boolean> {
   const { rowCount } = await db.query(
     `update runs
 set cancel_requested_at = coalesce(cancel_requested_at, $3::timestamptz),
   cancel_attestation = case when cancel_requested_at is null then $4::text else cancel_attestation end
-where tenant_id = $1::text and id = $2::text and status = 'running'`,
+where tenant_id = $1::text and id = $2::text and status not in ('succeeded', 'failed', 'halted', 'cancelled')`,
     [request.tenantId, request.runId, request.requestedAt, request.attestation],
   );
   return rowCount === 1;

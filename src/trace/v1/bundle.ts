@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { TraceStep } from "../../glossary.js";
+import { isoTime, type TraceStep } from "../../glossary.js";
 import { isTimestamp } from "../record-shape.js";
 import { contentOf, isPruned } from "./step-content.js";
 import type { StepContent, TraceHeader } from "./step-hash.js";
@@ -84,7 +84,7 @@ function bundleStep(step: TraceStep): BundleStep {
   const hashes = { leaf_hash: step.leafHash, chain_hash: step.chainHash };
   if (!isPruned(step)) return { ...contentOf(step), ...hashes };
   const { params: _params, outcome_data: _outcomeData, error: _error, ...kept } = contentOf(step);
-  return { ...kept, ...hashes, pruned: true, pruned_at: (step.prunedAt as Date).toISOString() };
+  return { ...kept, ...hashes, pruned: true, pruned_at: isoTime(step.prunedAt as Date) ?? "(not a time)" };
 }
 
 // Timestamps must be exactly as written (ISO 8601, milliseconds, Z), so no other spelling of a time can pass.

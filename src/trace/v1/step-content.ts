@@ -1,4 +1,4 @@
-import type { TraceStep } from "../../glossary.js";
+import { isoTime, type TraceStep } from "../../glossary.js";
 import type { StepContent } from "./step-hash.js";
 
 export type UnhashedTraceStep = Omit<TraceStep, "leafHash" | "chainHash">;
@@ -28,8 +28,9 @@ export function contentOf(step: UnhashedTraceStep): StepContent {
     cost_cents: step.costCents,
     tokens: step.tokens,
     duration_ms: step.durationMs,
-    started_at: step.startedAt.toISOString(),
-    completed_at: step.completedAt.toISOString(),
+    // A time no AOS process wrote (past JavaScript's range) cannot hash as the recorded one: the leaf check fails.
+    started_at: isoTime(step.startedAt) ?? "",
+    completed_at: isoTime(step.completedAt) ?? "",
     decision: step.decision,
   };
 }

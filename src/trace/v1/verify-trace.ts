@@ -37,7 +37,8 @@ export function verifyTrace(evidence: TraceEvidence, verifiers: readonly NoteVer
     chainLength: rows.chainLength,
     stepCount: evidence.steps.length,
     rootHash: rows.head,
-    merkleRoot: merkleRoot(evidence.steps.map((step) => Buffer.from(step.leafHash, "hex"))).toString("hex"),
+    // Over well-formed leaves only: a row problem (a leaf hash that is not one among them) is reported instead.
+    merkleRoot: rows.problem === undefined ? merkleRoot(evidence.steps.map((step) => Buffer.from(step.leafHash, "hex"))).toString("hex") : null,
     signatureValid: null,
     signedBy: [],
     signingKeys: [],
@@ -62,6 +63,8 @@ function done(base: ProofVerdict, status: ProofStatus, failureReason: string | n
   return { ...base, status, failureReason, firstBadSeq: null, field: null };
 }
 
+const HASH = /^[0-9a-f]{64}$/;
+
 function checkRows(evidence: TraceEvidence): { head: string; chainLength: number; problem?: Pick<ProofVerdict, "failureReason" | "firstBadSeq" | "field"> } {
   let head = chainGenesis(evidence.header);
   let index = 0;
@@ -70,6 +73,7 @@ function checkRows(evidence: TraceEvidence): { head: string; chainLength: number
     if (step.seq !== index) {
       return fail(step.seq > index ? `step row seq ${index} is missing (found seq ${step.seq})` : `step row seq ${step.seq} appears twice`);
     }
+    if (!HASH.test(step.leafHash) || !HASH.test(step.chainHash)) return fail(`seq ${index}: the stored leaf or chain hash is not 64 lowercase hex digits`);
     if (isPruned(step)) {
       const problem = prunedStepProblem(step, evidence.finished);
       if (problem !== undefined) return fail(`seq ${index}: ${problem}`);
