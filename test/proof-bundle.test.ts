@@ -9,8 +9,12 @@ import { exportProofBundle } from "../src/services/proofs.js";
 import { parseRetentionAge, pruneFinishedRuns } from "../src/services/retention.js";
 import { type ProofBundle } from "../src/trace/bundle.js";
 import { chainNext, leafHashOf } from "../src/trace/chain.js";
+import { formatCheckpoint } from "../src/trace/checkpoint.js";
+import { inclusionProof, merkleRoot } from "../src/trace/merkle.js";
+import { verifyStepProof } from "../src/trace/step-proof.js";
+import { formatTlogProof } from "../src/trace/tlog-proof.js";
 import { loadVerifiers } from "../src/trace/key-store.js";
-import { encodeVerifierKey, generateSigningKey, type NoteVerifier, parseVerifierKey } from "../src/trace/signed-note.js";
+import { encodeVerifierKey, generateSigningKey, type NoteVerifier, parseVerifierKey, signNote } from "../src/trace/signed-note.js";
 import { type VerdictJson, verifyBundleText } from "../src/trace/verify-bundle.js";
 import { bundleMutations } from "./support/bundle-mutations.js";
 import { runCli, tempHome, writePlan } from "./support/cli.js";
@@ -148,6 +152,33 @@ describe("proof bundles against a bundle holder", () => {
     const added = { ...bundles.finished, checkpoint: extra };
     expect(verify(JSON.stringify(added), verifiers)).toMatchObject({ verification_status: "TAMPERED", field: "checkpoint" });
     expect(stranger.verifier.name).toBe("evil.example");
+  });
+
+  it("a step proof holds its leaf to its place and its checkpoint to a run's rules, even under a trusted signature", () => {
+    const { steps, run_end: runEnd, header } = bundles.finished as unknown as { steps: { header: string }[]; run_end: string; header: string };
+    const runId = (JSON.parse(header) as { run_id: string }).run_id;
+    const forger = generateSigningKey("aos.local");
+    /** A step proof for leaf `index` of a tree of these leaves, signed by the trusted forger for `origin`. */
+    const proofOver = (leaves: string[], index: number, origin = `aos.local/run/${runId}`, extraSigner = false) => {
+      const hashes = leaves.map((leaf) => Buffer.from(leafHashOf(leaf), "hex"));
+      const body = formatCheckpoint({ format: "aos-trace-v2", origin, treeSize: leaves.length, merkleRoot: merkleRoot(hashes), chainHead: "0".repeat(64) });
+      const signers = extraSigner ? [forger.signer, generateSigningKey("evil").signer] : forger.signer;
+      return formatTlogProof({ extra: Buffer.from(leaves[index] as string), index, auditPath: inclusionProof(hashes, index), checkpointNote: signNote(body, signers) });
+    };
+    const genuine = [...steps.map((step) => step.header), runEnd];
+    const trusted = [forger.verifier];
+    expect(verifyStepProof(proofOver(genuine, 1), trusted)).toMatchObject({ ok: true, seq: 1, runId });
+    expect(verifyStepProof(proofOver(genuine, genuine.length - 1), trusted)).toMatchObject({ ok: true, leaf: { kind: "run_end" } });
+    const refused: [string, string][] = [
+      ["a step header at another seq's place", proofOver([genuine[1] as string, genuine[0] as string, ...genuine.slice(2)], 0)],
+      ["a step header at the run-end's place", proofOver(genuine.slice(0, -1), genuine.length - 2)],
+      ["the run-end before the last leaf", proofOver([...genuine, genuine[0] as string], genuine.length - 1)],
+      ["a second signature line", proofOver(genuine, 1, undefined, true)],
+      ["another signer's log", proofOver(genuine, 1, `other.example/run/${runId}`)],
+      ["another run's checkpoint, for the run-end", proofOver(genuine, genuine.length - 1, "aos.local/run/another-run")],
+      ["a leaf written 1.0", proofOver(genuine.map((leaf) => leaf.replace(/"cost_cents":(\d+)/, '"cost_cents":$1.0')), 1)],
+    ].map(([what, text]) => [what as string, (verifyStepProof(text as string, trusted) as { code?: string }).code ?? "VERIFIED"]);
+    expect(refused.filter(([, code]) => code === "VERIFIED")).toEqual([]);
   });
 
   it("trust fails closed: another signer is UNTRUSTED_KEY naming its key, a non-bundle throws, the SDK agrees", () => {

@@ -16,7 +16,10 @@ import { merkleRootHex } from "../src/trace/merkle.js";
 import { generateSigningKey } from "../src/trace/signed-note.js";
 import { claimAndExecute } from "../src/worker/claim.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
-import { runJson, runListJson } from "../src/views/run.js";
+import { isPruned, runJson, runListJson } from "../src/views/run.js";
+import { loadStoredTrace, stepOfRow, v1HeaderOf } from "../src/proof/stored-trace.js";
+import { contentOf } from "../src/trace/v1/step-content.js";
+import { chainGenesis, chainNext as v1ChainNext, leafHash as v1LeafHash } from "../src/trace/v1/step-hash.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 import { asSuperuser } from "./support/tamper.js";
@@ -348,6 +351,50 @@ describe.each(testBackends())("run proofs against a database writer, on $name", 
       expect(detail.run).toMatchObject({ status: "cancelled", terminationReason: "user_abort" });
       expect(detail.steps).toEqual([]);
       expect(await proofOf(run.id)).toMatchObject({ verification_status: "VERIFIED", run: { end: { status: "cancelled" } } });
+    });
+
+    it("an unfinished run relabelled format v1, its rows re-hashed the v1 way, is UNSUPPORTED, never INCOMPLETE", async () => {
+      const { runId, traceId } = await unfinishedRun();
+      const stored = (await loadStoredTrace(db.pool, TENANT, runId)) as NonNullable<Awaited<ReturnType<typeof loadStoredTrace>>>;
+      const forged = stored.rows.map((row) => ({ ...row.copies, outcomeData: row.copies.seq === 0 ? { x: 999, forged: true } : row.copies.outcomeData }));
+      let head = chainGenesis(v1HeaderOf(stored));
+      const statements: [string, unknown[]][] = forged.map((step) => {
+        const leaf = v1LeafHash(contentOf(step));
+        head = v1ChainNext(head, leaf);
+        return [
+          "update aos_trace_steps set header_jcs = null, params_jcs = null, outcome_jcs = null, error_jcs = null, attestation = null, outcome_data = $3, leaf_hash = $4, chain_hash = $5 where trace_id = $1 and seq = $2",
+          [traceId, step.seq, JSON.stringify(step.outcomeData), leaf, head],
+        ];
+      });
+      await asSuperuser(
+        db,
+        ["update aos_traces set schema_version = 'aos-trace-v1', header_jcs = null, plan_jcs = null, run_end_jcs = null, attestation = null where trace_id = $1", [traceId]],
+        ...statements,
+        ["update runs set chain_head = $2 where id = $1", [runId, head]],
+      );
+      const proof = await proofOf(runId);
+      expect(proof).toMatchObject({ verification_status: "UNSUPPORTED", format: "aos-trace-v1" });
+      expect(proof.failure_reason).toMatch(/unfinished format v1 trace/);
+    });
+
+    it("a name that cannot be recorded is refused before a decision takes the run", async () => {
+      const tenantId = "tenant-proof-names";
+      await setPolicy(db, { tenantId, document: { require_approval: ["fail_trigger"] } });
+      const parked = await runToEnd(db, config, { tenantId, goal: "who?", plan: { steps: [{ step_id: "g", skill: "fail_trigger", params: { fail_times: 0 } }] } });
+      for (const by of ["a\u0000b", "x\udc00", "bell\u0007", "n".repeat(201)]) {
+        await expect(rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, by)).rejects.toMatchObject({ code: "USAGE" });
+        await expect(approveRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, by)).rejects.toMatchObject({ code: "USAGE" });
+      }
+      expect((await getRunDetail(db, config, tenantId, parked.run.id)).run).toMatchObject({ status: "pending_approval", attempts: 1 });
+    });
+
+    it("shows a step as pruned only when its bytes are gone, whatever the pruned_at column says", async () => {
+      const { runId } = await finishedRun();
+      const stored = (await loadStoredTrace(db.pool, TENANT, runId)) as NonNullable<Awaited<ReturnType<typeof loadStoredTrace>>>;
+      const marked = stored.rows.map((row) => ({ ...row, prunedAt: new Date() }));
+      expect(marked.map(stepOfRow).filter(isPruned)).toEqual([]);
+      const withheld = stored.rows.map((row) => ({ ...row, prunedAt: null, bytes: row.bytes && { ...row.bytes, params: null } }));
+      expect(withheld.map(stepOfRow).every(isPruned)).toBe(true);
     });
 
     it("a genuine approval still resumes the run, and its proof verifies", async () => {

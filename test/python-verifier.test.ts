@@ -9,11 +9,10 @@ import { exportProofBundle } from "../src/services/proofs.js";
 import { parseRetentionAge, pruneFinishedRuns } from "../src/services/retention.js";
 import { createRun } from "../src/services/runs.js";
 import { loadVerifiers } from "../src/trace/key-store.js";
-import { signCheckpoint } from "../src/trace/checkpoint.js";
-import { encodeVerifierKey, generateSigningKey } from "../src/trace/signed-note.js";
+import { encodeVerifierKey } from "../src/trace/signed-note.js";
 import { verifyBundleText } from "../src/trace/verify-bundle.js";
 import { bundleMutations } from "./support/bundle-mutations.js";
-import { rehashedBundles } from "./support/rehashed-bundles.js";
+import { forgingSigner, rehashedBundles, resigned } from "./support/rehashed-bundles.js";
 import { runCli } from "./support/cli.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, testConfig } from "./support/harness.js";
@@ -142,35 +141,39 @@ describe("the independent Python verifier", () => {
     // The unsigned bundle's forged records are named at their own seq: nothing else could catch them there.
     const parked = seen.filter(({ what }) => what.startsWith("parked: re-hashed: steps["));
     expect(parked.length).toBeGreaterThanOrEqual(4);
-    for (const { what, ours } of parked) expect(ours.field).toBe(`${/steps\[\d+\]/.exec(what)?.[0]}.header`);
+    for (const { what, ours } of parked) expect(ours.field?.startsWith(`${/steps\[\d+\]/.exec(what)?.[0]}.header`)).toBe(true);
     const sizes = seen.filter(({ what }) => what.includes("tree size"));
     expect(sizes.map(({ ours }) => [ours.field, ours.seq])).toEqual(sizes.map(() => ["checkpoint", null]));
   });
 
-  it("takes a checkpoint only for its own log: the origin is exactly <signer's key name>/run/<run_id>, in both", { timeout: 60_000 }, async () => {
+  it("holds a bundle re-hashed and re-signed by a trusted key to the spec: origin, integers, characters, in both", { timeout: 60_000 }, async () => {
     const genuine = files.find(({ what }) => what === "finished: genuine") as { text: string };
-    const bundle = JSON.parse(genuine.text) as { header: string; checkpoint: string };
+    const bundle = JSON.parse(genuine.text);
     const runId = (JSON.parse(bundle.header) as { run_id: string }).run_id;
-    const signer = generateSigningKey("aos.local");
-    const trusted = [signer.verifier];
-    const [, ...body] = bundle.checkpoint.slice(0, bundle.checkpoint.indexOf("\n\n") + 1).split("\n");
-    const resigned = (origin: string) => JSON.stringify({ ...bundle, checkpoint: signCheckpoint([origin, ...body].join("\n"), signer.signer) });
-    const cases: [string, string][] = [
-      [`aos.local/run/${runId}`, "VERIFIED"],
-      [`other.example/aos.local/run/${runId}`, "TAMPERED"],
-      [`other.example/run/${runId}`, "TAMPERED"],
-      [`aos.local/run/${runId}/run/${runId}`, "TAMPERED"],
+    const signer = forgingSigner("aos.local");
+    const withRunId = (next: string) => (record: string) => record.replaceAll(`"run_id":"${runId}"`, `"run_id":${JSON.stringify(next)}`).replace(`"trace_id":"trace_${runId}"`, `"trace_id":${JSON.stringify(`trace_${next}`)}`);
+    const cases: [string, string, string | null][] = [
+      ["re-signed unchanged", resigned(bundle, signer), null],
+      ["origin under another name", resigned(bundle, signer, undefined, (id) => `other.example/aos.local/run/${id}`), "checkpoint"],
+      ["origin of another signer's log", resigned(bundle, signer, undefined, (id) => `other.example/run/${id}`), "checkpoint"],
+      ["origin naming the run twice", resigned(bundle, signer, undefined, (id) => `aos.local/run/${id}/run/${id}`), "checkpoint"],
+      ["integers written 1.0 and 0e0", resigned(bundle, signer, (record) => record.replace(/"cost_cents":(\d+)/, '"cost_cents":$1.0').replace('"seq":0,', '"seq":0e0,')), "header"],
+      ["a control character in the run id, so in the origin", resigned(bundle, signer, withRunId(`${runId}\u0001`)), "checkpoint"],
+      ["a tab in the run id, so in the origin", resigned(bundle, signer, withRunId(`${runId}\t`)), "checkpoint"],
     ];
-    const written = cases.map(([origin], index) => {
-      const file = join(dir, `origin-${index}.json`);
-      writeFileSync(file, resigned(origin));
+    const written = cases.map(([, text], index) => {
+      const file = join(dir, `resigned-${index}.json`);
+      writeFileSync(file, text);
       return file;
     });
-    const python = await runPython(written, encodeVerifierKey(signer.verifier));
-    for (const [index, [origin, expected]] of cases.entries()) {
-      const ours = verifyBundleText(resigned(origin), trusted);
-      expect([origin, ours.verification_status, ours.field]).toEqual([origin, expected, expected === "TAMPERED" ? "checkpoint" : null]);
-      expect([origin, python[index]?.verification_status]).toEqual([origin, expected]);
+    const python = await runPython(written, signer.vkey);
+    const trusted = loadVerifiers(testConfig({ AOS_VERIFIER_KEYS: signer.vkey }));
+    for (const [index, [what, text, field]] of cases.entries()) {
+      const ours = verifyBundleText(text, trusted);
+      const expected = field === null ? "VERIFIED" : "TAMPERED";
+      expect([what, ours.verification_status]).toEqual([what, expected]);
+      if (field !== null) expect([what, ours.field]).toEqual([what, expect.stringContaining(field)]);
+      expect([what, python[index]?.verification_status, python[index]?.first_bad_seq, python[index]?.field]).toEqual([what, expected, ours.first_bad_seq, ours.field]);
     }
   });
 

@@ -104,7 +104,8 @@ export interface Run {
   trace_id: string | null;
   trace_status: string | null;
   root_hash: string | null;
-  created_at: string;
+  /** Null only when the row holds a time past what JavaScript can represent (a database writer's edit). */
+  created_at: string | null;
   started_at: string | null;
   completed_at: string | null;
   duration_ms: number | null;
@@ -122,7 +123,8 @@ export interface RunSummary {
   attempts: number;
   cost_cents: number;
   error_message: string | null;
-  created_at: string;
+  /** Null only when the row holds a time past what JavaScript can represent (a database writer's edit). */
+  created_at: string | null;
   completed_at: string | null;
 }
 
@@ -136,7 +138,8 @@ export interface Incident {
   title: string;
   error_code: string | null;
   error_message: string | null;
-  created_at: string;
+  /** Null only when the row holds a time past what JavaScript can represent (a database writer's edit). */
+  created_at: string | null;
 }
 
 export interface VerificationKeys {

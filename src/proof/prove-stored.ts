@@ -111,8 +111,20 @@ function rowProblem(stored: StoredTrace, checked: CheckedTrace): RowProblem | un
   return undefined;
 }
 
-/** Format v1: the leaves re-hashed from the columns, as before format v2; the verdict says what v1 leaves out. */
+/**
+ * Format v1: the leaves re-hashed from the columns, as before format v2; the verdict says what v1 leaves out. An
+ * unfinished v1 trace is UNSUPPORTED, not INCOMPLETE: nothing signs it yet and its rows carry no attestations, so
+ * nothing tells them from a database writer's (who can also relabel an unfinished v2 trace as v1), and no worker
+ * resumes it.
+ */
 function proveV1(stored: StoredTrace, verifiers: readonly NoteVerifier[]): ProofVerdict {
+  const verdict = checkV1(stored, verifiers);
+  if (verdict.status !== "INCOMPLETE") return verdict;
+  const reason = "an unfinished format v1 trace: its rows carry no attestations, so they cannot be checked, and no worker resumes it";
+  return { ...verdict, status: "UNSUPPORTED", failureReason: reason };
+}
+
+function checkV1(stored: StoredTrace, verifiers: readonly NoteVerifier[]): ProofVerdict {
   const { run, trace, rows, checkpoint } = stored;
   return verifyV1Trace(
     {

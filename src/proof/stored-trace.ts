@@ -6,7 +6,7 @@ import { findTraceForRun } from "../db/queries/traces.js";
 import { isoTime, type Plan, type Run, type StepError, type Trace, type TraceStep } from "../glossary.js";
 import type { AttestationKeys } from "../trace/attestation.js";
 import { type Bytes, textOf } from "../trace/digest.js";
-import { parseStepHeader, type StepHeader, traceStepOf } from "../trace/step-header.js";
+import { PAYLOADS, parseStepHeader, payloadHash, type StepHeader, traceStepOf } from "../trace/step-header.js";
 import { planHash, type TraceHeader as V1TraceHeader } from "../trace/v1/step-hash.js";
 import type { StoredAttestations, TraceRecord } from "../trace/verify-trace.js";
 
@@ -93,8 +93,15 @@ function stepFromBytes(row: StepRow, header: StepHeader): TraceStep {
     error: parsedPayload(bytes.error) as StepError | null,
     leafHash: row.leafHash,
     chainHash: row.chainHash,
-    prunedAt: row.prunedAt,
+    // Pruned is what the bytes say (a payload its header commits to is gone), not what the unproven column says;
+    // withheld with no pruned_at reads as pruned at an unknown time.
+    prunedAt: withheld(header, bytes) ? (row.prunedAt ?? new Date(Number.NaN)) : null,
   });
+}
+
+/** Whether a payload the step header commits to (a non-null hash) is missing from the row. */
+function withheld(header: StepHeader, bytes: NonNullable<StepRow["bytes"]>): boolean {
+  return PAYLOADS.some((payload) => payloadHash(header, payload) !== null && bytes[payload] === null);
 }
 
 /** A payload's value; null when it is absent, pruned, or not JSON (a verdict then says the bytes are wrong). */

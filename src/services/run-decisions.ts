@@ -6,9 +6,9 @@ import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
 import { AppError } from "../errors.js";
 import { isTerminal, type Run, type RunEnding } from "../glossary.js";
 import type { KeyRing } from "../trace/key-store.js";
-import { endWaitingRun, rejectionMessage } from "../worker/end-waiting-run.js";
+import { endWaitingRun, parkedAtEnd, rejectionMessage } from "../worker/end-waiting-run.js";
 import { cancelRequest } from "../worker/cancel-request.js";
-import { attestApproval, parkedRow } from "../worker/step-admission.js";
+import { attestApproval } from "../worker/step-admission.js";
 import { verifiedPrefix } from "../proof/verified-prefix.js";
 import { requireTenant } from "./agents.js";
 
@@ -22,9 +22,17 @@ function notWaiting(run: Run, action: string): AppError {
   return new AppError("RUN_NOT_CLAIMABLE", `cannot ${action} run ${run.id}: it is ${run.status}, not pending_approval`);
 }
 
+/**
+ * Who decides, as it will be recorded (hashed into the trace, shown by every reader): checked before anything is
+ * taken or written, so a name that cannot be stored or shown changes nothing.
+ */
 function requireName(by: string | undefined): string {
   const name = by?.trim() ?? "";
   if (name === "") throw new AppError("USAGE", "say who decides: pass --by NAME");
+  if (name.length > 200) throw new AppError("USAGE", `--by is ${name.length} characters long; a name has at most 200`);
+  if (/\p{Cc}/u.test(name) || !name.isWellFormed()) {
+    throw new AppError("USAGE", "--by holds a control character or an unpaired surrogate; give the name as plain text");
+  }
   return name;
 }
 
@@ -38,11 +46,7 @@ export async function approveRun(db: Database, keys: KeyRing, tenantId: string, 
   const name = requireName(by);
   const run = await requireRun(db, tenantId, runId);
   if (run.status !== "pending_approval") throw notWaiting(run, "approve");
-  const prefix = await verifiedPrefix(db.pool, run, keys.attestation);
-  const parked = parkedRow(prefix.steps, prefix.nextStepIndex);
-  if (parked === undefined || prefix.steps.at(-1) !== parked) {
-    throw new AppError("TRACE_TAMPERED", `run ${run.id} is pending_approval, but its trace does not end waiting for approval`);
-  }
+  const parked = parkedAtEnd(await verifiedPrefix(db.pool, run, keys.attestation), run.id);
   try {
     return await withTransaction(db, async (client) => {
       const approval = { stepIndex: parked.stepIndex, decision: "approved" as const, decidedBy: name, decidedAt: new Date() };

@@ -63,7 +63,6 @@ function nullableText(bytes: StoredStep["header"] | null): string | null {
 export type ParsedBundle = { ok: true; record: TraceRecord } | { ok: false; field: string; firstBadSeq: number | null; reason: string };
 
 const BUNDLE_MEMBERS = ["format", "header", "plan", "steps", "run_end", "root_hash", "checkpoint"];
-const STEP_MEMBERS = ["header", "params", "outcome", "error", "leaf_hash", "chain_hash"];
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
@@ -104,16 +103,23 @@ function isHex(value: unknown): boolean {
   return typeof value === "string" && HEX64.test(value);
 }
 
+/** A bundle step's members, in the order they are checked, each with what it must be. */
+const STEP_SHAPE: readonly [string, (value: unknown) => boolean, string][] = [
+  ["header", (value) => typeof value === "string", "not a string"],
+  ...["params", "outcome", "error"].map((payload): [string, (value: unknown) => boolean, string] => [payload, (value) => value === null || typeof value === "string", "neither a string nor null"]),
+  ["leaf_hash", isHex, "not 64 lowercase hex digits"],
+  ["chain_hash", isHex, "not 64 lowercase hex digits"],
+];
+
+/** A step's first problem: each member in turn missing or of the wrong type, then one it should not have. */
 function stepProblem(step: unknown): { member: string; reason: string } | undefined {
   if (step === null || typeof step !== "object" || Array.isArray(step)) return { member: "", reason: "not an object" };
   const object = step as Record<string, unknown>;
-  const extra = unexpectedMember(object, STEP_MEMBERS);
-  if (extra !== undefined) return extra;
-  if (typeof object.header !== "string") return { member: "header", reason: "not a string" };
-  for (const payload of ["params", "outcome", "error"]) {
-    if (object[payload] !== null && typeof object[payload] !== "string") return { member: payload, reason: "neither a string nor null" };
+  for (const [member, ok, reason] of STEP_SHAPE) {
+    if (!Object.hasOwn(object, member)) return { member, reason: "missing" };
+    if (!ok(object[member])) return { member, reason };
   }
-  for (const hash of ["leaf_hash", "chain_hash"]) if (!isHex(object[hash])) return { member: hash, reason: "not 64 lowercase hex digits" };
+  for (const member in object) if (!STEP_SHAPE.some(([name]) => name === member)) return { member, reason: "not a member of this bundle" };
   return undefined;
 }
 

@@ -7,7 +7,17 @@ import { textOf } from "./digest.js";
  * would see other data than the verifier checked, and a lone surrogate escape would hash as U+FFFD while reading as
  * something else. No AOS record or bundle nests more than four deep.
  */
-export type StrictJson = { ok: true; value: unknown } | { ok: false; reason: string };
+export type StrictJson =
+  | {
+      ok: true;
+      value: unknown;
+      /**
+       * The outermost object's members whose value holds a number written with a fraction or an exponent (`1.0`,
+       * `1e0`): JSON.parse reads those as integers, but a record's integers are written as integers.
+       */
+      fractionalMembers: readonly string[];
+    }
+  | { ok: false; reason: string };
 
 /** How deep arrays and objects may nest in a bundle or record (docs/proofs.md, "Verifying a bundle", step 1). */
 export const MAX_DEPTH = 64;
@@ -26,7 +36,7 @@ export function parseStrictJson(input: string | Uint8Array): StrictJson {
   if (structure.twice !== undefined) return { ok: false, reason: `the member ${JSON.stringify(structure.twice)} appears twice in one object` };
   const surrogate = mayHoldLoneSurrogate(text) ? loneSurrogateAt(value, "") : undefined;
   if (surrogate !== undefined) return { ok: false, reason: `${surrogate || "its value"} holds a lone surrogate` };
-  return { ok: true, value };
+  return { ok: true, value, fractionalMembers: structure.fractional };
 }
 
 /** An escaped surrogate (`\uD800` to `\uDFFF`), paired or not, or an unescaped lone one in a string given as such. */
@@ -66,11 +76,13 @@ const BACKSLASH = 0x5c;
  * member names are read, so a bundle whose bulk is long strings costs little and a record's few names cost less
  * than parsing it.
  */
-function scanStructure(text: string): { depth: number; twice?: string } {
+function scanStructure(text: string): { depth: number; twice?: string; fractional: string[] } {
   // One set of names per open object; null for an open array.
   const open: (Set<string> | null)[] = [];
+  const fractional: string[] = [];
   let depth = 0;
   let nameNext = false;
+  let outerMember = "";
   for (let at = 0; at < text.length; at++) {
     const char = text.charCodeAt(at);
     if (char === QUOTE) {
@@ -79,11 +91,15 @@ function scanStructure(text: string): { depth: number; twice?: string } {
         const raw = text.slice(at + 1, end);
         const name = raw.includes("\\") ? (JSON.parse(text.slice(at, end + 1)) as string) : raw;
         const names = open[open.length - 1] as Set<string>;
-        if (names.has(name)) return { depth, twice: name };
+        if (names.has(name)) return { depth, twice: name, fractional };
         names.add(name);
+        if (open.length === 1) outerMember = name;
         nameNext = false;
       }
       at = end;
+    } else if (char === 0x2e || ((char === 0x65 || char === 0x45) && isDigit(text.charCodeAt(at - 1)))) {
+      // Outside strings a "." or an "e"/"E" after a digit is only ever part of a number.
+      if (open.length > 0 && open[0] !== null && fractional.at(-1) !== outerMember) fractional.push(outerMember);
     } else if (char === 0x7b || char === 0x5b) {
       open.push(char === 0x7b ? new Set() : null);
       depth = Math.max(depth, open.length);
@@ -95,7 +111,11 @@ function scanStructure(text: string): { depth: number; twice?: string } {
       nameNext = false;
     }
   }
-  return { depth };
+  return { depth, fractional };
+}
+
+function isDigit(char: number): boolean {
+  return char >= 0x30 && char <= 0x39;
 }
 
 /** The index of the quote that closes the string opening at `start` (the text is valid JSON, so there is one). */

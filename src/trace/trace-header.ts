@@ -51,8 +51,17 @@ export type Parsed<T> = { ok: true; value: T } | ({ ok: false } & ShapeProblem);
 export function parseRecord<T>(bytes: Bytes, members: Parameters<typeof shapeProblem>[1]): Parsed<T> {
   const parsed = parseStrictJson(bytes);
   if (!parsed.ok) return { ok: false, member: "", reason: `not I-JSON: ${parsed.reason}` };
-  const problem = shapeProblem(parsed.value, members);
+  const problem = shapeProblem(withFractionsMarked(parsed.value, parsed.fractionalMembers), members);
   return problem === undefined ? { ok: true, value: parsed.value as T } : { ok: false, ...problem };
+}
+
+/**
+ * The record with each member whose number was written with a fraction or exponent (`1.0`, `1e0`) read as NaN, so
+ * that its check, in the members' order, fails it as no integer: JSON.parse alone reads `1.0` as 1.
+ */
+function withFractionsMarked(value: unknown, members: readonly string[]): unknown {
+  if (members.length === 0) return value;
+  return { ...(value as object), ...Object.fromEntries(members.map((member) => [member, Number.NaN])) };
 }
 
 export function parseTraceHeader(bytes: Bytes): Parsed<TraceHeader> {

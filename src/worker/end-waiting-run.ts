@@ -57,7 +57,7 @@ export async function endWaitingRun(deps: { db: Database; keys: KeyRing }, taken
 }
 
 /** The row a parked run's verified trace ends with: it waits for approval there. Anything else is tampering. */
-function parkedAtEnd(prefix: VerifiedPrefix, runId: string): TraceStep {
+export function parkedAtEnd(prefix: VerifiedPrefix, runId: string): TraceStep {
   const parked = parkedRow(prefix.steps, prefix.nextStepIndex);
   if (parked === undefined || prefix.steps.at(-1) !== parked) {
     throw traceTampered(`run ${runId} is pending_approval, but its trace does not end waiting for approval`);

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, generateKeyPairSync, sign as edSign } from "node:crypto";
 
 /**
  * Changes a bundle holder can make and then re-hash consistently, leaves, chain and root (hashed here with
@@ -63,8 +63,19 @@ export function rehashedBundles(bundle: Bundle): RehashedBundle[] {
     add(`steps[${seq}].header: status given twice`, { ...bundle, steps: steps(withFirst(step.header, `"status":"succeeded"`)) });
     add(`steps[${seq}].header: step_id with a lone surrogate escape`, { ...bundle, steps: steps(step.header.replace(`"step_id":"`, `"step_id":"\\udc00`)) });
   });
+  // Integers written with a fraction or an exponent: the same number to JSON.parse, not an integer as written.
+  const first = bundle.steps[0];
+  if (first !== undefined) {
+    const steps = (changed: string) => [{ ...first, header: changed }, ...bundle.steps.slice(1)];
+    add("steps[0].header: cost_cents written 0.0", { ...bundle, steps: steps(first.header.replace(/"cost_cents":(\d+)/, '"cost_cents":$1.0')) });
+    add("steps[0].header: seq written 0e0", { ...bundle, steps: steps(first.header.replace('"seq":0', '"seq":0e0')) });
+    add("steps[0]: header not a string and a member added", { ...bundle, steps: [{ ...first, header: 5 as never, x: "1" }, ...bundle.steps.slice(1)] }, false);
+  }
   if (bundle.run_end !== null) {
     add("run_end: status given twice", { ...bundle, run_end: withFirst(bundle.run_end, `"status":"succeeded"`) });
+    add("run_end: tokens written 0.0", { ...bundle, run_end: bundle.run_end.replace(/"tokens":(\d+)/, '"tokens":$1.0') });
+    const twoWrong = bundle.run_end.replace(/"created_at":"[^"]*"/, '"created_at":"yesterday"').replace(/"goal_sha256":"[0-9a-f]*"/, '"goal_sha256":"x"');
+    add("run_end: created_at and goal_sha256 both malformed (the table's order names created_at)", { ...bundle, run_end: twoWrong });
   }
 
   // The file itself: nested exactly to the limit (a shape failure) and one past it (not a bundle at all).
@@ -79,4 +90,47 @@ export function rehashedBundles(bundle: Bundle): RehashedBundle[] {
     }
   }
   return out;
+}
+
+/**
+ * A signer made with node:crypto alone, signing C2SP notes as docs/proofs.md describes them (key id =
+ * SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key)[:4]; a line "— <name> base64(key id ‖ signature)"): the bundle holder who
+ * also holds a key a verifier trusts, re-signing whatever they changed.
+ */
+export function forgingSigner(name: string) {
+  const { publicKey, privateKey } = generateKeyPairSync("ed25519");
+  const raw = Buffer.from(publicKey.export({ format: "jwk" }).x as string, "base64url");
+  const keyId = sha256(Buffer.concat([Buffer.from(`${name}\n`), Buffer.from([1]), raw])).subarray(0, 4);
+  return {
+    vkey: `${name}+${keyId.toString("hex")}+${Buffer.concat([Buffer.from([1]), raw]).toString("base64")}`,
+    sign: (text: string) => `${text}\n— ${name} ${Buffer.concat([keyId, edSign(null, Buffer.from(text), privateKey)]).toString("base64")}\n`,
+    name,
+  };
+}
+
+/** RFC 6962's Merkle Tree Hash over leaf hashes. */
+function merkleRoot(leaves: Buffer[]): Buffer {
+  if (leaves.length === 1) return leaves[0] as Buffer;
+  let split = 1;
+  while (split * 2 < leaves.length) split *= 2;
+  return sha256(Buffer.concat([Buffer.from([1]), merkleRoot(leaves.slice(0, split)), merkleRoot(leaves.slice(split))]));
+}
+
+/**
+ * A finished run's bundle after `change` to its records' texts (header, step headers, run-end), re-hashed and
+ * re-signed by `signer` for `<its name>/run/<run_id>` (or the origin given): consistent in every hash and signature,
+ * so only the verifiers' reading of the records and checkpoint can refuse it.
+ */
+export function resigned(
+  bundle: Bundle,
+  signer: ReturnType<typeof forgingSigner>,
+  change: (record: string) => string = (record) => record,
+  origin?: (runId: string) => string,
+): string {
+  const changed: Bundle = { ...bundle, header: change(bundle.header), steps: bundle.steps.map((step) => ({ ...step, header: change(step.header) })), run_end: change(bundle.run_end as string) };
+  const hashed = rehashed(changed);
+  const leaves = [...hashed.steps.map((step) => leafOf(step.header)), leafOf(hashed.run_end as string)];
+  const runId = (JSON.parse(hashed.header) as { run_id: string }).run_id;
+  const body = [origin?.(runId) ?? `${signer.name}/run/${runId}`, String(leaves.length), merkleRoot(leaves).toString("base64"), "aos-format aos-trace-v2", `aos-chain-head ${hashed.root_hash}`, ""].join("\n");
+  return JSON.stringify({ ...hashed, checkpoint: signer.sign(body) }, null, 2);
 }

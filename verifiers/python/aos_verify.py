@@ -27,7 +27,8 @@ TypeScript implementation. It applies the spec's verification steps in order and
  7. run-end, each failure at seq n: exact members and types, kind = run_end, seq = step_count = n; leaf_n and
     c_n, c_n must equal root_hash (field run_end); members shared with the header (created_at included) equal
     to it, goal_sha256; then the RFC 6962 Merkle root of the n + 1 leaves;
- 8. checkpoint: a C2SP signed note (split at the last "\n\n") with exactly one signature line, whose key name
+ 8. checkpoint: a C2SP signed note (no control character but newline; split at the last "\n\n") with exactly
+    one signature line, whose key name
     is a valid C2SP key name (non-empty, no Unicode white space, no "+", no control character), and whose text
     is exactly five lines: origin <that key name>/run/<run_id>, tree size (at most 2^53-1) n + 1, canonical
     base64 root, aos-format aos-trace-v2, aos-chain-head <hex>; root and chain head equal the computed ones;
@@ -228,9 +229,10 @@ STEP = [("kind", one_of("step")), ("seq", INT), ("step_index", INT), ("step_id",
         ("decision", DECISION), ("params_sha256", HEX), ("outcome_sha256", _or_null(HEX)),
         ("error_sha256", _or_null(HEX))]
 RUN_END = [("kind", one_of("run_end")), ("seq", INT), ("step_count", INT)] + SHARED + [
-    ("plan_sha256", HEX), ("goal_sha256", HEX), ("status", one_of("succeeded", "failed", "halted", "cancelled")),
+    ("plan_sha256", HEX), ("created_at", TS), ("goal_sha256", HEX),
+    ("status", one_of("succeeded", "failed", "halted", "cancelled")),
     ("termination_reason", STR), ("error_message", _or_null(STR)), ("cost_cents", INT), ("tokens", INT),
-    ("attempts", INT), ("created_at", TS), ("started_at", _or_null(TS)), ("completed_at", TS),
+    ("attempts", INT), ("started_at", _or_null(TS)), ("completed_at", TS),
     ("duration_ms", _or_null(SIGNED_INT))]
 # The members the run-end shares with the header (the nine its table lists), checked equal to the header's.
 EQUAL_TO_HEADER = [name for name, _ in SHARED] + ["plan_sha256", "created_at"]
@@ -356,6 +358,8 @@ def verify(bundle, keys, state):
     note = bundle["checkpoint"]
     if note is None:
         tampered("checkpoint", "the run has ended but its trace has no checkpoint")
+    if re.search("[\x00-\x09\x0b-\x1f\x7f]", note):  # C2SP signed note: no control character but newline
+        tampered("checkpoint", "the note holds a control character other than newline")
     cut = note.rfind("\n\n")
     text, sig_block = note[:cut + 1], note[cut + 2:]
     if cut < 0 or not sig_block.endswith("\n"):

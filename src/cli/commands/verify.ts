@@ -1,9 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { AppError } from "../../errors.js";
-import { parseRunEnd } from "../../trace/run-end.js";
-import { parseStepHeader } from "../../trace/step-header.js";
-import { verifyTlogProof } from "../../trace/tlog-proof.js";
+import { verifyStepProof } from "../../trace/step-proof.js";
 import { verifyBundleText } from "../../trace/verify-bundle.js";
 import type { CliContext, CommonFlags } from "../context.js";
 import { paint, printable, printJson } from "../output.js";
@@ -41,20 +39,6 @@ export function verifyCommand(ctx: CliContext): Command {
     });
 }
 
-/** A proven leaf read as what AOS writes there: a v2 step header or run-end (or a v1 step's content). */
-function leafOf(extra: Buffer): { kind?: string; step_id: string; skill: string; status: string; termination_reason?: string } | undefined {
-  const step = parseStepHeader(extra);
-  if (step.ok) return step.value;
-  const end = parseRunEnd(extra);
-  if (end.ok) return { ...end.value, step_id: "", skill: "" };
-  try {
-    const v1 = JSON.parse(extra.toString("utf8")) as Record<string, unknown>;
-    return typeof v1.step_id === "string" && typeof v1.skill === "string" && typeof v1.status === "string" ? (v1 as { step_id: string; skill: string; status: string }) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Verifies one step's tlog-proof against a trusted key; no database. */
 export function verifyStepCommand(ctx: CliContext): Command {
   return new Command("verify-step")
@@ -64,26 +48,19 @@ export function verifyStepCommand(ctx: CliContext): Command {
     .option("--json", "print the result as JSON")
     .action((file: string, flags: CommonFlags & { key: string[] }) => {
       const keys = trustedKeys(ctx.config, flags.key);
-      const result = verifyTlogProof(readInputFile(file).toString("utf8"), keys.verifiers);
+      const result = verifyStepProof(readInputFile(file).toString("utf8"), keys.verifiers);
       if (!result.ok) {
         if (flags.json) printJson(ctx.output, { verified: false, code: result.code, reason: result.reason });
         else ctx.output.out(`Step proof ${printable(file)}: ${paint(ctx.output, "red", "NOT VERIFIED")}\n  ${printable(result.reason)}`);
         ctx.exitCode = 1;
         return;
       }
-      // The leaf's bytes, authentic once the audit path reached the signed root: a step header, or the run-end.
-      const leaf = leafOf(result.extra);
-      if (leaf === undefined) {
-        if (flags.json) printJson(ctx.output, { verified: false, code: "NOT_A_TRACE_LEAF", reason: "the proven leaf is neither a step header nor a run-end" });
-        else ctx.output.out(`Step proof ${file}: ${paint(ctx.output, "red", "NOT VERIFIED")}\n  the proven leaf is neither a step header nor a run-end`);
-        ctx.exitCode = 1;
-        return;
-      }
-      const summary = { verified: true, seq: result.index, tree_size: result.treeSize, origin: result.checkpoint.origin, step: leaf, signed_by: result.verifiedBy };
+      const { seq, treeSize, origin, runId, leaf, signedBy } = result;
+      const summary = { verified: true, seq, tree_size: treeSize, origin, run_id: runId, step: leaf, signed_by: signedBy };
       if (flags.json) return printJson(ctx.output, summary);
       const what = leaf.kind === "run_end" ? `the run's end: ${leaf.status} (${leaf.termination_reason})` : `${leaf.step_id} ${leaf.skill} ${leaf.status}`;
-      ctx.output.out(`Step proof ${file}: ${paint(ctx.output, "green", "VERIFIED")}`);
-      ctx.output.out(`  seq ${result.index} of ${result.treeSize} in ${printable(result.checkpoint.origin)}: ${printable(what)}`);
-      ctx.output.out(`  signed by ${result.verifiedBy.join(", ")}`);
+      ctx.output.out(`Step proof ${printable(file)}: ${paint(ctx.output, "green", "VERIFIED")}`);
+      ctx.output.out(`  seq ${seq} of ${treeSize} in ${printable(origin)}: ${printable(what)}`);
+      ctx.output.out(`  signed by ${printable(signedBy.join(", "))}`);
     });
 }
