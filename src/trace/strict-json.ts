@@ -31,8 +31,11 @@ export function parseStrictJson(input: string | Uint8Array): StrictJson {
   } catch (error) {
     return { ok: false, reason: `it is not JSON (${(error as Error).message})` };
   }
-  const structure = scanStructure(text);
-  if (structure.depth > MAX_DEPTH) return { ok: false, reason: `it nests deeper than ${MAX_DEPTH} levels` };
+  // Most texts hold no member twice and no fraction: counting members is enough to know, naming them is not needed.
+  const quick = countStructure(text);
+  if (quick.depth > MAX_DEPTH) return { ok: false, reason: `it nests deeper than ${MAX_DEPTH} levels` };
+  const plain = !quick.fraction && quick.members === memberCount(value);
+  const structure = plain ? { fractional: [] } : scanStructure(text);
   if (structure.twice !== undefined) return { ok: false, reason: `the member ${JSON.stringify(structure.twice)} appears twice in one object` };
   const surrogate = mayHoldLoneSurrogate(text) ? loneSurrogateAt(value, "") : undefined;
   if (surrogate !== undefined) return { ok: false, reason: `${surrogate || "its value"} holds a lone surrogate` };
@@ -67,20 +70,50 @@ function loneSurrogateAt(value: unknown, path: string): string | undefined {
   return undefined;
 }
 
+/** How many members the objects of a parsed value have in all; fewer than the text writes means one was written twice. */
+function memberCount(value: unknown): number {
+  if (value === null || typeof value !== "object") return 0;
+  let count = 0;
+  if (Array.isArray(value)) {
+    for (const item of value) count += memberCount(item);
+    return count;
+  }
+  for (const key in value) count += 1 + memberCount((value as Record<string, unknown>)[key]);
+  return count;
+}
+
+/**
+ * A JSON text's nesting depth, how many members its objects write (a member is the only place a ":" stands outside a
+ * string), and whether a number in it has a fraction or exponent. One pass; strings skipped whole with indexOf.
+ */
+function countStructure(text: string): { depth: number; members: number; fraction: boolean } {
+  let depth = 0;
+  let open = 0;
+  let members = 0;
+  let fraction = false;
+  for (let at = 0; at < text.length; at++) {
+    const char = text.charCodeAt(at);
+    if (char === QUOTE) at = closingQuote(text, at);
+    else if (char === 0x3a) members += 1;
+    else if (char === 0x7b || char === 0x5b) depth = Math.max(depth, ++open);
+    else if (char === 0x7d || char === 0x5d) open -= 1;
+    else if (char === 0x2e || ((char === 0x65 || char === 0x45) && isDigit(text.charCodeAt(at - 1)))) fraction = true;
+  }
+  return { depth, members, fraction };
+}
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
 /**
- * How deep a JSON text JSON.parse has accepted nests, and the first member name in it that appears twice in one
- * object (the scan stops there). It walks the structure only: each string is skipped whole with indexOf, and only
- * member names are read, so a bundle whose bulk is long strings costs little and a record's few names cost less
- * than parsing it.
+ * The first member name that appears twice in one object of a JSON text JSON.parse has accepted (the scan stops
+ * there), and the outermost object's members whose value holds a number with a fraction or exponent. Run only when
+ * countStructure says there is something to name; each string is skipped whole with indexOf.
  */
-function scanStructure(text: string): { depth: number; twice?: string; fractional: string[] } {
+function scanStructure(text: string): { twice?: string; fractional: string[] } {
   // One set of names per open object; null for an open array.
   const open: (Set<string> | null)[] = [];
   const fractional: string[] = [];
-  let depth = 0;
   let nameNext = false;
   let outerMember = "";
   for (let at = 0; at < text.length; at++) {
@@ -91,7 +124,7 @@ function scanStructure(text: string): { depth: number; twice?: string; fractiona
         const raw = text.slice(at + 1, end);
         const name = raw.includes("\\") ? (JSON.parse(text.slice(at, end + 1)) as string) : raw;
         const names = open[open.length - 1] as Set<string>;
-        if (names.has(name)) return { depth, twice: name, fractional };
+        if (names.has(name)) return { twice: name, fractional };
         names.add(name);
         if (open.length === 1) outerMember = name;
         nameNext = false;
@@ -102,7 +135,6 @@ function scanStructure(text: string): { depth: number; twice?: string; fractiona
       if (open.length > 0 && open[0] !== null && fractional.at(-1) !== outerMember) fractional.push(outerMember);
     } else if (char === 0x7b || char === 0x5b) {
       open.push(char === 0x7b ? new Set() : null);
-      depth = Math.max(depth, open.length);
       nameNext = char === 0x7b;
     } else if (char === 0x2c) {
       nameNext = open.length > 0 && open[open.length - 1] !== null;
@@ -111,7 +143,7 @@ function scanStructure(text: string): { depth: number; twice?: string; fractiona
       nameNext = false;
     }
   }
-  return { depth, fractional };
+  return { fractional };
 }
 
 function isDigit(char: number): boolean {
