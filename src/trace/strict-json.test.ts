@@ -8,6 +8,7 @@ describe("parseStrictJson: I-JSON, as a bundle and its records are read", () => 
     ['{"a":1,"a":2}', /the member "a" appears twice/],
     ['{"a":{"b":1,"b":1}}', /the member "b" appears twice/],
     ['{"a\\"b":1,"a\\u0022b":2}', /the member "a\\"b" appears twice/],
+    ['{"a\\\\":1,"b":"\\\\","a\\\\":2}', /the member "a\\\\" appears twice/],
     ['{"\\ud800":1}', /holds a lone surrogate/],
     ['{"a":["x","\\udc00"]}', /a\[1\] holds a lone surrogate/],
     [new Uint8Array([0x7b, 0xff, 0x7d]), /not UTF-8/],
