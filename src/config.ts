@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { AppError } from "./errors.js";
+import { type EgressOpening, parseEgressOpenings } from "./policy/egress.js";
 import { PRICE_TABLE_VERSION, priceOf, pricedModels } from "./skills/llm/price-table.js";
 
 /**
@@ -24,6 +25,11 @@ export interface Config {
   readonly httpMaxResponseBytes: number;
   readonly httpDefaultTimeoutMs: number;
   readonly httpMaxRedirects: number;
+  /**
+   * The operator's openings in the egress floor (AOS_EGRESS_ALLOW): hosts and address ranges skills may reach although
+   * they are loopback, private, link-local or otherwise non-public. Nothing a tenant sends can add to them.
+   */
+  readonly egressOpenings: readonly EgressOpening[];
   readonly maxPlanSteps: number;
   /** Who plans a goal given without a plan: the deterministic stub, or a model (docs/planner.md). */
   readonly plannerBackend: PlannerBackend;
@@ -119,6 +125,12 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   throw new AppError("USAGE", `${name} must be true or false, got "${raw}"`);
 }
 
+function egressOpenings(env: Env): EgressOpening[] {
+  const parsed = parseEgressOpenings(env.AOS_EGRESS_ALLOW ?? "");
+  if (parsed.ok) return parsed.openings;
+  throw new AppError("USAGE", `AOS_EGRESS_ALLOW: "${parsed.entry}": ${parsed.reason}; give hosts, addresses or CIDR ranges separated by commas, such as 127.0.0.1,10.0.0.0/8,internal.example:8443`);
+}
+
 function plannerBackend(env: Env): PlannerBackend {
   const raw = optional(env, "PLANNER_BACKEND") ?? "stub";
   if (!(PLANNER_BACKENDS as readonly string[]).includes(raw)) {
@@ -166,6 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
     httpMaxResponseBytes: integer(env, "HTTP_MAX_RESPONSE_BYTES", 1_048_576, 1),
     httpDefaultTimeoutMs: integer(env, "HTTP_DEFAULT_TIMEOUT_MS", 30_000, 1),
     httpMaxRedirects: integer(env, "HTTP_MAX_REDIRECTS", 5, 0),
+    egressOpenings: egressOpenings(env),
     maxPlanSteps: integer(env, "MAX_PLAN_STEPS", 25, 1),
     plannerBackend: backend,
     plannerModel: plannerModel(env, backend),

@@ -94,6 +94,24 @@ describe.each(testBackends())("the HTTP API on $name", (backend) => {
     for (const response of [unknown, broken, text, large, missing, invalidPlan]) expect(response.body).not.toMatch(/at .*\.(ts|js):\d+/);
   });
 
+  it("cannot open the egress floor: an agent listing metadata and loopback is narrowed, not opened; a wildcard is a 400", async () => {
+    const created = await call("POST", "/api/v1/agents", keyA, { name: "opener", allowed_hosts: ["127.0.0.1", "169.254.169.254", "localhost"] });
+    expect(created.statusCode).toBe(201);
+    const agentId = (created.json() as { id: string }).id;
+    for (const url of ["http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:9/metrics", "http://localhost/"]) {
+      const accepted = await call("POST", "/api/v1/runs", keyA, { goal: "g", agent_id: agentId, plan: { steps: [{ step_id: "s", skill: "http_call", params: { url } }] } });
+      const runId = (accepted.json() as { run_id: string }).run_id;
+      await claimAndExecute(runnerDeps(db, config), runId, "api-test-worker");
+      const run = (await call("GET", `/api/v1/runs/${runId}`, keyA)).json() as { status: string; error_message: string };
+      expect([url, run.status, run.error_message]).toEqual([url, "halted", expect.stringMatching(/ssrf_guard: .*only the operator can open it/)]);
+    }
+    for (const entry of ["*", "0.0.0.0/0", "http://x/"]) {
+      const refused = await call("POST", "/api/v1/agents", keyA, { name: "wide", allowed_hosts: [entry] });
+      expect([entry, refused.statusCode]).toEqual([entry, 400]);
+      expect(refused.json().error).toMatchObject({ code: "VALIDATION_ERROR", message: expect.stringContaining(`allowed_hosts entry ${JSON.stringify(entry)}`) });
+    }
+  });
+
   it("runs a plan posted to the API to a proof that verifies offline with the server's keys", async () => {
     const accepted = await call("POST", "/api/v1/runs", keyA, { goal: "pick b", plan: transformPlan });
     expect(accepted.statusCode).toBe(202);

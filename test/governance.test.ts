@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createAgent } from "../src/services/agents.js";
+import { createAgent, listTenantAgents } from "../src/services/agents.js";
 import { setPolicy, showPolicy } from "../src/services/policies.js";
 import { getRunProof } from "../src/services/proofs.js";
 import { createRun, getRunDetail } from "../src/services/runs.js";
@@ -9,6 +9,8 @@ import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 import { type LoopbackServer, startLoopbackServer } from "./support/http-server.js";
 
 const config = testConfig();
+/** The same home and keys, with loopback opened in the egress floor by the operator, as the local server needs. */
+const loopbackOpen = testConfig({ AOS_HOME: config.home, AOS_EGRESS_ALLOW: "127.0.0.1" });
 
 const transform = (stepId: string) => ({ step_id: stepId, skill: "json_transform", params: { payload: { a: 1 }, mapping: { a: "a" } } });
 const costly = (stepId: string, cost: number, tokens = 0) => ({
@@ -75,15 +77,45 @@ describe.each(testBackends())("step policy on $name", (backend) => {
     expect(detail.steps[0]).toMatchObject({ status: "blocked", decision: { action: "deny", policy_id: "ssrf_guard" } });
   });
 
+  it.each(ssrfTargets)("denies http_call to %s even when the agent lists it: a tenant cannot open the egress floor", async (url) => {
+    const tenantId = freshTenant();
+    const host = new URL(url).hostname.replace(/^\[(.*)\]$/, "$1");
+    const agent = await createAgent(db, { tenantId, name: "opener", allowedHosts: [host] });
+    const detail = await runToEnd(db, config, { tenantId, agentId: agent.id, goal: "g", plan: { steps: [{ step_id: "s", skill: "http_call", params: { url } }] } });
+    expect(detail.run.errorMessage).toMatch(/^Policy violation: ssrf_guard: blocked request to .*only the operator can open it, with AOS_EGRESS_ALLOW/);
+  });
+
+  it("refuses allowed_hosts entries that are not hosts, naming the entry, and writes no agent", async () => {
+    const tenantId = freshTenant();
+    for (const entry of ["*", "0.0.0.0/0", "http://x/", "*.example.com", "a b", "", "host:99999", "[api.example.com]"]) {
+      await expect(createAgent(db, { tenantId, name: "wide", allowedHosts: [entry] })).rejects.toMatchObject({
+        code: "VALIDATION_ERROR",
+        message: expect.stringContaining(`allowed_hosts entry ${JSON.stringify(entry)}`),
+      });
+    }
+    expect(await listTenantAgents(db, tenantId)).toEqual([]);
+    const agent = await createAgent(db, { tenantId, name: "narrow", allowedHosts: ["API.Example.com.", "10.0.0.5:8080", "[::1]:8443", "::1"] });
+    expect(agent.allowedHosts).toEqual(["api.example.com", "10.0.0.5:8080", "[::1]:8443", "::1"]);
+  });
+
+  it("narrows: an agent that lists hosts reaches only those, even public ones the floor lets through", async () => {
+    const tenantId = freshTenant();
+    const agent = await createAgent(db, { tenantId, name: "narrow", allowedHosts: ["api.example.com"] });
+    const detail = await runToEnd(db, loopbackOpen, { tenantId, agentId: agent.id, goal: "g", plan: { steps: [{ step_id: "s", skill: "http_call", params: { url: `${server.url}/` } }] } });
+    expect(detail.run.errorMessage).toMatch(/^Policy violation: ssrf_guard: blocked request to 127\.0\.0\.1: it is not in the agent's allowed_hosts \(api\.example\.com\)/);
+  });
+
   it("denies a host on the deny list even when the agent may reach it, and catches a redirect to a blocked address", async () => {
     const tenantId = freshTenant();
     const agent = await createAgent(db, { tenantId, name: "local", allowedHosts: [server.host] });
     const call = (path: string) => ({ steps: [{ step_id: "s", skill: "http_call", params: { url: `${server.url}${path}` } }] });
-    const redirected = await runToEnd(db, config, { tenantId, agentId: agent.id, goal: "g", plan: call("/hop") });
+    const reached = await runToEnd(db, loopbackOpen, { tenantId, agentId: agent.id, goal: "g", plan: call("/") });
+    expect(reached.run.status).toBe("succeeded");
+    const redirected = await runToEnd(db, loopbackOpen, { tenantId, agentId: agent.id, goal: "g", plan: call("/hop") });
     expect(redirected.run.status).toBe("failed");
     expect(redirected.steps[0]).toMatchObject({ status: "failed", outcomeCode: "FORBIDDEN_TARGET" });
     await setPolicy(db, { tenantId, document: { http: { deny_hosts: ["127.0.0.1"] } } });
-    const denied = await runToEnd(db, config, { tenantId, agentId: agent.id, goal: "g", plan: call("/") });
+    const denied = await runToEnd(db, loopbackOpen, { tenantId, agentId: agent.id, goal: "g", plan: call("/") });
     expect(denied.run.errorMessage).toMatch(/^Policy violation: http\.deny_hosts: /);
   });
 

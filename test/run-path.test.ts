@@ -9,6 +9,8 @@ import { chainProblems, runnerDeps, runToEnd, testConfig } from "./support/harne
 import { type LoopbackServer, sendJson, startLoopbackServer } from "./support/http-server.js";
 
 const config = testConfig();
+/** The same home and keys, with loopback opened in the egress floor by the operator, as the local server needs. */
+const loopbackOpen = testConfig({ AOS_HOME: config.home, AOS_EGRESS_ALLOW: "127.0.0.1" });
 
 const transform = (stepId: string, payload: unknown, mapping: Record<string, string>) => ({
   step_id: stepId,
@@ -75,7 +77,7 @@ describe.each(testBackends())("run path on $name", (backend) => {
 
   it("interpolates an http_call response on loopback into the next step, keeping types", async () => {
     const agent = await createAgent(db, { tenantId: "tenant-http", name: "fetcher", allowedHosts: [server.host] });
-    const detail = await runToEnd(db, config, {
+    const detail = await runToEnd(db, loopbackOpen, {
       tenantId: "tenant-http",
       agentId: agent.id,
       goal: "fetch and reshape",
@@ -93,7 +95,7 @@ describe.each(testBackends())("run path on $name", (backend) => {
     expect(chainProblems(detail)).toEqual([]);
   });
 
-  it("blocks http_call to loopback when the agent's allow-list does not name it", async () => {
+  it("blocks http_call to loopback when the operator has not opened it in the egress floor", async () => {
     const detail = await runToEnd(db, config, {
       tenantId: "tenant-ssrf",
       goal: `fetch ${server.url}/zen`,

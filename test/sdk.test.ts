@@ -13,7 +13,8 @@ import { type LoopbackServer, sendJson, startLoopbackServer } from "./support/ht
 
 // The SDK against the API over a real socket, with a worker executing the runs: the walk a user takes.
 
-const config = testConfig({ AOS_WORKER_POLL_MS: "20", AOS_API_EVENTS_POLL_MS: "20" });
+// Loopback opened in the egress floor by the operator: the agent's http_call reaches this test's own server.
+const config = testConfig({ AOS_WORKER_POLL_MS: "20", AOS_API_EVENTS_POLL_MS: "20", AOS_EGRESS_ALLOW: "127.0.0.1" });
 const tenantOf = (backend: string) => `sdk-${backend}`;
 
 describe.each(testBackends())("the SDK against the API on $name", (backend) => {

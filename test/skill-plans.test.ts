@@ -13,7 +13,8 @@ import { type LoopbackServer, sendJson, startLoopbackServer } from "./support/ht
 // receiver verifies it: HMAC-SHA256 over "<timestamp>.<raw body>" with the shared secret.
 
 const SECRET = "whsec-plan-test-7d1e";
-const config = testConfig({ WEBHOOK_SECRET: SECRET });
+// Loopback opened in the egress floor by the operator: both peers listen on 127.0.0.1.
+const config = testConfig({ WEBHOOK_SECRET: SECRET, AOS_EGRESS_ALLOW: "127.0.0.1" });
 
 const ORDER = {
   id: "A-1001",
@@ -116,7 +117,7 @@ describe.each(testBackends())("an http_call → json_transform → webhook_send 
       sendJson(res, 404, { error: "no such order" });
     });
     receiver = await startReceiver();
-    // Both peers listen on 127.0.0.1, which the SSRF guard blocks unless the agent's allow-list names it.
+    // The agent may reach only 127.0.0.1, which the operator opened above.
     agent = await createAgent(db, { tenantId: "tenant-plans", name: "order-notifier", allowedHosts: ["127.0.0.1"] });
   });
   afterAll(async () => {

@@ -12,7 +12,8 @@ import { testBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, testConfig, traceSteps } from "./support/harness.js";
 import { sendJson, startLoopbackServer } from "./support/http-server.js";
 
-const config = testConfig({ AOS_WORKER_POLL_MS: "20", AOS_LEASE_MS: "2000", RUN_MAX_ATTEMPTS: "3", AOS_RUN_RETRY_BASE_S: "0" });
+// Loopback opened in the egress floor by the operator, for the side-effect servers on 127.0.0.1.
+const config = testConfig({ AOS_WORKER_POLL_MS: "20", AOS_LEASE_MS: "2000", RUN_MAX_ATTEMPTS: "3", AOS_RUN_RETRY_BASE_S: "0", AOS_EGRESS_ALLOW: "127.0.0.1" });
 const transform = (stepId: string) => ({ step_id: stepId, skill: "json_transform", params: { payload: { a: 1 }, mapping: { a: "a" } } });
 const slow = (stepId: string, ms: number) => ({ step_id: stepId, skill: "fail_trigger", params: { fail_times: 0, delay_ms: ms } });
 

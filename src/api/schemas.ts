@@ -36,7 +36,11 @@ export const createAgentBody = z
     name: z.string().min(1).max(200),
     budget_cents: z.int().min(0).optional(),
     concurrent_runs_limit: z.int().min(1).max(1000).optional(),
-    allowed_hosts: z.array(z.string().min(1).max(253)).max(100).optional(),
+    allowed_hosts: z
+      .array(z.string().min(1).max(260))
+      .max(100)
+      .optional()
+      .describe("the only hosts the agent's steps may reach (host names or addresses, optionally :port); it narrows the egress floor, never opens it"),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.js";
+import { type Egress, parseEgressOpenings } from "./egress.js";
 import { checkTarget, type HostLookup } from "./ssrf-guard.js";
 
 /** A resolver with fixed answers, so tests decide where a name points. */
@@ -19,8 +20,16 @@ const resolver = fakeLookup({
   localhost: ["127.0.0.1"],
 });
 
-async function blocked(url: string, allowedHosts: readonly string[] = []): Promise<AppError> {
-  const error: unknown = await checkTarget(url, allowedHosts, resolver).then(
+/** The operator's openings (AOS_EGRESS_ALLOW's text) and the agent's allowed_hosts. */
+function egress(openings = "", narrowTo: readonly string[] = []): Egress {
+  const parsed = parseEgressOpenings(openings);
+  if (!parsed.ok) throw new Error(`bad openings in the test: ${parsed.entry}`);
+  return { openings: parsed.openings, narrowTo };
+}
+const closed = egress();
+
+async function blocked(url: string, rules: Egress = closed): Promise<AppError> {
+  const error: unknown = await checkTarget(url, rules, resolver).then(
     () => undefined,
     (thrown: unknown) => thrown,
   );
@@ -61,13 +70,13 @@ describe("checkTarget blocks non-public addresses", () => {
     expect(error.code).toBe("FORBIDDEN_TARGET");
     expect(error.retryable).toBe(false);
     expect(error.message).toContain(`(${label})`);
-    expect(error.message).toContain("allowed_hosts");
+    expect(error.message).toContain("only the operator can open it, with AOS_EGRESS_ALLOW");
   });
 
   it("names the host and the address it resolved to", async () => {
     const error = await blocked("https://evil.test/steal");
     expect(error.message).toBe(
-      "blocked request to evil.test, which resolves to 127.0.0.1 (loopback): add the host to the agent's allowed_hosts to permit it",
+      "blocked request to evil.test, which resolves to 127.0.0.1 (loopback): the egress floor blocks it; only the operator can open it, with AOS_EGRESS_ALLOW (an agent's allowed_hosts cannot)",
     );
     expect(error.details).toEqual({ host: "evil.test", address: "127.0.0.1", range: "loopback" });
   });
@@ -92,34 +101,63 @@ describe("checkTarget blocks non-public addresses", () => {
 
 describe("checkTarget allows", () => {
   it("a public host, returning the address that was checked", async () => {
-    const target = await checkTarget("https://public.test/a?b=1", [], resolver);
+    const target = await checkTarget("https://public.test/a?b=1", closed, resolver);
     expect(target).toMatchObject({ address: "93.184.215.14", family: 4 });
     expect(target.url.href).toBe("https://public.test/a?b=1");
   });
 
   it("a public IPv6 host and a public IPv4-mapped literal, connecting to the checked form", async () => {
-    expect(await checkTarget("http://v6.test/", [], resolver)).toMatchObject({ address: "2606:4700::6810:84e5", family: 6 });
-    expect(await checkTarget("http://[::ffff:93.184.215.14]/", [], resolver)).toMatchObject({ address: "93.184.215.14", family: 4 });
-    expect(await checkTarget("http://[64:ff9b::5db8:d70e]/", [], resolver)).toMatchObject({ family: 6 });
+    expect(await checkTarget("http://v6.test/", closed, resolver)).toMatchObject({ address: "2606:4700::6810:84e5", family: 6 });
+    expect(await checkTarget("http://[::ffff:93.184.215.14]/", closed, resolver)).toMatchObject({ address: "93.184.215.14", family: 4 });
+    expect(await checkTarget("http://[64:ff9b::5db8:d70e]/", closed, resolver)).toMatchObject({ family: 6 });
   });
 
-  it("loopback when the allow-list names the host, case-insensitively", async () => {
-    expect(await checkTarget("http://127.0.0.1:8080/", ["127.0.0.1"], resolver)).toMatchObject({ address: "127.0.0.1" });
-    expect(await checkTarget("http://Evil.Test/", ["EVIL.test"], resolver)).toMatchObject({ address: "127.0.0.1" });
-    expect(await checkTarget("http://localhost:3000/", ["localhost"], resolver)).toMatchObject({ address: "127.0.0.1" });
-    expect(await checkTarget("http://[::1]:9000/", ["::1"], resolver)).toMatchObject({ address: "::1", family: 6 });
+  it("what the operator opened: a host name (whatever it resolves to), an address, a range, case-insensitively", async () => {
+    expect(await checkTarget("http://127.0.0.1:8080/", egress("127.0.0.1"), resolver)).toMatchObject({ address: "127.0.0.1" });
+    expect(await checkTarget("http://127.8.9.10/", egress("127.0.0.0/8"), resolver)).toMatchObject({ address: "127.8.9.10" });
+    expect(await checkTarget("http://[::ffff:127.0.0.1]/", egress("127.0.0.0/8"), resolver)).toMatchObject({ address: "127.0.0.1" });
+    expect(await checkTarget("http://Evil.Test/", egress("EVIL.test"), resolver)).toMatchObject({ address: "127.0.0.1" });
+    expect(await checkTarget("http://evil.test/", egress("127.0.0.1"), resolver)).toMatchObject({ address: "127.0.0.1" });
+    expect(await checkTarget("http://localhost:3000/", egress("localhost"), resolver)).toMatchObject({ address: "127.0.0.1" });
+    expect(await checkTarget("http://[::1]:9000/", egress("::1"), resolver)).toMatchObject({ address: "::1", family: 6 });
+    expect(await checkTarget("http://10.9.8.7/", egress("10.0.0.0/8, 192.168.0.0/16"), resolver)).toMatchObject({ address: "10.9.8.7" });
   });
 
-  it("an allow-list entry with a port only for that port", async () => {
-    expect(await checkTarget("http://127.0.0.1:8080/", ["127.0.0.1:8080"], resolver)).toMatchObject({ address: "127.0.0.1" });
-    expect(await checkTarget("http://[::1]:8080/", ["[::1]:8080"], resolver)).toMatchObject({ address: "::1" });
-    expect(await checkTarget("http://evil.test/", ["evil.test:80"], resolver)).toMatchObject({ address: "127.0.0.1" });
-    expect((await blocked("http://127.0.0.1:9090/", ["127.0.0.1:8080"])).code).toBe("FORBIDDEN_TARGET");
-    expect((await blocked("https://evil.test/", ["evil.test:80"])).code).toBe("FORBIDDEN_TARGET");
+  it("an opening with a port only for that port, and a range only for its addresses", async () => {
+    expect(await checkTarget("http://127.0.0.1:8080/", egress("127.0.0.1:8080"), resolver)).toMatchObject({ address: "127.0.0.1" });
+    expect(await checkTarget("http://[::1]:8080/", egress("[::1]:8080"), resolver)).toMatchObject({ address: "::1" });
+    expect(await checkTarget("http://evil.test/", egress("evil.test:80"), resolver)).toMatchObject({ address: "127.0.0.1" });
+    expect((await blocked("http://127.0.0.1:9090/", egress("127.0.0.1:8080"))).code).toBe("FORBIDDEN_TARGET");
+    expect((await blocked("https://evil.test/", egress("evil.test:80"))).code).toBe("FORBIDDEN_TARGET");
+    expect((await blocked("http://169.254.169.254/", egress("10.0.0.0/8"))).message).toContain("cloud metadata");
+    expect((await blocked("http://mixed.test/", egress("127.0.0.0/8"))).details).toMatchObject({ address: "10.0.0.7" });
   });
 
   it("no wildcard or suffix matches", async () => {
-    expect((await blocked("http://evil.test/", ["test", "vil.test", "*.test"])).code).toBe("FORBIDDEN_TARGET");
+    expect((await blocked("http://evil.test/", egress("test, vil.test"))).code).toBe("FORBIDDEN_TARGET");
+  });
+});
+
+describe("an agent's allowed_hosts only narrow the floor, never open it", () => {
+  it("a host the list names may be reached when the floor lets it through, and nothing else", async () => {
+    expect(await checkTarget("https://public.test/", egress("", ["public.test"]), resolver)).toMatchObject({ address: "93.184.215.14" });
+    const other = await blocked("http://v6.test/", egress("", ["public.test"]));
+    expect(other.message).toBe("blocked request to v6.test: it is not in the agent's allowed_hosts (public.test), the only hosts its steps may reach");
+  });
+
+  it.each([
+    ["http://127.0.0.1/", ["127.0.0.1"]],
+    ["http://169.254.169.254/latest/meta-data/", ["169.254.169.254"]],
+    ["http://localhost:8080/", ["localhost"]],
+    ["http://evil.test/", ["evil.test"]],
+    ["http://[::1]/", ["::1"]],
+  ])("listing %s does not open the floor", async (url, list) => {
+    expect((await blocked(url, egress("", list))).message).toContain("egress floor");
+  });
+
+  it("loopback opened by the operator and listed by the agent is reached; opened but not listed is not", async () => {
+    expect(await checkTarget("http://127.0.0.1:8080/", egress("127.0.0.1", ["127.0.0.1"]), resolver)).toMatchObject({ address: "127.0.0.1" });
+    expect((await blocked("http://127.0.0.1:8080/", egress("127.0.0.1", ["public.test"]))).message).toContain("not in the agent's allowed_hosts");
   });
 });
 
@@ -133,12 +171,12 @@ describe("checkTarget DNS failures", () => {
 
   it("reports a resolver timeout as a retryable DNS_ERROR", async () => {
     const timingOut: HostLookup = () => Promise.reject(Object.assign(new Error("queryA ETIMEOUT"), { code: "EAI_AGAIN" }));
-    const error = await checkTarget("http://slow.test/", [], timingOut).catch((thrown: unknown) => thrown);
+    const error = await checkTarget("http://slow.test/", closed, timingOut).catch((thrown: unknown) => thrown);
     expect(error).toMatchObject({ code: "DNS_ERROR", retryable: true });
   });
 
   it("reports an empty answer as DNS_ERROR", async () => {
     const empty: HostLookup = async () => [];
-    await expect(checkTarget("http://empty.test/", [], empty)).rejects.toMatchObject({ code: "DNS_ERROR" });
+    await expect(checkTarget("http://empty.test/", closed, empty)).rejects.toMatchObject({ code: "DNS_ERROR" });
   });
 });

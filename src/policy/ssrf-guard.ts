@@ -2,6 +2,7 @@ import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
 import { AppError } from "../errors.js";
+import { type Egress, namesHost, opensAddress, opensHost } from "./egress.js";
 
 /** One address a host name resolves to. */
 export interface ResolvedAddress {
@@ -24,7 +25,7 @@ const systemLookup: HostLookup = (hostname) => dnsLookup(hostname, { all: true, 
 const BLOCKED_NAMES = new Set(["localhost", "metadata.google.internal"]);
 const ALLOWED_SCHEMES = new Set(["http:", "https:"]);
 const METADATA_ADDRESS = "169.254.169.254";
-const ALLOW_HINT = "add the host to the agent's allowed_hosts to permit it";
+const FLOOR_HINT = "the egress floor blocks it; only the operator can open it, with AOS_EGRESS_ALLOW (an agent's allowed_hosts cannot)";
 
 const RANGE_LABELS: Record<string, string> = {
   linkLocal: "link-local",
@@ -36,22 +37,24 @@ const RANGE_LABELS: Record<string, string> = {
 };
 
 /**
- * Checks that `url` may be called: http(s) only, and, unless its host is on the allow-list, not a loopback,
- * private, link-local, metadata or otherwise non-public address — for every address the host resolves to.
+ * Checks that `url` may be called (docs/governance.md, "The egress floor"): http(s) only; a host the agent's
+ * allowed_hosts names, when it names any; and, unless the operator opened it, not a reserved name nor a loopback,
+ * private, link-local, metadata or otherwise non-public address, for every address the host resolves to.
  */
-export async function checkTarget(
-  url: URL | string,
-  allowedHosts: readonly string[],
-  lookup: HostLookup = systemLookup,
-): Promise<CheckedTarget> {
+export async function checkTarget(url: URL | string, egress: Egress, lookup: HostLookup = systemLookup): Promise<CheckedTarget> {
   const target = parseTarget(url);
   const host = bareHostname(target);
-  const allowed = isAllowedHost(target, allowedHosts);
-  if (!allowed) rejectBlockedName(host);
+  const port = effectivePort(target);
+  if (egress.narrowTo.length > 0 && !namesHost(egress.narrowTo, host, port)) {
+    const message = `blocked request to ${host}: it is not in the agent's allowed_hosts (${egress.narrowTo.join(", ")}), the only hosts its steps may reach`;
+    throw new AppError("FORBIDDEN_TARGET", message, { details: { host } });
+  }
+  const opened = opensHost(egress.openings, host, port);
+  if (!opened) rejectBlockedName(host);
   const addresses = isIP(host) === 0 ? await resolve(host, lookup) : [host];
   const checked = addresses.map((address) => ipaddr.process(address));
-  if (!allowed) {
-    for (const address of checked) rejectBlockedAddress(host, address);
+  if (!opened) {
+    for (const address of checked) if (!opensAddress(egress.openings, address, port)) rejectBlockedAddress(host, address);
   }
   const first = checked[0] as ipaddr.IPv4 | ipaddr.IPv6;
   return { url: target, address: first.toString(), family: first.kind() === "ipv4" ? 4 : 6 };
@@ -95,31 +98,9 @@ function effectivePort(url: URL): string {
   return url.port || (url.protocol === "https:" ? "443" : "80");
 }
 
-/** Exact, case-insensitive host match; an entry with a port matches only that port. */
-function isAllowedHost(url: URL, allowedHosts: readonly string[]): boolean {
-  const host = bareHostname(url);
-  const port = effectivePort(url);
-  return allowedHosts.some((entry) => {
-    const parsed = parseAllowEntry(entry);
-    return parsed !== undefined && parsed.host === host && (parsed.port === undefined || parsed.port === port);
-  });
-}
-
-/** Accepts `host`, `host:port`, `1.2.3.4`, `::1`, `[::1]` and `[::1]:8080`, normalised as the URL parser would. */
-function parseAllowEntry(entry: string): { host: string; port: string | undefined } | undefined {
-  const trimmed = entry.trim();
-  const withPort = /^(\[.+\]|[^:]+):(\d+)$/.exec(trimmed);
-  const host = withPort?.[1] ?? (isIP(trimmed) === 6 ? `[${trimmed}]` : trimmed);
-  try {
-    return { host: bareHostname(new URL(`http://${host}/`)), port: withPort?.[2] };
-  } catch {
-    return undefined;
-  }
-}
-
 function rejectBlockedName(host: string): void {
   if (BLOCKED_NAMES.has(host) || host.endsWith(".localhost")) {
-    throw new AppError("FORBIDDEN_TARGET", `blocked request to ${host} (reserved host name): ${ALLOW_HINT}`, {
+    throw new AppError("FORBIDDEN_TARGET", `blocked request to ${host} (reserved host name): ${FLOOR_HINT}`, {
       details: { host },
     });
   }
@@ -131,7 +112,7 @@ function rejectBlockedAddress(host: string, address: ipaddr.IPv4 | ipaddr.IPv6):
   const shown = address.toString();
   const label = shown === METADATA_ADDRESS ? "link-local, cloud metadata" : labelOf(range);
   const where = shown === host ? shown : `${host}, which resolves to ${shown}`;
-  throw new AppError("FORBIDDEN_TARGET", `blocked request to ${where} (${label}): ${ALLOW_HINT}`, {
+  throw new AppError("FORBIDDEN_TARGET", `blocked request to ${where} (${label}): ${FLOOR_HINT}`, {
     details: { host, address: shown, range },
   });
 }

@@ -4,6 +4,7 @@ import { findAgent, findDefaultAgent, insertAgent, insertDefaultAgentIfMissing, 
 import { ensureTenant } from "../db/queries/tenants.js";
 import { AppError } from "../errors.js";
 import type { Agent } from "../glossary.js";
+import { parseHostEntry } from "../policy/egress.js";
 import type { Queryable } from "../db/database.js";
 
 export function requireTenant(tenantId: string | undefined): string {
@@ -35,17 +36,25 @@ export async function createAgent(db: Database, input: CreateAgentInput): Promis
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) {
     throw new AppError("VALIDATION_ERROR", `--concurrent-runs-limit must be a whole number from 1 to 100000, got ${limit}`);
   }
+  const allowedHosts = (input.allowedHosts ?? []).map(allowedHost);
   return withTransaction(db, async (client) => {
     await ensureTenant(client, tenantId);
-    return insertAgent(client, {
-      concurrentRunsLimit: limit,
-      id: randomUUID(),
-      tenantId,
-      name,
-      budgetCents: input.budgetCents ?? null,
-      allowedHosts: (input.allowedHosts ?? []).map((host) => host.trim().toLowerCase()).filter((host) => host !== ""),
-    });
+    return insertAgent(client, { concurrentRunsLimit: limit, id: randomUUID(), tenantId, name, budgetCents: input.budgetCents ?? null, allowedHosts });
   });
+}
+
+/**
+ * One allowed_hosts entry, normalised: a host name or an address, with an optional :port. The list narrows which
+ * hosts the agent's steps may reach; it never opens the egress floor, so a range or a wildcard has no meaning in it.
+ */
+function allowedHost(entry: string): string {
+  const parsed = parseHostEntry(entry);
+  if (typeof parsed === "string") {
+    const hint = "a host name or an address, with an optional :port (api.example.com, 10.0.0.5:8080, [::1]:8443)";
+    throw new AppError("VALIDATION_ERROR", `allowed_hosts entry ${JSON.stringify(entry)}: ${parsed}; give ${hint}`, { details: { field: "allowed_hosts", entry } });
+  }
+  const host = parsed.host.includes(":") && parsed.port !== undefined ? `[${parsed.host}]` : parsed.host;
+  return parsed.port === undefined ? host : `${host}:${parsed.port}`;
 }
 
 export function listTenantAgents(db: Database, tenantId: string): Promise<Agent[]> {

@@ -150,7 +150,7 @@ class PlanWalk {
         db: this.db,
         policy: { ok: true, policy: this.policy },
         agentId: this.view?.agent.id ?? "",
-        allowedHosts: this.view?.agent.allowedHosts ?? [],
+        egress: { openings: this.config.egressOpenings, narrowTo: this.view?.agent.allowedHosts ?? [] },
         settings: this.config,
         runCostCents: this.costCents,
         runTokens: this.tokens,

@@ -2,6 +2,7 @@ import type { Config } from "../config.js";
 import type { z } from "zod";
 import type { StepError } from "../glossary.js";
 import type { Logger } from "../logger.js";
+import type { Egress } from "../policy/egress.js";
 import type { CalendarStore } from "./calendar/calendar-store.js";
 import type { KvBackend } from "./kv/kv-backend.js";
 
@@ -19,8 +20,8 @@ export interface SkillContext {
   /** `<run_id>:<step_index>`: the same across attempts of a step, so a retried side effect can be deduplicated. */
   readonly idempotencyKey: string;
   readonly log: Logger;
-  /** Hosts the agent may reach even where the SSRF guard would block them. */
-  readonly allowedHosts: readonly string[];
+  /** What the step may reach: the operator's openings in the egress floor, narrowed by the agent's allowed_hosts. */
+  readonly egress: Egress;
   readonly limits: SkillLimits;
   /** Credentials and endpoints from configuration; a skill whose setting is missing fails naming the variable. */
   readonly settings: SkillSettings;

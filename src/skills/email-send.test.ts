@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import { afterEach, describe, expect, it } from "vitest";
 import { sendJson, startLoopbackServer, type LoopbackServer } from "../../test/support/http-server.js";
-import { skillContext } from "../../test/support/skill-context.js";
+import { LOOPBACK_OPEN, skillContext } from "../../test/support/skill-context.js";
 import type { SkillContext, SkillSettings } from "./contract.js";
 import { emailMessageId, emailSendSkill, type EmailSendInput } from "./email-send.js";
 
@@ -216,7 +216,7 @@ describe("email_send through Resend", () => {
     const resend = await fakeResend(200, { id: "49a3999c-0ce1-4ea6-ab68-afcd6dc2e794" });
     const ctx = context(
       { resendApiKey: "re_test_key", resendBaseUrl: resend.url, emailFrom: "aos@example.org" },
-      { allowedHosts: ["127.0.0.1"] },
+      { egress: LOOPBACK_OPEN },
     );
     const input = parse({ to: "ada@example.com", cc: ["cat@example.com"], subject: "Hi", html: "<p>hi</p>", reply_to: "ops@example.org" });
 
@@ -255,7 +255,7 @@ describe("email_send through Resend", () => {
     const relay = await sink();
     const ctx = context(
       { resendApiKey: "re_test_key", resendBaseUrl: resend.url, smtpUrl: `smtp://127.0.0.1:${relay.port}`, emailFrom: "a@example.org" },
-      { allowedHosts: ["127.0.0.1"] },
+      { egress: LOOPBACK_OPEN },
     );
 
     expect(await emailSendSkill.execute(MESSAGE, ctx)).toMatchObject({ status: "ok", result: { transport: "resend" } });
@@ -266,7 +266,7 @@ describe("email_send through Resend", () => {
     const resend = await fakeResend(401, { name: "validation_error", message: "API key is invalid" });
     const ctx = context(
       { resendApiKey: "re_wrong_key", resendBaseUrl: resend.url, emailFrom: "aos@example.org" },
-      { allowedHosts: ["127.0.0.1"] },
+      { egress: LOOPBACK_OPEN },
     );
 
     const outcome = await emailSendSkill.execute(MESSAGE, ctx);
@@ -279,7 +279,7 @@ describe("email_send through Resend", () => {
     const limited = await fakeResend(429, { message: "Too many requests" });
     const broken = await fakeResend(503, { message: "unavailable" });
     const settings = { resendApiKey: "re_test_key", emailFrom: "aos@example.org" };
-    const allow = { allowedHosts: ["127.0.0.1"] };
+    const allow = { egress: LOOPBACK_OPEN };
 
     const first = await emailSendSkill.execute(MESSAGE, context({ ...settings, resendBaseUrl: limited.url }, allow));
     const second = await emailSendSkill.execute(MESSAGE, context({ ...settings, resendBaseUrl: broken.url }, allow));

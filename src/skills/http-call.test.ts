@@ -2,7 +2,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerRespon
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { AppError } from "../errors.js";
-import { skillContext } from "../../test/support/skill-context.js";
+import { egress, LOOPBACK_OPEN, skillContext } from "../../test/support/skill-context.js";
 import type { HostLookup } from "../policy/ssrf-guard.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { createHttpCallSkill, httpCallSkill, type HttpCallInput } from "./http-call.js";
@@ -15,7 +15,7 @@ function context(overrides: Partial<SkillContext> = {}): SkillContext {
   return skillContext({
     stepIndex: 2,
     idempotencyKey: "run-1:2",
-    allowedHosts: ["127.0.0.1"],
+    egress: LOOPBACK_OPEN,
     limits: { httpMaxResponseBytes: MAX_BYTES, httpDefaultTimeoutMs: 5_000, httpMaxRedirects: 3 },
     ...overrides,
   });
@@ -229,7 +229,7 @@ describe("http_call redirects", () => {
   it("follows a redirect to another allowed host, dropping credentials at the origin change", async () => {
     const location = encodeURIComponent(`${second.origin}/echo`);
     const headers = { Authorization: "Bearer s3cret", "X-Keep": "1" };
-    const outcome = await call({ url: `${main.origin}/to?location=${location}`, headers }, { allowedHosts: ["127.0.0.1", "127.0.0.2"] });
+    const outcome = await call({ url: `${main.origin}/to?location=${location}`, headers }, { egress: egress("127.0.0.1, 127.0.0.2") });
     expect(outcome.status).toBe("ok");
     expect(received[0]?.headers.authorization).toBe("Bearer s3cret");
     expect(receivedOnSecond[0]?.headers).toMatchObject({ "x-keep": "1", "idempotency-key": "run-1:2" });
@@ -238,11 +238,11 @@ describe("http_call redirects", () => {
 });
 
 describe("http_call SSRF guard", () => {
-  it("refuses loopback when the host is not on allowedHosts, before connecting", async () => {
-    const outcome = await call({ url: `${main.origin}/json` }, { allowedHosts: [] });
+  it("refuses loopback unless the operator opened it, before connecting", async () => {
+    const outcome = await call({ url: `${main.origin}/json` }, { egress: egress() });
     expect(outcome).toMatchObject({ status: "error", error: { code: "FORBIDDEN_TARGET", retryable: false } });
     expect((outcome as { error: { message: string } }).error.message).toBe(
-      "blocked request to 127.0.0.1 (loopback): add the host to the agent's allowed_hosts to permit it",
+      "blocked request to 127.0.0.1 (loopback): the egress floor blocks it; only the operator can open it, with AOS_EGRESS_ALLOW (an agent's allowed_hosts cannot)",
     );
     expect(received).toHaveLength(0);
   });
@@ -251,9 +251,9 @@ describe("http_call SSRF guard", () => {
     const lookup: HostLookup = async (hostname) => (hostname === "api.test" ? [{ address: "127.0.0.1", family: 4 }] : []);
     const skill = createHttpCallSkill(lookup);
     const port = new URL(main.origin).port;
-    const refused = await call({ url: `http://api.test:${port}/echo` }, { allowedHosts: [] }, skill);
+    const refused = await call({ url: `http://api.test:${port}/echo` }, { egress: egress() }, skill);
     expect(refused).toMatchObject({ error: { code: "FORBIDDEN_TARGET", message: expect.stringContaining("api.test, which resolves to 127.0.0.1") } });
-    const allowed = await call({ url: `http://api.test:${port}/echo` }, { allowedHosts: ["api.test"] }, skill);
+    const allowed = await call({ url: `http://api.test:${port}/echo` }, { egress: egress("api.test") }, skill);
     expect(allowed).toMatchObject({ status: "ok", result: { body: { headers: { host: `api.test:${port}` } } } });
   });
 });

@@ -77,7 +77,7 @@ async function followRedirects(request: Exchange, ctx: SkillContext, signal: Abo
   const { skill, first } = request;
   let hop = first;
   for (let redirects = 0; ; redirects += 1) {
-    const target = await untilAborted(checkTarget(hop.url, ctx.allowedHosts, request.lookup), signal);
+    const target = await untilAborted(checkTarget(hop.url, ctx.egress, request.lookup), signal);
     const response = await openResponse(skill, hop, target, signal);
     const statusCode = response.statusCode ?? 0;
     ctx.log.debug(`${skill} response`, { method: hop.method, host: hop.url.host, status_code: statusCode });

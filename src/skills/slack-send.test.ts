@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startLoopbackServer, type LoopbackServer } from "../../test/support/http-server.js";
-import { skillContext } from "../../test/support/skill-context.js";
+import { egress, LOOPBACK_OPEN, skillContext } from "../../test/support/skill-context.js";
 import type { Logger } from "../logger.js";
 import type { SkillContext, SkillOutcome } from "./contract.js";
 import { slackSendSkill } from "./slack-send.js";
@@ -49,7 +49,7 @@ function context(webhookUrl: string | undefined, overrides: Partial<SkillContext
   return skillContext({
     stepIndex: 3,
     idempotencyKey: "run-1:3",
-    allowedHosts: ["127.0.0.1"],
+    egress: LOOPBACK_OPEN,
     log: capturingLogger(),
     limits: { httpMaxResponseBytes: 1024, httpDefaultTimeoutMs: 5_000, httpMaxRedirects: 2 },
     settings: { ...base.settings, slackWebhookUrl: webhookUrl },
@@ -109,7 +109,7 @@ describe("slack_send failures", () => {
   });
 
   it("runs the SSRF guard on the configured URL: loopback is refused unless allowed, before connecting", async () => {
-    const outcome = await post({ text: "hi" }, hookUrl(), { allowedHosts: [] });
+    const outcome = await post({ text: "hi" }, hookUrl(), { egress: egress() });
     expect(outcome).toMatchObject({ error: { code: "FORBIDDEN_TARGET", retryable: false } });
     expect(slack.requests).toHaveLength(0);
   });
@@ -121,7 +121,7 @@ describe("slack_send failures", () => {
       await post({ text: "hi" }, hookUrl()),
       await post({ text: "hi" }, `${slack.url}/status/404/${TOKEN}`),
       await post({ text: "hi" }, `${slack.url}/status/500/${TOKEN}`),
-      await post({ text: "hi" }, hookUrl(), { allowedHosts: [] }),
+      await post({ text: "hi" }, hookUrl(), { egress: egress() }),
       await post({ text: "hi" }, `${closed.url}${HOOK}`),
     ];
     expect(outcomes.map((outcome) => (outcome.status === "ok" ? "ok" : outcome.error.code))).toEqual([

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import { sendJson, startLoopbackServer, type LoopbackServer } from "../../test/support/http-server.js";
-import { skillContext } from "../../test/support/skill-context.js";
+import { egress, LOOPBACK_OPEN, skillContext } from "../../test/support/skill-context.js";
 import type { SkillContext, SkillSettings } from "./contract.js";
 import { LOCAL_DIMENSIONS, localEmbedding, voyageEmbedSkill, type VoyageEmbedInput } from "./voyage-embed.js";
 
@@ -37,7 +37,7 @@ function voyageAnswer(tokens: number) {
 
 function context(settings: Partial<SkillSettings>, overrides: Partial<SkillContext> = {}): SkillContext {
   const base = skillContext();
-  return skillContext({ allowedHosts: ["127.0.0.1"], ...overrides, settings: { ...base.settings, ...settings } });
+  return skillContext({ egress: LOOPBACK_OPEN, ...overrides, settings: { ...base.settings, ...settings } });
 }
 
 function parse(input: unknown): VoyageEmbedInput {
@@ -112,7 +112,7 @@ describe("voyage_embed, mode api", () => {
 
   it("runs the SSRF guard: a loopback endpoint not on the allow-list gets nothing", async () => {
     const voyage = await fakeVoyage(voyageAnswer(1));
-    const ctx = context({ voyageApiKey: "pa-test-key", voyageBaseUrl: voyage.url }, { allowedHosts: [] });
+    const ctx = context({ voyageApiKey: "pa-test-key", voyageBaseUrl: voyage.url }, { egress: egress() });
 
     const outcome = await voyageEmbedSkill.execute(parse({ texts: ["hi"] }), ctx);
 

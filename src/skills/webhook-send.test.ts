@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startLoopbackServer, type LoopbackServer } from "../../test/support/http-server.js";
-import { skillContext } from "../../test/support/skill-context.js";
+import { egress, LOOPBACK_OPEN, skillContext } from "../../test/support/skill-context.js";
 import type { Logger } from "../logger.js";
 import type { SkillContext, SkillOutcome } from "./contract.js";
 import { webhookSendSkill } from "./webhook-send.js";
@@ -56,7 +56,7 @@ function context(overrides: Partial<SkillContext> = {}, { secret }: { secret: st
   return skillContext({
     stepIndex: 2,
     idempotencyKey: "run-1:2",
-    allowedHosts: ["127.0.0.1"],
+    egress: LOOPBACK_OPEN,
     log: capturingLogger(),
     limits: { httpMaxResponseBytes: 1024, httpDefaultTimeoutMs: 5_000, httpMaxRedirects: 2 },
     settings: { ...base.settings, webhookSecret: secret },
@@ -124,7 +124,7 @@ describe("webhook_send failures", () => {
   });
 
   it("refuses loopback when the agent's allowed_hosts does not name it, before connecting", async () => {
-    const outcome = await send({ url: `${server.url}/verify`, payload: PAYLOAD }, { allowedHosts: [] });
+    const outcome = await send({ url: `${server.url}/verify`, payload: PAYLOAD }, { egress: egress() });
     expect(outcome).toMatchObject({ status: "error", error: { code: "FORBIDDEN_TARGET", retryable: false } });
     expect(server.requests).toHaveLength(0);
   });
@@ -152,7 +152,7 @@ describe("webhook_send failures", () => {
       await send({ url: `${server.url}/verify`, payload: PAYLOAD }),
       await send({ url: `${server.url}/status/404`, payload: PAYLOAD }),
       await send({ url: `${server.url}/status/503`, payload: PAYLOAD }),
-      await send({ url: `${server.url}/verify`, payload: PAYLOAD }, { allowedHosts: [] }),
+      await send({ url: `${server.url}/verify`, payload: PAYLOAD }, { egress: egress() }),
     ];
     expect(logLines.length).toBeGreaterThan(0);
     for (const text of [...outcomes.map((outcome) => JSON.stringify(outcome)), ...logLines]) expect(text).not.toContain(SECRET);

@@ -4,6 +4,7 @@ import { AppError, toAppError } from "../errors.js";
 import type { StepDecision } from "../glossary.js";
 import { type AllowDecision, allowed, decide } from "../policy/decide.js";
 import type { EffectivePolicy } from "../policy/policy-document.js";
+import type { Egress } from "../policy/egress.js";
 import { checkTarget } from "../policy/ssrf-guard.js";
 import type { SideEffectClass, Skill, SkillSettings } from "../skills/contract.js";
 
@@ -28,7 +29,8 @@ export interface StepGovernance {
   db: Database;
   policy: LoadedPolicy;
   agentId: string;
-  allowedHosts: readonly string[];
+  /** What the step may reach: the operator's openings in the egress floor, narrowed by the agent's allowed_hosts. */
+  egress: Egress;
   /** Configuration, for the endpoints a skill reaches by setting (a Slack webhook, a model provider). */
   settings: SkillSettings;
   /** Cost and tokens the run has settled so far. */
@@ -98,7 +100,7 @@ async function ssrfDecision(
 ): Promise<StepDecision | undefined> {
   for (const url of skill.targetUrls?.(input) ?? []) {
     try {
-      await checkTarget(url, governance.allowedHosts);
+      await checkTarget(url, governance.egress);
     } catch (error) {
       if (error instanceof AppError && error.code === "FORBIDDEN_TARGET") {
         return { action: "deny", reason: error.message, policy_id: "ssrf_guard", policy_hash: policyHash };

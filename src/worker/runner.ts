@@ -6,6 +6,7 @@ import { parkRun } from "../db/queries/runs.js";
 import { AppError, toAppError } from "../errors.js";
 import type { Agent, PlanStep, Run, RunEnding, StepDecision, StepError, TraceStep } from "../glossary.js";
 import type { Logger } from "../logger.js";
+import type { Egress } from "../policy/egress.js";
 import { verifiedPrefix } from "../proof/verified-prefix.js";
 import { loadEffectivePolicy } from "../services/policies.js";
 import type { Skill, SkillOutcome } from "../skills/contract.js";
@@ -153,6 +154,11 @@ async function loadState(deps: RunnerDeps, run: Run, hold: RunHold): Promise<Run
   };
 }
 
+/** What the agent's steps may reach: the operator's openings in the egress floor, narrowed by its allowed_hosts. */
+function egressOf(config: Config, agent: Agent): Egress {
+  return { openings: config.egressOpenings, narrowTo: agent.allowedHosts };
+}
+
 function resultKey(step: PlanStep): string {
   return step.output_key ?? step.step_id;
 }
@@ -271,7 +277,7 @@ async function attemptStep(
       db: deps.db,
       policy: state.policy,
       agentId: state.agent.id,
-      allowedHosts: state.agent.allowedHosts,
+      egress: egressOf(deps.config, state.agent),
       settings: deps.config,
       runCostCents: state.runCostCents,
       runTokens: state.runTokens,
@@ -303,7 +309,7 @@ async function attemptStep(
       attempt,
       idempotencyKey: `${state.run.id}:${index}`,
       log: deps.log.child({ run_id: state.run.id, step_index: index, attempt }),
-      allowedHosts: state.agent.allowedHosts,
+      egress: egressOf(deps.config, state.agent),
       limits: deps.config,
       settings: deps.config,
       kv: state.kv,

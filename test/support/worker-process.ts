@@ -70,6 +70,8 @@ export function startWorker(options: WorkerOptions): WorkerProcess {
     NO_COLOR: "1",
     DATABASE_URL: withApplicationName(options.databaseUrl, options.id),
     AOS_HOME: options.home,
+    // The tests' side-effect servers listen on loopback, which only the operator can open in the egress floor.
+    AOS_EGRESS_ALLOW: "127.0.0.1",
     ...options.env,
   };
   const args = [BIN, "worker", "--id", options.id, "--concurrency", String(options.concurrency ?? 4)];
