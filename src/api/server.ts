@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
 import { tenantScoped, withTenantReads } from "../db/tenant-scope.js";
 import { AppError } from "../errors.js";
+import { checkInput } from "../input-text.js";
 import { authenticateApiKey } from "../services/api-keys.js";
 import { errorEnvelope, validationError } from "./envelope.js";
 import { docsPage, openApiDocument } from "./openapi.js";
@@ -55,6 +56,10 @@ export function buildApi(deps: ApiDeps) {
 async function serve(spec: RouteSpec, deps: ApiDeps, limiter: TenantRateLimiter, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   // A public route's handler never reads `tenant`; there is none to give it.
   const tenant = spec.auth ? await authenticate(request, deps, limiter) : (undefined as unknown as TenantRequest);
+  // Text no route can store or walk (a NUL, an unpaired surrogate, nesting past the limit) is refused first, by name.
+  checkInput(request.params, "path");
+  checkInput(request.query, "query");
+  checkInput(request.body, "body");
   const params = parse(spec.params, request.params, "path");
   const query = parse(spec.query, request.query, "query");
   const body = parse(spec.body, request.body, "body");

@@ -1,7 +1,11 @@
 import { readFileSync } from "node:fs";
 import { AppError } from "../errors.js";
+import { inputProblem } from "../input-text.js";
 
-/** Reads a JSON input file; one that cannot be read or is not JSON is a usage error, before anything is written. */
+/**
+ * Reads a JSON input file; one that cannot be read, is not JSON, or holds text nothing can store (a NUL, an unpaired
+ * surrogate, nesting past the limit: src/input-text.ts) is a usage error, before anything is written.
+ */
 export function readJsonFile(path: string, what: string): unknown {
   let text: string;
   try {
@@ -9,11 +13,15 @@ export function readJsonFile(path: string, what: string): unknown {
   } catch (error) {
     throw new AppError("USAGE", `cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? "unreadable"}`);
   }
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw new AppError("USAGE", `${what} ${path} is not JSON: ${(error as Error).message}`);
   }
+  const problem = inputProblem(value, "");
+  if (problem !== undefined) throw new AppError("USAGE", `${what} ${path}: ${problem.field || "its value"} ${problem.reason}`, { details: { field: problem.field } });
+  return value;
 }
 
 /** Reads a plan file; a file that cannot be read or is not JSON is a usage error, reported before any run exists. */

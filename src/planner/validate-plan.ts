@@ -1,4 +1,5 @@
 import type { Plan, PlanStep } from "../glossary.js";
+import { inputProblem } from "../input-text.js";
 import { findSkill } from "../skills/registry.js";
 import { formatPath, type PlanIssue } from "./plan-issue.js";
 import { findReferences, stringsIn } from "./references.js";
@@ -13,6 +14,9 @@ export interface PlanLimits {
  * exist only at run time (the runner validates them again after interpolation).
  */
 export function validatePlan(plan: Plan, limits: PlanLimits): PlanIssue[] {
+  // A plan from a model, or one checked nowhere else, holding text nothing can store or hash is refused by name.
+  const text = inputProblem(plan, "");
+  if (text !== undefined) return [{ code: "INVALID_TEXT", path: text.field, message: `${text.field}: ${text.reason}` }];
   const issues: PlanIssue[] = [];
   if (plan.steps.length === 0) issues.push({ code: "EMPTY_PLAN", path: "steps", message: "the plan has no steps" });
   if (plan.steps.length > limits.maxPlanSteps) {

@@ -1,0 +1,54 @@
+import { AppError } from "./errors.js";
+
+/**
+ * The one check every piece of outside input passes before anything reads it (an API request's path, query, body
+ * and headers; a CLI verb's JSON file): no NUL (PostgreSQL text cannot hold one), no unpaired surrogate (UTF-8 cannot
+ * encode one, so it could not be stored or hashed as given), and arrays and objects nested at most MAX_INPUT_DEPTH
+ * deep (deeper input would exhaust the stack of whatever walks it). A problem is a 400 / exit 2 naming the field.
+ */
+export const MAX_INPUT_DEPTH = 64;
+
+export interface InputProblem {
+  /** Where, as a path: `body.plan.steps[0].params.url`, `path.run_id`, `plan.steps[1]`. */
+  field: string;
+  reason: string;
+}
+
+/** The first problem in `value`, at `where` (the path of the value itself), or undefined when it has none. */
+export function inputProblem(value: unknown, where: string): InputProblem | undefined {
+  return problemAt(value, where, 0);
+}
+
+/** Throws VALIDATION_ERROR (400, exit 2 from the CLI as a usage error) naming the field, when `value` has a problem. */
+export function checkInput(value: unknown, where: string, code: "VALIDATION_ERROR" | "USAGE" = "VALIDATION_ERROR"): void {
+  const problem = inputProblem(value, where);
+  if (problem === undefined) return;
+  throw new AppError(code, `${problem.field}: ${problem.reason}`, { details: { field: problem.field } });
+}
+
+function problemAt(value: unknown, where: string, depth: number): InputProblem | undefined {
+  if (typeof value === "string") return textProblem(value, where);
+  if (value === null || typeof value !== "object") return undefined;
+  if (depth >= MAX_INPUT_DEPTH) return { field: where, reason: `nests deeper than ${MAX_INPUT_DEPTH} levels of arrays and objects` };
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = problemAt(item, `${where}[${index}]`, depth + 1);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const at = where === "" ? key : `${where}.${key}`;
+    const inKey = textProblem(key, at);
+    if (inKey !== undefined) return { field: at, reason: `its name ${inKey.reason}` };
+    const found = problemAt(item, at, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+function textProblem(text: string, where: string): InputProblem | undefined {
+  if (text.includes("\u0000")) return { field: where, reason: "holds a NUL character (U+0000), which cannot be stored; remove it" };
+  if (!text.isWellFormed()) return { field: where, reason: "holds an unpaired UTF-16 surrogate, which is not text (UTF-8 cannot encode it); send well-formed Unicode" };
+  return undefined;
+}
