@@ -1,13 +1,11 @@
-import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimRunById } from "../src/db/queries/runs.js";
 import { setPolicy } from "../src/services/policies.js";
 import { proofKeys } from "../src/services/proof-keys.js";
 import { getRunProof, INTEGRITY_CONFIG } from "../src/services/proofs.js";
 import { parseRetentionAge, pruneFinishedRuns } from "../src/services/retention.js";
-import { approveRun, cancelRun, rejectRun } from "../src/services/run-decisions.js";
-import { createRun, getRunDetail, listTenantRuns } from "../src/services/runs.js";
+import { approveRun } from "../src/services/run-decisions.js";
+import { createRun, getRunDetail } from "../src/services/runs.js";
 import { canonicalJson } from "../src/trace/canonical-json.js";
 import { chainNext, leafHashOf } from "../src/trace/chain.js";
 import { formatCheckpoint, signCheckpoint } from "../src/trace/checkpoint.js";
@@ -15,25 +13,14 @@ import { sha256Hex } from "../src/trace/digest.js";
 import { merkleRootHex } from "../src/trace/merkle.js";
 import { generateSigningKey } from "../src/trace/signed-note.js";
 import { claimAndExecute } from "../src/worker/claim.js";
-import { executeClaimedRun } from "../src/worker/runner.js";
-import { isPruned, runJson, runListJson } from "../src/views/run.js";
-import { loadStoredTrace, stepOfRow, v1HeaderOf } from "../src/proof/stored-trace.js";
-import { contentOf } from "../src/trace/v1/step-content.js";
-import { chainGenesis, chainNext as v1ChainNext, leafHash as v1LeafHash } from "../src/trace/v1/step-hash.js";
+import { runJson } from "../src/views/run.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
+import { PROOF_PLAN, proofRuns } from "./support/proof-runs.js";
 import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 import { asSuperuser } from "./support/tamper.js";
 
 const config = testConfig();
 const TENANT = "tenant-proof";
-
-const plan = {
-  steps: [
-    { step_id: "a", skill: "json_transform", params: { payload: { x: 1, y: "two", frac: 0.1, three: 3 }, mapping: { x: "x" } } },
-    { step_id: "b", skill: "json_transform", params: { payload: { v: "{{a.x}}" }, mapping: { v: "v" } } },
-    { step_id: "c", skill: "fail_trigger", params: { retryable: false }, on_error: "continue" },
-  ],
-};
 
 describe.each(testBackends())("run proofs against a database writer, on $name", (backend) => {
   let db: TestDatabase;
@@ -42,20 +29,7 @@ describe.each(testBackends())("run proofs against a database writer, on $name", 
   });
   afterAll(async () => db?.close());
 
-  const proofOf = (runId: string, tenantId = TENANT) => getRunProof(db, config, tenantId, runId);
-  const finishedRun = async (tenantId = TENANT) => {
-    const detail = await runToEnd(db, config, { tenantId, goal: "prove me", plan });
-    expect(detail.run.status).toBe("succeeded");
-    return { runId: detail.run.id, traceId: `trace_${detail.run.id}` };
-  };
-  /** A run whose worker recorded its first step and then lost the run: running, one row, no end. */
-  const unfinishedRun = async () => {
-    const run = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "interrupted", plan });
-    const claimed = await claimRunById(db.pool, run.id, "w", 30_000);
-    const deps = { ...runnerDeps(db, config), onStep: () => void db.pool.query("update runs set epoch = epoch + 1 where id = $1", [run.id]) };
-    await expect(executeClaimedRun(deps, claimed!)).rejects.toMatchObject({ code: "LEASE_LOST" });
-    return { runId: run.id, traceId: `trace_${run.id}` };
-  };
+  const { proofOf, finishedRun, unfinishedRun, endedTampered } = proofRuns(() => db, config, TENANT);
 
   it("verifies an untouched run, and shows its facts from the proven run-end", async () => {
     const { runId } = await finishedRun();
@@ -97,7 +71,7 @@ describe.each(testBackends())("run proofs against a database writer, on $name", 
   it("reports a run still in progress as INCOMPLETE, and an unfinished run with no step too", async () => {
     const { runId } = await unfinishedRun();
     expect(await proofOf(runId)).toMatchObject({ verification_status: "INCOMPLETE", chain_length: 1, step_count: 1 });
-    const queued = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "not yet", plan });
+    const queued = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "not yet", plan: PROOF_PLAN });
     expect(await proofOf(queued.id)).toMatchObject({ verification_status: "INCOMPLETE", chain_length: 0, step_count: 0, trace_count: 1 });
   });
 
@@ -193,16 +167,6 @@ describe.each(testBackends())("run proofs against a database writer, on $name", 
       const { rows } = await db.pool.query("select header_jcs from aos_traces where run_id = $1", [runId]);
       return sha256Hex(Buffer.concat([Buffer.from("aos-trace-v2\n"), rows[0].header_jcs]));
     };
-    const endedTampered = async (runId: string) => {
-      const detail = await getRunDetail(db, config, TENANT, runId);
-      expect(detail.run).toMatchObject({ status: "failed", terminationReason: "tampered" });
-      expect(detail.run.errorMessage).toMatch(/^Trace integrity check failed: /);
-      expect(detail.incident).toMatchObject({ severity: "CRITICAL", category: "INTEGRITY_VIOLATION" });
-      const checkpoints = await db.pool.query("select count(*)::int as n from aos_checkpoints where run_id = $1", [runId]);
-      expect(checkpoints.rows[0].n).toBe(0);
-      expect(await proofOf(runId)).toMatchObject({ verification_status: "TAMPERED" });
-    };
-
     it("an unfinished run re-hashed consistently: `aos proof` names the seq, and the next worker ends it tampered, unsigned", async () => {
       const { runId } = await unfinishedRun();
       await relaunder(runId, 0);
@@ -229,7 +193,7 @@ describe.each(testBackends())("run proofs against a database writer, on $name", 
     });
 
     it("a queued run whose goal was changed, header and all: its header attestation fails before anything runs", async () => {
-      const run = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "pay 10 dollars", plan });
+      const run = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "pay 10 dollars", plan: PROOF_PLAN });
       const header = (await db.pool.query("select header_jcs from aos_traces where run_id = $1", [run.id])).rows[0].header_jcs.toString("utf8");
       const forged = Buffer.from(header.replace("pay 10 dollars", "pay 10000 dollars"));
       const genesis = sha256Hex(Buffer.concat([Buffer.from("aos-trace-v2\n"), forged]));
@@ -270,131 +234,17 @@ describe.each(testBackends())("run proofs against a database writer, on $name", 
       expect((await db.pool.query("select count(*)::int as n from run_approvals where run_id = $1", [parked.run.id])).rows[0].n).toBe(0);
 
       // A cancel request written by hand is not honoured: the worker ends the run tampered instead.
-      const running = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "keep going", plan });
+      const running = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "keep going", plan: PROOF_PLAN });
       await db.pool.query("update runs set cancel_requested_at = now() where id = $1", [running.id]);
       await claimAndExecute(runnerDeps(db, config), running.id, "worker");
       await endedTampered(running.id);
       expect((await getRunDetail(db, config, TENANT, running.id)).run.errorMessage).toMatch(/the request to cancel the run: it has no attestation/);
 
       // A start time moved far outside the run's life is refused before anything runs.
-      const queued = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "when did it start", plan });
+      const queued = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "when did it start", plan: PROOF_PLAN });
       await asSuperuser(db, ["update runs set started_at = '2031-01-01T00:00:00Z' where id = $1", [queued.id]]);
       await claimAndExecute(runnerDeps(db, config), queued.id, "worker");
       await endedTampered(queued.id);
-    });
-
-    it("a run row cloned under a new id, its trace copied with it, is not executed again: the header names another run", async () => {
-      const original = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "pay once", plan });
-      const clone = randomUUID();
-      await asSuperuser(
-        db,
-        ["insert into runs select (jsonb_populate_record(null::runs, to_jsonb(r) || jsonb_build_object('id', $2::text))).* from runs r where id = $1", [original.id, clone]],
-        [
-          "insert into aos_traces select (jsonb_populate_record(null::aos_traces, (to_jsonb(t) - 'id') || jsonb_build_object('id', gen_random_uuid(), 'trace_id', 'trace_' || $2::text, 'run_id', $2::text))).* from aos_traces t where run_id = $1",
-          [original.id, clone],
-        ],
-      );
-      await claimAndExecute(runnerDeps(db, config), clone, "worker");
-      await endedTampered(clone);
-      expect((await getRunDetail(db, config, TENANT, clone)).run.errorMessage).toMatch(/the run row's id, tenant or agent is not the one its trace header records/);
-      expect((await db.pool.query("select count(*)::int as n from aos_trace_steps where trace_id = $1", [`trace_${clone}`])).rows[0].n).toBe(0);
-      // The original is untouched, and runs and verifies as before.
-      await claimAndExecute(runnerDeps(db, config), original.id, "worker");
-      expect(await proofOf(original.id)).toMatchObject({ verification_status: "VERIFIED" });
-    });
-
-    it("a row time past what JavaScript can hold is read, shown and caught, not a crash", async () => {
-      const queued = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "far future", plan });
-      await asSuperuser(db, ["update runs set started_at = '290000-01-01T00:00:00Z', created_at = '290000-01-01T00:00:00Z' where id = $1", [queued.id]]);
-      const shown = runJson(await getRunDetail(db, config, TENANT, queued.id));
-      expect(shown).toMatchObject({ created_at: expect.any(String), started_at: null });
-      expect((await listTenantRuns(db, TENANT)).map(runListJson).find((row) => row.run_id === queued.id)).toMatchObject({ created_at: null });
-      await claimAndExecute(runnerDeps(db, config), queued.id, "worker");
-      await endedTampered(queued.id);
-      expect((await getRunDetail(db, config, TENANT, queued.id)).run.errorMessage).toMatch(/created_at is not the time its trace header records/);
-
-      // A finished run's start moved there: its proof names the column, its view shows the proven time.
-      const { runId } = await finishedRun();
-      await asSuperuser(db, ["update runs set started_at = '290000-01-01T00:00:00Z' where id = $1", [runId]]);
-      expect(await proofOf(runId)).toMatchObject({ verification_status: "TAMPERED", field: "runs.started_at" });
-      expect(runJson(await getRunDetail(db, config, TENANT, runId))).toMatchObject({ started_at: expect.stringMatching(/^20\d\d-/) });
-    });
-
-    it("a rejection lands only on the row the trace says the run is parked at; a run that is not parked ends tampered", async () => {
-      const tenantId = "tenant-proof-reject";
-      await setPolicy(db, { tenantId, document: { require_approval: ["fail_trigger"] } });
-      const queued = await createRun(runnerDeps(db, config), { tenantId, goal: "never parked", plan });
-      await asSuperuser(db, ["update runs set status = 'pending_approval' where id = $1", [queued.id]]);
-      await expect(rejectRun(db, runnerDeps(db, config).keys, tenantId, queued.id, "bob")).rejects.toMatchObject({ code: "TRACE_TAMPERED" });
-      expect((await getRunDetail(db, config, tenantId, queued.id)).run).toMatchObject({ status: "failed", terminationReason: "tampered" });
-      expect((await db.pool.query("select count(*)::int as n from run_approvals where run_id = $1", [queued.id])).rows[0].n).toBe(0);
-
-      // A genuine rejection of a parked run: recorded at the parked row's step, the run halted, its proof verified.
-      const waits = { steps: [{ step_id: "g1", skill: "fail_trigger", params: { fail_times: 0 } }] };
-      const parked = await runToEnd(db, config, { tenantId, goal: "rejected", plan: waits });
-      await rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "bob");
-      const rejected = await getRunDetail(db, config, tenantId, parked.run.id);
-      expect(rejected.run).toMatchObject({ status: "halted", terminationReason: "policy_block" });
-      expect(rejected.steps.at(-1)).toMatchObject({ stepIndex: 0, status: "blocked", decision: { action: "deny", reason: expect.stringMatching(/^rejected by bob at /) } });
-      expect(await getRunProof(db, config, tenantId, parked.run.id)).toMatchObject({ verification_status: "VERIFIED" });
-    });
-
-    it("a cancel requested while a worker held the run survives that worker: the next claim ends it before any step", async () => {
-      const run = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "stop me", plan });
-      const claimed = await claimRunById(db.pool, run.id, "doomed-worker", 30_000);
-      expect(claimed?.status).toBe("running");
-      expect(await cancelRun(db, runnerDeps(db, config).keys, TENANT, run.id)).toBe("requested");
-      // Its worker dies before recording anything; the lease expires and the run is requeued.
-      await db.pool.query("update runs set status = 'retry', worker_id = null, lease_expires_at = null, next_attempt_at = now() where id = $1", [run.id]);
-      await claimAndExecute(runnerDeps(db, config), run.id, "next-worker");
-      const detail = await getRunDetail(db, config, TENANT, run.id);
-      expect(detail.run).toMatchObject({ status: "cancelled", terminationReason: "user_abort" });
-      expect(detail.steps).toEqual([]);
-      expect(await proofOf(run.id)).toMatchObject({ verification_status: "VERIFIED", run: { end: { status: "cancelled" } } });
-    });
-
-    it("an unfinished run relabelled format v1, its rows re-hashed the v1 way, is UNSUPPORTED, never INCOMPLETE", async () => {
-      const { runId, traceId } = await unfinishedRun();
-      const stored = (await loadStoredTrace(db.pool, TENANT, runId)) as NonNullable<Awaited<ReturnType<typeof loadStoredTrace>>>;
-      const forged = stored.rows.map((row) => ({ ...row.copies, outcomeData: row.copies.seq === 0 ? { x: 999, forged: true } : row.copies.outcomeData }));
-      let head = chainGenesis(v1HeaderOf(stored));
-      const statements: [string, unknown[]][] = forged.map((step) => {
-        const leaf = v1LeafHash(contentOf(step));
-        head = v1ChainNext(head, leaf);
-        return [
-          "update aos_trace_steps set header_jcs = null, params_jcs = null, outcome_jcs = null, error_jcs = null, attestation = null, outcome_data = $3, leaf_hash = $4, chain_hash = $5 where trace_id = $1 and seq = $2",
-          [traceId, step.seq, JSON.stringify(step.outcomeData), leaf, head],
-        ];
-      });
-      await asSuperuser(
-        db,
-        ["update aos_traces set schema_version = 'aos-trace-v1', header_jcs = null, plan_jcs = null, run_end_jcs = null, attestation = null where trace_id = $1", [traceId]],
-        ...statements,
-        ["update runs set chain_head = $2 where id = $1", [runId, head]],
-      );
-      const proof = await proofOf(runId);
-      expect(proof).toMatchObject({ verification_status: "UNSUPPORTED", format: "aos-trace-v1" });
-      expect(proof.failure_reason).toMatch(/unfinished format v1 trace/);
-    });
-
-    it("a name that cannot be recorded is refused before a decision takes the run", async () => {
-      const tenantId = "tenant-proof-names";
-      await setPolicy(db, { tenantId, document: { require_approval: ["fail_trigger"] } });
-      const parked = await runToEnd(db, config, { tenantId, goal: "who?", plan: { steps: [{ step_id: "g", skill: "fail_trigger", params: { fail_times: 0 } }] } });
-      for (const by of ["a\u0000b", "x\udc00", "bell\u0007", "n".repeat(201)]) {
-        await expect(rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, by)).rejects.toMatchObject({ code: "USAGE" });
-        await expect(approveRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, by)).rejects.toMatchObject({ code: "USAGE" });
-      }
-      expect((await getRunDetail(db, config, tenantId, parked.run.id)).run).toMatchObject({ status: "pending_approval", attempts: 1 });
-    });
-
-    it("shows a step as pruned only when its bytes are gone, whatever the pruned_at column says", async () => {
-      const { runId } = await finishedRun();
-      const stored = (await loadStoredTrace(db.pool, TENANT, runId)) as NonNullable<Awaited<ReturnType<typeof loadStoredTrace>>>;
-      const marked = stored.rows.map((row) => ({ ...row, prunedAt: new Date() }));
-      expect(marked.map(stepOfRow).filter(isPruned)).toEqual([]);
-      const withheld = stored.rows.map((row) => ({ ...row, prunedAt: null, bytes: row.bytes && { ...row.bytes, params: null } }));
-      expect(withheld.map(stepOfRow).every(isPruned)).toBe(true);
     });
 
     it("a genuine approval still resumes the run, and its proof verifies", async () => {

@@ -31,13 +31,14 @@ export interface StoredProof {
  * the key), and every queryable copy against the bytes. The first disagreement is TAMPERED, naming its column.
  */
 export async function proveStoredTrace(db: Queryable, stored: StoredTrace, keys: ProofKeys): Promise<StoredProof> {
-  const steps = traceStepsOf(stored);
   const record = traceRecordOf(stored);
   if (stored.trace.format === "aos-trace-v1" || record === undefined) {
-    return { verdict: proveV1(stored, keys.verifiers), facts: null, steps, attestationsChecked: false };
+    return { verdict: proveV1(stored, keys.verifiers), facts: null, steps: traceStepsOf(stored), attestationsChecked: false };
   }
   const attestations = keys.attestation && storedAttestations(stored, keys.attestation);
   const checked = verifyTraceRecord(record, keys.verifiers, attestations);
+  // The headers that checked are shown as parsed; a row past the first failure is read on its own.
+  const steps = traceStepsOf(stored, checked.steps);
   const proof = { facts: provenFacts(checked), steps, attestationsChecked: attestations !== undefined };
   const { verdict } = checked;
   if (verdict.status === "TAMPERED") return { ...proof, verdict };

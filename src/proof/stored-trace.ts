@@ -73,8 +73,12 @@ export function storedAttestations(stored: StoredTrace, keys: AttestationKeys): 
  * was hashed; a row whose bytes cannot be read, and every v1 row, from its columns. The verdict beside them says
  * whether those bytes are the signed ones.
  */
-export function traceStepsOf(stored: StoredTrace): TraceStep[] {
-  return stored.rows.map(stepOfRow);
+export function traceStepsOf(stored: StoredTrace, checked: readonly StepHeader[] = []): TraceStep[] {
+  // A header a verification has already parsed from these bytes is used as it is, not parsed again.
+  return stored.rows.map((row, seq) => {
+    const header = checked[seq];
+    return header === undefined || row.bytes === null ? stepOfRow(row) : stepFromBytes(row, header);
+  });
 }
 
 /** One row as readers show it: from its bytes when they read as a step header, else from its columns. */

@@ -3,6 +3,7 @@ import { AppError } from "../errors.js";
 import type { Plan, Run, TraceStep } from "../glossary.js";
 import type { AttestationKeys } from "../trace/attestation.js";
 import { textOf } from "../trace/digest.js";
+import { runCostCents } from "../trace/run-end.js";
 import type { TraceHeader } from "../trace/trace-header.js";
 import { verifyTraceRecord } from "../trace/verify-trace.js";
 import { loadTraceOf, storedAttestations, traceRecordOf, traceStepsOf } from "./stored-trace.js";
@@ -63,7 +64,7 @@ export async function verifiedPrefix(db: Queryable, run: Run, keys: AttestationK
     throw traceTampered("the run row's cursor (next_seq, chain_head) is not where its trace ends");
   }
   const plan = JSON.parse(textOf(record.plan) as string) as Plan;
-  const steps = traceStepsOf(stored);
+  const steps = traceStepsOf(stored, checked.steps);
   const nextStepIndex = checked.steps.at(-1)?.next_step_index ?? 0;
   if (run.nextStepIndex !== nextStepIndex) throw traceTampered("the run row's next_step_index is not the one its last attested row records");
   const started = run.startedAt?.getTime();
@@ -72,7 +73,7 @@ export async function verifiedPrefix(db: Queryable, run: Run, keys: AttestationK
   if (started === undefined || !Number.isFinite(started) || started < earliest || started > latest) {
     throw traceTampered("the run row's started_at is not between its creation and its first recorded step");
   }
-  const costCents = (plan.planner_usage?.cost_cents ?? 0) + steps.reduce((sum, step) => sum + step.costCents, 0);
+  const costCents = runCostCents(plan, steps);
   if (run.costCents !== costCents) throw traceTampered(`the run row's cost_cents (${run.costCents}) is not what its trace records (${costCents})`);
   return {
     header,

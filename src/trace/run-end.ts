@@ -1,3 +1,4 @@
+import type { Plan, TraceStep } from "../glossary.js";
 import type { Bytes } from "./digest.js";
 import { type Check, isCount, isHex64, isString, isTimestamp, literal, nullable, oneOf } from "./record-shape.js";
 import { HEADER_MEMBERS, type Parsed, parseRecord, type TraceHeader } from "./trace-header.js";
@@ -57,6 +58,11 @@ const RUN_END_MEMBERS = {
 
 export function parseRunEnd(bytes: Bytes): Parsed<RunEnd> {
   return parseRecord<RunEnd>(bytes, RUN_END_MEMBERS);
+}
+
+/** What a run has cost: its planner's (charged when it was created) and its recorded steps'. The run-end's cost_cents. */
+export function runCostCents(plan: Plan | null, steps: readonly Pick<TraceStep, "costCents">[]): number {
+  return (plan?.planner_usage?.cost_cents ?? 0) + steps.reduce((sum, step) => sum + step.costCents, 0);
 }
 
 /** The members a run-end repeats from its trace header, as the header states them. */

@@ -4,7 +4,7 @@ import { sha256Hex } from "../trace/digest.js";
 import { traceTampered } from "../proof/verified-prefix.js";
 
 /** The digest a cancel request's attestation covers: when it was made (the run id is in the attestation itself). */
-export function cancelDigest(requestedAt: Date): string {
+function cancelDigest(requestedAt: Date): string {
   return sha256Hex(`cancel ${requestedAt.toISOString()}`);
 }
 

@@ -1,21 +1,16 @@
 import type { Database } from "../db/database.js";
 import { endRunWithRecords } from "../db/queries/run-end.js";
 import { AppError } from "../errors.js";
-import { type Plan, type Run, type RunEnding, TRACE_STATUS_FOR_RUN, type TraceStep } from "../glossary.js";
+import { type Run, type RunEnding, TRACE_STATUS_FOR_RUN, type TraceStep } from "../glossary.js";
 import { buildRunRecords } from "../records/run-records.js";
 import { chainNext, leafHashOf } from "../trace/chain.js";
 import { checkpointOrigin, formatCheckpoint, signCheckpoint } from "../trace/checkpoint.js";
 import { sha256Hex } from "../trace/digest.js";
 import { merkleRootHex } from "../trace/merkle.js";
-import { type RunEnd, sharedWithHeader } from "../trace/run-end.js";
+import { type RunEnd, runCostCents, sharedWithHeader } from "../trace/run-end.js";
 import type { NoteSigner } from "../trace/signed-note.js";
 import { encodeRecord } from "../trace/trace-header.js";
 import type { TraceCursor } from "./record-step.js";
-
-/** What a run's planner cost, charged when it was created; part of the run's total. */
-export function plannerCostCents(plan: Plan | null): number {
-  return plan?.planner_usage?.cost_cents ?? 0;
-}
 
 /** The run-end leaf (docs/proofs.md, "Run-end leaf"): the run row's facts as this ending leaves them. */
 export function buildRunEnd(cursor: TraceCursor, run: Run, ending: RunEnding, steps: readonly TraceStep[], completedAt: Date): RunEnd {
@@ -29,7 +24,7 @@ export function buildRunEnd(cursor: TraceCursor, run: Run, ending: RunEnding, st
     status: ending.status,
     termination_reason: ending.terminationReason,
     error_message: ending.errorMessage,
-    cost_cents: plannerCostCents(run.plan) + steps.reduce((sum, step) => sum + step.costCents, 0),
+    cost_cents: runCostCents(run.plan, steps),
     tokens: steps.reduce((sum, step) => sum + step.tokens, 0),
     attempts: run.attempts,
     started_at: run.startedAt?.toISOString() ?? null,

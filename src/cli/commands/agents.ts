@@ -21,7 +21,7 @@ export function createAgentCommand(ctx: CliContext): Command {
     .option("--concurrent-runs-limit <n>", "how many of its runs may execute at once (default: 5)")
     .option(
       "--allow-host <host>",
-      "a host this agent may reach even where the SSRF guard blocks it, e.g. a loopback service (repeatable)",
+      "a host (name or address, optionally :port) this agent's steps may reach; listing any limits it to those. It never opens the egress floor: loopback and private addresses need the operator's AOS_EGRESS_ALLOW (repeatable)",
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
