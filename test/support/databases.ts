@@ -5,7 +5,7 @@ import pg from "pg";
 import { inject } from "vitest";
 import type { Database } from "../../src/db/database.js";
 import { embeddedDatabase, openServerDatabase } from "../../src/db/open-database.js";
-import { SERVER_TEMPLATE_DATABASE, serverUrlFor } from "./server-url.js";
+import { serverUrlFor } from "./server-url.js";
 
 /** A real PostgreSQL a test can use: PGlite always, and the server when AOS_TEST_DATABASE_URL is set. */
 export interface TestBackend {
@@ -29,7 +29,7 @@ async function openPglite(): Promise<TestDatabase> {
 
 async function openServer(serverUrl: string): Promise<TestDatabase> {
   const name = `aos_test_${randomBytes(6).toString("hex")}`;
-  await adminQuery(serverUrl, `create database ${name} template ${SERVER_TEMPLATE_DATABASE}`);
+  await adminQuery(serverUrl, `create database ${name} template ${inject("serverTemplate")}`);
   const url = serverUrlFor(serverUrl, name);
   const db = await openServerDatabase(url, 8);
   return {
@@ -55,7 +55,7 @@ async function adminQuery(serverUrl: string, sql: string): Promise<void> {
 export function testBackends(): TestBackend[] {
   const backends: TestBackend[] = [{ name: "pglite", open: openPglite }];
   const serverUrl = process.env.AOS_TEST_DATABASE_URL;
-  if (serverUrl && inject("serverTemplateReady")) backends.push({ name: "server", open: () => openServer(serverUrl) });
+  if (serverUrl && inject("serverTemplate") !== "") backends.push({ name: "server", open: () => openServer(serverUrl) });
   return backends;
 }
 

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,12 +7,13 @@ import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { migrate } from "../../src/db/migrate.js";
 import { embeddedDatabase, openServerDatabase } from "../../src/db/open-database.js";
-import { SERVER_TEMPLATE_DATABASE, serverUrlFor } from "./server-url.js";
+import { serverUrlFor } from "./server-url.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
     pgliteTemplatePath: string;
-    serverTemplateReady: boolean;
+    /** The migrated template database on the server that each test database clones, or "" without a server. */
+    serverTemplate: string;
   }
 }
 
@@ -33,24 +35,32 @@ export default async function setup(project: TestProject): Promise<() => void> {
 
   const serverUrl = process.env.AOS_TEST_DATABASE_URL;
   if (serverUrl) {
-    await prepareServerTemplate(serverUrl);
-    project.provide("serverTemplateReady", true);
-  } else {
-    project.provide("serverTemplateReady", false);
+    // A template of this run's own, so test runs from two checkouts on one server never drop each other's.
+    const template = `aos_test_template_${randomBytes(4).toString("hex")}`;
+    await prepareServerTemplate(serverUrl, template);
+    project.provide("serverTemplate", template);
+    return async () => {
+      rmSync(dir, { recursive: true, force: true });
+      await adminQuery(serverUrl, `drop database if exists ${template} with (force)`);
+    };
   }
+  project.provide("serverTemplate", "");
   return () => rmSync(dir, { recursive: true, force: true });
 }
 
-async function prepareServerTemplate(serverUrl: string): Promise<void> {
+async function adminQuery(serverUrl: string, sql: string): Promise<void> {
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
   try {
-    await admin.query(`drop database if exists ${SERVER_TEMPLATE_DATABASE} with (force)`);
-    await admin.query(`create database ${SERVER_TEMPLATE_DATABASE}`);
+    await admin.query(sql);
   } finally {
     await admin.end();
   }
-  const template = await openServerDatabase(serverUrlFor(serverUrl, SERVER_TEMPLATE_DATABASE), 2);
+}
+
+async function prepareServerTemplate(serverUrl: string, name: string): Promise<void> {
+  await adminQuery(serverUrl, `create database ${name}`);
+  const template = await openServerDatabase(serverUrlFor(serverUrl, name), 2);
   try {
     await migrate(template);
   } finally {

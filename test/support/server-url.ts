@@ -1,5 +1,3 @@
-export const SERVER_TEMPLATE_DATABASE = "aos_test_template";
-
 /** The same server, another database. */
 export function serverUrlFor(serverUrl: string, database: string): string {
   const url = new URL(serverUrl);
