@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { claimNextRun } from "../src/db/queries/run-queue.js";
+import { claimNextRun } from "../src/db/queries/run-status.js";
 import { createAgent } from "../src/services/agents.js";
 import { createRun } from "../src/services/runs.js";
 import { runWorker } from "../src/worker/loop.js";

@@ -103,6 +103,12 @@ export const FAILURE_CATALOG = {
     httpStatus: 409,
     suggestion: "Only queued runs, and retry runs whose time has come, can be claimed.",
   },
+  AGENT_NOT_ACTIVE: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 409,
+    suggestion: "Its runs stay queued until the agent is active again; no worker claims them before.",
+  },
   CONFLICT: { category: "TRANSIENT", retryable: true, httpStatus: 409, suggestion: "Run the command again." },
   POLICY_VIOLATION: {
     category: "PERMISSION",

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimRunById } from "../src/db/queries/runs.js";
+import { claimRunById } from "../src/db/queries/run-status.js";
 import { setPolicy } from "../src/services/policies.js";
 import { getRunProof } from "../src/services/proofs.js";
 import { approveRun, cancelRun, rejectRun } from "../src/services/run-decisions.js";
@@ -61,8 +61,8 @@ describe.each(testBackends())("approvals and cancellation on $name", (backend) =
   it("ends a rejected run halted, with the rejection (who, when) in its trace", async () => {
     const tenantId = await tenantNeedingApproval();
     const parked = await runToEnd(db, config, { tenantId, goal: "g", plan: { steps: [guarded, transform("never")] } });
-    await expect(rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, undefined)).rejects.toThrow(/--by/);
-    await rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "bob");
+    await expect(rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, undefined, config.leaseMs)).rejects.toThrow(/--by/);
+    await rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "bob", config.leaseMs);
     const detail = await getRunDetail(db, config, tenantId, parked.run.id);
     expect(detail.run.status).toBe("halted");
     expect(detail.run.errorMessage).toMatch(/^Policy violation: require_approval: rejected by bob at /);
@@ -74,13 +74,13 @@ describe.each(testBackends())("approvals and cancellation on $name", (backend) =
 
   it("cancels a queued run at once: cancelled, trace aborted, an ABORTED incident", async () => {
     const run = await createRun(runnerDeps(db, config), { tenantId: "t-cancel", goal: "g", plan: { steps: [transform("a")] } });
-    expect(await cancelRun(db, runnerDeps(db, config).keys, "t-cancel", run.id)).toBe("cancelled");
+    expect(await cancelRun(db, runnerDeps(db, config).keys, "t-cancel", run.id, config.leaseMs)).toBe("cancelled");
     const detail = await getRunDetail(db, config, "t-cancel", run.id);
     expect([detail.run.status, detail.trace?.status, detail.steps.length]).toEqual(["cancelled", "aborted", 0]);
     expect(await incidentOf(run.id)).toEqual([{ outcome: "ABORTED", severity: "LOW", category: "MANUAL" }]);
     const evidence = await db.pool.query("select count(*)::int as n from integrity_evidence where run_id = $1", [run.id]);
     expect(evidence.rows[0].n).toBe(1);
-    await expect(cancelRun(db, runnerDeps(db, config).keys, "t-cancel", run.id)).rejects.toThrow(/already ended/);
+    await expect(cancelRun(db, runnerDeps(db, config).keys, "t-cancel", run.id, config.leaseMs)).rejects.toThrow(/already ended/);
   });
 
   it("cancels a running run between steps: the step in flight finishes, the next never starts", async () => {
@@ -89,7 +89,7 @@ describe.each(testBackends())("approvals and cancellation on $name", (backend) =
     const claimed = await claimRunById(db.pool, run.id, "w", 30_000);
     const executing = executeClaimedRun(runnerDeps(db, config), claimed!);
     await new Promise((resolve) => setTimeout(resolve, 150));
-    expect(await cancelRun(db, runnerDeps(db, config).keys, "t-cancel", run.id)).toBe("requested");
+    expect(await cancelRun(db, runnerDeps(db, config).keys, "t-cancel", run.id, config.leaseMs)).toBe("requested");
     expect(await executing).toMatchObject({ status: "cancelled" });
     const detail = await getRunDetail(db, config, "t-cancel", run.id);
     expect(detail.run.status).toBe("cancelled");

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimRunById } from "../src/db/queries/runs.js";
+import { claimRunById } from "../src/db/queries/run-status.js";
 import { createAgent } from "../src/services/agents.js";
 import { setPolicy } from "../src/services/policies.js";
 import { createRun } from "../src/services/runs.js";
@@ -60,7 +60,7 @@ describe.each(testBackends())("budgets on $name", (backend) => {
   });
 
   it("loses no cent when runs of one agent reserve and settle at once", async () => {
-    const agent = await createAgent(db, { tenantId: "t-race", name: "busy", budgetCents: 1_000_000 });
+    const agent = await createAgent(db, { tenantId: "t-race", name: "busy", budgetCents: 1_000_000, concurrentRunsLimit: 8 });
     const plan = { steps: Array.from({ length: 5 }, (_, i) => costly(`s${i}`, 3 + i)) };
     const runs = await Promise.all(Array.from({ length: 8 }, () => createRun(runnerDeps(db, config), { tenantId: "t-race", agentId: agent.id, goal: "g", plan })));
     await Promise.all(
@@ -76,7 +76,7 @@ describe.each(testBackends())("budgets on $name", (backend) => {
   });
 
   it("never lets concurrent runs overspend a budget between them", async () => {
-    const agent = await createAgent(db, { tenantId: "t-tight", name: "tight", budgetCents: 20 });
+    const agent = await createAgent(db, { tenantId: "t-tight", name: "tight", budgetCents: 20, concurrentRunsLimit: 6 });
     const plan = { steps: [costly("a", 3), costly("b", 3)] };
     const runs = await Promise.all(Array.from({ length: 6 }, () => createRun(runnerDeps(db, config), { tenantId: "t-tight", agentId: agent.id, goal: "g", plan })));
     await Promise.all(

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimRunById } from "../src/db/queries/runs.js";
+import { claimRunById } from "../src/db/queries/run-status.js";
 import { loadStoredTrace, stepOfRow, v1HeaderOf } from "../src/proof/stored-trace.js";
 import { setPolicy } from "../src/services/policies.js";
 import { getRunProof } from "../src/services/proofs.js";
@@ -74,14 +74,14 @@ describe.each(testBackends())("the run row and a person's decisions against a da
     await setPolicy(db, { tenantId, document: { require_approval: ["fail_trigger"] } });
     const queued = await createRun(runnerDeps(db, config), { tenantId, goal: "never parked", plan: PROOF_PLAN });
     await asSuperuser(db, ["update runs set status = 'pending_approval' where id = $1", [queued.id]]);
-    await expect(rejectRun(db, runnerDeps(db, config).keys, tenantId, queued.id, "bob")).rejects.toMatchObject({ code: "TRACE_TAMPERED" });
+    await expect(rejectRun(db, runnerDeps(db, config).keys, tenantId, queued.id, "bob", config.leaseMs)).rejects.toMatchObject({ code: "TRACE_TAMPERED" });
     expect((await getRunDetail(db, config, tenantId, queued.id)).run).toMatchObject({ status: "failed", terminationReason: "tampered" });
     expect((await db.pool.query("select count(*)::int as n from run_approvals where run_id = $1", [queued.id])).rows[0].n).toBe(0);
 
     // A genuine rejection of a parked run: recorded at the parked row's step, the run halted, its proof verified.
     const waits = { steps: [{ step_id: "g1", skill: "fail_trigger", params: { fail_times: 0 } }] };
     const parked = await runToEnd(db, config, { tenantId, goal: "rejected", plan: waits });
-    await rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "bob");
+    await rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "bob", config.leaseMs);
     const rejected = await getRunDetail(db, config, tenantId, parked.run.id);
     expect(rejected.run).toMatchObject({ status: "halted", terminationReason: "policy_block" });
     expect(rejected.steps.at(-1)).toMatchObject({ stepIndex: 0, status: "blocked", decision: { action: "deny", reason: expect.stringMatching(/^rejected by bob at /) } });
@@ -92,7 +92,7 @@ describe.each(testBackends())("the run row and a person's decisions against a da
     const run = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "stop me", plan: PROOF_PLAN });
     const claimed = await claimRunById(db.pool, run.id, "doomed-worker", 30_000);
     expect(claimed?.status).toBe("running");
-    expect(await cancelRun(db, runnerDeps(db, config).keys, TENANT, run.id)).toBe("requested");
+    expect(await cancelRun(db, runnerDeps(db, config).keys, TENANT, run.id, config.leaseMs)).toBe("requested");
     // Its worker dies before recording anything; the lease expires and the run is requeued.
     await db.pool.query("update runs set status = 'retry', worker_id = null, lease_expires_at = null, next_attempt_at = now() where id = $1", [run.id]);
     await claimAndExecute(runnerDeps(db, config), run.id, "next-worker");
@@ -131,7 +131,7 @@ describe.each(testBackends())("the run row and a person's decisions against a da
     await setPolicy(db, { tenantId, document: { require_approval: ["fail_trigger"] } });
     const parked = await runToEnd(db, config, { tenantId, goal: "who?", plan: { steps: [{ step_id: "g", skill: "fail_trigger", params: { fail_times: 0 } }] } });
     for (const by of ["a\u0000b", "x\udc00", "bell\u0007", "n".repeat(201)]) {
-      await expect(rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, by)).rejects.toMatchObject({ code: "USAGE" });
+      await expect(rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, by, config.leaseMs)).rejects.toMatchObject({ code: "USAGE" });
       await expect(approveRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, by)).rejects.toMatchObject({ code: "USAGE" });
     }
     expect((await getRunDetail(db, config, tenantId, parked.run.id)).run).toMatchObject({ status: "pending_approval", attempts: 1 });

@@ -74,7 +74,7 @@ describe("the independent Python verifier", () => {
     const parked = await parkedRichRun(db, config, "t-py-parked");
     // A run cancelled while queued: no step, only its run-end.
     const queued = await createRun(runnerDeps(db, config), { tenantId: "t-py", goal: "never ran", plan: RICH_PLAN });
-    await cancelRun(db, runnerDeps(db, config).keys, "t-py", queued.id);
+    await cancelRun(db, runnerDeps(db, config).keys, "t-py", queued.id, config.leaseMs);
     const runs: [string, string, string][] = [
       ["finished", "t-py", finished.runId],
       ["pruned", "t-py-pruned", pruned.runId],

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Output } from "../src/cli/output.js";
 import { printProof } from "../src/cli/present-proof.js";
-import { claimRunById } from "../src/db/queries/runs.js";
+import { claimRunById } from "../src/db/queries/run-status.js";
 import { proofKeys } from "../src/services/proof-keys.js";
 import { exportProofBundle, getRunProof, proveStep } from "../src/services/proofs.js";
 import { parseRetentionAge, type PruneRequest, pruneFinishedRuns } from "../src/services/retention.js";

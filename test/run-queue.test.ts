@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimNextRun } from "../src/db/queries/run-queue.js";
+import { claimNextRun, claimRunById } from "../src/db/queries/run-status.js";
 import { createAgent } from "../src/services/agents.js";
 import { createRun } from "../src/services/runs.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
+import { claimAndExecute } from "../src/worker/claim.js";
 import { testConfig, runnerDeps } from "./support/harness.js";
 
 const config = testConfig();
@@ -94,6 +95,22 @@ describe.each(testBackends())("the run queue on $name", (backend) => {
     expect((await claimNextRun(db.pool, "w3", 30_000)).kind).toBe("claimed");
     await db.pool.query("update agents set status = 'paused', concurrent_runs_limit = 100 where id = $1", [agent.id]);
     expect((await claimNextRun(db.pool, "w4", 30_000)).kind).toBe("empty");
+  });
+
+  it("claims by id (`aos run`) under the queue's rules: an agent's slots and its status, and says which stopped it", async () => {
+    const agent = await createAgent(db, { tenantId: "q-by-id", name: "one-at-a-time", concurrentRunsLimit: 1 });
+    await queueRuns(db, "q-by-id", agent.id, 3);
+    const { rows } = await db.pool.query<{ id: string }>("select id from runs where agent_id = $1 order by created_at", [agent.id]);
+    const [a, b, c] = rows.map((row) => row.id) as [string, string, string];
+    expect((await claimRunById(db.pool, a, "w1", 30_000))?.status).toBe("running");
+    expect(await claimRunById(db.pool, b, "w2", 30_000)).toBeUndefined();
+    await expect(claimAndExecute(runnerDeps(db, config), b, "w2")).rejects.toMatchObject({ code: "RUN_NOT_CLAIMABLE", message: /running 1 run\(s\), its limit/ });
+    await finish(db, a);
+    await db.pool.query("update agents set status = 'paused' where id = $1", [agent.id]);
+    expect(await claimRunById(db.pool, b, "w2", 30_000)).toBeUndefined();
+    await expect(claimAndExecute(runnerDeps(db, config), c, "w3")).rejects.toMatchObject({ code: "AGENT_NOT_ACTIVE", message: /is paused/ });
+    await db.pool.query("update agents set status = 'active' where id = $1", [agent.id]);
+    expect((await claimRunById(db.pool, b, "w2", 30_000))?.status).toBe("running");
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimRunById } from "../src/db/queries/runs.js";
+import { claimRunById } from "../src/db/queries/run-status.js";
 import { createAgent } from "../src/services/agents.js";
 import { setPolicy } from "../src/services/policies.js";
 import { createRun } from "../src/services/runs.js";

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { claimNextRun } from "../src/db/queries/run-queue.js";
+import { claimNextRun } from "../src/db/queries/run-status.js";
 import type { Run } from "../src/glossary.js";
 import { createAgent } from "../src/services/agents.js";
 import type { CreateRunInput } from "../src/services/runs.js";

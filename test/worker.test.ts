@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findRun, claimRunById } from "../src/db/queries/runs.js";
+import { findRun } from "../src/db/queries/runs.js";
+import { claimRunById } from "../src/db/queries/run-status.js";
 import { createAgent } from "../src/services/agents.js";
 import { getRunProof } from "../src/services/proofs.js";
 import { createRun } from "../src/services/runs.js";

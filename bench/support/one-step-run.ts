@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { claimRunById } from "../../src/db/queries/runs.js";
+import { claimRunById } from "../../src/db/queries/run-status.js";
 import { insertStepAndAdvanceRun } from "../../src/db/queries/trace-steps.js";
 import { type Run, type StepDecision, type TraceStep } from "../../src/glossary.js";
 import { verifiedPrefix } from "../../src/proof/verified-prefix.js";

@@ -1,7 +1,8 @@
-import { type Database, withTransaction } from "../db/database.js";
+import { type Database, type Queryable, withTransaction } from "../db/database.js";
 import { insertApproval } from "../db/queries/approvals.js";
 import { notifyRunQueued } from "../db/queries/run-queue.js";
-import { findRun, requestCancel, takeWaitingRun } from "../db/queries/runs.js";
+import { requeueApprovedRun, takeWaitingRun } from "../db/queries/run-status.js";
+import { findRun, requestCancel } from "../db/queries/runs.js";
 import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
 import { AppError } from "../errors.js";
 import { isTerminal, type Run, type RunEnding } from "../glossary.js";
@@ -12,14 +13,25 @@ import { attestApproval } from "../worker/step-admission.js";
 import { verifiedPrefix } from "../proof/verified-prefix.js";
 import { requireTenant } from "./agents.js";
 
-async function requireRun(db: Database, tenantId: string, runId: string): Promise<Run> {
-  const run = await findRun(db.pool, requireTenant(tenantId), runId);
+/*
+ * A person's decisions on a run: approve, reject, cancel. Each is ONE transaction: every read it decides on and
+ * every write it makes (the decision row, the trace rows, the run's status, its ending and records) commit together,
+ * and when anything fails the run is left exactly as it was, so the decision can simply be made again.
+ */
+
+async function requireRun(db: Queryable, tenantId: string, runId: string): Promise<Run> {
+  const run = await findRun(db, requireTenant(tenantId), runId);
   if (run === undefined) throw new AppError("RUN_NOT_FOUND", `Run not found: ${runId}`);
   return run;
 }
 
 function notWaiting(run: Run, action: string): AppError {
   return new AppError("RUN_NOT_CLAIMABLE", `cannot ${action} run ${run.id}: it is ${run.status}, not pending_approval`);
+}
+
+/** The run's row is held by someone else's decision or claim at this moment. */
+function busy(run: Run, action: string): AppError {
+  return new AppError("RUN_NOT_CLAIMABLE", `cannot ${action} run ${run.id} right now: another decision or a worker holds it; try again`);
 }
 
 /**
@@ -44,24 +56,21 @@ function requireName(by: string | undefined): string {
  */
 export async function approveRun(db: Database, keys: KeyRing, tenantId: string, runId: string, by: string | undefined): Promise<Run> {
   const name = requireName(by);
-  const run = await requireRun(db, tenantId, runId);
-  if (run.status !== "pending_approval") throw notWaiting(run, "approve");
-  const parked = parkedAtEnd(await verifiedPrefix(db.pool, run, keys.attestation), run.id);
   try {
     return await withTransaction(db, async (client) => {
+      const run = await requireRun(client, tenantId, runId);
+      if (run.status !== "pending_approval") throw notWaiting(run, "approve");
+      // The run's row first, as a rejection or a cancel takes it first: decisions on one run queue up, never deadlock.
+      if (!(await requeueApprovedRun(client, run.id))) throw notWaiting(await requireRun(client, tenantId, runId), "approve");
+      const parked = parkedAtEnd(await verifiedPrefix(client, run, keys.attestation), run.id);
       const approval = { stepIndex: parked.stepIndex, decision: "approved" as const, decidedBy: name, decidedAt: new Date() };
       const attestation = attestApproval(keys.attestation.current, run.id, approval, parked.chainHash);
       await insertApproval(client, { ...approval, runId: run.id, tenantId: run.tenantId, attestation });
-      const { rowCount } = await client.query(
-        "update runs set status = 'queued' where id = $1::text and status = 'pending_approval'",
-        [run.id],
-      );
-      if (rowCount !== 1) throw notWaiting(run, "approve");
       await notifyRunQueued(client, run.id);
       return { ...run, status: "queued" as const };
     });
   } catch (error) {
-    if (sqlstateOf(error) === SQLSTATE.UNIQUE_VIOLATION) throw new AppError("CONFLICT", `run ${run.id}'s step was already decided`);
+    if (sqlstateOf(error) === SQLSTATE.UNIQUE_VIOLATION) throw new AppError("CONFLICT", `run ${runId}'s step was already decided`);
     throw error;
   }
 }
@@ -71,14 +80,19 @@ export async function approveRun(db: Database, keys: KeyRing, tenantId: string, 
  * run is parked at, and the run ends halted. A run whose trace does not check ends `tampered` instead, and the caller
  * hears so.
  */
-export async function rejectRun(db: Database, keys: KeyRing, tenantId: string, runId: string, by: string | undefined): Promise<void> {
+export async function rejectRun(db: Database, keys: KeyRing, tenantId: string, runId: string, by: string | undefined, leaseMs: number): Promise<void> {
   const name = requireName(by);
-  const found = await requireRun(db, tenantId, runId);
-  const run = await takeWaitingRun(db.pool, found.tenantId, runId, ["pending_approval"], `reject-${process.pid}`);
-  if (run === undefined) throw notWaiting(found, "reject");
-  const rejection = { decidedBy: name, decidedAt: new Date() };
-  const message = rejectionMessage(`rejected by ${name} at ${rejection.decidedAt.toISOString()}`);
-  const ending = await endWaitingRun({ db, keys }, run, { status: "halted", errorMessage: message, terminationReason: "policy_block" }, rejection);
+  const { run, ending } = await withTransaction(db, async (client) => {
+    const found = await requireRun(client, tenantId, runId);
+    if (found.status !== "pending_approval") throw notWaiting(found, "reject");
+    const holder = `reject-${process.pid}`;
+    const run = await takeWaitingRun(client, { tenantId: found.tenantId, runId, statuses: ["pending_approval"], holder, leaseMs });
+    if (run === undefined) throw busy(found, "reject");
+    const rejection = { decidedBy: name, decidedAt: new Date() };
+    const message = rejectionMessage(`rejected by ${name} at ${rejection.decidedAt.toISOString()}`);
+    const halted: RunEnding = { status: "halted", errorMessage: message, terminationReason: "policy_block" };
+    return { run, ending: await endWaitingRun(client, keys, run, halted, rejection) };
+  });
   throwIfTampered(run, ending, "rejected");
 }
 
@@ -90,15 +104,20 @@ export type CancelOutcome = "cancelled" | "requested";
  * that claims it later ends it before any step. A run no worker holds is then taken and ended at once (cancelled,
  * trace aborted).
  */
-export async function cancelRun(db: Database, keys: KeyRing, tenantId: string, runId: string): Promise<CancelOutcome> {
-  const found = await requireRun(db, tenantId, runId);
-  const ended = () => new AppError("RUN_NOT_CLAIMABLE", `run ${runId} has already ended: ${found.status}`);
-  if (isTerminal(found.status)) throw ended();
-  if (!(await requestCancel(db.pool, cancelRequest(keys.attestation.current, found.tenantId, runId)))) throw ended();
-  const run = await takeWaitingRun(db.pool, found.tenantId, runId, ["queued", "retry", "pending_approval"], `cancel-${process.pid}`);
-  if (run === undefined) return "requested";
-  const ending = await endWaitingRun({ db, keys }, run, { status: "cancelled", errorMessage: "Cancelled on request", terminationReason: "user_abort" });
-  throwIfTampered(run, ending, "cancelled");
+export async function cancelRun(db: Database, keys: KeyRing, tenantId: string, runId: string, leaseMs: number): Promise<CancelOutcome> {
+  const taken = await withTransaction(db, async (client) => {
+    const found = await requireRun(client, tenantId, runId);
+    const ended = () => new AppError("RUN_NOT_CLAIMABLE", `run ${runId} has already ended: ${found.status}`);
+    if (isTerminal(found.status)) throw ended();
+    if (!(await requestCancel(client, cancelRequest(keys.attestation.current, found.tenantId, runId)))) throw ended();
+    const holder = `cancel-${process.pid}`;
+    const run = await takeWaitingRun(client, { tenantId: found.tenantId, runId, statuses: ["queued", "retry", "pending_approval"], holder, leaseMs });
+    if (run === undefined) return undefined;
+    const cancelled: RunEnding = { status: "cancelled", errorMessage: "Cancelled on request", terminationReason: "user_abort" };
+    return { run, ending: await endWaitingRun(client, keys, run, cancelled) };
+  });
+  if (taken === undefined) return "requested";
+  throwIfTampered(taken.run, taken.ending, "cancelled");
   return "cancelled";
 }
 

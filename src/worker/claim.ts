@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { claimRunById, findRun } from "../db/queries/runs.js";
+import { findRun, findRunAgentSlots } from "../db/queries/runs.js";
+import { claimRunById } from "../db/queries/run-status.js";
 import { countLiveWorkers } from "../db/queries/workers.js";
 import { AppError } from "../errors.js";
 import type { RunEnding, RunStatus } from "../glossary.js";
@@ -12,10 +13,21 @@ import { executeClaimedRun, type Parked, type Released, type RunnerDeps } from "
  */
 export async function claimAndExecute(deps: RunnerDeps, runId: string, workerId: string): Promise<RunEnding | Parked | Released> {
   const run = await claimRunById(deps.db.pool, runId, workerId, deps.config.leaseMs);
-  if (run === undefined) {
-    throw new AppError("RUN_NOT_CLAIMABLE", `run ${runId} is not claimable: it is not queued, or another worker holds it`);
-  }
+  if (run === undefined) throw await whyNotClaimed(deps, runId);
   return executeClaimedRun(deps, run);
+}
+
+/** Why a claim by id took nothing: the run is not claimable now, or its agent is not active (it stays queued). */
+async function whyNotClaimed(deps: RunnerDeps, runId: string): Promise<AppError> {
+  const agent = await findRunAgentSlots(deps.db.pool, runId);
+  if (agent !== undefined && agent.status !== "active") {
+    return new AppError("AGENT_NOT_ACTIVE", `run ${runId} stays queued: its agent ${agent.agentId} is ${agent.status}`);
+  }
+  const reason =
+    agent !== undefined && agent.running >= agent.limit
+      ? `its agent ${agent.agentId} is running ${agent.running} run(s), its limit`
+      : "it is not queued, or another worker holds it";
+  return new AppError("RUN_NOT_CLAIMABLE", `run ${runId} is not claimable now: ${reason}`);
 }
 
 /** Statuses after which nobody will execute the run without someone acting on it. */

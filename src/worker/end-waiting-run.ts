@@ -1,4 +1,4 @@
-import type { Database } from "../db/database.js";
+import type { Queryable } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
 import { insertApproval } from "../db/queries/approvals.js";
 import { AppError } from "../errors.js";
@@ -15,9 +15,9 @@ import { attestApproval, parkedRow, reservesEstimates } from "./step-admission.j
 import { attemptNotRun } from "./step-execution.js";
 
 /** Whether the run's steps reserve their estimates, read as the runner reads it. */
-async function reservesSpend(db: Database, run: Run): Promise<boolean> {
-  const agent = await findAgent(db.pool, run.tenantId, run.agentId);
-  const policy = await loadPolicy(() => loadEffectivePolicy(db.pool, run.tenantId, run.agentId));
+async function reservesSpend(db: Queryable, run: Run): Promise<boolean> {
+  const agent = await findAgent(db, run.tenantId, run.agentId);
+  const policy = await loadPolicy(() => loadEffectivePolicy(db, run.tenantId, run.agentId));
   return agent !== undefined && reservesEstimates(agent, policy);
 }
 
@@ -33,26 +33,26 @@ export interface Rejection {
  * unsigned), records an interrupted attempt when its trace ends in an intent, and for a rejection one blocked row
  * for the step the verified trace says the run is parked at (who and when), then finalizes it like any other run:
  * terminal status, run-end, trace completion, signed checkpoint, records. Returns how the run ended: `ending`, or
- * failed `tampered`.
+ * failed `tampered`. Every read and write goes through `db`: the caller's transaction makes the whole of it one.
  */
-export async function endWaitingRun(deps: { db: Database; keys: KeyRing }, taken: Run, ending: RunEnding, rejection?: Rejection): Promise<RunEnding> {
+export async function endWaitingRun(db: Queryable, keys: KeyRing, taken: Run, ending: RunEnding, rejection?: Rejection): Promise<RunEnding> {
   let prefix: VerifiedPrefix;
   try {
-    prefix = await verifiedPrefix(deps.db.pool, taken, deps.keys.attestation);
+    prefix = await verifiedPrefix(db, taken, keys.attestation);
     if (rejection !== undefined) parkedAtEnd(prefix, taken.id);
   } catch (error) {
     if (!(error instanceof AppError) || error.code !== "TRACE_TAMPERED") throw error;
-    return endTamperedRun(deps.db, taken, error.message);
+    return endTamperedRun(db, taken, error.message);
   }
   const run: Run = { ...taken, plan: prefix.plan, nextStepIndex: prefix.nextStepIndex };
-  const cursor = cursorFor(run, prefix, deps.keys.attestation);
+  const cursor = cursorFor(run, prefix, keys.attestation);
   const rows = [...prefix.steps];
   if (rows.at(-1)?.status === "started") {
-    const interrupted = interruptedAttempt(run, rows, await reservesSpend(deps.db, run));
-    if (interrupted !== undefined) rows.push((await recordAttempt(deps.db, cursor, interrupted)).step);
+    const interrupted = interruptedAttempt(run, rows, await reservesSpend(db, run));
+    if (interrupted !== undefined) rows.push((await recordAttempt(db, cursor, interrupted)).step);
   }
-  if (rejection !== undefined) rows.push(await recordRejection(deps, run, cursor, rows, rejection));
-  await finalizeRun(deps.db, deps.keys.signer, cursor, ending, { run, steps: rows });
+  if (rejection !== undefined) rows.push(await recordRejection(db, keys, run, cursor, rows, rejection));
+  await finalizeRun(db, keys.signer, cursor, ending, { run, steps: rows });
   return ending;
 }
 
@@ -69,16 +69,16 @@ export function parkedAtEnd(prefix: VerifiedPrefix, runId: string): TraceStep {
  * Records a rejection: the decision row (attested for the row the run parked at, so the step is not decided twice)
  * and the blocked trace row naming who rejected it and when, under the policy version the run was parked by.
  */
-async function recordRejection(deps: { db: Database; keys: KeyRing }, run: Run, cursor: TraceCursor, rows: TraceStep[], rejection: Rejection): Promise<TraceStep> {
+async function recordRejection(db: Queryable, keys: KeyRing, run: Run, cursor: TraceCursor, rows: TraceStep[], rejection: Rejection): Promise<TraceStep> {
   const parked = rows.at(-1) as TraceStep;
   const decision = { stepIndex: parked.stepIndex, decision: "rejected" as const, ...rejection };
-  const attestation = attestApproval(deps.keys.attestation.current, run.id, decision, parked.chainHash);
-  await insertApproval(deps.db.pool, { ...decision, runId: run.id, tenantId: run.tenantId, attestation });
+  const attestation = attestApproval(keys.attestation.current, run.id, decision, parked.chainHash);
+  await insertApproval(db, { ...decision, runId: run.id, tenantId: run.tenantId, attestation });
   const step = (run.plan as Plan).steps[parked.stepIndex] as PlanStep;
   const skill = findSkill(step.skill);
   if (skill === undefined) throw new AppError("SKILL_NOT_FOUND", `Skill not found: ${step.skill}`);
   const reason = `rejected by ${rejection.decidedBy} at ${rejection.decidedAt.toISOString()}`;
-  const { step: row } = await recordAttempt(deps.db, cursor, {
+  const { step: row } = await recordAttempt(db, cursor, {
     step,
     stepIndex: parked.stepIndex,
     attempt: lastAttempt(rows, parked.stepIndex) + 1,

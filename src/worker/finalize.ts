@@ -1,4 +1,4 @@
-import type { Database } from "../db/database.js";
+import type { Queryable } from "../db/database.js";
 import { endRunWithRecords } from "../db/queries/run-end.js";
 import { AppError } from "../errors.js";
 import { type Run, type RunEnding, TRACE_STATUS_FOR_RUN, type TraceStep } from "../glossary.js";
@@ -41,7 +41,7 @@ export function buildRunEnd(cursor: TraceCursor, run: Run, ending: RunEnding, st
  * wrote itself — never hashes read back from the database.
  */
 export async function finalizeRun(
-  db: Database,
+  db: Queryable,
   signer: NoteSigner,
   cursor: TraceCursor,
   ending: RunEnding,
@@ -56,7 +56,7 @@ export async function finalizeRun(
   const merkleRoot = merkleRootHex(leaves);
   const origin = checkpointOrigin(signer.name, cursor.runId);
   const body = formatCheckpoint({ format: "aos-trace-v2", origin, treeSize: leaves.length, merkleRoot: Buffer.from(merkleRoot, "hex"), chainHead: rootHash });
-  const ended = await endRunWithRecords(db.pool, {
+  const ended = await endRunWithRecords(db, {
     runId: cursor.runId,
     epoch: cursor.epoch,
     status: ending.status,
@@ -95,11 +95,11 @@ export async function finalizeRun(
  * termination reason `tampered`, a CRITICAL incident, and nothing signed: no run-end, no checkpoint. Fenced by the
  * epoch like any ending. The caller took the run (a claim or a take), so the rows it found are not extended.
  */
-export async function endTamperedRun(db: Database, run: Run, reason: string): Promise<RunEnding> {
+export async function endTamperedRun(db: Queryable, run: Run, reason: string): Promise<RunEnding> {
   const completedAt = new Date();
   const ending: RunEnding = { status: "failed", errorMessage: `Trace integrity check failed: ${reason}`, terminationReason: "tampered" };
   const unsignedReason = "the trace failed its integrity check, so nothing was signed";
-  const ended = await endRunWithRecords(db.pool, {
+  const ended = await endRunWithRecords(db, {
     runId: run.id,
     epoch: run.epoch,
     status: ending.status,

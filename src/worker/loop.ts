@@ -1,6 +1,5 @@
 import { hostname } from "node:os";
-import { claimNextRun } from "../db/queries/run-queue.js";
-import { retryRunLater } from "../db/queries/run-queue.js";
+import { claimNextRun, retryRunLater } from "../db/queries/run-status.js";
 import { findRun } from "../db/queries/runs.js";
 import { markWorkerStopped, registerWorker } from "../db/queries/workers.js";
 import { toAppError } from "../errors.js";
@@ -125,7 +124,7 @@ async function settleFailure(deps: RunnerDeps, claimed: Run, reason: string): Pr
       const run = await findRun(deps.db.pool, claimed.tenantId, claimed.id);
       if (run === undefined || run.epoch !== claimed.epoch || run.status !== "running") return;
       const message = `Run failed on attempt ${claimed.attempts} of ${config.runMaxAttempts} (RUN_MAX_ATTEMPTS): ${reason}`;
-      await endWaitingRun(deps, run, { status: "failed", errorMessage: message, terminationReason: "system_failure" });
+      await endWaitingRun(deps.db.pool, deps.keys, run, { status: "failed", errorMessage: message, terminationReason: "system_failure" });
       return;
     }
     const delay = Math.min(config.runRetryBaseSeconds * 2 ** Math.max(0, claimed.attempts - 1), config.runRetryMaxSeconds);

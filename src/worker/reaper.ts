@@ -1,5 +1,6 @@
 import { withTransaction } from "../db/database.js";
-import { requeueExpiredLeases, takeExhaustedRuns, tryReaperLock } from "../db/queries/run-queue.js";
+import { takeExhaustedRuns, tryReaperLock } from "../db/queries/run-queue.js";
+import { requeueExpiredLeases } from "../db/queries/run-status.js";
 import { toAppError } from "../errors.js";
 import type { Run } from "../glossary.js";
 import { endWaitingRun } from "./end-waiting-run.js";
@@ -30,7 +31,7 @@ export async function reapExpiredLeases(deps: RunnerDeps, reaperId: string): Pro
       `Run abandoned: its lease expired on attempt ${run.attempts} of ${config.runMaxAttempts} (RUN_MAX_ATTEMPTS); ` +
       `its workers died or lost the database`;
     try {
-      await endWaitingRun(deps, run, { status: "failed", errorMessage: message, terminationReason: "system_failure" });
+      await endWaitingRun(deps.db.pool, deps.keys, run, { status: "failed", errorMessage: message, terminationReason: "system_failure" });
       failed.push(run.id);
     } catch (error) {
       // Its lease (taken above) expires again and the next round tries once more.

@@ -1,4 +1,4 @@
-import type { Database } from "../db/database.js";
+import type { Queryable } from "../db/database.js";
 import { utcDay } from "../db/queries/budgets.js";
 import { insertStepAndAdvanceRun, type StoredStepBytes } from "../db/queries/trace-steps.js";
 import { AppError } from "../errors.js";
@@ -144,12 +144,12 @@ export function buildTraceStep(cursor: TraceCursor, input: AttemptToRecord): Bui
  * Throws LEASE_LOST when the run's epoch moved on: this worker no longer owns the run and must record nothing more.
  */
 export async function recordAttempt(
-  db: Database,
+  db: Queryable,
   cursor: TraceCursor,
   input: AttemptToRecord,
 ): Promise<{ step: TraceStep; cancelRequested: boolean }> {
   const { step, bytes, attestation } = buildTraceStep(cursor, input);
-  const { written, cancelRequest } = await insertStepAndAdvanceRun(db.pool, {
+  const { written, cancelRequest } = await insertStepAndAdvanceRun(db, {
     runId: cursor.runId,
     epoch: cursor.epoch,
     nextStepIndex: input.nextStepIndex,

@@ -1,8 +1,8 @@
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
-import { releaseRun } from "../db/queries/run-queue.js";
-import { parkRun } from "../db/queries/runs.js";
+import { releaseRun } from "../db/queries/run-status.js";
+import { parkRun } from "../db/queries/run-status.js";
 import { AppError, toAppError } from "../errors.js";
 import type { Agent, PlanStep, Run, RunEnding, StepDecision, StepError, TraceStep } from "../glossary.js";
 import type { Logger } from "../logger.js";
@@ -77,7 +77,7 @@ export async function executeClaimedRun(deps: RunnerDeps, run: Run, hold: RunHol
     return await executeVerifiedRun(deps, run, hold);
   } catch (error) {
     if (!(error instanceof AppError) || error.code !== "TRACE_TAMPERED") throw error;
-    const ending = await endTamperedRun(deps.db, run, error.message);
+    const ending = await endTamperedRun(deps.db.pool, run, error.message);
     deps.log.warn("run ended: its trace failed its integrity check", { run_id: run.id, reason: error.message });
     return ending;
   }
@@ -101,7 +101,7 @@ async function executeVerifiedRun(deps: RunnerDeps, run: Run, hold: RunHold): Pr
     deps.log.info("run parked for approval", { run_id: run.id });
     return ending;
   }
-  await finalizeRun(deps.db, deps.keys.signer, state.cursor, ending, { run: state.run, steps: state.rows });
+  await finalizeRun(deps.db.pool, deps.keys.signer, state.cursor, ending, { run: state.run, steps: state.rows });
   deps.log.info("run finished", { run_id: run.id, status: ending.status });
   return ending;
 }
@@ -120,7 +120,7 @@ export interface Released {
 async function recordInterrupted(deps: RunnerDeps, state: RunState): Promise<void> {
   const interrupted = interruptedAttempt(state.run, state.rows, reservesEstimates(state.agent, state.policy));
   if (interrupted === undefined) return;
-  const { step } = await recordAttempt(deps.db, state.cursor, interrupted);
+  const { step } = await recordAttempt(deps.db.pool, state.cursor, interrupted);
   state.rows.push(step);
   state.runCostCents += step.costCents;
   deps.onStep?.(step);
@@ -222,7 +222,7 @@ async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index:
     const { outcome } = result.attempt;
     const stops = result.halt !== undefined || result.park === true;
     const settles = stops || outcome.status === "ok" || !outcome.error.retryable || attempt >= maxAttempts;
-    const { step: recorded, cancelRequested } = await recordAttempt(deps.db, state.cursor, {
+    const { step: recorded, cancelRequested } = await recordAttempt(deps.db.pool, state.cursor, {
       step,
       stepIndex: index,
       attempt,
@@ -338,7 +338,7 @@ async function recordIntent(
   state: RunState,
   intent: { skill: Skill<unknown>; step: PlanStep; index: number; attempt: number; params: unknown; decision: StepDecision },
 ): Promise<void> {
-  const { step } = await recordAttempt(deps.db, state.cursor, {
+  const { step } = await recordAttempt(deps.db.pool, state.cursor, {
     step: intent.step,
     stepIndex: intent.index,
     attempt: intent.attempt,

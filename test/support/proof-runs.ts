@@ -1,6 +1,6 @@
 import { expect } from "vitest";
 import type { Config } from "../../src/config.js";
-import { claimRunById } from "../../src/db/queries/runs.js";
+import { claimRunById } from "../../src/db/queries/run-status.js";
 import { getRunProof } from "../../src/services/proofs.js";
 import { createRun, getRunDetail } from "../../src/services/runs.js";
 import { executeClaimedRun } from "../../src/worker/runner.js";

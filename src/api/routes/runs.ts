@@ -82,7 +82,7 @@ export const runRoutes: Routes = [
     successStatus: 200,
     response: z.object({ run_id: z.string(), outcome: z.enum(["cancelled", "requested"]) }),
     async handler({ params, tenant, deps }) {
-      return { run_id: params.run_id, outcome: await cancelRun(tenant.db, deps.keys, tenant.tenantId, params.run_id) };
+      return { run_id: params.run_id, outcome: await cancelRun(tenant.db, deps.keys, tenant.tenantId, params.run_id, deps.config.leaseMs) };
     },
   }),
   route({
@@ -111,7 +111,7 @@ export const runRoutes: Routes = [
     successStatus: 200,
     response: acceptedRun,
     async handler({ params, body, tenant, deps }) {
-      await rejectRun(tenant.db, deps.keys, tenant.tenantId, params.run_id, body.by);
+      await rejectRun(tenant.db, deps.keys, tenant.tenantId, params.run_id, body.by, deps.config.leaseMs);
       const detail = await getRunDetail(tenant.db, deps.config, tenant.tenantId, params.run_id);
       if (detail.run.status !== "halted") throw new AppError("INTERNAL", `run ${params.run_id} is ${detail.run.status} after a rejection`);
       return { run_id: detail.run.id, status: detail.run.status };

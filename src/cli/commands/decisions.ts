@@ -49,7 +49,7 @@ export function rejectCommand(ctx: CliContext): Command {
     .option("-v, --verbose", "show stack traces on errors")
     .action(async (runId: string, flags: DecisionFlags) => {
       await withDatabase(ctx, async (db) => {
-        await rejectRun(db, loadKeyRing(ctx.config), flags.tenantId, runId, flags.by);
+        await rejectRun(db, loadKeyRing(ctx.config), flags.tenantId, runId, flags.by, ctx.config.leaseMs);
         const detail = await getRunDetail(db, ctx.config, flags.tenantId, runId);
         if (flags.json) printJson(ctx.output, runJson(detail));
         else printRunSummary(ctx.output, detail);
@@ -65,7 +65,7 @@ export function cancelCommand(ctx: CliContext): Command {
     .option("--json", "print the outcome as JSON")
     .option("-v, --verbose", "show stack traces on errors")
     .action(async (runId: string, flags: DecisionFlags) => {
-      const outcome = await withDatabase(ctx, (db) => cancelRun(db, loadKeyRing(ctx.config), flags.tenantId, runId));
+      const outcome = await withDatabase(ctx, (db) => cancelRun(db, loadKeyRing(ctx.config), flags.tenantId, runId, ctx.config.leaseMs));
       if (flags.json) return printJson(ctx.output, { run_id: runId, outcome });
       ctx.output.out(
         outcome === "cancelled"

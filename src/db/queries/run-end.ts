@@ -2,6 +2,7 @@ import type { RunRecords } from "../../records/run-records.js";
 import type { Queryable } from "../database.js";
 import type { StoredCheckpoint } from "./checkpoints.js";
 import { type RecordContext, runRecordCtes } from "./run-records.js";
+import { endRunUpdate } from "./run-status.js";
 import { StatementParams } from "./statement-params.js";
 
 export interface EndOfRun {
@@ -45,19 +46,16 @@ export async function endRunWithRecords(db: Queryable, end: EndOfRun): Promise<b
   const errorMessage = p(end.errorMessage, "text");
   const context: RecordContext = { status: end.status, errorMessage: end.errorMessage, completedAt: end.completedAt };
   const checkpoint = signed === null ? "" : `checkpoint as (\n${checkpointInsert(p, signed.checkpoint)}\n),\n`;
-  const sql = `with the_run as (
-  update runs
-  set status = ${p(end.status, "text")},
-    error_message = ${errorMessage},
-    termination_reason = ${p(end.terminationReason, "text")},
-    completed_at = ${completedAt},
-    duration_ms = ${p(end.durationMs, "float8")},
-    chain_head = coalesce(${p(signed?.rootHash ?? null, "text")}, chain_head),
-    worker_id = null,
-    lease_expires_at = null
-  where id = ${p(end.runId, "text")} and epoch = ${p(end.epoch, "int")} and status = 'running'
-  returning id, tenant_id, agent_id, goal, plan_json, attempts, cost_cents, started_at, created_at
-),
+  const sql = `with ${endRunUpdate({
+    status: p(end.status, "text"),
+    runId: p(end.runId, "text"),
+    epoch: p(end.epoch, "int"),
+    errorMessage,
+    terminationReason: p(end.terminationReason, "text"),
+    completedAt,
+    durationMs: p(end.durationMs, "float8"),
+    rootHash: p(signed?.rootHash ?? null, "text"),
+  })},
 trace as (
   update aos_traces t
   set status = ${p(end.traceStatus, "text")},

@@ -133,83 +133,6 @@ limit $3::int`,
 }
 
 /**
- * Claims one run by id for `workerId`: queued, or retry whose time has come.
- *
- * Safe under concurrency because the inner select takes the row lock with FOR UPDATE SKIP LOCKED: of two
- * claimers racing for the same row, one locks it and the other finds nothing (it skips the locked row) rather
- * than waiting and claiming it a second time; the status test is re-checked on the locked row. The same
- * statement moves the run to `running`, counts the attempt (once, here and nowhere else), bumps the fencing
- * epoch that every later write of this worker is conditional on, and sets the lease. A first claim stamps
- * started_at with `now`, the claiming process's clock, as every time a trace records is (the run-end proves it).
- */
-export async function claimRunById(db: Queryable, runId: string, workerId: string, leaseMs: number, now: Date = new Date()): Promise<Run | undefined> {
-  const { rows } = await db.query<RunRow>(
-    `update runs
-set status = 'running',
-  attempts = attempts + 1,
-  epoch = epoch + 1,
-  worker_id = $2::text,
-  lease_expires_at = now() + make_interval(secs => $3::int / 1000.0),
-  started_at = coalesce(started_at, $4::timestamptz),
-  next_attempt_at = null
-where id = (
-  select id
-  from runs
-  where id = $1::text
-    and status in ('queued', 'retry')
-    and (next_attempt_at is null or next_attempt_at <= now())
-  for update skip locked
-)
-returning ${RUN_COLUMNS}`,
-    [runId, workerId, leaseMs, now],
-  );
-  return rows[0] && toRun(rows[0]);
-}
-
-/**
- * Takes a run that is parked or waiting (queued, retry, pending_approval) so that this process can end it or
- * record a decision on it: status running under a new epoch, exactly as a claim, but for runs no worker may
- * pick up right now. The row lock (FOR UPDATE SKIP LOCKED) makes it safe against a worker claiming it at once.
- */
-export async function takeWaitingRun(
-  db: Queryable,
-  tenantId: string,
-  runId: string,
-  statuses: string[],
-  holder: string,
-  now: Date = new Date(),
-): Promise<Run | undefined> {
-  const { rows } = await db.query<RunRow>(
-    `update runs
-set status = 'running',
-  epoch = epoch + 1,
-  worker_id = $4::text,
-  lease_expires_at = now() + interval '30 seconds',
-  started_at = coalesce(started_at, $5::timestamptz)
-where id = (
-  select id
-  from runs
-  where tenant_id = $1::text and id = $2::text and status = any($3::text[])
-  for update skip locked
-)
-returning ${RUN_COLUMNS}`,
-    [tenantId, runId, statuses, holder, now],
-  );
-  return rows[0] && toRun(rows[0]);
-}
-
-/** Parks a running run for a person's approval, fenced by the holder's epoch; its lease is released. */
-export async function parkRun(db: Queryable, runId: string, epoch: number): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `update runs
-set status = 'pending_approval', worker_id = null, lease_expires_at = null
-where id = $1::text and epoch = $2::int and status = 'running'`,
-    [runId, epoch],
-  );
-  return rowCount === 1;
-}
-
-/**
  * Records a request to cancel a run that has not ended: the worker executing it reads the request back with the next
  * step it records, and a worker that claims it later finds it on the claimed row; either honours it only if its
  * attestation holds. A second request keeps the first one's time and attestation. False when the run has ended.
@@ -223,4 +146,17 @@ where tenant_id = $1::text and id = $2::text and status not in ('succeeded', 'fa
     [request.tenantId, request.runId, request.requestedAt, request.attestation],
   );
   return rowCount === 1;
+}
+
+/** The state of a run's agent that decides whether a claim may take the run: active, and a free slot. */
+export async function findRunAgentSlots(db: Queryable, runId: string): Promise<{ agentId: string; status: string; running: number; limit: number } | undefined> {
+  const { rows } = await db.query<{ agent_id: string; status: string; running_runs: number; concurrent_runs_limit: number }>(
+    `select g.id as agent_id, g.status, g.running_runs, g.concurrent_runs_limit
+from runs r
+join agents g on g.id = r.agent_id
+where r.id = $1::text`,
+    [runId],
+  );
+  const row = rows[0];
+  return row && { agentId: row.agent_id, status: row.status, running: row.running_runs, limit: row.concurrent_runs_limit };
 }
