@@ -14,6 +14,11 @@ export interface Config {
   /** A PostgreSQL server; when unset, the embedded PGlite database in `home` is used. */
   readonly databaseUrl: string | undefined;
   readonly dbPoolMax: number;
+  /**
+   * How long start-up keeps trying a server that answers but cannot take a connection yet (too many connections,
+   * starting up or shutting down), with a jittered backoff; 0 tries once (AOS_DB_CONNECT_RETRY_MS).
+   */
+  readonly databaseConnectRetryMs: number;
   /** Step retry backoff: min(base · 2^(n-1), max) milliseconds. */
   readonly stepRetryBaseMs: number;
   /**
@@ -172,6 +177,7 @@ export function loadConfig(env: Env = process.env): Config {
     home,
     databaseUrl,
     dbPoolMax: integer(env, "AOS_DB_POOL_MAX", 10, 1),
+    databaseConnectRetryMs: integer(env, "AOS_DB_CONNECT_RETRY_MS", 30_000, 0),
     stepRetryBaseMs: integer(env, "AOS_STEP_RETRY_BASE_MS", 500, 0),
     stepTimeoutMs: integer(env, "AOS_STEP_TIMEOUT_MS", 600_000, 10),
     stepRetryMaxMs: integer(env, "AOS_STEP_RETRY_MAX_MS", 30_000, 0),

@@ -89,8 +89,8 @@ describe.each(testBackends())("run path on $name", (backend) => {
       },
     });
     expect(detail.run.status).toBe("succeeded");
-    expect(detail.steps.map((step) => step.status)).toEqual(["succeeded", "succeeded"]);
-    expect(detail.steps[1]?.outcomeData).toEqual({ count: 7, line: "zen says: Keep it logically awesome." });
+    expect(detail.steps.map((step) => step.status)).toEqual(["started", "succeeded", "succeeded"]);
+    expect(detail.steps[2]?.outcomeData).toEqual({ count: 7, line: "zen says: Keep it logically awesome." });
     expect(server.requests.at(-1)?.headers["idempotency-key"]).toBe(`${detail.run.id}:0`);
     expect(chainProblems(detail)).toEqual([]);
   });

@@ -155,8 +155,9 @@ describe.each(testBackends())("an http_call → json_transform → webhook_send 
     expect(delivery?.headers["x-signature-256"]).toBe(`sha256=${recomputed}`);
     expect(delivery?.headers["idempotency-key"]).toBe(`${detail.run.id}:2`);
 
-    // webhook_send is an external write, so its attempt is preceded by an intent row; the GET only reads.
+    // Every call that leaves the process, the GET's included, is preceded by an intent row.
     expect(rowsOf(detail)).toEqual([
+      [0, "http_call", 1, "started", "started"],
       [0, "http_call", 1, "succeeded", "ok"],
       [1, "json_transform", 1, "succeeded", "ok"],
       [2, "webhook_send", 1, "started", "started"],
@@ -191,6 +192,7 @@ describe.each(testBackends())("an http_call → json_transform → webhook_send 
     expect(deliveries.map((request) => request.body)).toEqual([deliveries[0]?.body, deliveries[0]?.body]);
     for (const request of deliveries) expect(signatureValid(request.headers, request.body)).toBe(true);
     expect(rowsOf(detail)).toEqual([
+      [0, "http_call", 1, "started", "started"],
       [0, "http_call", 1, "succeeded", "ok"],
       [1, "json_transform", 1, "succeeded", "ok"],
       [2, "webhook_send", 1, "started", "started"],
@@ -198,7 +200,7 @@ describe.each(testBackends())("an http_call → json_transform → webhook_send 
       [2, "webhook_send", 2, "started", "started"],
       [2, "webhook_send", 2, "succeeded", "ok"],
     ]);
-    expect(detail.steps[3]?.error).toMatchObject({ code: "HTTP_5XX", category: "TRANSIENT", retryable: true, details: { status_code: 500 } });
+    expect(detail.steps[4]?.error).toMatchObject({ code: "HTTP_5XX", category: "TRANSIENT", retryable: true, details: { status_code: 500 } });
     expect(chainProblems(detail)).toEqual([]);
   });
 
@@ -208,6 +210,7 @@ describe.each(testBackends())("an http_call → json_transform → webhook_send 
     expect(detail.run.status).toBe("failed");
     expect(deliveriesTo(receiver, "/hooks/bad", detail.run.id)).toHaveLength(1);
     expect(rowsOf(detail)).toEqual([
+      [0, "http_call", 1, "started", "started"],
       [0, "http_call", 1, "succeeded", "ok"],
       [1, "json_transform", 1, "succeeded", "ok"],
       [2, "webhook_send", 1, "started", "started"],

@@ -1,11 +1,10 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../src/db/database.js";
-import { migrate } from "../src/db/migrate.js";
 import { openServerDatabase } from "../src/db/open-database.js";
-import { sqlstateOf } from "../src/db/sqlstate.js";
 import type { Run } from "../src/glossary.js";
 import { createAgent } from "../src/services/agents.js";
+import { aosDatabaseOn, fillConnectionSlots } from "./support/cluster-database.js";
 import { serverBackend } from "./support/databases.js";
 import { type PrivateCluster, privateClusterAvailable, startPrivateCluster } from "./support/private-cluster.js";
 import {
@@ -35,9 +34,6 @@ import {
  */
 const runnable = serverBackend() !== undefined && privateClusterAvailable();
 
-/** SQLSTATE too_many_connections: every slot the role may use is taken. */
-const TOO_MANY_CONNECTIONS = "53300";
-
 const slow = (stepId: string, ms: number) => ({ step_id: stepId, skill: "fail_trigger", params: { fail_times: 0, delay_ms: ms } });
 const post = (stepId: string, url: string) => ({ step_id: stepId, skill: "http_call", params: { url, method: "POST", body: { step: stepId } } });
 
@@ -50,24 +46,7 @@ describe.runIf(runnable)("a worker through database failures, on a private Postg
 
   beforeAll(async () => {
     cluster = await startPrivateCluster({ maxConnections: 20 });
-    const admin = new pg.Client({ connectionString: cluster.url("postgres") });
-    await admin.connect();
-    try {
-      await admin.query("create role aos login");
-      await admin.query("create database aos owner aos");
-      // What docs/tenancy.md asks an administrator to do when AOS's role may not create roles itself.
-      await admin.query("create role aos_tenant nologin");
-      await admin.query("grant aos_tenant to aos");
-    } finally {
-      await admin.end();
-    }
-    workerUrl = cluster.url("aos", "aos");
-    const owner = await openServerDatabase(workerUrl, 1);
-    try {
-      await migrate(owner);
-    } finally {
-      await owner.close();
-    }
+    workerUrl = await aosDatabaseOn(cluster);
     db = await openServerDatabase(withApplicationName(cluster.url("aos"), "aos-chaos-test"), 2);
   }, 120_000);
 
@@ -84,17 +63,7 @@ describe.runIf(runnable)("a worker through database failures, on a private Postg
    */
   async function starveRound(worker: WorkerProcess, fillers: pg.Client[]): Promise<boolean> {
     await db.pool.query("select pg_terminate_backend(pid) from pg_stat_activity where application_name = $1", [worker.id]);
-    for (;;) {
-      const client = new pg.Client({ connectionString: withApplicationName(workerUrl, "aos-chaos-filler") });
-      client.on("error", () => undefined);
-      try {
-        await client.connect();
-        fillers.push(client);
-      } catch (error) {
-        if (sqlstateOf(error) === TOO_MANY_CONNECTIONS) break;
-        throw error;
-      }
-    }
+    fillers.push(...(await fillConnectionSlots(withApplicationName(workerUrl, "aos-chaos-filler"))));
     return (await backendsOf(db, worker.id)) === 0;
   }
 

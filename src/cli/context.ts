@@ -25,7 +25,7 @@ export function loggerFor(flags: CommonFlags): Logger {
 
 /** Opens the configured database, applies pending migrations, runs `work`, and always closes it. */
 export async function withDatabase<T>(ctx: CliContext, work: (db: Database) => Promise<T>, options = { migrate: true }): Promise<T> {
-  const db = await openDatabase(ctx.config);
+  const db = await openDatabase(ctx.config, { onWait: (message) => ctx.output.err(message) });
   try {
     if (options.migrate) await migrate(db);
     return await work(db);

@@ -9,6 +9,7 @@ import { acquireLockFile } from "./lock-file.js";
 import { pglitePool } from "./pglite-pool.js";
 import { openThreadedEmbeddedDatabase } from "./pglite-thread.js";
 import { SQLSTATE, sqlstateOf } from "./sqlstate.js";
+import { transientDatabaseCondition, transientRetryDelayMs } from "./transient.js";
 
 /** The server's address for messages: host, port and database, never the user's password. */
 export function describeDatabaseUrl(url: string): string {
@@ -22,6 +23,14 @@ export function describeDatabaseUrl(url: string): string {
 }
 
 function unavailable(location: string, error: unknown): AppError {
+  const passing = transientDatabaseCondition(error);
+  if (passing !== undefined && sqlstateOf(error) !== undefined) {
+    // The server answered: the URL is right, the server is busy or restarting.
+    return new AppError("DATABASE_UNAVAILABLE", `PostgreSQL at ${location} refused the connection: ${passing}; try again shortly`, {
+      cause: error,
+      retryable: true,
+    });
+  }
   const state = sqlstateOf(error);
   const errno = (error as NodeJS.ErrnoException | null)?.code;
   const reason =
@@ -41,20 +50,41 @@ function unavailable(location: string, error: unknown): AppError {
   );
 }
 
-export async function openServerDatabase(url: string, poolMax: number): Promise<Database> {
+export interface ServerConnectOptions {
+  /** How long to keep trying while the server is there but cannot take the connection yet; 0 tries once. */
+  retryMs?: number;
+  /** Told before each wait, in words, so a person sees why start-up takes longer. */
+  onWait?: (message: string) => void;
+}
+
+/**
+ * Opens a pool on the server and checks it with one query. A server that answers but cannot take the connection
+ * now (too many connections, starting up, shutting down) is tried again with a jittered backoff for up to
+ * `retryMs`; anything else (refused credentials, no such database, no server at the address) fails at once.
+ */
+export async function openServerDatabase(url: string, poolMax: number, connect: ServerConnectOptions = {}): Promise<Database> {
   const location = describeDatabaseUrl(url);
   const pool = new pg.Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 10_000 });
   // An idle client whose server went away emits 'error' on the pool; pg-pool has already dropped it, and the
   // next checkout opens a fresh connection. Without a listener the process would crash.
   pool.on("error", () => undefined);
   listenForClientErrors(pool);
-  try {
-    await pool.query("select 1");
-  } catch (error) {
-    await pool.end().catch(() => undefined);
-    throw unavailable(location, error);
+  const deadline = Date.now() + (connect.retryMs ?? 0);
+  for (let failures = 1; ; failures += 1) {
+    try {
+      await pool.query("select 1");
+      return { kind: "server", pool, location, close: () => pool.end() };
+    } catch (error) {
+      const failure = unavailable(location, error);
+      const delayMs = transientRetryDelayMs(failures);
+      if (!failure.retryable || Date.now() + delayMs > deadline) {
+        await pool.end().catch(() => undefined);
+        throw failure;
+      }
+      connect.onWait?.(`${failure.message} (retrying in ${delayMs} ms)`);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
   }
-  return { kind: "server", pool, location, close: () => pool.end() };
 }
 
 /** Wraps an open PGlite instance as a Database; closing it closes PGlite and then runs `onClosed`. */
@@ -92,11 +122,15 @@ export interface OpenDatabaseOptions {
    * commands keep PGlite in-process. No effect with DATABASE_URL.
    */
   embeddedThread?: boolean;
+  /** Told while start-up waits for a busy or restarting server (DATABASE_URL only). */
+  onWait?: (message: string) => void;
 }
 
 /** The database the configuration names: the server of DATABASE_URL, or the embedded one in AOS_HOME. */
 export function openDatabase(config: Config, options: OpenDatabaseOptions = {}): Promise<Database> {
-  if (config.databaseUrl !== undefined) return openServerDatabase(config.databaseUrl, config.dbPoolMax);
+  if (config.databaseUrl !== undefined) {
+    return openServerDatabase(config.databaseUrl, config.dbPoolMax, { retryMs: config.databaseConnectRetryMs, ...(options.onWait ? { onWait: options.onWait } : {}) });
+  }
   const open = options.embeddedThread === true ? openThreadedEmbeddedDatabase : openEmbeddedDatabase;
   return open(join(config.home, "pgdata"), join(config.home, "aos.lock"));
 }

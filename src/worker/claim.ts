@@ -5,16 +5,23 @@ import { countLiveWorkers } from "../db/queries/workers.js";
 import { AppError } from "../errors.js";
 import type { RunEnding, RunStatus } from "../glossary.js";
 
+import { handBack } from "./database-faults.js";
 import { executeClaimedRun, type Parked, type Released, type RunnerDeps } from "./runner.js";
 
 /**
  * Claims the given run through the same claim statement a worker uses (status running, attempts + 1 counted
  * once, epoch + 1, lease) and executes it in this process. This is how `aos run` needs no second process.
  */
-export async function claimAndExecute(deps: RunnerDeps, runId: string, workerId: string): Promise<RunEnding | Parked | Released> {
+export async function claimAndExecute(deps: RunnerDeps, runId: string, workerId: string, signal?: AbortSignal): Promise<RunEnding | Parked | Released> {
   const run = await claimRunById(deps.db.pool, runId, workerId, deps.config.leaseMs);
   if (run === undefined) throw await whyNotClaimed(deps, runId);
-  return executeClaimedRun(deps, run);
+  try {
+    return await executeClaimedRun(deps, run, signal === undefined ? {} : { signal });
+  } catch (error) {
+    // Stopped in the middle of a step (a second Ctrl-C): nothing more is recorded, and the run goes back now.
+    if (signal?.aborted === true && (await handBack(deps, run))) return { status: "released" };
+    throw error;
+  }
 }
 
 /** Why a claim by id took nothing: the run is not claimable now, or its agent is not active (it stays queued). */
@@ -39,17 +46,19 @@ const SETTLED: readonly RunStatus[] = ["succeeded", "failed", "halted", "cancell
  * claim. A worker that dies while this waits is noticed once its registration goes stale, and the run is then
  * claimed here (or by the reaper's requeue, whichever comes first).
  */
-export async function executeOrAwait(deps: RunnerDeps, tenantId: string, runId: string, workerId: string, pollMs = 100): Promise<void> {
+export async function executeOrAwait(deps: RunnerDeps, tenantId: string, runId: string, workerId: string, signal?: AbortSignal, pollMs = 100): Promise<void> {
   for (;;) {
+    // Asked to stop while another worker executes it: stop waiting; that worker goes on.
+    if (deps.stopRequested?.() === true) return;
     const run = await findRun(deps.db.pool, tenantId, runId);
     if (run === undefined) throw new AppError("RUN_NOT_FOUND", `Run not found: ${runId}`);
     if (SETTLED.includes(run.status)) return;
     if (run.status !== "running" && (await countLiveWorkers(deps.db.pool, deps.config.leaseMs)) === 0) {
       try {
-        await claimAndExecute(deps, runId, workerId);
+        await claimAndExecute(deps, runId, workerId, signal);
         return;
       } catch (error) {
-        // A worker took it between our look and our claim; wait for it like for any other.
+        // A worker took it between our look and our claim, or its agent's slots are full: wait, as for any other.
         if (!(error instanceof AppError) || error.code !== "RUN_NOT_CLAIMABLE") throw error;
       }
     }

@@ -14,7 +14,8 @@ interface Held {
 
 /**
  * Keeps the leases of the runs a worker holds: every third of the lease it extends them all in one statement.
- * A run the statement no longer matches was taken from this worker (reaped, then claimed by another); so is one
+ * A run the statement reports `gone` was taken from this worker (reaped, or claimed by another; one this worker
+ * settled itself while the statement ran is `settled`, and not lost: issue 13, point 9); so is one
  * whose lease could not be renewed for a whole lease length (the database was unreachable). Either way its hold
  * is aborted, which stops its skill at once, and the runner records nothing more for it: in the second case nobody
  * may have claimed it yet, so the epoch fence alone would still let the abort through as the step's outcome.
@@ -49,15 +50,18 @@ export class LeaseKeeper {
     return this.held.size;
   }
 
-  private async renew(): Promise<void> {
+  /** One renewal round; the timer runs one every third of the lease. */
+  async renew(): Promise<void> {
     const runs = [...this.held.values()];
     try {
       await touchWorker(this.db.pool, this.workerId);
-      const kept = await extendLeases(this.db.pool, runs, this.leaseMs);
+      const states = await extendLeases(this.db.pool, runs, this.leaseMs);
       const now = Date.now();
       for (const run of runs) {
-        if (kept.has(run.id)) run.confirmedAt = now;
-        else if (this.held.get(run.id) === run) this.lose(run, "another worker holds it now");
+        const state = states.get(run.id);
+        if (state === "kept") run.confirmedAt = now;
+        // A run this worker has just ended, parked or handed back is released by its slot in a moment: not lost.
+        else if (state === "gone" && this.held.get(run.id) === run) this.lose(run, "another worker holds it now, or the reaper requeued it");
       }
     } catch (error) {
       this.log.warn("cannot renew leases", { error: toAppError(error).message });

@@ -4,10 +4,12 @@ import { findRun } from "../db/queries/runs.js";
 import { markWorkerStopped, registerWorker } from "../db/queries/workers.js";
 import { toAppError } from "../errors.js";
 import type { Run } from "../glossary.js";
+import { isTransientDatabaseError } from "../db/transient.js";
+import { executeThroughFaults, handBack } from "./database-faults.js";
 import { endWaitingRun } from "./end-waiting-run.js";
 import { LeaseKeeper } from "./lease-keeper.js";
 import { reapExpiredLeases } from "./reaper.js";
-import { executeClaimedRun, type RunnerDeps } from "./runner.js";
+import type { RunnerDeps } from "./runner.js";
 import { Wakeup } from "./wakeup.js";
 
 export interface WorkerOptions {
@@ -54,14 +56,21 @@ export async function runWorker(deps: RunnerDeps, options: WorkerOptions): Promi
   const execute = async (run: Run): Promise<void> => {
     const signal = leases.hold(run);
     try {
-      const end = await executeClaimedRun(runner, run, { signal });
+      const end = await executeThroughFaults(runner, run, signal);
       if (end.status === "released") summary.released += 1;
       else summary.finished += 1;
     } catch (error) {
       const failure = toAppError(error);
-      if (failure.code === "LEASE_LOST") {
+      if (failure.code === "LEASE_LOST" || isTransientDatabaseError(failure)) {
+        // Lost, or given up on through a database fault: nothing more is recorded. If nobody took the run meanwhile
+        // (the lease was given up while the database was away), it goes back to the queue now, not a lease later.
+        const handedBack = await handBack(runner, run);
         summary.lost += 1;
-        log.warn("dropped a run whose lease was lost; it records nothing more", { run_id: run.id, error: failure.message });
+        log.warn("dropped a run this worker could not go on with; it records nothing more", {
+          run_id: run.id,
+          error: failure.message,
+          handed_back: handedBack,
+        });
       } else {
         summary.retried += 1;
         await settleFailure(runner, run, failure.message);

@@ -294,7 +294,9 @@ async function attemptStep(
   const reserved = await reserve(deps.db, payer, decided.estimatedCostCents, decided.decision.policy_hash);
   if ("halt" in reserved) return { params, ...reserved };
   throwIfLost(state);
-  if (decided.sideEffects === "external_write") await recordIntent(deps, state, { skill, step, index, attempt, params, decision: decided.decision });
+  // Every call that leaves the process, reads included, is preceded by its intent: a call that may have happened is
+  // always in the trace, as `interrupted` if its worker died before recording it (at-least-once, docs/workers.md).
+  if (decided.sideEffects !== "none") await recordIntent(deps, state, { skill, step, index, attempt, params, decision: decided.decision });
   // The step timeout, or the run's hold ending (a lost lease, a stopping worker), whichever comes first.
   const timeout = AbortSignal.timeout(deps.config.stepTimeoutMs);
   const attemptResult = await executeAttempt(
@@ -330,8 +332,8 @@ function throwIfLost(state: RunState): void {
 }
 
 /**
- * Records the intent row of a skill with external side effects before it calls out, so that a worker dying
- * between the call and its record leaves a trace that says so (the resumed run records the attempt interrupted).
+ * Records the intent row of a call that leaves the process (a read or a write) before it calls out, so that a worker
+ * dying between the call and its record leaves a trace that says so (the resumed run records the attempt interrupted).
  */
 async function recordIntent(
   deps: RunnerDeps,

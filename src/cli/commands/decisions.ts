@@ -4,6 +4,7 @@ import { getRunDetail } from "../../services/runs.js";
 import { loadKeyRing } from "../../trace/key-store.js";
 import { executeOrAwait } from "../../worker/claim.js";
 import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../context.js";
+import { withInterrupt } from "../interrupt.js";
 import { EXIT, runExitCode } from "../exit-codes.js";
 import { printJson } from "../output.js";
 import { runJson } from "../../views/run.js";
@@ -28,8 +29,10 @@ export function approveCommand(ctx: CliContext): Command {
         const keys = loadKeyRing(ctx.config);
         const run = await approveRun(db, keys, flags.tenantId, runId, flags.by);
         if (flags.wait) {
-          const deps = { db, config: ctx.config, log: loggerFor(flags), keys };
-          await executeOrAwait(deps, run.tenantId, run.id, `cli-${process.pid}`);
+          await withInterrupt(ctx, run.id, (interrupt) => {
+            const deps = { db, config: ctx.config, log: loggerFor(flags), keys, stopRequested: interrupt.stopRequested };
+            return executeOrAwait(deps, run.tenantId, run.id, `cli-${process.pid}`, interrupt.signal);
+          });
         }
         const detail = await getRunDetail(db, ctx.config, run.tenantId, run.id);
         if (flags.json) printJson(ctx.output, runJson(detail));

@@ -1,10 +1,11 @@
 import { Command, Option } from "commander";
 import { AppError } from "../../errors.js";
-import type { ActorType, Run } from "../../glossary.js";
+import { type ActorType, isTerminal, type Run, type TraceStep } from "../../glossary.js";
 import { createRun, DEFAULT_ORIGIN_SYSTEM_ID, getRunDetail, type RunDetail } from "../../services/runs.js";
 import { loadKeyRing } from "../../trace/key-store.js";
 import { executeOrAwait } from "../../worker/claim.js";
 import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../context.js";
+import { withInterrupt } from "../interrupt.js";
 import { EXIT, runExitCode } from "../exit-codes.js";
 import { printJson } from "../output.js";
 import { readPlanFile } from "../read-json-file.js";
@@ -54,26 +55,33 @@ export function runCommand(ctx: CliContext): Command {
           if (!(error instanceof AppError) || error.code !== "PLAN_INVALID") throw error;
           return reportPlanFailure(ctx, flags, error, (runId) => getRunDetail(db, ctx.config, flags.tenantId, runId));
         }
+        let interrupted = false;
         if (flags.wait) {
           const live = ctx.output.isTty && flags.json !== true;
           if (live) ctx.output.out(`Run ${run.id} queued; executing ${run.plan?.steps.length ?? 0} step(s)`);
-          await executeOrAwait(
-            {
+          interrupted = await withInterrupt(ctx, run.id, async (interrupt) => {
+            const deps = {
               db,
               config: ctx.config,
               log: loggerFor(flags),
               keys,
-              ...(live ? { onStep: (step) => ctx.output.out(stepLine(ctx.output, step)) } : {}),
-            },
-            run.tenantId,
-            run.id,
-            `cli-${process.pid}`,
-          );
+              stopRequested: interrupt.stopRequested,
+              ...(live ? { onStep: (step: TraceStep) => ctx.output.out(stepLine(ctx.output, step)) } : {}),
+            };
+            await executeOrAwait(deps, run.tenantId, run.id, `cli-${process.pid}`, interrupt.signal);
+            return interrupt.interrupted();
+          });
         }
         const detail = await getRunDetail(db, ctx.config, run.tenantId, run.id);
         if (flags.json) printJson(ctx.output, runJson(detail));
         else printRunSummary(ctx.output, detail, { steps: !(flags.wait && ctx.output.isTty) });
-        if (flags.wait) ctx.exitCode = runExitCode(detail.run.status);
+        if (interrupted && !isTerminal(detail.run.status)) {
+          ctx.output.err(
+            `run ${run.id} is ${detail.run.status}: ${detail.run.status === "queued" ? "handed back to the queue; " : ""}` +
+              `an \`aos worker\` resumes it where it stopped, \`aos cancel ${run.id} --tenant-id ${run.tenantId}\` ends it`,
+          );
+          ctx.exitCode = EXIT.interrupted;
+        } else if (flags.wait) ctx.exitCode = runExitCode(detail.run.status);
         else ctx.exitCode = detail.run.status === "queued" ? EXIT.ok : EXIT.failure;
       });
     });

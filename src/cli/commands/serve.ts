@@ -39,7 +39,7 @@ export function serveCommand(ctx: CliContext): Command {
       // Loaded here, not at the top: every other verb would otherwise pay for Fastify and the API at start-up.
       const [{ ApiMetrics }, { buildApi }] = await Promise.all([import("../../api/metrics.js"), import("../../api/server.js")]);
       const log = createLogger(flags.quiet !== true, { component: "serve" });
-      const db = await openDatabase(ctx.config, { embeddedThread: true });
+      const db = await openDatabase(ctx.config, { embeddedThread: true, onWait: (message) => ctx.output.err(message) });
       const stop = new AbortController();
       try {
         await migrate(db);

@@ -7,18 +7,44 @@ export interface HeldRun {
   epoch: number;
 }
 
-/** Extends the leases of the runs a worker holds; returns the ids it still holds (the others were taken from it). */
-export async function extendLeases(db: Queryable, held: readonly HeldRun[], leaseMs: number): Promise<Set<string>> {
-  if (held.length === 0) return new Set();
-  const { rows } = await db.query<{ id: string }>(
-    `update runs
-set lease_expires_at = now() + make_interval(secs => $3::int / 1000.0)
-from unnest($1::text[], $2::int[]) as held (id, epoch)
-where runs.id = held.id and runs.epoch = held.epoch and runs.status = 'running'
-returning runs.id`,
+/**
+ * What became of a held run when its lease was renewed: `kept` (extended), `gone` (someone else holds it at a
+ * later epoch, or the reaper requeued it), or `settled` (its holder moved it on itself at this epoch, or is doing
+ * so at this moment: ended, parked or handed back; nothing is lost).
+ */
+export type LeaseState = "kept" | "gone" | "settled";
+
+/**
+ * Extends the leases of the runs a worker holds, in one statement, and says of each what became of it. A run not
+ * extended is read as the statement found it: at the holder's epoch and no longer running, its holder settled it;
+ * at the holder's epoch and still running, its holder's own write raced this one (the update waited for it and
+ * then no longer matched), which is settling too; anything else, the run was taken.
+ */
+export async function extendLeases(db: Queryable, held: readonly HeldRun[], leaseMs: number): Promise<Map<string, LeaseState>> {
+  if (held.length === 0) return new Map();
+  const { rows } = await db.query<{ id: string; state: LeaseState }>(
+    `with held (id, epoch) as (
+  select * from unnest($1::text[], $2::int[])
+),
+extended as (
+  update runs
+  set lease_expires_at = now() + make_interval(secs => $3::int / 1000.0)
+  from held
+  where runs.id = held.id and runs.epoch = held.epoch and runs.status = 'running'
+  returning runs.id
+)
+select held.id,
+  case
+    when e.id is not null then 'kept'
+    when r.epoch = held.epoch and r.status <> 'retry' then 'settled'
+    else 'gone'
+  end as state
+from held
+left join extended e on e.id = held.id
+left join runs r on r.id = held.id`,
     [held.map((run) => run.id), held.map((run) => run.epoch), leaseMs],
   );
-  return new Set(rows.map((row) => row.id));
+  return new Map(rows.map((row) => [row.id, row.state]));
 }
 
 /**

@@ -1,0 +1,62 @@
+import { spawn } from "node:child_process";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { aosDatabaseOn, fillConnectionSlots } from "./support/cluster-database.js";
+import { serverBackend } from "./support/databases.js";
+import { type PrivateCluster, privateClusterAvailable, startPrivateCluster } from "./support/private-cluster.js";
+import { sharedHome, waitFor } from "./support/worker-process.js";
+
+const BIN = new URL("../bin/aos.js", import.meta.url).pathname;
+
+/**
+ * `aos worker` started while the server has no free connection slot: it must say so (not "check DATABASE_URL"),
+ * keep trying, and start once a slot frees up. On a private cluster, whose slots the test can fill.
+ */
+describe.runIf(serverBackend() !== undefined && privateClusterAvailable())("a worker started while the server is full", () => {
+  let cluster: PrivateCluster;
+  let url: string;
+  const fillers: pg.Client[] = [];
+
+  beforeAll(async () => {
+    cluster = await startPrivateCluster({ maxConnections: 8 });
+    url = await aosDatabaseOn(cluster);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(fillers.map((client) => client.end().catch(() => undefined)));
+    await cluster?.destroy();
+  });
+
+  it("names the condition, retries, and starts when a slot frees up; a wrong database still fails at once", { timeout: 90_000 }, async () => {
+    // Every slot the role may use taken (the superuser's reserved ones stay free).
+    fillers.push(...(await fillConnectionSlots(url)));
+    const { home } = sharedHome();
+    const child = spawn(process.execPath, [BIN, "worker", "--concurrency", "1"], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", AOS_HOME: home, DATABASE_URL: url, AOS_DB_CONNECT_RETRY_MS: "60000" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    try {
+      await waitFor("the worker says the server is full", async () => stderr.includes("too many connections"));
+      expect(stderr).toMatch(/refused the connection: the server has no free connection slot \(too many connections\) \(SQLSTATE 53300\); try again shortly \(retrying in \d+ ms\)/);
+      expect(stderr).not.toContain("check DATABASE_URL");
+      expect(child.exitCode).toBeNull();
+      await Promise.all(fillers.splice(0).map((client) => client.end()));
+      await waitFor("the worker starts", async () => stderr.includes('"msg":"worker started"'));
+    } finally {
+      child.kill("SIGTERM");
+    }
+    expect(await exited, stderr).toBe(0);
+
+    const wrong = spawn(process.execPath, [BIN, "list-runs", "--tenant-id", "t"], {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", AOS_HOME: home, DATABASE_URL: cluster.url("no_such_database", "aos") },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let wrongErr = "";
+    wrong.stderr.on("data", (chunk: Buffer) => (wrongErr += chunk.toString()));
+    expect(await new Promise((resolve) => wrong.on("close", resolve))).toBe(1);
+    expect(wrongErr).toContain("the database does not exist): check DATABASE_URL");
+  });
+});
