@@ -94,6 +94,13 @@ describe.each(testBackends())("the SDK against the API on $name", (backend) => {
     expect((await client.query("allowed_skills")).answer).toMatchObject({ allowed: expect.arrayContaining(["http_call"]) });
     expect((await client.describeSkill("kv_store")).name).toBe("kv_store");
     expect((await client.getCapabilities()).skills.length).toBeGreaterThan(10);
+    expect(await client.readyz()).toEqual({ status: "ready", database: db.kind });
+    expect(await client.metrics()).toContain("aos_queue_depth");
+    const agent = await client.createAgent({ name: "asked by a person" });
+    const asked = await client.postGoal(agent.agent_id, "Say hello", { origin_system_id: "crm", actor_type: "HUMAN", actor_id: "alice" });
+    expect((await client.getRun(asked.run_id)).origin_system_id).toBe("crm");
+    const noActor = await client.postGoal(agent.agent_id, "Say hello", { actor_type: "HUMAN" }).catch((thrown: unknown) => thrown);
+    expect(noActor).toMatchObject({ status: 400, code: "VALIDATION_ERROR", message: expect.stringContaining("body.actor_id") });
     const error = await client.getRun("00000000-0000-0000-0000-000000000000").catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(AosError);
     expect(error).toMatchObject({ status: 404, code: "RUN_NOT_FOUND", category: "VALIDATION", retryable: false });

@@ -8,8 +8,11 @@ import { acceptedRun, cancelOutcome, run as runResponse, runSummary, step } from
 import { createRunBody, decisionBody, idempotencyKeyHeader, listQuery, runParams } from "../schemas.js";
 import { idempotencyOf, RUN_CREATION_ERRORS } from "./idempotency.js";
 
-/** What deciding a run can raise: the run, who decides, a run not waiting for the decision, a race lost. */
-const DECISION_ERRORS = ["RUN_NOT_FOUND", "USAGE", "RUN_NOT_CLAIMABLE", "CONFLICT", "TRACE_TAMPERED"] as const;
+/** What cancelling a run can raise: the run, a run past cancelling, a race lost, a trace that fails its check. */
+const CANCEL_ERRORS = ["RUN_NOT_FOUND", "RUN_NOT_CLAIMABLE", "CONFLICT", "TRACE_TAMPERED"] as const;
+
+/** What deciding a parked run can raise: the same, and a `by` the services refuse. */
+const DECISION_ERRORS = [...CANCEL_ERRORS, "USAGE"] as const;
 
 export const runRoutes: Routes = [
   route({
@@ -88,7 +91,7 @@ export const runRoutes: Routes = [
     params: runParams,
     successStatus: 200,
     response: cancelOutcome,
-    errors: DECISION_ERRORS,
+    errors: CANCEL_ERRORS,
     async handler({ params, tenant, deps }) {
       return { run_id: params.run_id, outcome: await cancelRun(tenant.db, deps.keys, tenant.tenantId, params.run_id) };
     },
