@@ -308,6 +308,30 @@ export const FAILURE_CATALOG = {
     httpStatus: 404,
     suggestion: "List the tenant's API keys with `aos api-keys list --tenant-id T`.",
   },
+  STEP_NOT_FOUND: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 404,
+    suggestion: "A run's leaves are seq 0 to its step count (the last is its run-end); `aos get-run` lists its steps.",
+  },
+  URI_TOO_LONG: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 414,
+    suggestion: "An id is at most 200 characters; check the URL.",
+  },
+  REQUEST_TIMEOUT: {
+    category: "TRANSIENT",
+    retryable: true,
+    httpStatus: 408,
+    suggestion: "Send the request's headers within a minute.",
+  },
+  HEADERS_TOO_LARGE: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 431,
+    suggestion: "Send smaller headers (the server reads at most 16 KiB of them).",
+  },
   IDEMPOTENCY_KEY_MISMATCH: {
     category: "VALIDATION",
     retryable: false,

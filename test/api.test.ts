@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ApiMetrics } from "../src/api/metrics.js";
 import { API_ROUTES, buildApi } from "../src/api/server.js";
 import { silentLogger } from "../src/logger.js";
@@ -6,12 +6,13 @@ import { createApiKey, revokeApiKey } from "../src/services/api-keys.js";
 import { loadKeyRing } from "../src/trace/key-store.js";
 import { claimAndExecute } from "../src/worker/claim.js";
 import { verifyProofBundle } from "../src/client/index.js";
+import { type Contract, contractCheckedApi } from "./support/contract.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, testConfig } from "./support/harness.js";
 import { asSuperuser } from "./support/tamper.js";
 
 // The HTTP API in process (Fastify inject): authentication, the error envelope, every route's tenant isolation,
-// idempotency, and a run through the API to a proof verified offline.
+// idempotency, and a run through the API to a proof verified offline. Every response is held to the served spec.
 
 const config = testConfig();
 const transformPlan = { steps: [{ step_id: "pick", skill: "json_transform", params: { payload: { a: { b: 7 } }, mapping: { b: "a.b" } } }] };
@@ -19,6 +20,7 @@ const transformPlan = { steps: [{ step_id: "pick", skill: "json_transform", para
 describe.each(testBackends())("the HTTP API on $name", (backend) => {
   let db: TestDatabase;
   let app: ReturnType<typeof buildApi>;
+  let contract: Contract;
   let keyA: string;
   let keyB: string;
   const tenantA = `api-a-${backend.name}`;
@@ -37,10 +39,15 @@ describe.each(testBackends())("the HTTP API on $name", (backend) => {
     db = await backend.open();
     keyA = (await createApiKey(db, { tenantId: tenantA, name: "a" })).key;
     keyB = (await createApiKey(db, { tenantId: tenantB, name: "b" })).key;
-    app = buildApi({ db, config, log: silentLogger, keys: loadKeyRing(config), metrics: new ApiMetrics(db) });
-    await app.ready();
+    ({ app, contract } = await contractCheckedApi({ db, config, log: silentLogger, keys: loadKeyRing(config), metrics: new ApiMetrics(db) }));
+  });
+  afterEach(() => {
+    const broken = contract.violations.splice(0);
+    expect(broken).toEqual([]);
   });
   afterAll(async () => {
+    // Every test's responses were held to the spec; make sure they were many.
+    expect(contract.checked).toBeGreaterThan(50);
     await app?.close();
     await db?.close();
   });
@@ -207,7 +214,7 @@ describe.each(testBackends())("the HTTP API on $name", (backend) => {
   });
 
   it("limits requests per tenant with 429 and Retry-After, leaving other tenants alone", async () => {
-    const limited = buildApi({ db, config: testConfig({ AOS_API_RATE_PER_MINUTE: "3" }), log: silentLogger, keys: loadKeyRing(config), metrics: new ApiMetrics(db) });
+    const { app: limited, contract: limits } = await contractCheckedApi({ db, config: testConfig({ AOS_API_RATE_PER_MINUTE: "3" }), log: silentLogger, keys: loadKeyRing(config), metrics: new ApiMetrics(db) });
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await limited.inject({ method: "GET", url: "/api/v1/agents", headers: { authorization: `Bearer ${keyA}` } })).statusCode);
     expect(statuses).toEqual([200, 200, 200, 429, 429]);
@@ -216,5 +223,6 @@ describe.each(testBackends())("the HTTP API on $name", (backend) => {
     expect(refused.json().error).toMatchObject({ code: "TENANT_RATE_LIMITED", retryable: true });
     expect((await limited.inject({ method: "GET", url: "/api/v1/agents", headers: { authorization: `Bearer ${keyB}` } })).statusCode).toBe(200);
     await limited.close();
+    expect(limits.violations).toEqual([]);
   });
 });

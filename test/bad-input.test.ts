@@ -1,24 +1,68 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ApiMetrics } from "../src/api/metrics.js";
 import { API_ROUTES, buildApi } from "../src/api/server.js";
 import { silentLogger } from "../src/logger.js";
 import { createApiKey } from "../src/services/api-keys.js";
 import { loadKeyRing } from "../src/trace/key-store.js";
 import { runCli } from "./support/cli.js";
+import { type Contract, contractCheckedApi } from "./support/contract.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { testConfig } from "./support/harness.js";
 
 /**
  * Text nothing can store or walk — a NUL, an unpaired surrogate, JSON nested 10,000 deep — sent to every route the
  * API declares (enumerated from its route table, so a new route is covered) and to every CLI verb that reads a JSON
- * file: a 400 in the envelope (exit 2), naming where, never a 500, and no row written.
+ * file: a 400 in the envelope (exit 2), naming where, never a 500, and no row written. Then ids of every length
+ * around the spec's limit, malformed percent-encodings and headers past Node's limit, to every operation the served
+ * spec lists: a 4xx in the envelope that the spec declares, and no row written.
  */
 const config = testConfig();
 const NUL = "a\u0000b";
 const deep = (depth: number): string => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+
+interface SpecOperation {
+  method: "GET" | "POST";
+  path: string;
+  parameters?: { name: string; in: string; schema: { type?: string; maxLength?: number } }[];
+  requestBody?: { content: { "application/json": { schema: { $ref?: string; required?: string[] } } } };
+}
+
+/** Every operation of the served spec, with a body holding its schema's required fields (all strings here). */
+function operationsOf(spec: { paths: Record<string, Record<string, SpecOperation>>; components: { schemas: Record<string, { required?: string[] }> } }) {
+  return Object.entries(spec.paths).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, operation]) => {
+      const schema = operation.requestBody?.content["application/json"].schema;
+      const named = schema?.$ref === undefined ? schema : spec.components.schemas[schema.$ref.replace("#/components/schemas/", "")];
+      const body = schema === undefined ? undefined : JSON.stringify(Object.fromEntries((named?.required ?? []).map((field) => [field, "x"])));
+      return { ...operation, method: method.toUpperCase() as "GET" | "POST", path, body };
+    }),
+  );
+}
+
+function decodedOrUndefined(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A request over a real socket: only Node's HTTP parser refuses headers past its limit; inject never parses. */
+function sendRaw(url: string, method: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(url, { method, headers }, (response) => {
+      let body = "";
+      response.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+      response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body }));
+    });
+    outgoing.on("error", reject);
+    outgoing.end();
+  });
+}
 
 /** The three bodies, as raw JSON text (a lone surrogate cannot survive JSON.stringify as one). */
 const BODIES: [string, string, RegExp][] = [
@@ -30,14 +74,18 @@ const BODIES: [string, string, RegExp][] = [
 describe.each(testBackends())("bad input on every route and verb, on $name", (backend) => {
   let db: TestDatabase;
   let app: ReturnType<typeof buildApi>;
+  let contract: Contract;
   let key: string;
   const tenantId = `bad-input-${backend.name}`;
 
   beforeAll(async () => {
     db = await backend.open();
     key = (await createApiKey(db, { tenantId, name: "fuzz" })).key;
-    app = buildApi({ db, config, log: silentLogger, keys: loadKeyRing(config), metrics: new ApiMetrics(db) });
-    await app.ready();
+    ({ app, contract } = await contractCheckedApi({ db, config, log: silentLogger, keys: loadKeyRing(config), metrics: new ApiMetrics(db) }));
+  });
+  afterEach(() => {
+    const broken = contract.violations.splice(0);
+    expect(broken).toEqual([]);
   });
   afterAll(async () => {
     await app?.close();
@@ -82,6 +130,52 @@ describe.each(testBackends())("bad input on every route and verb, on $name", (ba
       expect([route.url, response.statusCode]).toEqual([route.url, 400]);
       expect([route.url, response.json().error.code, response.json().error.message]).toEqual([route.url, "VALIDATION_ERROR", expect.stringMatching(reason)]);
       expect(response.body).not.toMatch(/at .*\.(ts|js):\d+/);
+    }
+    expect(await counts()).toEqual(before);
+  });
+
+  it("ids of 101, 200, 201 and 10,000 characters and malformed percent-encodings in every path parameter of the spec: a declared 4xx in the envelope", async () => {
+    const before = await counts();
+    const spec = (await app.inject({ method: "GET", url: "/docs/openapi.json" })).json();
+    const placeholders: Record<string, string> = { run_id: "00000000-0000-0000-0000-000000000000", agent_id: "no-such-agent", seq: "0", skill_id: "no_such_skill" };
+    const withParams = operationsOf(spec).filter((operation) => operation.path.includes("{"));
+    expect(withParams.length).toBeGreaterThan(12);
+    for (const operation of withParams) {
+      for (const parameter of (operation.parameters ?? []).filter((candidate) => candidate.in === "path")) {
+        // 200 satellites percent-encoded are 2,400 characters: the longest id the spec allows, as sent.
+        for (const value of ["a".repeat(101), "a".repeat(200), "a".repeat(201), "a".repeat(10_000), encodeURIComponent("🛰".repeat(200)), "x%zzy", "x%E0%A4%A"]) {
+          const url = operation.path.replace(/\{(\w+)\}/g, (_match, name: string) => (name === parameter.name ? value : (placeholders[name] as string)));
+          const response =
+            operation.body === undefined
+              ? await app.inject({ method: operation.method, url, headers: { authorization: `Bearer ${key}` } })
+              : await send(operation.method, url, operation.body);
+          const what = [operation.method, operation.path, parameter.name, value.length];
+          expect([...what, response.statusCode >= 400 && response.statusCode < 500]).toEqual([...what, true]);
+          expect(response.json().error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+          // What the spec allows is served: a string id within its maxLength is looked up (404), never refused.
+          const decoded = decodedOrUndefined(value);
+          const allowed = parameter.schema.type === "string" && decoded !== undefined && [...decoded].length <= (parameter.schema.maxLength ?? 0);
+          if (allowed) expect([...what, response.statusCode]).toEqual([...what, 404]);
+          if (value.length === 10_000) expect([...what, response.json().error.code]).toEqual([...what, "URI_TOO_LONG"]);
+          if (decoded === undefined) expect([...what, response.json().error.code]).toEqual([...what, "VALIDATION_ERROR"]);
+        }
+      }
+    }
+    expect(await counts()).toEqual(before);
+  });
+
+  it("headers past Node's limit, to every operation of the spec over a real socket: 431 in the envelope the spec declares", async () => {
+    const before = await counts();
+    const spec = (await app.inject({ method: "GET", url: "/docs/openapi.json" })).json();
+    const address = await app.listen({ port: 0, host: "127.0.0.1" });
+    const operations = operationsOf(spec);
+    expect(operations.length).toBe(API_ROUTES.length);
+    for (const operation of operations) {
+      const url = `${address}${operation.path.replace(/\{(\w+)\}/g, "x")}`;
+      const response = await sendRaw(url, operation.method, { authorization: `Bearer ${key}`, "x-filler": "a".repeat(20_000) });
+      expect([operation.method, operation.path, response.status]).toEqual([operation.method, operation.path, 431]);
+      expect(JSON.parse(response.body).error).toMatchObject({ code: "HEADERS_TOO_LARGE", retryable: false });
+      contract.check({ method: operation.method, url: new URL(url).pathname, status: response.status, headers: response.headers, body: response.body });
     }
     expect(await counts()).toEqual(before);
   });

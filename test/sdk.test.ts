@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ApiMetrics } from "../src/api/metrics.js";
 import { buildApi } from "../src/api/server.js";
 import { AosClient, AosError, type RunEvent, verifyProofBundle } from "../src/client/index.js";
@@ -7,11 +7,13 @@ import { createApiKey } from "../src/services/api-keys.js";
 import { setPolicy } from "../src/services/policies.js";
 import { loadKeyRing } from "../src/trace/key-store.js";
 import { runWorker } from "../src/worker/loop.js";
+import { type Contract, contractCheckedApi } from "./support/contract.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, testConfig } from "./support/harness.js";
 import { type LoopbackServer, sendJson, startLoopbackServer } from "./support/http-server.js";
 
-// The SDK against the API over a real socket, with a worker executing the runs: the walk a user takes.
+// The SDK against the API over a real socket, with a worker executing the runs: the walk a user takes. Every
+// response is held to the served spec.
 
 // Loopback opened in the egress floor by the operator: the agent's http_call reaches this test's own server.
 const config = testConfig({ AOS_WORKER_POLL_MS: "20", AOS_API_EVENTS_POLL_MS: "20", AOS_EGRESS_ALLOW: "127.0.0.1" });
@@ -20,6 +22,7 @@ const tenantOf = (backend: string) => `sdk-${backend}`;
 describe.each(testBackends())("the SDK against the API on $name", (backend) => {
   let db: TestDatabase;
   let app: ReturnType<typeof buildApi>;
+  let contract: Contract;
   let upstream: LoopbackServer;
   let client: AosClient;
   const stop = new AbortController();
@@ -29,10 +32,14 @@ describe.each(testBackends())("the SDK against the API on $name", (backend) => {
     db = await backend.open();
     upstream = await startLoopbackServer((_req, res) => sendJson(res, 200, { order: "A-17", total_cents: 4200 }));
     const { key } = await createApiKey(db, { tenantId: tenantOf(backend.name), name: "sdk" });
-    app = buildApi({ db, config, log: silentLogger, keys: loadKeyRing(config), metrics: new ApiMetrics(db) });
+    ({ app, contract } = await contractCheckedApi({ db, config, log: silentLogger, keys: loadKeyRing(config), metrics: new ApiMetrics(db) }));
     const address = await app.listen({ port: 0, host: "127.0.0.1" });
     client = new AosClient({ baseUrl: address, apiKey: key });
     worker = runWorker(runnerDeps(db, config), { id: `sdk-worker-${backend.name}`, concurrency: 2, signal: stop.signal });
+  });
+  afterEach(() => {
+    const broken = contract.violations.splice(0);
+    expect(broken).toEqual([]);
   });
   afterAll(async () => {
     stop.abort();
@@ -87,6 +94,13 @@ describe.each(testBackends())("the SDK against the API on $name", (backend) => {
     expect((await client.query("allowed_skills")).answer).toMatchObject({ allowed: expect.arrayContaining(["http_call"]) });
     expect((await client.describeSkill("kv_store")).name).toBe("kv_store");
     expect((await client.getCapabilities()).skills.length).toBeGreaterThan(10);
+    expect(await client.readyz()).toEqual({ status: "ready", database: db.kind });
+    expect(await client.metrics()).toContain("aos_queue_depth");
+    const agent = await client.createAgent({ name: "asked by a person" });
+    const asked = await client.postGoal(agent.agent_id, "Say hello", { origin_system_id: "crm", actor_type: "HUMAN", actor_id: "alice" });
+    expect((await client.getRun(asked.run_id)).origin_system_id).toBe("crm");
+    const noActor = await client.postGoal(agent.agent_id, "Say hello", { actor_type: "HUMAN" }).catch((thrown: unknown) => thrown);
+    expect(noActor).toMatchObject({ status: 400, code: "VALIDATION_ERROR", message: expect.stringContaining("body.actor_id") });
     const error = await client.getRun("00000000-0000-0000-0000-000000000000").catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(AosError);
     expect(error).toMatchObject({ status: 404, code: "RUN_NOT_FOUND", category: "VALIDATION", retryable: false });

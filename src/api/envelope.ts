@@ -68,7 +68,7 @@ function internal(requestId: string): AppError {
 }
 
 /** A 400 for a request that does not match a route's schema, listing every issue with where it is. */
-export function validationError(where: "body" | "query" | "path", issues: readonly z.core.$ZodIssue[]): AppError {
+export function validationError(where: "body" | "query" | "path" | "header", issues: readonly z.core.$ZodIssue[]): AppError {
   const listed: PlanIssue[] = issues.map((issue) => ({
     code: issue.code,
     path: [where, formatPath(issue.path)].filter((part) => part !== "").join("."),

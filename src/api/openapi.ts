@@ -1,60 +1,77 @@
 import { z } from "zod";
 import { errorEnvelopeSchema } from "./envelope.js";
+import { errorResponsesOf } from "./openapi-responses.js";
 import type { Routes, RouteSpec } from "./route.js";
 
-/** JSON Schema 2020-12, which OpenAPI 3.1 uses as is: a request schema as callers write it (defaults optional). */
-function schemaOf(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Record<string, unknown>;
-  return rest;
-}
+type JsonSchema = Record<string, unknown>;
 
-/** Path and query parameters from an object schema's properties. */
-function parametersOf(schema: z.ZodType | undefined, where: "path" | "query"): Record<string, unknown>[] {
-  if (schema === undefined) return [];
-  const json = schemaOf(schema, "input") as { properties?: Record<string, Record<string, unknown>>; required?: string[] };
-  return Object.entries(json.properties ?? {}).map(([name, property]) => ({
-    name,
-    in: where,
-    required: where === "path" || (json.required ?? []).includes(name),
-    schema: property,
-    ...(typeof property.description === "string" ? { description: property.description } : {}),
-  }));
-}
+/**
+ * Collects the named schemas (zod `.meta({ id })`) of every operation as components: zod puts them in each schema's
+ * `$defs`; they move to `#/components/schemas`, where one id must always mean one schema.
+ */
+class Components {
+  readonly schemas: Record<string, JsonSchema> = {};
 
-const ERROR_RESPONSE = { description: "The error envelope", content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
-
-function operationOf(spec: RouteSpec): Record<string, unknown> {
-  const parameters = [...parametersOf(spec.params, "path"), ...parametersOf(spec.query, "query")];
-  if (spec.idempotencyKey === true) {
-    parameters.push({
-      name: "Idempotency-Key",
-      in: "header",
-      required: false,
-      description: "The same key within 24 hours returns the same run instead of creating another",
-      schema: { type: "string", minLength: 1, maxLength: 255 },
-    });
+  /** JSON Schema 2020-12, which OpenAPI 3.1 uses as is: a request as callers write it, a response as sent. */
+  schemaOf(schema: z.ZodType, io: "input" | "output"): JsonSchema {
+    const converted = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as JsonSchema;
+    const { $schema: _ignored, $defs, ...rest } = JSON.parse(JSON.stringify(converted).replaceAll('"#/$defs/', '"#/components/schemas/')) as JsonSchema;
+    for (const [id, definition] of Object.entries(($defs ?? {}) as Record<string, JsonSchema>)) {
+      const known = this.schemas[id];
+      if (known !== undefined && JSON.stringify(known) !== JSON.stringify(definition)) throw new Error(`two schemas are named ${id}`);
+      this.schemas[id] = definition;
+    }
+    return rest;
   }
-  const success =
-    spec.produces !== undefined
-      ? { description: spec.summary, content: { [spec.produces]: { schema: { type: "string" } } } }
-      : { description: spec.summary, content: { "application/json": { schema: spec.response === undefined ? {} : schemaOf(spec.response, "output") } } };
+
+  /** Path, query or header parameters from an object schema's properties. */
+  parametersOf(schema: z.ZodType | undefined, where: "path" | "query"): JsonSchema[] {
+    if (schema === undefined) return [];
+    const json = this.schemaOf(schema, "input") as { properties?: Record<string, JsonSchema>; required?: string[] };
+    return Object.entries(json.properties ?? {}).map(([name, property]) => parameter(name, where, where === "path" || (json.required ?? []).includes(name), property));
+  }
+}
+
+function parameter(name: string, where: "path" | "query" | "header", required: boolean, schema: JsonSchema): JsonSchema {
+  const { description, ...rest } = schema;
+  return { name, in: where, required, ...(typeof description === "string" ? { description } : {}), schema: rest };
+}
+
+function operationOf(spec: RouteSpec, components: Components): JsonSchema {
+  const parameters = [
+    ...components.parametersOf(spec.params, "path"),
+    ...components.parametersOf(spec.query, "query"),
+    ...Object.entries(spec.headers ?? {}).map(([name, schema]) => parameter(name, "header", false, components.schemaOf(schema, "input"))),
+  ];
+  if (spec.produces === undefined && spec.response === undefined) throw new Error(`${spec.method} ${spec.url} declares no response schema`);
+  const body = spec.produces !== undefined ? { [spec.produces]: { schema: { type: "string" } } } : { "application/json": { schema: components.schemaOf(spec.response as z.ZodType, "output") } };
   return {
     summary: spec.summary,
     tags: [spec.tag],
     operationId: `${spec.method.toLowerCase()}${spec.url.replace(/\/api\/v1/, "").replace(/[/:{}_-]+(\w)/g, (_match, letter: string) => letter.toUpperCase())}`,
     ...(parameters.length > 0 ? { parameters } : {}),
-    ...(spec.body === undefined ? {} : { requestBody: { required: true, content: { "application/json": { schema: schemaOf(spec.body, "input") } } } }),
+    ...(spec.body === undefined ? {} : { requestBody: { required: true, content: { "application/json": { schema: components.schemaOf(spec.body, "input") } } } }),
     ...(spec.auth ? { security: [{ bearer: [] }, { aosKey: [] }] } : { security: [] }),
-    responses: { [String(spec.successStatus)]: success, default: ERROR_RESPONSE },
+    responses: { [String(spec.successStatus)]: { description: spec.summary, content: body }, ...errorResponsesOf(spec) },
   };
 }
 
+const TAGS = [
+  { name: "system", description: "Health, readiness and metrics; no key needed" },
+  { name: "agents", description: "The tenant's agents: budgets, concurrency, the hosts their steps may reach" },
+  { name: "runs", description: "Runs: create, list, follow, cancel, approve or reject" },
+  { name: "proofs", description: "Signed, offline-verifiable proofs of a run's trace (docs/proofs.md)" },
+  { name: "records", description: "What a finished run leaves: integrity evidence and incidents" },
+  { name: "runtime", description: "Questions an agent asks before and while it runs (docs/runtime.md)" },
+];
+
 /** The OpenAPI 3.1 document, generated from the route table. */
 export function openApiDocument(routes: Routes, version: string): Record<string, unknown> {
+  const components = new Components();
   const paths: Record<string, Record<string, unknown>> = {};
   for (const spec of routes) {
     const path = spec.url.replace(/:(\w+)/g, "{$1}");
-    paths[path] = { ...paths[path], [spec.method.toLowerCase()]: operationOf(spec) };
+    paths[path] = { ...paths[path], [spec.method.toLowerCase()]: operationOf(spec, components) };
   }
   return {
     openapi: "3.1.0",
@@ -63,17 +80,25 @@ export function openApiDocument(routes: Routes, version: string): Record<string,
       version,
       description:
         "Governed agent runs with signed, offline-verifiable proofs. Authenticate with an API key (`aos api-keys create`) " +
-        "as `Authorization: Bearer <key>` (or `X-AOS-Key`); the tenant is the key's.",
+        "as `Authorization: Bearer <key>` (or `X-AOS-Key`); the tenant is the key's. Every error is the envelope " +
+        "`Error`; string lengths count code points.",
+      license: { name: "Apache-2.0", url: "https://www.apache.org/licenses/LICENSE-2.0" },
     },
+    servers: [{ url: "/", description: "the AOS server that serves this document (`aos serve`, http://127.0.0.1:8000 by default)" }],
+    tags: TAGS,
     paths,
     components: {
-      schemas: { Error: schemaOf(errorEnvelopeSchema, "output") },
+      schemas: { Error: components.schemaOf(errorEnvelopeSchema, "output"), ...sorted(components.schemas) },
       securitySchemes: {
-        bearer: { type: "http", scheme: "bearer" },
-        aosKey: { type: "apiKey", in: "header", name: "X-AOS-Key" },
+        bearer: { type: "http", scheme: "bearer", description: "An API key from `aos api-keys create`" },
+        aosKey: { type: "apiKey", in: "header", name: "X-AOS-Key", description: "The same key, in upstream's header" },
       },
     },
   };
+}
+
+function sorted(schemas: Record<string, JsonSchema>): Record<string, JsonSchema> {
+  return Object.fromEntries(Object.entries(schemas).sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /** A small page listing the routes, linking the spec; no assets, so it works offline. */

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import type { z } from "zod";
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
+import type { FailureCode } from "../failure-catalog.js";
 import type { Logger } from "../logger.js";
 import type { KeyRing } from "../trace/key-store.js";
 import type { ApiMetrics } from "./metrics.js";
@@ -51,7 +52,10 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   query?: z.ZodType<Q>;
   body?: z.ZodType<B>;
   successStatus: number;
-  /** The success body's schema, for the spec; omitted where the body is not JSON (events, a tlog-proof). */
+  /**
+   * The success body's schema, for the spec: it names every field the handler sends (the contract test holds the
+   * responses to it). Omitted only where the body is not JSON (`produces`: events, a tlog-proof, metrics).
+   */
   response?: z.ZodType;
   /** The success body's media type when it is not JSON. */
   produces?: string;
@@ -60,8 +64,13 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
    * event stream, which lives for a run's whole length, scopes each statement on its own instead.
    */
   oneReadTransaction?: boolean;
-  /** Reads an Idempotency-Key header. */
-  idempotencyKey?: boolean;
+  /** Request headers the handler reads (besides the API key), documented in the spec; the handler checks them. */
+  headers?: Readonly<Record<string, z.ZodType>>;
+  /**
+   * The failure codes the handler and the services it calls can raise, beyond those the route's shape implies
+   * (authentication, validation, body limits: openapi-responses.ts). The spec declares each one's status.
+   */
+  errors?: readonly FailureCode[];
   handler(input: HandlerInput<P, Q, B>): Promise<unknown>;
 }
 

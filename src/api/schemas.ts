@@ -1,99 +1,108 @@
 import { z } from "zod";
+import { RUN_STATUSES } from "../glossary.js";
 
-// Request and response shapes shared by several routes. Requests are strict (an unknown field is a 400, so a
-// misspelt one never passes silently); responses are documented with their main fields.
+// The request shapes shared by several routes. Requests are strict (an unknown field is a 400, so a misspelt one
+// never passes silently). Response bodies are in run-schemas.ts and runtime-schemas.ts.
 
-const id = (what: string) => z.string().min(1).max(200).describe(what);
+/**
+ * A string of `min` to `max` characters, counted as JSON Schema (and PostgreSQL's varchar) count them: in code
+ * points, not UTF-16 units, so an emoji is one character here, in the spec and in the database alike. The bounds
+ * go into the spec as minLength/maxLength.
+ */
+export function text(min: number, max: number) {
+  return z
+    .string()
+    .refine(
+      (value) => {
+        const length = [...value].length;
+        return length >= min && length <= max;
+      },
+      { message: `must be ${min} to ${max} characters long (counted in code points)` },
+    )
+    .meta({ minLength: min, maxLength: max });
+}
+
+/** Text that must say something: whitespace alone is refused (the services trim it away), as the spec's pattern says. */
+export function statedText(min: number, max: number) {
+  return text(min, max).regex(/\S/, "must hold a character other than whitespace");
+}
+
+const id = (what: string) => text(1, 200).describe(what);
 
 export const runParams = z.object({ run_id: id("the run") }).strict();
 export const agentParams = z.object({ agent_id: id("the agent") }).strict();
 export const stepParams = z.object({ run_id: id("the run"), seq: z.coerce.number().int().min(0).describe("the step's seq, its leaf index") }).strict();
 
-export const actorFields = {
-  origin_system_id: z.string().min(1).max(100).optional().describe("who asked for the run (default api)"),
-  actor_type: z.enum(["HUMAN", "SYSTEM", "SERVICE"]).optional(),
-  actor_id: z.string().min(1).max(200).optional().describe("the acting person, required with actor_type HUMAN"),
+/**
+ * The Idempotency-Key header. HTTP drops the whitespace around a header value, so a key of whitespace alone arrives
+ * empty: the pattern says the same.
+ */
+export const idempotencyKeyHeader = statedText(1, 255).describe("The same key within 24 hours returns the same run instead of creating another");
+
+const actorFields = {
+  origin_system_id: statedText(1, 100).optional().describe("who asked for the run (default api); surrounding whitespace is trimmed"),
+  actor_type: z.enum(["HUMAN", "SYSTEM", "SERVICE"]).optional().describe("default SYSTEM"),
+  actor_id: text(1, 200).optional().describe("the acting person, required with actor_type HUMAN"),
 };
 
-export const goalBody = z
-  .object({
-    goal: z.string().min(1).max(10_000).describe("what the run should achieve; the planner plans it"),
-    ...actorFields,
-  })
-  .strict();
+/** actor_id is required with actor_type HUMAN: checked here and stated in the spec with if/then. */
+function withActor<T extends z.ZodObject>(schema: T) {
+  return schema
+    .superRefine((value: { actor_type?: string; actor_id?: string }, context) => {
+      if (value.actor_type === "HUMAN" && value.actor_id === undefined) {
+        context.addIssue({ code: "custom", path: ["actor_id"], message: "actor_id is required with actor_type HUMAN" });
+      }
+    })
+    .meta({ if: { properties: { actor_type: { const: "HUMAN" } }, required: ["actor_type"] }, then: { properties: { actor_id: { type: "string" } }, required: ["actor_id"] } });
+}
 
-export const createRunBody = z
-  .object({
-    goal: z.string().min(1).max(10_000),
-    agent_id: z.string().min(1).max(200).optional().describe("default: the tenant's default agent"),
-    plan: z.object({ steps: z.array(z.record(z.string(), z.unknown())) }).loose().optional().describe("an explicit plan; without one, the planner plans the goal"),
-    ...actorFields,
-  })
-  .strict();
+const goal = statedText(1, 10_000).describe("what the run should achieve; surrounding whitespace is trimmed");
+
+export const goalBody = withActor(z.object({ goal, ...actorFields }).strict()).meta({ id: "GoalInput" });
+
+export const createRunBody = withActor(
+  z
+    .object({
+      goal,
+      agent_id: text(1, 200).optional().describe("default: the tenant's default agent"),
+      plan: z.object({ steps: z.array(z.record(z.string(), z.unknown())) }).loose().optional().describe("an explicit plan; without one, the planner plans the goal"),
+      ...actorFields,
+    })
+    .strict(),
+).meta({ id: "CreateRunInput" });
 
 export const createAgentBody = z
   .object({
-    name: z.string().min(1).max(200),
+    name: statedText(1, 200).describe("surrounding whitespace is trimmed"),
     budget_cents: z.int().min(0).optional(),
     concurrent_runs_limit: z.int().min(1).max(1000).optional(),
     allowed_hosts: z
-      .array(z.string().min(1).max(260))
+      .array(text(1, 260))
       .max(100)
       .optional()
       .describe("the only hosts the agent's steps may reach (host names or addresses, optionally :port); it narrows the egress floor, never opens it"),
   })
-  .strict();
+  .strict()
+  .meta({ id: "AgentInput" });
 
-export const decisionBody = z.object({ by: z.string().min(1).max(200).describe("who decides") }).strict();
+export const decisionBody = z
+  .object({
+    by: statedText(1, 200)
+      .regex(/^\P{Cc}*$/u, "must hold no control character")
+      .describe("who decides, as it is recorded; surrounding whitespace is trimmed"),
+  })
+  .strict()
+  .meta({ id: "DecisionInput" });
 
 export const listQuery = z
   .object({
-    status: z.string().min(1).max(32).optional(),
+    status: z.enum(RUN_STATUSES).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),
   })
   .strict();
 
 export const incidentsQuery = z
-  .object({ run_id: z.string().min(1).max(200).optional(), limit: z.coerce.number().int().min(1).max(500).default(50) })
+  .object({ run_id: text(1, 200).optional(), limit: z.coerce.number().int().min(1).max(500).default(50) })
   .strict();
 
-export const agentQuery = z.object({ agent_id: z.string().min(1).max(200).optional() }).strict();
-
-export const acceptedRun = z.object({ run_id: z.string(), status: z.string() });
-
-export const runResponse = z
-  .object({
-    run_id: z.string(),
-    tenant_id: z.string(),
-    agent_id: z.string(),
-    goal: z.string(),
-    status: z.string(),
-    error_message: z.string().nullable(),
-    cost_cents: z.number(),
-    plan: z.unknown(),
-    steps: z.array(z.record(z.string(), z.unknown())),
-    trace_id: z.string().nullable(),
-    created_at: z.string(),
-    facts_from: z.enum(["run-end", "row"]),
-    proof: z
-      .object({ format: z.string(), verification_status: z.string(), failure_reason: z.string().nullable(), field: z.string().nullable() })
-      .loose()
-      .nullable(),
-  })
-  .loose();
-
-export const agentResponse = z
-  .object({
-    agent_id: z.string(),
-    tenant_id: z.string(),
-    name: z.string(),
-    status: z.string(),
-    budget_cents: z.number().nullable(),
-    spent_cents: z.number(),
-    concurrent_runs_limit: z.number(),
-    allowed_hosts: z.array(z.string()),
-    created_at: z.string(),
-  })
-  .loose();
-
-export const looseObject = z.record(z.string(), z.unknown());
+export const agentQuery = z.object({ agent_id: text(1, 200).optional() }).strict();

@@ -14,10 +14,11 @@ import { proofRoutes } from "./routes/proofs.js";
 import { runRoutes } from "./routes/runs.js";
 import { runtimeRoutes } from "./routes/runtime.js";
 import { systemRoutes } from "./routes/system.js";
+import { transportOptions } from "./transport-errors.js";
 
 export const API_ROUTES: Routes = [...systemRoutes, ...agentRoutes, ...runRoutes, ...eventRoutes, ...proofRoutes, ...runtimeRoutes];
 
-const API_VERSION = "1.0.0";
+export const API_VERSION = "1.0.0";
 
 /**
  * The HTTP API on Fastify: every route from the table above, validated by its zod schemas, authenticated by an
@@ -25,7 +26,7 @@ const API_VERSION = "1.0.0";
  * failing only through the one error envelope. Returns the app unstarted: `listen` it, or `inject` in tests.
  */
 export function buildApi(deps: ApiDeps) {
-  const app = Fastify({ logger: false, bodyLimit: deps.config.apiBodyLimitBytes, genReqId: () => randomUUID() });
+  const app = Fastify({ logger: false, bodyLimit: deps.config.apiBodyLimitBytes, genReqId: () => randomUUID(), ...transportOptions() });
   // JSON only: a text/plain body would otherwise reach the schemas as a string.
   app.removeContentTypeParser("text/plain");
   const limiter = new TenantRateLimiter(deps.config.apiRatePerMinute);

@@ -2,15 +2,22 @@ import { AosError, type ErrorBody } from "./aos-error.js";
 import { parseEvents, type RunEvent } from "./events.js";
 import type {
   AcceptedRun,
+  ActorOptions,
   Agent,
   AgentInput,
+  CancelOutcome,
   Capabilities,
   CreateRunInput,
+  Evidence,
+  Health,
   Incident,
+  ProofBundle,
   QueryAnswer,
   QueryParams,
   QueryType,
+  Readiness,
   Run,
+  RunProof,
   RunStatus,
   RunSummary,
   SimulateOptions,
@@ -71,9 +78,10 @@ export class AosClient {
     return this.request("GET", `/api/v1/agents/${encodeURIComponent(agentId)}`);
   }
 
-  /** Gives the agent a goal; the planner plans it and the run is queued. */
-  postGoal(agentId: string, goal: string, options: { idempotencyKey?: string } = {}): Promise<AcceptedRun> {
-    return this.request("POST", `/api/v1/agents/${encodeURIComponent(agentId)}/goals`, { goal }, options.idempotencyKey);
+  /** Gives the agent a goal; the planner plans it and the run is queued. `actor_id` is required with actor_type HUMAN. */
+  postGoal(agentId: string, goal: string, options: ActorOptions & { idempotencyKey?: string } = {}): Promise<AcceptedRun> {
+    const { idempotencyKey, ...actor } = options;
+    return this.request("POST", `/api/v1/agents/${encodeURIComponent(agentId)}/goals`, { goal, ...actor }, idempotencyKey);
   }
 
   // Runs
@@ -94,7 +102,7 @@ export class AosClient {
     return this.request("GET", `/api/v1/runs/${encodeURIComponent(runId)}/steps`);
   }
 
-  cancelRun(runId: string): Promise<{ run_id: string; outcome: "cancelled" | "requested" }> {
+  cancelRun(runId: string): Promise<CancelOutcome> {
     return this.request("POST", `/api/v1/runs/${encodeURIComponent(runId)}/cancel`);
   }
 
@@ -145,12 +153,12 @@ export class AosClient {
 
   // Proofs and records
 
-  getProof(runId: string): Promise<Record<string, unknown> & { verification_status: string }> {
+  getProof(runId: string): Promise<RunProof> {
     return this.request("GET", `/api/v1/runs/${encodeURIComponent(runId)}/proof`);
   }
 
   /** The run's proof bundle, to verify offline with `verifyProofBundle` (or `aos verify`). */
-  getProofBundle(runId: string): Promise<Record<string, unknown>> {
+  getProofBundle(runId: string): Promise<ProofBundle> {
     return this.request("GET", `/api/v1/runs/${encodeURIComponent(runId)}/proof/bundle`);
   }
 
@@ -159,7 +167,7 @@ export class AosClient {
     return this.request("GET", `/api/v1/runs/${encodeURIComponent(runId)}/steps/${seq}/inclusion-proof`, undefined, undefined, "text");
   }
 
-  getEvidence(runId: string): Promise<Record<string, unknown>> {
+  getEvidence(runId: string): Promise<Evidence> {
     return this.request("GET", `/api/v1/runs/${encodeURIComponent(runId)}/evidence`);
   }
 
@@ -194,8 +202,18 @@ export class AosClient {
     return this.request("GET", `/api/v1/runtime/skills/${encodeURIComponent(skillId)}`);
   }
 
-  health(): Promise<{ status: "ok" }> {
+  health(): Promise<Health> {
     return this.request("GET", "/healthz");
+  }
+
+  /** Whether the server's database answers; DATABASE_UNAVAILABLE (503) when it does not. */
+  readyz(): Promise<Readiness> {
+    return this.request("GET", "/readyz");
+  }
+
+  /** The Prometheus metrics, as text (docs/api.md, "Metrics"). */
+  metrics(): Promise<string> {
+    return this.request("GET", "/metrics", undefined, undefined, "text");
   }
 
   private authHeaders(): Record<string, string> {

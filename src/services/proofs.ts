@@ -151,7 +151,9 @@ export async function proveStep(db: Database, config: Config, tenantId: string, 
   const leaves = leafBytes(stored);
   const extra = leaves[seq];
   if (extra === undefined) {
-    throw new AppError("VALIDATION_ERROR", `run ${runId} has leaves seq 0 to ${leaves.length - 1} (the last is its run-end); there is no seq ${seq}`);
+    throw new AppError("STEP_NOT_FOUND", `run ${runId} has leaves seq 0 to ${leaves.length - 1} (the last is its run-end); there is no seq ${seq}`, {
+      details: { run_id: runId, seq },
+    });
   }
   if (extra === null) {
     // A v1 step proof carries the step's content so its leaf can be recomputed; a pruned v1 step has none left.

@@ -92,7 +92,8 @@ export async function createRun(deps: RunServiceDeps, input: CreateRunInput): Pr
   const goal = input.goal.trim();
   if (goal === "") throw new AppError("VALIDATION_ERROR", "a run needs a non-empty --goal");
   const originSystemId = (input.originSystemId ?? DEFAULT_ORIGIN_SYSTEM_ID).trim();
-  if (originSystemId === "" || originSystemId.length > 100) {
+  // Counted in code points, as the API's spec and the varchar(100) column count it.
+  if (originSystemId === "" || [...originSystemId].length > 100) {
     throw new AppError("VALIDATION_ERROR", "--origin-system-id must be 1 to 100 characters");
   }
   const actorType = input.actorType ?? "SYSTEM";

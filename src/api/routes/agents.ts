@@ -5,8 +5,10 @@ import { createAgent, listTenantAgents } from "../../services/agents.js";
 import { createRun } from "../../services/runs.js";
 import { agentJson } from "../../views/agent.js";
 import { route, type Routes } from "../route.js";
-import { acceptedRun, agentParams, agentResponse, createAgentBody, goalBody } from "../schemas.js";
-import { idempotencyOf } from "./idempotency.js";
+import { acceptedRun } from "../run-schemas.js";
+import { agentResponse } from "../runtime-schemas.js";
+import { agentParams, createAgentBody, goalBody, idempotencyKeyHeader } from "../schemas.js";
+import { idempotencyOf, RUN_CREATION_ERRORS } from "./idempotency.js";
 
 export const agentRoutes: Routes = [
   route({
@@ -50,6 +52,7 @@ export const agentRoutes: Routes = [
     params: agentParams,
     successStatus: 200,
     response: agentResponse,
+    errors: ["AGENT_NOT_FOUND"],
     async handler({ params, tenant }) {
       const agent = await findAgent(tenant.db.pool, tenant.tenantId, params.agent_id);
       if (agent === undefined) throw new AppError("AGENT_NOT_FOUND", `Agent not found: ${params.agent_id}`, { details: { agent_id: params.agent_id } });
@@ -66,7 +69,8 @@ export const agentRoutes: Routes = [
     body: goalBody,
     successStatus: 202,
     response: acceptedRun,
-    idempotencyKey: true,
+    headers: { "Idempotency-Key": idempotencyKeyHeader },
+    errors: RUN_CREATION_ERRORS,
     async handler({ params, body, tenant, deps, request }) {
       const run = await createRun({ db: tenant.db, config: deps.config, keys: deps.keys }, {
         tenantId: tenant.tenantId,

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { z } from "zod";
 import { findRun } from "../../db/queries/runs.js";
 import { listStepRows } from "../../db/queries/trace-steps.js";
 import { AppError } from "../../errors.js";
@@ -7,6 +8,10 @@ import { stepOfRow } from "../../proof/stored-trace.js";
 import { stepJson } from "../../views/run.js";
 import { route, type Routes } from "../route.js";
 import { runParams } from "../schemas.js";
+
+const lastEventId = z
+  .string()
+  .describe("The seq of the last `step` event seen: the stream resumes after it (anything but a whole number starts from the first step)");
 
 /** A comment line every so often keeps proxies from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
@@ -27,6 +32,8 @@ export const eventRoutes: Routes = [
     params: runParams,
     successStatus: 200,
     produces: "text/event-stream",
+    headers: { "Last-Event-ID": lastEventId },
+    errors: ["RUN_NOT_FOUND"],
     oneReadTransaction: false,
     async handler({ params, tenant, deps, request, reply }) {
       const first = await findRun(tenant.db.pool, tenant.tenantId, params.run_id);

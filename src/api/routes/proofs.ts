@@ -5,7 +5,8 @@ import { exportProofBundle, getRunProof, proveStep } from "../../services/proofs
 import { getRun } from "../../services/runs.js";
 import { evidenceJson, incidentJson } from "../../views/records.js";
 import { route, type Routes } from "../route.js";
-import { incidentsQuery, looseObject, runParams, stepParams } from "../schemas.js";
+import { evidence, incident, proofBundle, runProof } from "../run-schemas.js";
+import { incidentsQuery, runParams, stepParams } from "../schemas.js";
 
 export const proofRoutes: Routes = [
   route({
@@ -16,7 +17,8 @@ export const proofRoutes: Routes = [
     auth: true,
     params: runParams,
     successStatus: 200,
-    response: looseObject,
+    response: runProof,
+    errors: ["RUN_NOT_FOUND"],
     async handler({ params, tenant, deps }) {
       // The service answers UNSUPPORTED for a run it cannot see (as upstream did); over HTTP that is a 404, so a
       // proof says nothing about whether another tenant's run exists.
@@ -34,7 +36,8 @@ export const proofRoutes: Routes = [
     auth: true,
     params: runParams,
     successStatus: 200,
-    response: looseObject,
+    response: proofBundle,
+    errors: ["RUN_NOT_FOUND", "TRACE_TAMPERED"],
     async handler({ params, tenant, deps }) {
       return exportProofBundle(tenant.db, deps.config, tenant.tenantId, params.run_id);
     },
@@ -48,6 +51,8 @@ export const proofRoutes: Routes = [
     params: stepParams,
     successStatus: 200,
     produces: "text/plain",
+    // VALIDATION_ERROR (implied) also covers a run that does not verify, or a pruned v1 step.
+    errors: ["RUN_NOT_FOUND", "STEP_NOT_FOUND", "TRACE_TAMPERED"],
     async handler({ params, tenant, deps, reply }) {
       const proof = await proveStep(tenant.db, deps.config, tenant.tenantId, params.run_id, params.seq);
       reply.type("text/plain; charset=utf-8");
@@ -62,7 +67,8 @@ export const proofRoutes: Routes = [
     auth: true,
     params: runParams,
     successStatus: 200,
-    response: looseObject,
+    response: evidence,
+    errors: ["RUN_NOT_FOUND"],
     async handler({ params, tenant }) {
       const evidence = await findEvidence(tenant.db.pool, tenant.tenantId, params.run_id);
       if (evidence === undefined) {
@@ -81,7 +87,7 @@ export const proofRoutes: Routes = [
     auth: true,
     query: incidentsQuery,
     successStatus: 200,
-    response: z.array(looseObject),
+    response: z.array(incident),
     async handler({ query, tenant }) {
       return (await listIncidents(tenant.db.pool, tenant.tenantId, query.limit, query.run_id)).map(incidentJson);
     },

@@ -4,8 +4,15 @@ import { approveRun, cancelRun, rejectRun } from "../../services/run-decisions.j
 import { createRun, getRunDetail, listTenantRuns } from "../../services/runs.js";
 import { runJson, runListJson, stepJson } from "../../views/run.js";
 import { route, type Routes } from "../route.js";
-import { acceptedRun, createRunBody, decisionBody, listQuery, looseObject, runParams, runResponse } from "../schemas.js";
-import { idempotencyOf } from "./idempotency.js";
+import { acceptedRun, cancelOutcome, run as runResponse, runSummary, step } from "../run-schemas.js";
+import { createRunBody, decisionBody, idempotencyKeyHeader, listQuery, runParams } from "../schemas.js";
+import { idempotencyOf, RUN_CREATION_ERRORS } from "./idempotency.js";
+
+/** What cancelling a run can raise: the run, a run past cancelling, a race lost, a trace that fails its check. */
+const CANCEL_ERRORS = ["RUN_NOT_FOUND", "RUN_NOT_CLAIMABLE", "CONFLICT", "TRACE_TAMPERED"] as const;
+
+/** What deciding a parked run can raise: the same, and a `by` the services refuse. */
+const DECISION_ERRORS = [...CANCEL_ERRORS, "USAGE"] as const;
 
 export const runRoutes: Routes = [
   route({
@@ -17,7 +24,8 @@ export const runRoutes: Routes = [
     body: createRunBody,
     successStatus: 202,
     response: acceptedRun,
-    idempotencyKey: true,
+    headers: { "Idempotency-Key": idempotencyKeyHeader },
+    errors: RUN_CREATION_ERRORS,
     async handler({ body, tenant, deps, request }) {
       const run = await createRun({ db: tenant.db, config: deps.config, keys: deps.keys }, {
         tenantId: tenant.tenantId,
@@ -40,7 +48,7 @@ export const runRoutes: Routes = [
     auth: true,
     query: listQuery,
     successStatus: 200,
-    response: z.array(looseObject),
+    response: z.array(runSummary),
     async handler({ query, tenant }) {
       const runs = await listTenantRuns(tenant.db, tenant.tenantId, query.status, query.limit);
       return runs.map(runListJson);
@@ -55,6 +63,7 @@ export const runRoutes: Routes = [
     params: runParams,
     successStatus: 200,
     response: runResponse,
+    errors: ["RUN_NOT_FOUND"],
     async handler({ params, tenant, deps }) {
       return runJson(await getRunDetail(tenant.db, deps.config, tenant.tenantId, params.run_id));
     },
@@ -67,7 +76,8 @@ export const runRoutes: Routes = [
     auth: true,
     params: runParams,
     successStatus: 200,
-    response: z.array(looseObject),
+    response: z.array(step),
+    errors: ["RUN_NOT_FOUND"],
     async handler({ params, tenant, deps }) {
       return (await getRunDetail(tenant.db, deps.config, tenant.tenantId, params.run_id)).steps.map(stepJson);
     },
@@ -80,7 +90,8 @@ export const runRoutes: Routes = [
     auth: true,
     params: runParams,
     successStatus: 200,
-    response: z.object({ run_id: z.string(), outcome: z.enum(["cancelled", "requested"]) }),
+    response: cancelOutcome,
+    errors: CANCEL_ERRORS,
     async handler({ params, tenant, deps }) {
       return { run_id: params.run_id, outcome: await cancelRun(tenant.db, deps.keys, tenant.tenantId, params.run_id, deps.config.leaseMs) };
     },
@@ -95,6 +106,7 @@ export const runRoutes: Routes = [
     body: decisionBody,
     successStatus: 200,
     response: acceptedRun,
+    errors: DECISION_ERRORS,
     async handler({ params, body, tenant, deps }) {
       const run = await approveRun(tenant.db, deps.keys, tenant.tenantId, params.run_id, body.by);
       return { run_id: run.id, status: run.status };
@@ -110,6 +122,7 @@ export const runRoutes: Routes = [
     body: decisionBody,
     successStatus: 200,
     response: acceptedRun,
+    errors: DECISION_ERRORS,
     async handler({ params, body, tenant, deps }) {
       await rejectRun(tenant.db, deps.keys, tenant.tenantId, params.run_id, body.by, deps.config.leaseMs);
       const detail = await getRunDetail(tenant.db, deps.config, tenant.tenantId, params.run_id);

@@ -5,32 +5,35 @@ import { QUERY_TYPES, runtimeQuery } from "../../services/runtime-query.js";
 import { simulatePlan } from "../../services/simulate.js";
 import { describeSkill, findSkill, listSkills } from "../../skills/registry.js";
 import { route, type Routes } from "../route.js";
-import { agentQuery, looseObject } from "../schemas.js";
+import { capabilities, queryAnswer, simulationReport, skillContract, skillSummary } from "../runtime-schemas.js";
+import { agentQuery, text } from "../schemas.js";
 
 const simulateBody = z
   .object({
     plan: z.object({ steps: z.array(z.record(z.string(), z.unknown())) }).loose(),
-    agent_id: z.string().min(1).max(200).optional(),
+    agent_id: text(1, 200).optional(),
     budget_cents: z.int().min(0).optional().describe("what if the agent had this much budget left"),
   })
-  .strict();
+  .strict()
+  .meta({ id: "SimulateInput" });
 
 const queryBody = z
   .object({
     query_type: z.enum(QUERY_TYPES),
     params: z
       .object({
-        agent_id: z.string().min(1).max(200).optional(),
-        run_id: z.string().min(1).max(200).optional(),
-        goal: z.string().min(1).max(10_000).optional(),
+        agent_id: text(1, 200).optional(),
+        run_id: text(1, 200).optional(),
+        goal: text(1, 10_000).optional(),
         limit: z.int().min(1).max(500).optional(),
       })
       .strict()
       .default({}),
   })
-  .strict();
+  .strict()
+  .meta({ id: "QueryInput" });
 
-const skillParams = z.object({ skill_id: z.string().min(1).max(100) }).strict();
+const skillParams = z.object({ skill_id: text(1, 100) }).strict();
 
 export const runtimeRoutes: Routes = [
   route({
@@ -41,7 +44,8 @@ export const runtimeRoutes: Routes = [
     auth: true,
     body: simulateBody,
     successStatus: 200,
-    response: looseObject,
+    response: simulationReport,
+    errors: ["AGENT_NOT_FOUND"],
     async handler({ body, tenant, deps }) {
       return simulatePlan(tenant.db, deps.config, { plan: body.plan, tenantId: tenant.tenantId, agentId: body.agent_id, budgetCents: body.budget_cents });
     },
@@ -54,7 +58,8 @@ export const runtimeRoutes: Routes = [
     auth: true,
     body: queryBody,
     successStatus: 200,
-    response: looseObject,
+    response: queryAnswer,
+    errors: ["AGENT_NOT_FOUND", "RUN_NOT_FOUND"],
     async handler({ body, tenant, deps }) {
       const { agent_id: agentId, run_id: runId, goal, limit } = body.params;
       return runtimeQuery(tenant.db.pool, deps.config, body.query_type, { tenantId: tenant.tenantId, agentId, runId, goal, limit });
@@ -68,7 +73,8 @@ export const runtimeRoutes: Routes = [
     auth: true,
     query: agentQuery,
     successStatus: 200,
-    response: looseObject,
+    response: capabilities,
+    errors: ["AGENT_NOT_FOUND"],
     async handler({ query, tenant, deps }) {
       return agentCapabilities(tenant.db.pool, deps.config, tenant.tenantId, query.agent_id);
     },
@@ -80,7 +86,7 @@ export const runtimeRoutes: Routes = [
     tag: "runtime",
     auth: true,
     successStatus: 200,
-    response: z.array(looseObject),
+    response: z.array(skillSummary),
     async handler() {
       return listSkills().map((skill) => ({ name: skill.name, version: skill.version, description: skill.description }));
     },
@@ -93,7 +99,8 @@ export const runtimeRoutes: Routes = [
     auth: true,
     params: skillParams,
     successStatus: 200,
-    response: looseObject,
+    response: skillContract,
+    errors: ["SKILL_NOT_FOUND"],
     async handler({ params }) {
       const skill = findSkill(params.skill_id);
       if (skill === undefined) throw new AppError("SKILL_NOT_FOUND", `Skill not found: ${params.skill_id}`, { details: { skill_id: params.skill_id } });

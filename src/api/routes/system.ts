@@ -13,7 +13,7 @@ export const systemRoutes: Routes = [
     tag: "system",
     auth: false,
     successStatus: 200,
-    response: z.object({ status: z.literal("ok") }),
+    response: z.object({ status: z.literal("ok") }).meta({ id: "Health" }),
     async handler() {
       return { status: "ok" };
     },
@@ -25,7 +25,8 @@ export const systemRoutes: Routes = [
     tag: "system",
     auth: false,
     successStatus: 200,
-    response: z.object({ status: z.literal("ready"), database: z.string() }),
+    response: z.object({ status: z.literal("ready"), database: z.enum(["pglite", "server"]) }).meta({ id: "Readiness" }),
+    errors: ["DATABASE_UNAVAILABLE"],
     async handler({ deps }) {
       try {
         await deps.db.pool.query("select 1");
@@ -55,7 +56,9 @@ export const systemRoutes: Routes = [
     tag: "proofs",
     auth: false,
     successStatus: 200,
-    response: z.object({ signing_key: z.string(), verification_keys: z.array(z.string()) }),
+    response: z
+      .object({ signing_key: z.string().describe("C2SP vkey"), verification_keys: z.array(z.string()).describe("the signing key's first, then retired ones") })
+      .meta({ id: "VerificationKeys" }),
     async handler({ deps }) {
       const signing = encodeVerifierKey(deps.keys.signer);
       const verifiers = loadVerifiers(deps.config).map(encodeVerifierKey);
