@@ -48,8 +48,10 @@ export async function runWorker(deps: RunnerDeps, options: WorkerOptions): Promi
   await registerWorker(db.pool, { id: options.id, pid: process.pid, host: hostname(), concurrency: options.concurrency });
   if (config.workerListen) wakeup.listen(config.databaseUrl);
   leases.start();
-  // Every quarter lease: a dead worker's runs are back in the queue within 1.25 leases of its last renewal.
-  const reaper = setInterval(() => void reap(runner, options), Math.max(100, Math.floor(config.leaseMs / 4)));
+  // At start, then every second (every quarter lease when that is shorter): a run whose lease expired is back in the
+  // queue within a second, so its agent slot counts for no longer than its lease (one reaper works at a time).
+  void reap(runner, options);
+  const reaper = setInterval(() => void reap(runner, options), Math.max(100, Math.min(1000, Math.floor(config.leaseMs / 4))));
   reaper.unref();
   log.info("worker started", { worker_id: options.id, concurrency: options.concurrency });
 
