@@ -4,6 +4,8 @@ export default defineConfig({
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],
+    // Removes each test file's temporary directories (test/support/temp-dirs.ts) after its last hook.
+    setupFiles: ["test/support/remove-temp-dirs.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Two cores: PGlite instances are CPU-heavy, and the server tests share one PostgreSQL.

@@ -1,5 +1,7 @@
+import { isIP } from "node:net";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import ipaddr from "ipaddr.js";
 import { AppError } from "./errors.js";
 import { type EgressOpening, parseEgressOpenings } from "./policy/egress.js";
 import { PRICE_TABLE_VERSION, priceOf, pricedModels } from "./skills/llm/price-table.js";
@@ -70,6 +72,17 @@ export interface Config {
   /** The HTTP API: the largest request body accepted, and requests per minute per tenant. */
   readonly apiBodyLimitBytes: number;
   readonly apiRatePerMinute: number;
+  /**
+   * Failed authentications per client address, per API process: `burst` at once, then `perMinute`. An address past
+   * them is refused (429) before its key is looked up, until it has earned a failure back.
+   */
+  readonly apiAuthFailureBurst: number;
+  readonly apiAuthFailuresPerMinute: number;
+  /**
+   * Whom the API believes about the client address (X-Forwarded-For): nobody (false, the default: the socket's
+   * peer is the client), every hop (true), or the proxies at these addresses and CIDR ranges.
+   */
+  readonly apiTrustProxy: boolean | readonly string[];
   /** How often GET /runs/{id}/events looks for new steps. */
   readonly apiEventsPollMs: number;
   /** Whether workers LISTEN for queued runs; turn off behind PgBouncer in transaction mode (polling only). */
@@ -128,6 +141,29 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   if (["1", "true", "yes", "on"].includes(raw.toLowerCase())) return true;
   if (["0", "false", "no", "off"].includes(raw.toLowerCase())) return false;
   throw new AppError("USAGE", `${name} must be true or false, got "${raw}"`);
+}
+
+function trustProxy(env: Env): boolean | string[] {
+  const raw = optional(env, "AOS_API_TRUST_PROXY");
+  if (raw === undefined) return false;
+  if (["1", "true", "yes", "on", "0", "false", "no", "off"].includes(raw.toLowerCase())) return boolean(env, "AOS_API_TRUST_PROXY", false);
+  const entries = raw.split(",").map((entry) => entry.trim());
+  const bad = entries.find((entry) => !(isIP(entry) !== 0 || isCidr(entry)));
+  if (bad !== undefined) {
+    throw new AppError("USAGE", `AOS_API_TRUST_PROXY: "${bad}" is not an address or a CIDR range; give true, false, or your proxies' addresses separated by commas, such as 10.0.0.5,10.1.0.0/16`);
+  }
+  return entries;
+}
+
+function isCidr(entry: string): boolean {
+  const [address = "", bits = ""] = entry.split("/");
+  if (isIP(address) === 0 || !/^\d{1,3}$/.test(bits)) return false;
+  try {
+    ipaddr.parseCIDR(entry);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function egressOpenings(env: Env): EgressOpening[] {
@@ -203,6 +239,9 @@ export function loadConfig(env: Env = process.env): Config {
     workerPollMs: integer(env, "AOS_WORKER_POLL_MS", 1000, 10),
     apiBodyLimitBytes: integer(env, "AOS_API_BODY_LIMIT_BYTES", 1_048_576, 1024),
     apiRatePerMinute: integer(env, "AOS_API_RATE_PER_MINUTE", 600, 1),
+    apiAuthFailureBurst: integer(env, "AOS_API_AUTH_FAILURE_BURST", 20, 1),
+    apiAuthFailuresPerMinute: integer(env, "AOS_API_AUTH_FAILURES_PER_MINUTE", 10, 1),
+    apiTrustProxy: trustProxy(env),
     apiEventsPollMs: integer(env, "AOS_API_EVENTS_POLL_MS", 250, 10),
     workerListen: boolean(env, "AOS_WORKER_LISTEN", true),
     webhookSecret: optional(env, "WEBHOOK_SECRET"),

@@ -302,6 +302,13 @@ export const FAILURE_CATALOG = {
     httpStatus: 429,
     suggestion: "Wait for the time in the Retry-After header; the limit per tenant is AOS_API_RATE_PER_MINUTE.",
   },
+  AUTH_RATE_LIMITED: {
+    category: "RESOURCE",
+    retryable: true,
+    httpStatus: 429,
+    suggestion:
+      "Wait for the time in the Retry-After header, and check the API key: this address failed to authenticate more than AOS_API_AUTH_FAILURE_BURST times (then AOS_API_AUTH_FAILURES_PER_MINUTE a minute).",
+  },
   API_KEY_NOT_FOUND: {
     category: "VALIDATION",
     retryable: false,

@@ -1,6 +1,5 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ApiMetrics } from "../src/api/metrics.js";
@@ -12,6 +11,7 @@ import { runCli } from "./support/cli.js";
 import { type Contract, contractCheckedApi } from "./support/contract.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { testConfig } from "./support/harness.js";
+import { tempDir } from "./support/temp-dirs.js";
 
 /**
  * Text nothing can store or walk — a NUL, an unpaired surrogate, JSON nested 10,000 deep — sent to every route the
@@ -181,7 +181,7 @@ describe.each(testBackends())("bad input on every route and verb, on $name", (ba
   });
 
   it("every CLI verb that reads a JSON file refuses such text with exit 2, naming the field, before anything exists", { timeout: 120_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "aos-bad-input-"));
+    const dir = tempDir("aos-bad-input");
     const files: [string, string][] = [
       ["nul", JSON.stringify({ steps: [{ step_id: "s", skill: "json_transform", params: { payload: { a: NUL }, mapping: { a: "a" } } }] })],
       ["surrogate", '{"steps":[{"step_id":"s","skill":"json_transform","params":{"payload":{"a":"\\udc00"},"mapping":{"a":"a"}}}]}'],

@@ -1,13 +1,13 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { acquireLockFile } from "../src/db/lock-file.js";
+import { tempDir } from "./support/temp-dirs.js";
 
 describe("the embedded database's lock file", () => {
   it("refuses a second holder with the owner's pid, and frees the lock on release", () => {
-    const path = join(mkdtempSync(join(tmpdir(), "aos-lock-")), "aos.lock");
+    const path = join(tempDir("aos-lock"), "aos.lock");
     const lock = acquireLockFile(path);
     expect(() => acquireLockFile(path)).toThrow(/already open in this process/);
     lock.release();
@@ -16,7 +16,7 @@ describe("the embedded database's lock file", () => {
   });
 
   it("tells another process the database is in use by pid N", async () => {
-    const path = join(mkdtempSync(join(tmpdir(), "aos-lock-")), "aos.lock");
+    const path = join(tempDir("aos-lock"), "aos.lock");
     const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)"], { stdio: "ignore" });
     try {
       writeFileSync(path, `${holder.pid}\n`);
@@ -27,7 +27,7 @@ describe("the embedded database's lock file", () => {
   });
 
   it("takes over a stale lock whose owner died", async () => {
-    const path = join(mkdtempSync(join(tmpdir(), "aos-lock-")), "aos.lock");
+    const path = join(tempDir("aos-lock"), "aos.lock");
     const dead = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
     await new Promise((resolve) => dead.on("exit", resolve));
     writeFileSync(path, `${dead.pid}\n`);

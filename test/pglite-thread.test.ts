@@ -1,5 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,20 +8,15 @@ import { openEmbeddedDatabase } from "../src/db/open-database.js";
 import { openThreadedEmbeddedDatabase, type ThreadedDatabase } from "../src/db/pglite-thread.js";
 import { SQLSTATE } from "../src/db/sqlstate.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
+import { tempDir } from "./support/temp-dirs.js";
 
 // About 1 s on PGlite here: far longer than the 10 ms timer the event-loop checks race against it.
 const SLOW_QUERY = "select count(*)::int as n from generate_series(1, 5000000)";
 const IN_FAILED_SQL_TRANSACTION = "25P02";
 
-// Each holds a 40 MB data directory, removed after the file's tests.
-const homes: string[] = [];
-afterAll(() => {
-  for (const home of homes) rmSync(home, { recursive: true, force: true });
-});
-
+/** Each holds a 40 MB data directory, removed after the file's tests. */
 function embeddedHome(): { dataDir: string; lockPath: string } {
-  const home = mkdtempSync(join(tmpdir(), "aos-thread-"));
-  homes.push(home);
+  const home = tempDir("aos-thread");
   return { dataDir: join(home, "pgdata"), lockPath: join(home, "aos.lock") };
 }
 

@@ -1,6 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cancelRun } from "../src/services/run-decisions.js";
@@ -17,6 +16,7 @@ import { runCli } from "./support/cli.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, testConfig } from "./support/harness.js";
 import { finishedRichRun, parkedRichRun, RICH_PLAN } from "./support/rich-run.js";
+import { tempDir } from "./support/temp-dirs.js";
 
 /**
  * verifiers/python/aos_verify.py is a second verifier, written from docs/proofs.md alone with Python's standard
@@ -61,7 +61,7 @@ function aosVerdict(text: string, verifiers: ReturnType<typeof loadVerifiers>): 
 describe("the independent Python verifier", () => {
   const backend = testBackends()[0]!;
   const config = testConfig();
-  const dir = mkdtempSync(join(tmpdir(), "aos-python-verifier-"));
+  const dir = tempDir("aos-python-verifier");
   let db: TestDatabase;
   const files: { file: string; text: string; what: string }[] = [];
   let vkey: string;

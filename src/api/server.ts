@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyReply, type FastifyRequest } from "fastify";
-import { tenantScoped, withTenantReads } from "../db/tenant-scope.js";
+import { withTenantReads } from "../db/tenant-scope.js";
 import { AppError } from "../errors.js";
 import { checkInput } from "../input-text.js";
-import { authenticateApiKey } from "../services/api-keys.js";
+import { type ApiAuthentication, apiAuthentication } from "./authenticate.js";
 import { errorEnvelope, validationError } from "./envelope.js";
 import { docsPage, openApiDocument } from "./openapi.js";
-import { TenantRateLimiter } from "./rate-limit.js";
 import type { ApiDeps, RouteSpec, Routes, TenantRequest } from "./route.js";
 import { agentRoutes } from "./routes/agents.js";
 import { eventRoutes } from "./routes/events.js";
@@ -21,15 +20,22 @@ export const API_ROUTES: Routes = [...systemRoutes, ...agentRoutes, ...runRoutes
 export const API_VERSION = "1.0.0";
 
 /**
- * The HTTP API on Fastify: every route from the table above, validated by its zod schemas, authenticated by an
- * API key whose tenant scopes the database (Row-Level Security) for the request, rate-limited per tenant, and
- * failing only through the one error envelope. Returns the app unstarted: `listen` it, or `inject` in tests.
+ * The HTTP API on Fastify: every route from the table above, validated by its zod schemas, authenticated (before
+ * its body is read) by an API key whose tenant scopes the database (Row-Level Security) for the request,
+ * rate-limited per tenant and failed authentications per client address, and failing only through the one error
+ * envelope. Returns the app unstarted: `listen` it, or `inject` in tests.
  */
 export function buildApi(deps: ApiDeps) {
-  const app = Fastify({ logger: false, bodyLimit: deps.config.apiBodyLimitBytes, genReqId: () => randomUUID(), ...transportOptions() });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: deps.config.apiBodyLimitBytes,
+    genReqId: () => randomUUID(),
+    trustProxy: typeof deps.config.apiTrustProxy === "boolean" ? deps.config.apiTrustProxy : [...deps.config.apiTrustProxy],
+    ...transportOptions(),
+  });
   // JSON only: a text/plain body would otherwise reach the schemas as a string.
   app.removeContentTypeParser("text/plain");
-  const limiter = new TenantRateLimiter(deps.config.apiRatePerMinute);
+  const auth = apiAuthentication(deps);
 
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = errorEnvelope(error, request.id);
@@ -47,16 +53,21 @@ export function buildApi(deps: ApiDeps) {
   });
 
   for (const spec of API_ROUTES) {
-    app.route({ method: spec.method, url: spec.url, handler: (request, reply) => serve(spec, deps, limiter, request, reply) });
+    app.route({
+      method: spec.method,
+      url: spec.url,
+      ...(spec.auth ? { onRequest: (request: FastifyRequest) => auth.onRequest(request) } : {}),
+      handler: (request, reply) => serve(spec, deps, auth, request, reply),
+    });
   }
   app.get("/docs/openapi.json", async () => openApiDocument(API_ROUTES, API_VERSION));
   app.get("/docs", async (_request, reply) => reply.type("text/html; charset=utf-8").send(docsPage(API_ROUTES)));
   return app;
 }
 
-async function serve(spec: RouteSpec, deps: ApiDeps, limiter: TenantRateLimiter, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+async function serve(spec: RouteSpec, deps: ApiDeps, auth: ApiAuthentication, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   // A public route's handler never reads `tenant`; there is none to give it.
-  const tenant = spec.auth ? await authenticate(request, deps, limiter) : (undefined as unknown as TenantRequest);
+  const tenant = spec.auth ? auth.tenantOf(request) : (undefined as unknown as TenantRequest);
   // Text no route can store or walk (a NUL, an unpaired surrogate, nesting past the limit) is refused first, by name.
   checkInput(request.params, "path");
   checkInput(request.query, "query");
@@ -83,19 +94,4 @@ function parse(schema: RouteSpec["body"], value: unknown, where: "body" | "query
   const parsed = schema.safeParse(value ?? (where === "body" ? undefined : {}));
   if (!parsed.success) throw validationError(where, parsed.error.issues);
   return parsed.data;
-}
-
-/** The key from `Authorization: Bearer …` or upstream's X-AOS-Key; its tenant is the request's, nothing else. */
-async function authenticate(request: FastifyRequest, deps: ApiDeps, limiter: TenantRateLimiter): Promise<TenantRequest> {
-  const authorization = request.headers.authorization;
-  const bearer = typeof authorization === "string" && /^bearer\s+/i.test(authorization) ? authorization.replace(/^bearer\s+/i, "").trim() : undefined;
-  const header = request.headers["x-aos-key"];
-  const presented = bearer ?? (typeof header === "string" ? header.trim() : undefined);
-  if (presented === undefined || presented === "") {
-    throw new AppError("UNAUTHENTICATED", "this route needs an API key: send `Authorization: Bearer <key>` or `X-AOS-Key: <key>`");
-  }
-  const identity = await authenticateApiKey(deps.db, presented);
-  if (identity === undefined) throw new AppError("UNAUTHENTICATED", "the API key is not valid: unknown, malformed or revoked");
-  limiter.take(identity.tenantId);
-  return { tenantId: identity.tenantId, db: tenantScoped(deps.db, identity.tenantId) };
 }

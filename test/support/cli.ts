@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "./temp-dirs.js";
 
 export interface CliResult {
   code: number | null;
@@ -26,8 +26,9 @@ export function runCli(args: string[], env: Record<string, string | undefined>):
   });
 }
 
+/** An empty AOS_HOME for a CLI child, removed after the test file. */
 export function tempHome(): string {
-  return mkdtempSync(join(tmpdir(), "aos-cli-"));
+  return tempDir("aos-cli");
 }
 
 export function writePlan(dir: string, plan: unknown, name = "plan.json"): string {

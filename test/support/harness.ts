@@ -1,6 +1,3 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type Config, loadConfig } from "../../src/config.js";
 import type { Database } from "../../src/db/database.js";
 import { silentLogger } from "../../src/logger.js";
@@ -11,11 +8,12 @@ import { stepOfRow } from "../../src/proof/stored-trace.js";
 import { loadKeyRing } from "../../src/trace/key-store.js";
 import { claimAndExecute } from "../../src/worker/claim.js";
 import type { RunnerDeps } from "../../src/worker/runner.js";
+import { tempDir } from "./temp-dirs.js";
 
-/** Configuration for tests: a private AOS_HOME and step retries measured in milliseconds. */
+/** Configuration for tests: a private AOS_HOME (removed after the test file) and step retries in milliseconds. */
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({
-    AOS_HOME: mkdtempSync(join(tmpdir(), "aos-home-")),
+    AOS_HOME: env.AOS_HOME ?? tempDir("aos-home"),
     AOS_STEP_RETRY_BASE_MS: "5",
     AOS_STEP_RETRY_MAX_MS: "20",
     ...env,

@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chownSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { tempDir } from "./temp-dirs.js";
 
 const run = promisify(execFile);
 
@@ -47,7 +47,7 @@ async function freePort(): Promise<number> {
 }
 
 export async function startPrivateCluster(settings: { maxConnections: number }): Promise<PrivateCluster> {
-  const dir = mkdtempSync(join(tmpdir(), "aos-private-pg-"));
+  const dir = tempDir("aos-private-pg");
   if (process.getuid?.() === 0) chownSync(dir, ...ownerIds());
   const data = join(dir, "data");
   const logFile = join(dir, "server.log");

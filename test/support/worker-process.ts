@@ -1,7 +1,4 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../../src/config.js";
 import type { Database } from "../../src/db/database.js";
@@ -10,6 +7,7 @@ import { getRunProof } from "../../src/services/proofs.js";
 import { type CreateRunInput, createRun } from "../../src/services/runs.js";
 import { runnerDeps, testConfig } from "./harness.js";
 import { type LoopbackServer, sendJson, startLoopbackServer } from "./http-server.js";
+import { tempDir } from "./temp-dirs.js";
 
 const BIN = new URL("../../bin/aos.js", import.meta.url).pathname;
 
@@ -140,7 +138,7 @@ export async function waitFor<T>(
 
 /** One AOS_HOME for every worker of a test, and a config on it: the proofs they sign verify under its keys. */
 export function sharedHome(env: Record<string, string> = {}): { home: string; config: Config } {
-  const home = mkdtempSync(join(tmpdir(), "aos-workers-"));
+  const home = tempDir("aos-workers");
   return { home, config: testConfig({ AOS_HOME: home, ...env }) };
 }
 
