@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { ApiMetrics } from "../src/api/metrics.js";
 import { API_ROUTES, buildApi } from "../src/api/server.js";
 import { silentLogger } from "../src/logger.js";
@@ -6,7 +6,7 @@ import { createApiKey, revokeApiKey } from "../src/services/api-keys.js";
 import { loadKeyRing } from "../src/trace/key-store.js";
 import { claimAndExecute } from "../src/worker/claim.js";
 import { verifyProofBundle } from "../src/client/index.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, testConfig } from "./support/harness.js";
 import { asSuperuser } from "./support/tamper.js";
 
@@ -16,7 +16,7 @@ import { asSuperuser } from "./support/tamper.js";
 const config = testConfig();
 const transformPlan = { steps: [{ step_id: "pick", skill: "json_transform", params: { payload: { a: { b: 7 } }, mapping: { b: "a.b" } } }] };
 
-describe.each(testBackends())("the HTTP API on $name", (backend) => {
+describeOnBackends("the HTTP API on $name", (backend) => {
   let db: TestDatabase;
   let app: ReturnType<typeof buildApi>;
   let keyA: string;

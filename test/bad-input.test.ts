@@ -1,14 +1,14 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { ApiMetrics } from "../src/api/metrics.js";
 import { API_ROUTES, buildApi } from "../src/api/server.js";
 import { silentLogger } from "../src/logger.js";
 import { createApiKey } from "../src/services/api-keys.js";
 import { loadKeyRing } from "../src/trace/key-store.js";
 import { runCli } from "./support/cli.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { testConfig } from "./support/harness.js";
 
 /**
@@ -27,7 +27,7 @@ const BODIES: [string, string, RegExp][] = [
   ["nesting 10,000 deep", `{"plan":${deep(10_000)},"goal":"g","name":"n","by":"b"}`, /^body\.plan.*: nests deeper than 64 levels/],
 ];
 
-describe.each(testBackends())("bad input on every route and verb, on $name", (backend) => {
+describeOnBackends("bad input on every route and verb, on $name", (backend) => {
   let db: TestDatabase;
   let app: ReturnType<typeof buildApi>;
   let key: string;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimNextRun } from "../src/db/queries/run-queue.js";
 import { createAgent } from "../src/services/agents.js";
 import { createRun } from "../src/services/runs.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, onServer, testBackends, type TestDatabase } from "./support/databases.js";
 import { testConfig, runnerDeps } from "./support/harness.js";
 
 const config = testConfig();
@@ -30,7 +30,7 @@ async function finish(db: TestDatabase, runId: string): Promise<void> {
   await db.pool.query("update runs set status = 'succeeded', worker_id = null, lease_expires_at = null where id = $1", [runId]);
 }
 
-describe.each(testBackends())("the run queue on $name", (backend) => {
+describeOnBackends("the run queue on $name", (backend) => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await backend.open();
@@ -99,7 +99,7 @@ describe.each(testBackends())("the run queue on $name", (backend) => {
 
 const server = testBackends().find((backend) => backend.name === "server");
 
-describe.runIf(server !== undefined)("claiming at once, on the server", () => {
+describe("claiming at once, on the server", onServer(), () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await server!.open();

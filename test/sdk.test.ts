@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { ApiMetrics } from "../src/api/metrics.js";
 import { buildApi } from "../src/api/server.js";
 import { AosClient, AosError, type RunEvent, verifyProofBundle } from "../src/client/index.js";
@@ -7,7 +7,7 @@ import { createApiKey } from "../src/services/api-keys.js";
 import { setPolicy } from "../src/services/policies.js";
 import { loadKeyRing } from "../src/trace/key-store.js";
 import { runWorker } from "../src/worker/loop.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, testConfig } from "./support/harness.js";
 import { type LoopbackServer, sendJson, startLoopbackServer } from "./support/http-server.js";
 
@@ -17,7 +17,7 @@ import { type LoopbackServer, sendJson, startLoopbackServer } from "./support/ht
 const config = testConfig({ AOS_WORKER_POLL_MS: "20", AOS_API_EVENTS_POLL_MS: "20", AOS_EGRESS_ALLOW: "127.0.0.1" });
 const tenantOf = (backend: string) => `sdk-${backend}`;
 
-describe.each(testBackends())("the SDK against the API on $name", (backend) => {
+describeOnBackends("the SDK against the API on $name", (backend) => {
   let db: TestDatabase;
   let app: ReturnType<typeof buildApi>;
   let upstream: LoopbackServer;
