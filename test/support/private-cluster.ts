@@ -85,6 +85,7 @@ export async function startPrivateCluster(settings: { maxConnections: number }):
     "-c superuser_reserved_connections=3",
     // Nothing here needs to survive a crash of the machine, but everything must survive a crash of the server
     // (restart -m immediate): a commit is acknowledged once its WAL is written, so synchronous_commit stays on.
+    // With it off, such a crash lost runs createRun had returned (docs/workers.md, Testing).
     "-c fsync=off",
     "-c full_page_writes=off",
   ].join(" ");
