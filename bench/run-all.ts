@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { apiThroughput } from "./api-throughput.js";
 import { bundleVerify } from "./bundle-verify.js";
 import { cliWallTime } from "./cli-wall-time.js";
+import { faultRecovery } from "./fault-recovery.js";
 import { finalizeCost } from "./finalize-cost.js";
 import { inclusionProofBench } from "./inclusion-proof.js";
 import { killRecovery } from "./kill-recovery.js";
@@ -31,6 +32,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   queueLatency,
   workerMemory,
   killRecovery,
+  faultRecovery,
   apiThroughput,
 ];
 

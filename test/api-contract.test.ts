@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { clientTypes } from "../scripts/client-types.js";
 import { ApiMetrics } from "../src/api/metrics.js";
 import type { buildApi } from "../src/api/server.js";
@@ -14,7 +14,7 @@ import { createApiKey } from "../src/services/api-keys.js";
 import { loadKeyRing } from "../src/trace/key-store.js";
 import { claimAndExecute } from "../src/worker/claim.js";
 import { Contract, contractCheckedApi } from "./support/contract.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, testConfig } from "./support/harness.js";
 
 // The API's contract as clients read it: the served spec passes Redocly's recommended rules, the SDK's types are the
@@ -24,7 +24,7 @@ const run = promisify(execFile);
 const config = testConfig();
 type Spec = { paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { $ref: string } }> } }>>; components: { schemas: Record<string, Record<string, unknown>> } };
 
-describe.each(testBackends())("the API's contract on $name", (backend) => {
+describeOnBackends("the API's contract on $name", (backend) => {
   let db: TestDatabase;
   let app: ReturnType<typeof buildApi>;
   let contract: Contract;

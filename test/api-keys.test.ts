@@ -1,12 +1,12 @@
 import { Command } from "commander";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { apiKeysCommand } from "../src/cli/commands/api-keys.js";
 import type { CliContext } from "../src/cli/context.js";
 import type { Output } from "../src/cli/output.js";
 import type { Database } from "../src/db/database.js";
 import { tenantScoped } from "../src/db/tenant-scope.js";
 import { authenticateApiKey, createApiKey, hashApiKey, listApiKeys, revokeApiKey } from "../src/services/api-keys.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { testConfig } from "./support/harness.js";
 
 // API keys (migration 0011, src/services/api-keys.ts, `aos api-keys`): shown once, stored as a hash, listed by
@@ -30,7 +30,7 @@ async function lastUsed(db: Database, keyId: string): Promise<Date | null> {
   return rows[0]?.last_used_at ?? null;
 }
 
-describe.each(testBackends())("API keys on $name", (backend) => {
+describeOnBackends("API keys on $name", (backend) => {
   let db: TestDatabase;
   let tenantCount = 0;
   const newTenant = () => `t-keys-${backend.name}-${++tenantCount}`;
@@ -113,7 +113,7 @@ describe.each(testBackends())("API keys on $name", (backend) => {
   });
 });
 
-describe.each(testBackends())("aos api-keys on $name", (backend) => {
+describeOnBackends("aos api-keys on $name", (backend) => {
   let db: TestDatabase | undefined;
   let config: ReturnType<typeof testConfig>;
 

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { ApiMetrics } from "../src/api/metrics.js";
 import { API_ROUTES, buildApi } from "../src/api/server.js";
 import { silentLogger } from "../src/logger.js";
@@ -7,7 +7,7 @@ import { loadKeyRing } from "../src/trace/key-store.js";
 import { claimAndExecute } from "../src/worker/claim.js";
 import { verifyProofBundle } from "../src/client/index.js";
 import { type Contract, contractCheckedApi } from "./support/contract.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { type TestDatabase, describeOnBackends } from "./support/databases.js";
 import { runnerDeps, testConfig } from "./support/harness.js";
 import { asSuperuser } from "./support/tamper.js";
 
@@ -17,7 +17,7 @@ import { asSuperuser } from "./support/tamper.js";
 const config = testConfig();
 const transformPlan = { steps: [{ step_id: "pick", skill: "json_transform", params: { payload: { a: { b: 7 } }, mapping: { b: "a.b" } } }] };
 
-describe.each(testBackends())("the HTTP API on $name", (backend) => {
+describeOnBackends("the HTTP API on $name", (backend) => {
   let db: TestDatabase;
   let app: ReturnType<typeof buildApi>;
   let contract: Contract;

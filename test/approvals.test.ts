@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { claimRunById } from "../src/db/queries/run-status.js";
 import { setPolicy } from "../src/services/policies.js";
 import { getRunProof } from "../src/services/proofs.js";
@@ -6,14 +6,14 @@ import { approveRun, cancelRun, rejectRun } from "../src/services/run-decisions.
 import { createRun, getRunDetail } from "../src/services/runs.js";
 import { claimAndExecute } from "../src/worker/claim.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 
 const config = testConfig();
 const transform = (stepId: string) => ({ step_id: stepId, skill: "json_transform", params: { payload: { a: 1 }, mapping: { a: "a" } } });
 const guarded = { step_id: "guarded", skill: "fail_trigger", params: { fail_times: 0 } };
 
-describe.each(testBackends())("approvals and cancellation on $name", (backend) => {
+describeOnBackends("approvals and cancellation on $name", (backend) => {
   let db: TestDatabase;
   let tenantCount = 0;
   const tenantNeedingApproval = async () => {

@@ -1,14 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { ApiMetrics } from "../src/api/metrics.js";
 import { buildApi } from "../src/api/server.js";
 import type { Database } from "../src/db/database.js";
 import { silentLogger } from "../src/logger.js";
 import { createApiKey } from "../src/services/api-keys.js";
 import { loadKeyRing } from "../src/trace/key-store.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { testConfig } from "./support/harness.js";
 
 // Issue 13, point 4: failed authentications are limited per client address, refused before the key's database
@@ -61,7 +61,7 @@ async function flood(count: number, parallel: number, send: (i: number) => Promi
 
 const tally = (answers: Answer[]) => answers.reduce<Record<number, number>>((counts, { status }) => ({ ...counts, [status]: (counts[status] ?? 0) + 1 }), {});
 
-describe.each(testBackends())("failed authentications on $name", (backend) => {
+describeOnBackends("failed authentications on $name", (backend) => {
   let db: TestDatabase;
   let validKey: string;
   const opened: { close(): Promise<unknown> }[] = [];

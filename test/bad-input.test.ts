@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { ApiMetrics } from "../src/api/metrics.js";
 import { API_ROUTES, buildApi } from "../src/api/server.js";
 import { silentLogger } from "../src/logger.js";
@@ -9,7 +9,7 @@ import { createApiKey } from "../src/services/api-keys.js";
 import { loadKeyRing } from "../src/trace/key-store.js";
 import { runCli } from "./support/cli.js";
 import { type Contract, contractCheckedApi } from "./support/contract.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { type TestDatabase, describeOnBackends } from "./support/databases.js";
 import { testConfig } from "./support/harness.js";
 import { tempDir } from "./support/temp-dirs.js";
 
@@ -71,7 +71,7 @@ const BODIES: [string, string, RegExp][] = [
   ["nesting 10,000 deep", `{"plan":${deep(10_000)},"goal":"g","name":"n","by":"b"}`, /^body\.plan.*: nests deeper than 64 levels/],
 ];
 
-describe.each(testBackends())("bad input on every route and verb, on $name", (backend) => {
+describeOnBackends("bad input on every route and verb, on $name", (backend) => {
   let db: TestDatabase;
   let app: ReturnType<typeof buildApi>;
   let contract: Contract;

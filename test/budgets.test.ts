@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { claimRunById } from "../src/db/queries/run-status.js";
 import { createAgent } from "../src/services/agents.js";
 import { setPolicy } from "../src/services/policies.js";
 import { createRun } from "../src/services/runs.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 
 const config = testConfig();
@@ -29,7 +29,7 @@ async function spentCents(db: TestDatabase, agentId: string): Promise<number> {
   return Number(rows[0].spent_cents);
 }
 
-describe.each(testBackends())("budgets on $name", (backend) => {
+describeOnBackends("budgets on $name", (backend) => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await backend.open();

@@ -7,7 +7,7 @@ import { loadMigrations } from "../src/db/migrate.js";
 import { loadVerifiers } from "../src/trace/key-store.js";
 import { encodeVerifierKey } from "../src/trace/signed-note.js";
 import { daysAgo, runCli, tempHome, writePlan } from "./support/cli.js";
-import { serverBackend, type TestDatabase } from "./support/databases.js";
+import { onServer, serverBackend, type TestDatabase } from "./support/databases.js";
 
 const transformPlan = {
   steps: [{ step_id: "pick", skill: "json_transform", params: { payload: { a: { b: [1, 2] } }, mapping: { last: "a.b[-1]" } } }],
@@ -194,7 +194,7 @@ describe("aos prune on the embedded database", () => {
 
 const server = serverBackend();
 
-describe.runIf(server)("the aos CLI on the PostgreSQL server (DATABASE_URL)", () => {
+describe("the aos CLI on the PostgreSQL server (DATABASE_URL)", onServer(), () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await (server as NonNullable<typeof server>).open();

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { createAgent, listTenantAgents } from "../src/services/agents.js";
 import { setPolicy, showPolicy } from "../src/services/policies.js";
 import { getRunProof } from "../src/services/proofs.js";
 import { createRun, getRunDetail } from "../src/services/runs.js";
 import { claimAndExecute } from "../src/worker/claim.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 import { type LoopbackServer, startLoopbackServer } from "./support/http-server.js";
 
@@ -19,7 +19,7 @@ const costly = (stepId: string, cost: number, tokens = 0) => ({
   params: { fail_times: 0, cost_cents: cost, tokens },
 });
 
-describe.each(testBackends())("step policy on $name", (backend) => {
+describeOnBackends("step policy on $name", (backend) => {
   let db: TestDatabase;
   let server: LoopbackServer;
   let tenantCount = 0;

@@ -9,7 +9,7 @@ import { getRunProof } from "../src/services/proofs.js";
 import { createRun, getRunDetail } from "../src/services/runs.js";
 import { PRICE_TABLE_VERSION } from "../src/skills/llm/price-table.js";
 import { claimAndExecute } from "../src/worker/claim.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { type FakeModelApi, startFakeModelApi } from "./support/fake-model-apis.js";
 import { chainProblems, runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 
@@ -76,7 +76,7 @@ describe("planner configuration", () => {
   });
 });
 
-describe.each(testBackends())("the LLM planner on $name", (backend) => {
+describeOnBackends("the LLM planner on $name", (backend) => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await backend.open();

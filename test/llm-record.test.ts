@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { createAgent } from "../src/services/agents.js";
 import { getRunProof } from "../src/services/proofs.js";
 import { PRICE_TABLE_VERSION } from "../src/skills/llm/price-table.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { type FakeModelApi, startFakeModelApi } from "./support/fake-model-apis.js";
 import { runToEnd, testConfig } from "./support/harness.js";
 
@@ -28,7 +28,7 @@ const ask = (stepId: string, provider: string, model: string) => ({
   params: { provider, model, messages: [{ role: "user", content: `question for ${provider}` }], max_tokens: 800 },
 });
 
-describe.each(testBackends())("the LLM record of a run on $name", (backend) => {
+describeOnBackends("the LLM record of a run on $name", (backend) => {
   let db: TestDatabase;
 
   beforeAll(async () => {

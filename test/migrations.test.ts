@@ -6,11 +6,11 @@ import { loadMigrations, migrate, migrationStatus } from "../src/db/migrate.js";
 import { openServerDatabase } from "../src/db/open-database.js";
 import { dumpSchema } from "../src/db/schema-dump.js";
 import { serverUrlFor } from "./support/server-url.js";
-import { testBackends } from "./support/databases.js";
+import { describeOnBackends, onServer } from "./support/databases.js";
 
 const snapshot = readFileSync(new URL("../src/db/schema.snapshot.txt", import.meta.url), "utf8");
 
-describe.each(testBackends())("migrations on $name", (backend) => {
+describeOnBackends("migrations on $name", (backend) => {
   it("are idempotent, report their head, and match the committed schema snapshot", async () => {
     const db = await backend.open();
     try {
@@ -28,7 +28,7 @@ describe.each(testBackends())("migrations on $name", (backend) => {
 
 const serverUrl = process.env.AOS_TEST_DATABASE_URL;
 
-describe.runIf(serverUrl)("two migrators at once on the server", () => {
+describe("two migrators at once on the server", onServer(), () => {
   const name = `aos_test_mig_${randomBytes(4).toString("hex")}`;
   const admin = () => new pg.Client({ connectionString: serverUrl });
 

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { getRunProof, type RunProof } from "../src/services/proofs.js";
 import { proofKeys } from "../src/services/proof-keys.js";
 import { parseRetentionAge, pruneFinishedRuns } from "../src/services/retention.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { testConfig } from "./support/harness.js";
 import { finishedRichRun, parkedRichRun } from "./support/rich-run.js";
 import { asSuperuser } from "./support/tamper.js";
@@ -194,7 +194,7 @@ function names(proof: RunProof, target: Column, seq: number | null): boolean {
 
 const config = testConfig();
 
-describe.each(testBackends())("every column of every row of a run, changed one at a time, on $name", (backend) => {
+describeOnBackends("every column of every row of a run, changed one at a time, on $name", (backend) => {
   let db: TestDatabase;
   let columns: Column[];
   let tenant = 0;

@@ -1,10 +1,10 @@
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { getRunProof } from "../src/services/proofs.js";
 import { getRunDetail } from "../src/services/runs.js";
 import { canonicalJson } from "../src/trace/canonical-json.js";
 import { toStorableJson } from "../src/trace/storable-json.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { runToEnd, testConfig } from "./support/harness.js";
 
 /**
@@ -26,7 +26,7 @@ const value: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
   object: fc.dictionary(fc.oneof(text, odd), tie("any"), { maxKeys: 4 }),
 })).any;
 
-describe.each(testBackends())("recorded content round-trips byte for byte on $name", (backend) => {
+describeOnBackends("recorded content round-trips byte for byte on $name", (backend) => {
   const config = testConfig();
   let db: TestDatabase;
   let runs = 0;

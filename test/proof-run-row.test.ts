@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { claimRunById } from "../src/db/queries/run-status.js";
 import { loadStoredTrace, stepOfRow, v1HeaderOf } from "../src/proof/stored-trace.js";
 import { setPolicy } from "../src/services/policies.js";
@@ -10,7 +10,7 @@ import { contentOf } from "../src/trace/v1/step-content.js";
 import { chainGenesis, chainNext as v1ChainNext, leafHash as v1LeafHash } from "../src/trace/v1/step-hash.js";
 import { isPruned, runJson, runListJson } from "../src/views/run.js";
 import { claimAndExecute } from "../src/worker/claim.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 import { PROOF_PLAN, proofRuns } from "./support/proof-runs.js";
 import { asSuperuser } from "./support/tamper.js";
@@ -23,7 +23,7 @@ const TENANT = "tenant-proof-row";
  * it, move its times past what readers can hold, relabel its format, point a rejection or a cancel where the trace
  * says otherwise. Each is caught before a worker acts on it, or shown for what it is; none is signed.
  */
-describe.each(testBackends())("the run row and a person's decisions against a database writer, on $name", (backend) => {
+describeOnBackends("the run row and a person's decisions against a database writer, on $name", (backend) => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await backend.open();

@@ -14,7 +14,7 @@ import { merkleRootHex } from "../src/trace/merkle.js";
 import { generateSigningKey } from "../src/trace/signed-note.js";
 import { claimAndExecute } from "../src/worker/claim.js";
 import { runJson } from "../src/views/run.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { PROOF_PLAN, proofRuns } from "./support/proof-runs.js";
 import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 import { asSuperuser } from "./support/tamper.js";
@@ -22,7 +22,7 @@ import { asSuperuser } from "./support/tamper.js";
 const config = testConfig();
 const TENANT = "tenant-proof";
 
-describe.each(testBackends())("run proofs against a database writer, on $name", (backend) => {
+describeOnBackends("run proofs against a database writer, on $name", (backend) => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await backend.open();

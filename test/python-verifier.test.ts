@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,40 +12,11 @@ import { verifyBundleText } from "../src/trace/verify-bundle.js";
 import { bundleMutations } from "./support/bundle-mutations.js";
 import { forgingSigner, rehashedBundles, resigned } from "./support/rehashed-bundles.js";
 import { runCli } from "./support/cli.js";
+import { type PythonVerdict, runPython } from "./support/python-verifier.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, testConfig } from "./support/harness.js";
 import { finishedRichRun, parkedRichRun, RICH_PLAN } from "./support/rich-run.js";
 import { tempDir } from "./support/temp-dirs.js";
-
-/**
- * verifiers/python/aos_verify.py is a second verifier, written from docs/proofs.md alone with Python's standard
- * library (its own Ed25519, Merkle tree and parsing). The tests that check AOS's proofs with AOS's own hashing
- * cannot catch a field that hashing leaves out; this can: on genuine bundles and on every single change of them,
- * it must say what `aos verify` says — the same verdict, at the same seq.
- */
-const PYTHON_VERIFIER = new URL("../verifiers/python/aos_verify.py", import.meta.url).pathname;
-
-interface PythonVerdict {
-  file: string;
-  verification_status: string;
-  first_bad_seq: number | null;
-  field: string | null;
-}
-
-function runPython(files: string[], vkey: string): Promise<PythonVerdict[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("python3", [PYTHON_VERIFIER, "--key", vkey, "--json", ...files], { stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", (error) => reject(new Error(`python3 is needed for the independent verifier (CI installs it): ${error.message}`)));
-    child.on("close", (code) => {
-      if (code !== 0 && code !== 1) reject(new Error(`aos_verify.py exited ${code}: ${stderr}`));
-      else resolve(stdout.trim().split("\n").map((line) => JSON.parse(line) as PythonVerdict));
-    });
-  });
-}
 
 /** What `aos verify` decides for a file: its function's verdict, or NOT_A_BUNDLE where it exits 2. */
 function aosVerdict(text: string, verifiers: ReturnType<typeof loadVerifiers>): { status: string; seq: number | null } {
@@ -58,6 +28,12 @@ function aosVerdict(text: string, verifiers: ReturnType<typeof loadVerifiers>): 
   }
 }
 
+/**
+ * verifiers/python/aos_verify.py is a second verifier, written from docs/proofs.md alone with Python's standard
+ * library (its own Ed25519, Merkle tree and parsing). The tests that check AOS's proofs with AOS's own hashing
+ * cannot catch a field that hashing leaves out; this can: on genuine bundles and on every single change of them,
+ * it must say what `aos verify` says — the same verdict, at the same seq.
+ */
 describe("the independent Python verifier", () => {
   const backend = testBackends()[0]!;
   const config = testConfig();

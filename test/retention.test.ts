@@ -10,7 +10,7 @@ import type { ProofBundle } from "../src/trace/bundle.js";
 import { loadVerifiers } from "../src/trace/key-store.js";
 import { type VerdictJson, verifyBundleText } from "../src/trace/verify-bundle.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 import { asSuperuser, daysAgo } from "./support/tamper.js";
 
@@ -43,7 +43,7 @@ describe("--older-than", () => {
   });
 });
 
-describe.each(testBackends())("retention (aos prune) on $name", (backend) => {
+describeOnBackends("retention (aos prune) on $name", (backend) => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await backend.open();

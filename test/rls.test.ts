@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Database } from "../src/db/database.js";
 import { withTransaction } from "../src/db/database.js";
 import { tenantScoped, withTenantReads } from "../src/db/tenant-scope.js";
@@ -8,7 +8,7 @@ import { getRunProof } from "../src/services/proofs.js";
 import { approveRun } from "../src/services/run-decisions.js";
 import { createRun, getRunDetail, listTenantRuns, type RunDetail } from "../src/services/runs.js";
 import { claimAndExecute } from "../src/worker/claim.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { chainProblems, runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 
 // Row-level security (migration 0011) and the tenant-scoped database (src/db/tenant-scope.ts): a transaction as
@@ -91,7 +91,7 @@ async function ownerCount(db: Database, table: string, tenantId: string): Promis
   return rows[0]?.n ?? -1;
 }
 
-describe.each(testBackends())("row-level security on $name", (backend) => {
+describeOnBackends("row-level security on $name", (backend) => {
   let db: TestDatabase;
   let scopedA: Database;
   let detailA: RunDetail;

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Database } from "../src/db/database.js";
 import { claimRunById, retryRunLater } from "../src/db/queries/run-status.js";
 import { setPolicy } from "../src/services/policies.js";
 import { getRunProof } from "../src/services/proofs.js";
 import { approveRun, cancelRun, rejectRun } from "../src/services/run-decisions.js";
 import { createRun, getRunDetail } from "../src/services/runs.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 
 const config = testConfig();
@@ -41,7 +41,7 @@ async function withFault<T>(db: Database, table: string, work: () => Promise<T>)
   }
 }
 
-describe.each(testBackends())("approve, reject and cancel are each one transaction, on $name", (backend) => {
+describeOnBackends("approve, reject and cancel are each one transaction, on $name", (backend) => {
   let db: TestDatabase;
   const tenantId = "t-decisions";
   const deps = () => runnerDeps(db, config);

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { claimRunById } from "../src/db/queries/run-status.js";
 import { createAgent } from "../src/services/agents.js";
 import { createRun, getRun, getRunDetail, listTenantRuns } from "../src/services/runs.js";
 import { AppError } from "../src/errors.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
 import { chainProblems, runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 import { type LoopbackServer, sendJson, startLoopbackServer } from "./support/http-server.js";
@@ -18,7 +18,7 @@ const transform = (stepId: string, payload: unknown, mapping: Record<string, str
   params: { payload, mapping },
 });
 
-describe.each(testBackends())("run path on $name", (backend) => {
+describeOnBackends("run path on $name", (backend) => {
   let db: TestDatabase;
   let server: LoopbackServer;
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { claimNextRun, claimRunById } from "../src/db/queries/run-status.js";
 import { createAgent } from "../src/services/agents.js";
 import { createRun } from "../src/services/runs.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { testBackends, type TestDatabase, describeOnBackends, onServer } from "./support/databases.js";
 import { claimAndExecute } from "../src/worker/claim.js";
 import { testConfig, runnerDeps } from "./support/harness.js";
 
@@ -31,7 +31,7 @@ async function finish(db: TestDatabase, runId: string): Promise<void> {
   await db.pool.query("update runs set status = 'succeeded', worker_id = null, lease_expires_at = null where id = $1", [runId]);
 }
 
-describe.each(testBackends())("the run queue on $name", (backend) => {
+describeOnBackends("the run queue on $name", (backend) => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await backend.open();
@@ -116,7 +116,7 @@ describe.each(testBackends())("the run queue on $name", (backend) => {
 
 const server = testBackends().find((backend) => backend.name === "server");
 
-describe.runIf(server !== undefined)("claiming at once, on the server", () => {
+describe("claiming at once, on the server", onServer(), () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await server!.open();

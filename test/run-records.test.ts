@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { claimRunById } from "../src/db/queries/run-status.js";
 import { createAgent } from "../src/services/agents.js";
 import { setPolicy } from "../src/services/policies.js";
@@ -6,7 +6,7 @@ import { createRun } from "../src/services/runs.js";
 import { PRICE_TABLE_VERSION } from "../src/skills/llm/price-table.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
 import { incidentId } from "../src/records/run-records.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 
 const config = testConfig();
@@ -38,7 +38,7 @@ async function recordsOf(db: TestDatabase, runId: string) {
   };
 }
 
-describe.each(testBackends())("the records every terminal run leaves, on $name", (backend) => {
+describeOnBackends("the records every terminal run leaves, on $name", (backend) => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await backend.open();

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { tenantScoped } from "../src/db/tenant-scope.js";
 import { type CreateRunInput, createRun } from "../src/services/runs.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { testConfig, runnerDeps } from "./support/harness.js";
 
 // Idempotency-Key on run creation (run_requests, migration 0011): one key, one run, for 24 hours.
@@ -10,7 +10,7 @@ const config = testConfig();
 const plan = { steps: [{ step_id: "s", skill: "json_transform", params: { payload: { a: 1 }, mapping: { a: "a" } } }] };
 const invalidPlan = { steps: [{ step_id: "s", skill: "no_such_skill", params: {} }] };
 
-describe.each(testBackends())("run creation with an Idempotency-Key on $name", (backend) => {
+describeOnBackends("run creation with an Idempotency-Key on $name", (backend) => {
   let db: TestDatabase;
   let tenantCount = 0;
   const newTenant = () => `t-idem-${backend.name}-${++tenantCount}`;

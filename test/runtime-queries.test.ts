@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { createAgent } from "../src/services/agents.js";
 import { agentCapabilities } from "../src/services/capabilities.js";
 import { setPolicy } from "../src/services/policies.js";
 import { runtimeQuery } from "../src/services/runtime-query.js";
 import { simulatePlan } from "../src/services/simulate.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { runToEnd, testConfig } from "./support/harness.js";
 
 // simulate, capabilities and query answer from the database; each answer is checked against what a real run of
@@ -15,7 +15,7 @@ const config = testConfig();
 const costly = (stepId: string, cost: number) => ({ step_id: stepId, skill: "fail_trigger", params: { fail_times: 0, cost_cents: cost } });
 const transform = (stepId: string) => ({ step_id: stepId, skill: "json_transform", params: { payload: { a: { b: 2 } }, mapping: { b: "a.b" } } });
 
-describe.each(testBackends())("simulate, capabilities and query on $name", (backend) => {
+describeOnBackends("simulate, capabilities and query on $name", (backend) => {
   let db: TestDatabase;
   let tenantCount = 0;
   const freshTenant = () => `tenant-rt-${++tenantCount}`;

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { ApiMetrics } from "../src/api/metrics.js";
 import { buildApi } from "../src/api/server.js";
 import { AosClient, AosError, type RunEvent, verifyProofBundle } from "../src/client/index.js";
@@ -8,7 +8,7 @@ import { setPolicy } from "../src/services/policies.js";
 import { loadKeyRing } from "../src/trace/key-store.js";
 import { runWorker } from "../src/worker/loop.js";
 import { type Contract, contractCheckedApi } from "./support/contract.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { type TestDatabase, describeOnBackends } from "./support/databases.js";
 import { runnerDeps, testConfig } from "./support/harness.js";
 import { type LoopbackServer, sendJson, startLoopbackServer } from "./support/http-server.js";
 
@@ -19,7 +19,7 @@ import { type LoopbackServer, sendJson, startLoopbackServer } from "./support/ht
 const config = testConfig({ AOS_WORKER_POLL_MS: "20", AOS_API_EVENTS_POLL_MS: "20", AOS_EGRESS_ALLOW: "127.0.0.1" });
 const tenantOf = (backend: string) => `sdk-${backend}`;
 
-describe.each(testBackends())("the SDK against the API on $name", (backend) => {
+describeOnBackends("the SDK against the API on $name", (backend) => {
   let db: TestDatabase;
   let app: ReturnType<typeof buildApi>;
   let contract: Contract;

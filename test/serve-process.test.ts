@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
 import { afterEach, describe, expect, it } from "vitest";
 import { runCli, tempHome } from "./support/cli.js";
-import { serverBackend } from "./support/databases.js";
+import { onServer, serverBackend } from "./support/databases.js";
 
 // The README's API walk as a user runs it: `aos api-keys create`, `aos serve` (a real child process on a free
 // port), and examples/sdk-walk.mjs importing "aos/client" from the built package. On the embedded default, and on
@@ -71,7 +71,7 @@ describe("aos serve and the SDK walk, as processes", () => {
     expect(output).toMatch(/step note llm_invoke succeeded/);
   });
 
-  it.runIf(serverBackend() !== undefined)("on the PostgreSQL server, with the worker in its own process", async () => {
+  it("on the PostgreSQL server, with the worker in its own process", onServer(), async () => {
     const db = await (serverBackend() as NonNullable<ReturnType<typeof serverBackend>>).open();
     try {
       const env = { AOS_HOME: tempHome(), DATABASE_URL: db.url as string, AOS_WORKER_POLL_MS: "50" };

@@ -1,10 +1,10 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Agent } from "../src/glossary.js";
 import { createAgent } from "../src/services/agents.js";
 import type { RunDetail } from "../src/services/runs.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { chainProblems, runToEnd, testConfig } from "./support/harness.js";
 import { type LoopbackServer, sendJson, startLoopbackServer } from "./support/http-server.js";
 
@@ -104,7 +104,7 @@ function deliveriesTo(receiver: LoopbackServer, path: string, runId: string) {
   return receiver.requests.filter((request) => request.path === path && request.headers["idempotency-key"] === `${runId}:2`);
 }
 
-describe.each(testBackends())("an http_call → json_transform → webhook_send plan on $name", (backend) => {
+describeOnBackends("an http_call → json_transform → webhook_send plan on $name", (backend) => {
   let db: TestDatabase;
   let api: LoopbackServer;
   let receiver: LoopbackServer;

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { chainProblems, runToEnd, testConfig } from "./support/harness.js";
 
 // AOS_STEP_TIMEOUT_MS bounds every attempt: a step still running then is recorded TIMEOUT (retryable), retried up
@@ -7,7 +7,7 @@ import { chainProblems, runToEnd, testConfig } from "./support/harness.js";
 
 const config = testConfig({ AOS_STEP_TIMEOUT_MS: "100" });
 
-describe.each(testBackends())("the step timeout on $name", (backend) => {
+describeOnBackends("the step timeout on $name", (backend) => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await backend.open();

@@ -6,7 +6,7 @@ import { createRun, getRunDetail } from "../src/services/runs.js";
 import { executeThroughFaults } from "../src/worker/database-faults.js";
 import { LeaseKeeper } from "../src/worker/lease-keeper.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, onServer, serverBackend, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, testConfig } from "./support/harness.js";
 
 const config = testConfig();
@@ -24,7 +24,7 @@ function recordingLogger(): Logger & { warnings: { message: string; fields: Reco
   return Object.assign(logger, { warnings });
 }
 
-describe.each(testBackends())("a worker through database faults, on $name", (backend) => {
+describeOnBackends("a worker through database faults, on $name", (backend) => {
   let db: TestDatabase;
   const tenantId = "t-faults";
   beforeAll(async () => {
@@ -103,12 +103,10 @@ end $$`);
   });
 });
 
-const server = testBackends().find((backend) => backend.name === "server");
-
-describe.runIf(server !== undefined)("a worker through a terminated connection, on the server", () => {
+describe("a worker through a terminated connection, on the server", onServer(), () => {
   let db: TestDatabase;
   beforeAll(async () => {
-    db = await server!.open();
+    db = await serverBackend()!.open();
   });
   afterAll(async () => db?.close());
 

@@ -1,9 +1,8 @@
 import { spawn } from "node:child_process";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { aosDatabaseOn, fillConnectionSlots } from "./support/cluster-database.js";
-import { serverBackend } from "./support/databases.js";
-import { type PrivateCluster, privateClusterAvailable, startPrivateCluster } from "./support/private-cluster.js";
+import { type ChaosCluster, startChaosCluster, takeFreeSlots } from "./support/chaos-cluster.js";
+import { onPrivateCluster } from "./support/private-cluster.js";
 import { sharedHome, waitFor } from "./support/worker-process.js";
 
 const BIN = new URL("../bin/aos.js", import.meta.url).pathname;
@@ -12,24 +11,24 @@ const BIN = new URL("../bin/aos.js", import.meta.url).pathname;
  * `aos worker` started while the server has no free connection slot: it must say so (not "check DATABASE_URL"),
  * keep trying, and start once a slot frees up. On a private cluster, whose slots the test can fill.
  */
-describe.runIf(serverBackend() !== undefined && privateClusterAvailable())("a worker started while the server is full", () => {
-  let cluster: PrivateCluster;
+describe("a worker started while the server is full", onPrivateCluster(), () => {
+  let chaos: ChaosCluster;
   let url: string;
   const fillers: pg.Client[] = [];
 
   beforeAll(async () => {
-    cluster = await startPrivateCluster({ maxConnections: 8 });
-    url = await aosDatabaseOn(cluster);
+    chaos = await startChaosCluster(8, "aos-startup-test");
+    url = chaos.workerUrl;
   }, 120_000);
 
   afterAll(async () => {
     await Promise.all(fillers.map((client) => client.end().catch(() => undefined)));
-    await cluster?.destroy();
+    await chaos?.close();
   });
 
   it("names the condition, retries, and starts when a slot frees up; a wrong database still fails at once", { timeout: 90_000 }, async () => {
     // Every slot the role may use taken (the superuser's reserved ones stay free).
-    fillers.push(...(await fillConnectionSlots(url)));
+    fillers.push(...(await takeFreeSlots(url)));
     const { home } = sharedHome();
     const child = spawn(process.execPath, [BIN, "worker", "--concurrency", "1"], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", AOS_HOME: home, DATABASE_URL: url, AOS_DB_CONNECT_RETRY_MS: "60000" },
@@ -51,7 +50,7 @@ describe.runIf(serverBackend() !== undefined && privateClusterAvailable())("a wo
     expect(await exited, stderr).toBe(0);
 
     const wrong = spawn(process.execPath, [BIN, "list-runs", "--tenant-id", "t"], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", AOS_HOME: home, DATABASE_URL: cluster.url("no_such_database", "aos") },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", AOS_HOME: home, DATABASE_URL: chaos.cluster.url("no_such_database", "aos") },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let wrongErr = "";

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { findRun } from "../src/db/queries/runs.js";
 import { claimRunById } from "../src/db/queries/run-status.js";
 import { createAgent } from "../src/services/agents.js";
@@ -9,7 +9,7 @@ import { runWorker } from "../src/worker/loop.js";
 import { reapExpiredLeases } from "../src/worker/reaper.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
 import { incidentId } from "../src/records/run-records.js";
-import { testBackends, type TestDatabase } from "./support/databases.js";
+import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { runnerDeps, testConfig, traceSteps } from "./support/harness.js";
 import { sendJson, startLoopbackServer } from "./support/http-server.js";
 
@@ -43,7 +43,7 @@ async function workUntil(db: TestDatabase, done: () => Promise<boolean>, concurr
   return worker;
 }
 
-describe.each(testBackends())("the worker on $name", (backend) => {
+describeOnBackends("the worker on $name", (backend) => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await backend.open();

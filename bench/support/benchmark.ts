@@ -27,7 +27,7 @@ export interface Goal {
   /** "<=": met when value is at most limit (times); ">=": met when value is at least limit (rates, shares). */
   bound: "<=" | ">=";
   limit: number;
-  unit: "ms" | "µs" | "%" | "MiB" | "runs" | "rows";
+  unit: "ms" | "µs" | "%" | "MiB" | "runs" | "rows" | "×";
   met: boolean;
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testBackends, type TestDatabase } from "../../test/support/databases.js";
+import { describeOnBackends, type TestDatabase } from "../../test/support/databases.js";
 import { chainProblems, runToEnd, testConfig } from "../../test/support/harness.js";
 import { skillContext } from "../../test/support/skill-context.js";
 import { ensureTenant } from "../db/queries/tenants.js";
@@ -123,7 +123,7 @@ describe("calendar_write's input", () => {
   });
 });
 
-describe.each(testBackends())("calendar_write on $name", (backend) => {
+describeOnBackends("calendar_write on $name", (backend) => {
   let db: TestDatabase;
   let call: ReturnType<typeof caller>;
 

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { createClient } from "redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { testBackends, type TestDatabase } from "../../test/support/databases.js";
+import { describeOnBackends, testBackends, type TestDatabase } from "../../test/support/databases.js";
 import { runToEnd, testConfig } from "../../test/support/harness.js";
 import { skillContext } from "../../test/support/skill-context.js";
 import { ensureTenant } from "../db/queries/tenants.js";
@@ -226,7 +226,7 @@ describe("kv_store's input", () => {
   });
 });
 
-describe.each(testBackends())("kv_store on PostgreSQL ($name)", (backend) => {
+describeOnBackends("kv_store on PostgreSQL ($name)", (backend) => {
   let db: TestDatabase;
 
   beforeAll(async () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { onServer } from "../../test/support/databases.js";
 import { serverUrlFor } from "../../test/support/server-url.js";
 import { skillContext } from "../../test/support/skill-context.js";
 import type { SkillContext, SkillOutcome, SkillSettings } from "./contract.js";
@@ -122,7 +123,7 @@ describe("postgres_query without a server", () => {
 
 const serverUrl = process.env.AOS_TEST_DATABASE_URL;
 
-describe.runIf(serverUrl)("postgres_query on the server", () => {
+describe("postgres_query on the server", onServer(), () => {
   const database = `aos_test_pgq_${randomBytes(4).toString("hex")}`;
   // The describe body runs even when skipped, so no URL parsing without a server.
   const url = serverUrl === undefined ? "" : serverUrlFor(serverUrl, database);

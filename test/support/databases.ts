@@ -2,9 +2,10 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
-import { inject } from "vitest";
+import { describe, inject } from "vitest";
 import type { Database } from "../../src/db/database.js";
 import { embeddedDatabase, openServerDatabase } from "../../src/db/open-database.js";
+import { serverOnly, type ServerOnlyOptions } from "./server-only.js";
 import { serverUrlFor } from "./server-url.js";
 
 /** A real PostgreSQL a test can use: PGlite always, and the server when AOS_TEST_DATABASE_URL is set. */
@@ -61,4 +62,29 @@ export function testBackends(): TestBackend[] {
 
 export function serverBackend(): TestBackend | undefined {
   return testBackends().find((backend) => backend.name === "server");
+}
+
+/** Why the server tests cannot run here, or undefined when they can. */
+export function serverMissing(): string | undefined {
+  return serverBackend() === undefined ? "AOS_TEST_DATABASE_URL not set" : undefined;
+}
+
+/** describe()/it() options for tests on the server: tagged server-only, skipped with the reason when there is none. */
+export function onServer(): ServerOnlyOptions {
+  return serverOnly(serverMissing());
+}
+
+const NO_SERVER: TestBackend = {
+  name: "server",
+  open: () => Promise.reject(new Error("AOS_TEST_DATABASE_URL is not set")),
+};
+
+/**
+ * The same suite on every backend, `$name` in its name standing for the backend's. Without a server, its server
+ * copy is still declared, skipped and tagged server-only, so a run without one says which tests it left out.
+ */
+export function describeOnBackends(name: string, body: (backend: TestBackend) => void): void {
+  const [pglite, server] = [testBackends()[0]!, serverBackend()];
+  describe(name.replaceAll("$name", pglite.name), () => body(pglite));
+  describe(name.replaceAll("$name", "server"), onServer(), () => body(server ?? NO_SERVER));
 }

@@ -204,6 +204,40 @@ where trace_id = any(select 'trace_' || id from unnest($1::text[]) as ids (id)) 
   return rows[0]?.n ?? 0;
 }
 
+/**
+ * What users rely on after faults, as problems (none when it held): every run created is still there and
+ * succeeded, each of its `steps` settled once and in order, and the POST of each step in `posts` reached the
+ * effect server at least once and at most once more per interrupted attempt recorded for it (at-least-once, every
+ * re-send accounted for). `resent` counts the POSTs sent again, so a test can check that its faults hit a POST.
+ */
+export async function settlement(
+  db: Database,
+  effects: EffectServer,
+  ids: readonly string[],
+  plan: { steps: number; posts: number[] },
+): Promise<{ problems: string[]; resent: number }> {
+  const shapes = await runShapes(db, ids);
+  const expected = Array.from({ length: plan.steps }, (_, index) => String(index)).join(",");
+  const problems = ids.filter((id) => !shapes.has(id)).map((id) => `${id}: no run row (created, then lost)`);
+  problems.push(...[...shapes].flatMap(([id, shape]) => {
+    const settled = shape.rows.filter((row) => row.endsWith(":succeeded")).map((row) => row.split(":")[0]);
+    return shape.status === "succeeded" && settled.join(",") === expected ? [] : [`${id}: ${shape.status}, ${shape.rows.join(" ")}`];
+  }));
+  const { rows } = await db.pool.query<{ key: string; n: number }>(
+    `select substr(trace_id, 7) || ':' || step_index as key, count(*)::int as n
+from aos_trace_steps where trace_id = any($1::text[]) and status = 'interrupted' group by 1`,
+    [ids.map((id) => `trace_${id}`)],
+  );
+  const interruptions = new Map(rows.map((row) => [row.key, row.n]));
+  let resent = 0;
+  for (const key of ids.flatMap((id) => plan.posts.map((step) => `${id}:${step}`))) {
+    const [posts, interrupted] = [effects.postsWith(key), interruptions.get(key) ?? 0];
+    if (posts < 1 || posts > 1 + interrupted) problems.push(`${key}: ${posts} POSTs, ${interrupted} interrupted attempts`);
+    if (posts >= 2) resent += 1;
+  }
+  return { problems, resent };
+}
+
 /** The runs whose proof is not VERIFIED under `config` (the workers' AOS_HOME), each with the status it got. */
 export async function unverifiedProofs(db: Database, config: Config, runs: readonly Run[], parallel = 8): Promise<string[]> {
   const problems: string[] = [];
