@@ -180,7 +180,7 @@ export const FAILURE_CATALOG = {
     category: "TRANSIENT",
     retryable: true,
     httpStatus: 503,
-    suggestion: "The worker stopped mid-call; the step is retried with the same idempotency key.",
+    suggestion: "The worker stopped mid-call, which may have happened; a run that goes on tries the step again with the same idempotency key.",
   },
   RUN_ABANDONED: {
     category: "INFRASTRUCTURE",

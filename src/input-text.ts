@@ -8,6 +8,27 @@ import { AppError } from "./errors.js";
  */
 export const MAX_INPUT_DEPTH = 64;
 
+/**
+ * The longest texts AOS takes, in code points, wherever they come from (the API's schemas, the services the CLI
+ * calls, the CLI's own arguments): ids and names, and a run's goal.
+ */
+export const MAX_ID_CHARS = 200;
+export const MAX_NAME_CHARS = 200;
+export const MAX_GOAL_CHARS = 10_000;
+
+/** Length in code points, as the spec and the database count it (an emoji is one, not two UTF-16 units). */
+export function codePoints(text: string): number {
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
+}
+
+/** Throws `code` naming `field` when `text` is longer than `max` code points. */
+export function checkLength(text: string, max: number, field: string, code: "VALIDATION_ERROR" | "USAGE" = "VALIDATION_ERROR"): void {
+  const length = codePoints(text);
+  if (length > max) throw new AppError(code, `${field} is ${length} characters long; at most ${max} are allowed`, { details: { field } });
+}
+
 export interface InputProblem {
   /** Where, as a path: `body.plan.steps[0].params.url`, `path.run_id`, `plan.steps[1]`. */
   field: string;

@@ -121,6 +121,14 @@ describeOnBackends("the API's contract on $name", (backend) => {
     expect((await call("POST", "/api/v1/runs", body({}), { "idempotency-key": "k".repeat(255) })).statusCode).toBe(202);
   });
 
+  it("serves only the methods the spec declares: HEAD of a GET route is 404 ROUTE_NOT_FOUND, not an undeclared 200", async () => {
+    for (const [path, methods] of Object.entries(spec.paths)) {
+      if (!("get" in methods) || path.includes("{")) continue;
+      const response = await app.inject({ method: "HEAD", url: path, headers: { authorization: `Bearer ${key}` } });
+      expect([path, response.statusCode]).toEqual([path, 404]);
+    }
+  });
+
   it("answers an inclusion proof past the last leaf with 404 STEP_NOT_FOUND, which the spec declares", async () => {
     const accepted = await call("POST", "/api/v1/runs", { goal: "g", plan: { steps: [{ step_id: "s", skill: "json_transform", params: { payload: {}, mapping: {} } }] } });
     const runId = accepted.json().run_id as string;

@@ -134,6 +134,20 @@ describeOnBackends("bad input on every route and verb, on $name", (backend) => {
     expect(await counts()).toEqual(before);
   });
 
+  it("bytes that are not UTF-8 in a body (0xFF, an encoded surrogate, an overlong NUL) are a 400 on every route that takes one, never stored as U+FFFD", async () => {
+    const before = await counts();
+    const posts = API_ROUTES.filter((spec) => spec.auth && spec.method === "POST");
+    for (const bad of [[0xff, 0xfe], [0xed, 0xa0, 0x80], [0xc0, 0x80]]) {
+      const payload = Buffer.concat([Buffer.from('{"goal":"a'), Buffer.from(bad), Buffer.from('","name":"n","by":"b"}')]);
+      for (const route of posts) {
+        const url = route.url.replace(/:(\w+)/g, "00000000-0000-0000-0000-000000000000");
+        const response = await app.inject({ method: "POST", url, headers: { ...headers, authorization: `Bearer ${key}` }, payload });
+        expect([route.url, bad, response.statusCode, response.json().error.message]).toEqual([route.url, bad, 400, "body: is not valid UTF-8; send the JSON encoded as UTF-8"]);
+      }
+    }
+    expect(await counts()).toEqual(before);
+  });
+
   it("ids of 101, 200, 201 and 10,000 characters and malformed percent-encodings in every path parameter of the spec: a declared 4xx in the envelope", async () => {
     const before = await counts();
     const spec = (await app.inject({ method: "GET", url: "/docs/openapi.json" })).json();
@@ -200,6 +214,39 @@ describeOnBackends("bad input on every route and verb, on $name", (backend) => {
         expect([name, verb[0], result.code]).toEqual([name, verb[0], 2]);
         expect(result.stderr).toMatch(/steps\[0\]\.params\.payload(\.a)?.*(NUL character|unpaired UTF-16 surrogate|nests deeper than 64)/);
       }
+    }
+    // Bytes that are not UTF-8 inside a string: refused, never read as U+FFFD.
+    const notUtf8 = join(dir, "not-utf8.json");
+    writeFileSync(notUtf8, Buffer.concat([Buffer.from('{"steps":[{"step_id":"s","skill":"json_transform","params":{"payload":{"a":"'), Buffer.from([0xff, 0xed, 0xa0, 0x80]), Buffer.from('"},"mapping":{"a":"a"}}}]}')]));
+    for (const verb of [
+      ["run", "--tenant-id", "t", "--goal", "g", "--plan", notUtf8],
+      ["simulate", "--tenant-id", "t", "--plan", notUtf8],
+      ["policy", "set", "--tenant-id", "t", "--file", notUtf8],
+    ]) {
+      const result = await runCli(verb, { AOS_HOME: home });
+      expect([verb[0], result.code]).toEqual([verb[0], 2]);
+      expect(result.stderr).toContain(`${notUtf8} is not valid UTF-8; save it as UTF-8`);
+    }
+    const runs = await runCli(["list-runs", "--tenant-id", "t", "--json"], { AOS_HOME: home });
+    expect(JSON.parse(runs.stdout)).toEqual([]);
+  });
+
+  it("the CLI holds arguments to the API's limits: ids, names and goals too long exit 2 naming them", { timeout: 120_000 }, async () => {
+    const home = join(tempDir("aos-bad-input"), "home");
+    const long = "a".repeat(201);
+    const cases: [string[], string][] = [
+      [["create-agent", "--tenant-id", "t", "--name", long], "name is 201 characters long; at most 200"],
+      [["run", "--tenant-id", "t", "--goal", "g".repeat(10_001), "--no-wait"], "goal is 10001 characters long; at most 10000"],
+      [["run", "--tenant-id", "t", "--agent-id", long, "--goal", "g", "--no-wait"], "--agent-id is 201 characters long"],
+      [["get-run", long, "--tenant-id", "t"], "<run_id> is 201 characters long"],
+      [["cancel", long, "--tenant-id", "t"], "<run_id> is 201 characters long"],
+      [["evidence", long, "--tenant-id", "t"], "<run_id> is 201 characters long"],
+      [["list-runs", "--tenant-id", long], "--tenant-id is 201 characters long"],
+    ];
+    for (const [argv, message] of cases) {
+      const result = await runCli(argv, { AOS_HOME: home });
+      expect([argv[0], result.code]).toEqual([argv[0], 2]);
+      expect(result.stderr).toContain(message);
     }
     const runs = await runCli(["list-runs", "--tenant-id", "t", "--json"], { AOS_HOME: home });
     expect(JSON.parse(runs.stdout)).toEqual([]);

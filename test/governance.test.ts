@@ -123,7 +123,7 @@ describeOnBackends("step policy on $name", (backend) => {
   it("applies host rules to endpoints from configuration too: a Slack webhook, a model provider", async () => {
     const tenantId = freshTenant();
     const agent = await createAgent(db, { tenantId, name: "notifier", allowedHosts: [server.host] });
-    const slackConfig = testConfig({ SLACK_WEBHOOK_URL: `${server.url}/slack` });
+    const slackConfig = testConfig({ SLACK_WEBHOOK_URL: `${server.url}/slack`, AOS_EGRESS_ALLOW: "127.0.0.1" });
     await setPolicy(db, { tenantId, document: { http: { deny_hosts: [server.host] } } });
     const before = server.requests.length;
     const slack = await runToEnd(db, slackConfig, { tenantId, agentId: agent.id, goal: "g", plan: { steps: [{ step_id: "s", skill: "slack_send", params: { text: "hi" } }] } });

@@ -40,6 +40,7 @@ describeOnBackends("the LLM record of a run on $name", (backend) => {
 
   it("sums both providers' exact tokens and micro-cents; each step is charged its cost rounded up to a cent", async () => {
     const config = testConfig({
+      AOS_EGRESS_ALLOW: "127.0.0.1",
       ANTHROPIC_API_KEY: "sk-ant-record-test",
       ANTHROPIC_BASE_URL: anthropic.baseUrl,
       OPENAI_API_KEY: "sk-openai-record-test",

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { RUN_STATUSES } from "../glossary.js";
+import { MAX_GOAL_CHARS, MAX_ID_CHARS, MAX_NAME_CHARS } from "../input-text.js";
 
 // The request shapes shared by several routes. Requests are strict (an unknown field is a 400, so a misspelt one
 // never passes silently). Response bodies are in run-schemas.ts and runtime-schemas.ts.
@@ -27,7 +28,7 @@ export function statedText(min: number, max: number) {
   return text(min, max).regex(/\S/, "must hold a character other than whitespace");
 }
 
-const id = (what: string) => text(1, 200).describe(what);
+const id = (what: string) => text(1, MAX_ID_CHARS).describe(what);
 
 export const runParams = z.object({ run_id: id("the run") }).strict();
 export const agentParams = z.object({ agent_id: id("the agent") }).strict();
@@ -56,7 +57,7 @@ function withActor<T extends z.ZodObject>(schema: T) {
     .meta({ if: { properties: { actor_type: { const: "HUMAN" } }, required: ["actor_type"] }, then: { properties: { actor_id: { type: "string" } }, required: ["actor_id"] } });
 }
 
-const goal = statedText(1, 10_000).describe("what the run should achieve; surrounding whitespace is trimmed");
+const goal = statedText(1, MAX_GOAL_CHARS).describe("what the run should achieve; surrounding whitespace is trimmed");
 
 export const goalBody = withActor(z.object({ goal, ...actorFields }).strict()).meta({ id: "GoalInput" });
 
@@ -73,7 +74,7 @@ export const createRunBody = withActor(
 
 export const createAgentBody = z
   .object({
-    name: statedText(1, 200).describe("surrounding whitespace is trimmed"),
+    name: statedText(1, MAX_NAME_CHARS).describe("surrounding whitespace is trimmed"),
     budget_cents: z.int().min(0).optional(),
     concurrent_runs_limit: z.int().min(1).max(1000).optional(),
     allowed_hosts: z

@@ -4,6 +4,7 @@ import { withTenantReads } from "../db/tenant-scope.js";
 import { AppError } from "../errors.js";
 import { checkInput } from "../input-text.js";
 import { type ApiAuthentication, apiAuthentication } from "./authenticate.js";
+import { useStrictJsonBodies } from "./json-body.js";
 import { errorEnvelope, validationError } from "./envelope.js";
 import { docsPage, openApiDocument } from "./openapi.js";
 import type { ApiDeps, RouteSpec, Routes, TenantRequest } from "./route.js";
@@ -30,11 +31,14 @@ export function buildApi(deps: ApiDeps) {
     logger: false,
     bodyLimit: deps.config.apiBodyLimitBytes,
     genReqId: () => randomUUID(),
+    // Only the operations the spec declares: no implicit HEAD twin of every GET.
+    exposeHeadRoutes: false,
     trustProxy: typeof deps.config.apiTrustProxy === "boolean" ? deps.config.apiTrustProxy : [...deps.config.apiTrustProxy],
     ...transportOptions(),
   });
   // JSON only: a text/plain body would otherwise reach the schemas as a string.
   app.removeContentTypeParser("text/plain");
+  useStrictJsonBodies(app);
   const auth = apiAuthentication(deps);
 
   app.setErrorHandler((error, request, reply) => {

@@ -19,6 +19,7 @@ import { getRunCommand, listRunsCommand } from "./commands/runs.js";
 import { listSkillsCommand, skillCommand } from "./commands/skills.js";
 import { verifyCommand, verifyStepCommand } from "./commands/verify.js";
 import { workerCommand } from "./commands/worker.js";
+import { checkArguments } from "./check-arguments.js";
 import type { CliContext } from "./context.js";
 import { EXIT } from "./exit-codes.js";
 import { type Output, paint, printable, processOutput } from "./output.js";
@@ -31,7 +32,8 @@ function buildProgram(ctx: CliContext): Command {
     .description("AOS: governed agent runs on PostgreSQL, with signed, offline-verifiable proofs")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
-    .configureOutput({ writeOut: (text) => ctx.output.out(text.trimEnd()), writeErr: (text) => ctx.output.err(text.trimEnd()) });
+    .configureOutput({ writeOut: (text) => ctx.output.out(text.trimEnd()), writeErr: (text) => ctx.output.err(text.trimEnd()) })
+    .hook("preAction", (_program, action) => checkArguments(action));
   for (const command of [
     runCommand(ctx),
     workerCommand(ctx),

@@ -2,16 +2,25 @@ import { readFileSync } from "node:fs";
 import { AppError } from "../errors.js";
 import { inputProblem } from "../input-text.js";
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
 /**
  * Reads a JSON input file; one that cannot be read, is not JSON, or holds text nothing can store (a NUL, an unpaired
  * surrogate, nesting past the limit: src/input-text.ts) is a usage error, before anything is written.
  */
 export function readJsonFile(path: string, what: string): unknown {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, "utf8");
+    bytes = readFileSync(path);
   } catch (error) {
     throw new AppError("USAGE", `cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? "unreadable"}`);
+  }
+  let text: string;
+  try {
+    // Strictly: bytes that are not UTF-8 would otherwise become U+FFFD, and be stored and signed as if written so.
+    text = strictUtf8.decode(bytes);
+  } catch {
+    throw new AppError("USAGE", `${what} ${path} is not valid UTF-8; save it as UTF-8`);
   }
   let value: unknown;
   try {

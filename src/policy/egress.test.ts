@@ -13,11 +13,16 @@ describe("host entries (an agent's allowed_hosts, the operator's host openings)"
     ["[::1]", { host: "::1", port: undefined }],
     ["[0:0:0:0:0:0:0:1]:8443", { host: "::1", port: "8443" }],
     ["localhost", { host: "localhost", port: undefined }],
+    // As the URL parser writes a host, so the entry matches the URLs that name it.
+    ["2130706433", { host: "127.0.0.1", port: undefined }],
+    ["0x7f.1:8080", { host: "127.0.0.1", port: "8080" }],
+    ["0177.0.0.1", { host: "127.0.0.1", port: undefined }],
+    ["1.2.3", { host: "1.2.0.3", port: undefined }],
   ])("reads %s", (entry, expected) => {
     expect(parseHostEntry(entry)).toEqual(expected);
   });
 
-  it.each(["", "*", "*.example.com", "0.0.0.0/0", "http://x/", "api.example.com/path", "a b", "user@host", "host:0", "host:65536", "[api.example.com]", "-bad.example", `${"a".repeat(64)}.com`])(
+  it.each(["", "*", "*.example.com", "0.0.0.0/0", "http://x/", "api.example.com/path", "a b", "user@host", "host:0", "host:65536", "[api.example.com]", "-bad.example", `${"a".repeat(64)}.com`, "fe80::1%eth0", "999.1.1.1", "host%2e"])(
     "refuses %j, saying why",
     (entry) => {
       expect(typeof parseHostEntry(entry)).toBe("string");

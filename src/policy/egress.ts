@@ -27,6 +27,8 @@ export interface HostEntry {
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 const PORT = /^[1-9]\d{0,4}$/;
+const NOT_A_HOST =
+  "it is not a host name (letters, digits and hyphens in dot-separated labels), an address, or either with :port; wildcards, ranges and URLs are not host entries";
 
 /**
  * Parses a host entry: `api.example.com`, `api.example.com:8443`, `10.0.0.5`, `10.0.0.5:8080`, `::1`, `[::1]` or
@@ -36,6 +38,7 @@ const PORT = /^[1-9]\d{0,4}$/;
 export function parseHostEntry(entry: string): HostEntry | string {
   const text = entry.trim().toLowerCase();
   if (text === "") return "it is empty";
+  if (text.includes("%")) return "it holds a zone id or an escape (%…), which no URL's host can, so it would never match";
   if (isIP(text) === 6) return { host: ipaddr.parse(text).toString(), port: undefined };
   const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
   const withPort = bracketed === null ? /^([^:]+)(?::(\d+))?$/.exec(text) : null;
@@ -45,9 +48,17 @@ export function parseHostEntry(entry: string): HostEntry | string {
   if (port !== undefined && !(PORT.test(port) && Number(port) <= 65535)) return `its port "${port}" is not 1 to 65535`;
   if (bracketed !== null) return isIP(host) === 6 ? { host: ipaddr.parse(host).toString(), port } : "only an IPv6 address goes in brackets";
   if (isIP(host) === 4) return { host, port };
+  // What a URL's host becomes once parsed: 2130706433, 0x7f.1 and 127.1 are all 127.0.0.1 to the URL parser, so an
+  // entry is kept in that form, the one it will be compared with.
+  if (!/^[a-z0-9.-]+$/.test(host)) {
+    return NOT_A_HOST;
+  }
+  const parsed = URL.canParse(`http://${host}/`) ? new URL(`http://${host}/`).hostname : undefined;
+  if (parsed === undefined) return "it is not a host a URL can name (an address out of range, or a character no host may hold)";
+  if (isIP(parsed) === 4) return { host: parsed, port };
   const name = host.replace(/\.$/, "");
   if (name.length > 253 || !name.split(".").every((label) => LABEL.test(label))) {
-    return "it is not a host name (letters, digits and hyphens in dot-separated labels), an address, or either with :port; wildcards, ranges and URLs are not host entries";
+    return NOT_A_HOST;
   }
   return { host: name, port };
 }

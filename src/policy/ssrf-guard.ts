@@ -24,6 +24,20 @@ const systemLookup: HostLookup = (hostname) => dnsLookup(hostname, { all: true, 
 
 const BLOCKED_NAMES = new Set(["localhost", "metadata.google.internal"]);
 const ALLOWED_SCHEMES = new Set(["http:", "https:"]);
+/**
+ * The endpoints an operator configures for skills (a model provider, Voyage, Resend, the SMTP relay, the database of
+ * postgres_query, Redis) and each scheme's default port: they pass through the same floor and narrowing.
+ */
+const ENDPOINT_PORTS: Record<string, string> = {
+  "http:": "80",
+  "https:": "443",
+  "postgres:": "5432",
+  "postgresql:": "5432",
+  "redis:": "6379",
+  "rediss:": "6379",
+  "smtp:": "587",
+  "smtps:": "465",
+};
 const METADATA_ADDRESS = "169.254.169.254";
 const FLOOR_HINT = "the egress floor blocks it; only the operator can open it, with AOS_EGRESS_ALLOW (an agent's allowed_hosts cannot)";
 
@@ -42,7 +56,22 @@ const RANGE_LABELS: Record<string, string> = {
  * private, link-local, metadata or otherwise non-public address, for every address the host resolves to.
  */
 export async function checkTarget(url: URL | string, egress: Egress, lookup: HostLookup = systemLookup): Promise<CheckedTarget> {
-  const target = parseTarget(url);
+  return checkHost(parseTarget(url), egress, lookup);
+}
+
+/**
+ * Checks an endpoint the operator configured for a skill (docs/governance.md, "The egress floor"), whatever its scheme
+ * (http, postgres, redis, smtp): the operator chose it, but it still reaches a network, so it passes the same floor
+ * and the agent's narrowing as a URL from a plan. A URL that does not parse is the skill's to report, not checked.
+ */
+export async function checkEndpoint(url: string, egress: Egress, lookup: HostLookup = systemLookup): Promise<CheckedTarget | undefined> {
+  if (!URL.canParse(url)) return undefined;
+  const target = new URL(url);
+  if (ENDPOINT_PORTS[target.protocol] === undefined || target.hostname === "") return undefined;
+  return checkHost(target, egress, lookup);
+}
+
+async function checkHost(target: URL, egress: Egress, lookup: HostLookup): Promise<CheckedTarget> {
   const host = bareHostname(target);
   const port = effectivePort(target);
   if (egress.narrowTo.length > 0 && !namesHost(egress.narrowTo, host, port)) {
@@ -95,7 +124,7 @@ function bareHostname(url: URL): string {
 }
 
 function effectivePort(url: URL): string {
-  return url.port || (url.protocol === "https:" ? "443" : "80");
+  return url.port || (ENDPOINT_PORTS[url.protocol] ?? "80");
 }
 
 function rejectBlockedName(host: string): void {

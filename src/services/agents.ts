@@ -3,6 +3,7 @@ import { type Database, withTransaction } from "../db/database.js";
 import { findAgent, findDefaultAgent, insertAgent, insertDefaultAgentIfMissing, listAgents } from "../db/queries/agents.js";
 import { ensureTenant } from "../db/queries/tenants.js";
 import { AppError } from "../errors.js";
+import { checkLength, MAX_NAME_CHARS } from "../input-text.js";
 import type { Agent } from "../glossary.js";
 import { parseHostEntry } from "../policy/egress.js";
 import type { Queryable } from "../db/database.js";
@@ -29,6 +30,7 @@ export async function createAgent(db: Database, input: CreateAgentInput): Promis
   const tenantId = requireTenant(input.tenantId);
   const name = input.name.trim();
   if (name === "") throw new AppError("VALIDATION_ERROR", "an agent needs a non-empty --name");
+  checkLength(name, MAX_NAME_CHARS, "name");
   if (input.budgetCents !== undefined && (!Number.isInteger(input.budgetCents) || input.budgetCents < 0)) {
     throw new AppError("VALIDATION_ERROR", `--budget-cents must be a whole number >= 0, got ${input.budgetCents}`);
   }

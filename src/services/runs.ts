@@ -18,6 +18,7 @@ import { claimRunRequest, findRunRequest, RUN_REQUEST_TTL_HOURS, type RunRequest
 import { findRun, insertRun, listRuns, type NewRun } from "../db/queries/runs.js";
 import { insertTrace } from "../db/queries/traces.js";
 import { AppError } from "../errors.js";
+import { checkLength, MAX_GOAL_CHARS } from "../input-text.js";
 import { type StoredProof, proveStoredTrace } from "../proof/prove-stored.js";
 import { loadTraceOf } from "../proof/stored-trace.js";
 import {
@@ -91,6 +92,7 @@ export async function createRun(deps: RunServiceDeps, input: CreateRunInput): Pr
   const tenantId = requireTenant(input.tenantId);
   const goal = input.goal.trim();
   if (goal === "") throw new AppError("VALIDATION_ERROR", "a run needs a non-empty --goal");
+  checkLength(goal, MAX_GOAL_CHARS, "goal");
   const originSystemId = (input.originSystemId ?? DEFAULT_ORIGIN_SYSTEM_ID).trim();
   // Counted in code points, as the API's spec and the varchar(100) column count it.
   if (originSystemId === "" || [...originSystemId].length > 100) {

@@ -110,8 +110,9 @@ export interface Skill<Input = unknown> {
   /** The URLs the step will call, for the SSRF guard and host rules to decide on before it runs. */
   targetUrls?(input: Input): string[];
   /**
-   * The URLs from configuration the call will reach (a Slack webhook, a model provider, an SMTP relay). The
-   * policy's host rules apply to them like to any target; the SSRF guard does not, since an operator named them.
+   * The endpoints from configuration the call will reach (a Slack webhook, a model provider, an SMTP relay, the
+   * query database, Redis). The policy's host rules, the egress floor and the agent's allowed_hosts apply to them
+   * like to any target, checked before the step runs: an operator naming an endpoint does not open the floor for it.
    */
   configuredTargets?(input: Input, settings: SkillSettings): string[];
   /**

@@ -314,7 +314,7 @@ describe.runIf(runRedis)("kv_store on Redis", () => {
     const db = await testBackends()[0]!.open();
     try {
       const tenantId = `tenant-redis-run-${randomBytes(4).toString("hex")}`;
-      const detail = await runToEnd(db, testConfig({ REDIS_URL }), {
+      const detail = await runToEnd(db, testConfig({ REDIS_URL, AOS_EGRESS_ALLOW: "127.0.0.1" }), {
         tenantId,
         goal: "count",
         plan: { steps: [{ step_id: "a", skill: "kv_store", params: { op: "incr", key: "visits", by: 4 } }] },

@@ -65,6 +65,8 @@ export const kvStoreSkill: Skill<KvStoreInput> = {
   estimateLatencyMs: () => 5,
   estimateCostCents: () => 0,
   limits: { key_chars: 256, namespace_chars: 64, max_ttl_seconds: MAX_TTL_SECONDS, max_integer: KV_MAX_INTEGER },
+  // Redis, when configured, is a network endpoint like any other (AOS's own database is not).
+  configuredTargets: (_input, settings) => (settings.redisUrl === undefined ? [] : [settings.redisUrl]),
   failureCodes: ["KV_NOT_INTEGER", "IDEMPOTENCY_KEY_REUSED", "DATABASE_UNAVAILABLE", "CONFLICT", "TIMEOUT", "CANCELLED", "INTERNAL"],
   execute: executeKvStore,
 };

@@ -61,6 +61,8 @@ export const postgresQuerySkill: Skill<PostgresQueryInput> = {
   // The SQL is never built from data: earlier results go in params, bound as $1, $2, ….
   literalFields: ["query"],
   missingSettings: (settings) => (settings.postgresQueryUrl ? [] : ["POSTGRES_QUERY_URL"]),
+  // The database it reaches: through the egress floor and the agent's allowed_hosts like any other endpoint.
+  configuredTargets: (_input, settings) => (settings.postgresQueryUrl ? [settings.postgresQueryUrl] : []),
   failureCodes: [
     "CREDENTIALS_MISSING", "VALIDATION_ERROR", "QUERY_REFUSED", "QUERY_ERROR", "TIMEOUT", "DATABASE_UNAVAILABLE",
     "NETWORK_ERROR", "DNS_ERROR", "CANCELLED",

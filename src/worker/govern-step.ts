@@ -5,7 +5,7 @@ import type { StepDecision } from "../glossary.js";
 import { type AllowDecision, allowed, decide } from "../policy/decide.js";
 import type { EffectivePolicy } from "../policy/policy-document.js";
 import type { Egress } from "../policy/egress.js";
-import { checkTarget } from "../policy/ssrf-guard.js";
+import { checkEndpoint, checkTarget } from "../policy/ssrf-guard.js";
 import type { SideEffectClass, Skill, SkillSettings } from "../skills/contract.js";
 
 /** The run's policy as loaded at claim time, or why it could not be loaded (then every step is denied). */
@@ -91,16 +91,24 @@ function hostsOf(skill: Skill<unknown>, input: unknown, settings: SkillSettings)
   return urls.flatMap((url) => (URL.canParse(url) ? [new URL(url).hostname.toLowerCase()] : []));
 }
 
-/** A step whose target is a blocked address is denied before it runs; redirects are checked again by the skill. */
+/**
+ * A step whose target is a blocked address, or outside the agent's allowed_hosts, is denied before it runs: the URLs
+ * from its input, and the endpoints it reaches by configuration (a model provider, Voyage, Resend, SMTP, the query
+ * database, Redis). Redirects are checked again by the HTTP skills.
+ */
 async function ssrfDecision(
   governance: StepGovernance,
   policyHash: string,
   skill: Skill<unknown>,
   input: unknown,
 ): Promise<StepDecision | undefined> {
-  for (const url of skill.targetUrls?.(input) ?? []) {
+  const checks = [
+    ...(skill.targetUrls?.(input) ?? []).map((url) => () => checkTarget(url, governance.egress)),
+    ...(skill.configuredTargets?.(input, governance.settings) ?? []).map((url) => () => checkEndpoint(url, governance.egress)),
+  ];
+  for (const check of checks) {
     try {
-      await checkTarget(url, governance.egress);
+      await check();
     } catch (error) {
       if (error instanceof AppError && error.code === "FORBIDDEN_TARGET") {
         return { action: "deny", reason: error.message, policy_id: "ssrf_guard", policy_hash: policyHash };

@@ -191,7 +191,7 @@ export function interruptedAttempt(
   const estimate = parsed.success ? skill.estimateCostCents(parsed.data) : 0;
   const message =
     `${skill.name} was interrupted: its worker stopped after the call started (seq ${intent.seq}) and before its ` +
-    `outcome was recorded; the step is retried with the same idempotency key`;
+    `outcome was recorded; the call may have happened. If the run goes on, the step is tried again with the same idempotency key`;
   const now = new Date();
   return {
     step,

@@ -38,8 +38,10 @@ export const eventRoutes: Routes = [
     async handler({ params, tenant, deps, request, reply }) {
       const first = await findRun(tenant.db.pool, tenant.tenantId, params.run_id);
       if (first === undefined) throw new AppError("RUN_NOT_FOUND", `Run not found: ${params.run_id}`, { details: { run_id: params.run_id } });
-      const lastEventId = Number(request.headers["last-event-id"]);
-      let afterSeq = Number.isSafeInteger(lastEventId) && lastEventId >= 0 ? lastEventId : -1;
+      // Only what this stream sends as an id (a seq, in digits) resumes it; anything else replays from the start.
+      const header = request.headers["last-event-id"];
+      const lastEventId = typeof header === "string" && /^(0|[1-9]\d{0,15})$/.test(header) ? Number(header) : -1;
+      let afterSeq = Number.isSafeInteger(lastEventId) ? lastEventId : -1;
       const closed = new AbortController();
       request.raw.on("close", () => closed.abort());
       reply.hijack();
