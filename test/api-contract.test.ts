@@ -121,6 +121,16 @@ describeOnBackends("the API's contract on $name", (backend) => {
     expect((await call("POST", "/api/v1/runs", body({}), { "idempotency-key": "k".repeat(255) })).statusCode).toBe(202);
   });
 
+  it("reads an integer in a query or path only as the spec writes one: digits, no fraction, exponent, padding or leading zero", async () => {
+    expect((await call("GET", "/api/v1/runs?limit=2")).statusCode).toBe(200);
+    for (const limit of ["1.0", "1e2", "%201", "01", "+1", "0x10", ""]) {
+      const response = await call("GET", `/api/v1/runs?limit=${limit}`);
+      expect([limit, response.statusCode, response.json().error.code]).toEqual([limit, 400, "VALIDATION_ERROR"]);
+    }
+    const step = await call("GET", "/api/v1/runs/00000000-0000-0000-0000-000000000000/steps/1e0/inclusion-proof");
+    expect(step.statusCode).toBe(400);
+  });
+
   it("serves only the methods the spec declares: HEAD of a GET route is 404 ROUTE_NOT_FOUND, not an undeclared 200", async () => {
     for (const [path, methods] of Object.entries(spec.paths)) {
       if (!("get" in methods) || path.includes("{")) continue;

@@ -30,9 +30,17 @@ export function statedText(min: number, max: number) {
 
 const id = (what: string) => text(1, MAX_ID_CHARS).describe(what);
 
+/**
+ * A whole number in a path or query string, written as the spec's integer is: digits only, no sign, exponent,
+ * fraction, padding or leading zero (`1.0`, `1e2`, ` 1` and `01` are refused, not read as 1 or 100).
+ */
+function wholeNumber<T extends z.ZodType<number | undefined>>(bounded: T) {
+  return z.preprocess((value) => (typeof value === "string" && /^(0|[1-9]\d{0,15})$/.test(value) ? Number(value) : value), bounded);
+}
+
 export const runParams = z.object({ run_id: id("the run") }).strict();
 export const agentParams = z.object({ agent_id: id("the agent") }).strict();
-export const stepParams = z.object({ run_id: id("the run"), seq: z.coerce.number().int().min(0).describe("the step's seq, its leaf index") }).strict();
+export const stepParams = z.object({ run_id: id("the run"), seq: wholeNumber(z.int().min(0)).describe("the step's seq, its leaf index") }).strict();
 
 /**
  * The Idempotency-Key header. HTTP drops the whitespace around a header value, so a key of whitespace alone arrives
@@ -98,12 +106,12 @@ export const decisionBody = z
 export const listQuery = z
   .object({
     status: z.enum(RUN_STATUSES).optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(50),
+    limit: wholeNumber(z.int().min(1).max(500).default(50)),
   })
   .strict();
 
 export const incidentsQuery = z
-  .object({ run_id: text(1, 200).optional(), limit: z.coerce.number().int().min(1).max(500).default(50) })
+  .object({ run_id: text(1, 200).optional(), limit: wholeNumber(z.int().min(1).max(500).default(50)) })
   .strict();
 
 export const agentQuery = z.object({ agent_id: text(1, 200).optional() }).strict();
