@@ -23,6 +23,21 @@ export function codePoints(text: string): number {
   return count;
 }
 
+/**
+ * A person's name as it will be recorded (who decided, who set a policy): trimmed, not empty, at most MAX_NAME_CHARS
+ * code points, no control character (a newline or an escape sequence would forge lines or drive a terminal where it
+ * is shown) and no unpaired surrogate. Throws `code` naming `field`.
+ */
+export function personName(value: string | undefined, field: string, code: "VALIDATION_ERROR" | "USAGE" = "USAGE"): string {
+  const name = value?.trim() ?? "";
+  if (name === "") throw new AppError(code, `say who: ${field} must name a person or a system`, { details: { field } });
+  checkLength(name, MAX_NAME_CHARS, field, code);
+  if (/\p{Cc}/u.test(name) || !name.isWellFormed()) {
+    throw new AppError(code, `${field} holds a control character or an unpaired surrogate; give the name as plain text`, { details: { field } });
+  }
+  return name;
+}
+
 /** Throws `code` naming `field` when `text` is longer than `max` code points. */
 export function checkLength(text: string, max: number, field: string, code: "VALIDATION_ERROR" | "USAGE" = "VALIDATION_ERROR"): void {
   const length = codePoints(text);

@@ -131,6 +131,26 @@ describeOnBackends("the API's contract on $name", (backend) => {
     expect(step.statusCode).toBe(400);
   });
 
+  it("the database briefly away is a 503 DATABASE_UNAVAILABLE with Retry-After, retryable, as the spec declares; not a 500", async () => {
+    // A transient condition from the database itself (a serialization failure), raised where creating a run writes.
+    await db.pool.query(`create function contract_transient() returns trigger language plpgsql as $$
+begin raise exception 'injected serialization failure' using errcode = '40001'; end $$`);
+    await db.pool.query("create trigger contract_transient before insert on runs for each row execute function contract_transient()");
+    try {
+      const plan = { steps: [{ step_id: "s", skill: "json_transform", params: { payload: {}, mapping: {} } }] };
+      const response = await call("POST", "/api/v1/runs", { goal: "g", plan }, { "idempotency-key": "contract-transient" });
+      expect(response.statusCode).toBe(503);
+      expect(response.headers["retry-after"]).toBe("1");
+      expect(response.json().error).toMatchObject({ code: "DATABASE_UNAVAILABLE", retryable: true, message: expect.stringMatching(/serialization failure.*retry the request/) });
+    } finally {
+      await db.pool.query("drop trigger contract_transient on runs");
+    }
+    // Retried with the same Idempotency-Key once the database is back: one run.
+    const plan = { steps: [{ step_id: "s", skill: "json_transform", params: { payload: {}, mapping: {} } }] };
+    const retried = await call("POST", "/api/v1/runs", { goal: "g", plan }, { "idempotency-key": "contract-transient" });
+    expect(retried.statusCode).toBe(202);
+  });
+
   it("serves only the methods the spec declares: HEAD of a GET route is 404 ROUTE_NOT_FOUND, not an undeclared 200", async () => {
     for (const [path, methods] of Object.entries(spec.paths)) {
       if (!("get" in methods) || path.includes("{")) continue;

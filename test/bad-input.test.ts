@@ -242,12 +242,22 @@ describeOnBackends("bad input on every route and verb, on $name", (backend) => {
       [["cancel", long, "--tenant-id", "t"], "<run_id> is 201 characters long"],
       [["evidence", long, "--tenant-id", "t"], "<run_id> is 201 characters long"],
       [["list-runs", "--tenant-id", long], "--tenant-id is 201 characters long"],
+      [["query", "what_did_i_try_already", "--tenant-id", "t", "--goal", "g".repeat(10_001)], "goal is 10001 characters long; at most 10000"],
     ];
     for (const [argv, message] of cases) {
       const result = await runCli(argv, { AOS_HOME: home });
       expect([argv[0], result.code]).toEqual([argv[0], 2]);
       expect(result.stderr).toContain(message);
     }
+    // Who set a policy is recorded and shown like who decided a run: a name, not a terminal escape or 201 emoji.
+    const policy = join(tempDir("aos-bad-input"), "policy.json");
+    writeFileSync(policy, JSON.stringify({ allowed_skills: ["json_transform"] }));
+    for (const by of ["", "evil\n\u001b[31mroot\u001b[0m", "🛰".repeat(201)]) {
+      const result = await runCli(["policy", "set", "--tenant-id", "t", "--file", policy, "--by", by], { AOS_HOME: home });
+      expect([JSON.stringify(by).slice(0, 20), result.code]).toEqual([JSON.stringify(by).slice(0, 20), 2]);
+    }
+    const policies = await runCli(["policy", "show", "--tenant-id", "t", "--json"], { AOS_HOME: home });
+    expect(policies.stdout).not.toContain("evil");
     const runs = await runCli(["list-runs", "--tenant-id", "t", "--json"], { AOS_HOME: home });
     expect(JSON.parse(runs.stdout)).toEqual([]);
   });

@@ -28,6 +28,37 @@ const ENDPOINTS: { skill: string; env: (url: string, port: number) => Record<str
   { skill: "kv_store", env: (_url, port) => ({ REDIS_URL: `redis://127.0.0.1:${port}` }), params: { op: "get", key: "k" } },
 ];
 
+/**
+ * Configured values each client reads differently from a WHATWG URL (the first attacker round's bypasses): pg's
+ * `?host=` and Unix sockets, node-redis's empty host (localhost), nodemailer's decoded escapes and `?proxy=`. Each
+ * must be refused before the step, never passed on unchecked.
+ */
+const DISGUISED: { skill: string; env: (port: number) => Record<string, string>; params: unknown }[] = [
+  ...[
+    (port: number) => `postgres://reader@8.8.8.8/warehouse?host=127.0.0.1&port=${port}`,
+    () => "postgres://reader@%2Fvar%2Frun%2Fpostgresql/warehouse",
+    () => "postgres:///warehouse?host=/var/run/postgresql&user=reader",
+    (port: number) => `postgresql://reader@127.0.0.%31:${port}/warehouse`,
+    (port: number) => `postgres://reader@api.example.com/warehouse?hostaddr=127.0.0.1&port=${port}`,
+    () => "socket:/var/run/postgresql?db=warehouse",
+  ].map((url) => ({ skill: "postgres_query", env: (port: number) => ({ POSTGRES_QUERY_URL: url(port) }), params: { query: "select 1" } })),
+  ...[() => "redis://", () => "redis:///0", () => "unix:///tmp/redis.sock", (port: number) => `redis://127.0.0.%31:${port}`].map((url) => ({
+    skill: "kv_store",
+    env: (port: number) => ({ REDIS_URL: url(port) }),
+    params: { op: "get", key: "k" },
+  })),
+  ...[
+    (port: number) => `smtp://127.0.0.%31:${port}`,
+    (port: number) => `smtp://%6c%6f%63%61%6c%68%6f%73%74:${port}`,
+    (port: number) => `smtp://mail.example.com:25?proxy=socks5://127.0.0.1:${port}`,
+    (port: number) => `smtp://mail.example.com:25?host=127.0.0.1&port=${port}`,
+  ].map((url) => ({
+    skill: "email_send",
+    env: (port: number) => ({ SMTP_URL: url(port), EMAIL_FROM: "aos@example.com" }),
+    params: { to: ["ada@example.com"], subject: "s", text: "t" },
+  })),
+];
+
 describeOnBackends("configured endpoints through the egress floor, on $name", (backend) => {
   let db: TestDatabase;
   let canary: Server;
@@ -71,4 +102,18 @@ describeOnBackends("configured endpoints through the egress floor, on $name", (b
       expect(connections).toBe(0);
     });
   }
+
+  it("a configured endpoint its client would read differently is refused before the step, even with loopback opened", async () => {
+    for (const [index, endpoint] of DISGUISED.entries()) {
+      const plan = { steps: [{ step_id: "s", skill: endpoint.skill, params: endpoint.params }] };
+      const env = endpoint.env(port);
+      const config = testConfig({ ...env, AOS_EGRESS_ALLOW: "127.0.0.1" });
+      const detail = await runToEnd(db, config, { tenantId: `disguised-${backend.name}`, goal: `disguise ${index}`, plan });
+      const decision = detail.steps.at(-1)?.decision;
+      expect([env, detail.run.status, decision?.policy_id]).toEqual([env, "halted", "ssrf_guard"]);
+      expect(decision?.reason).toMatch(/^blocked the configured endpoint .*: (it names no host|its host .* is not written plainly|its query parameter|its scheme|it is not a URL)/);
+      expect(decision?.reason).not.toContain("reader@");
+    }
+    expect(connections).toBe(0);
+  });
 });

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { transientDatabaseCondition } from "../db/transient.js";
 import { AppError } from "../errors.js";
 import type { PlanIssue } from "../planner/plan-issue.js";
 import { formatPath } from "../planner/plan-issue.js";
@@ -52,6 +53,9 @@ export function errorEnvelope(error: unknown, requestId: string): { status: numb
 }
 
 function asAppError(error: unknown, requestId: string): AppError {
+  // The database restarting, a backend terminated, no free connection: not the request's fault, and worth a retry.
+  const passing = error instanceof AppError && error.code !== "INTERNAL" ? undefined : transientDatabaseCondition(error);
+  if (passing !== undefined) return databaseUnavailable(passing);
   if (error instanceof AppError) {
     return error.code === "INTERNAL" ? internal(requestId) : error;
   }
@@ -61,6 +65,16 @@ function asAppError(error: unknown, requestId: string): AppError {
   // Fastify's JSON parser reports a syntax error as a bare 400.
   if (statusCode === 400) return new AppError("VALIDATION_ERROR", "the request body is not valid JSON");
   return internal(requestId);
+}
+
+/**
+ * A 503 the client may retry after a second. A write it retries may have committed before the connection dropped:
+ * creating a run again is safe with the same Idempotency-Key (docs/api.md).
+ */
+export function databaseUnavailable(condition: string): AppError {
+  return new AppError("DATABASE_UNAVAILABLE", `the database was briefly unavailable (${condition}); retry the request`, {
+    details: { retry_after_seconds: 1 },
+  });
 }
 
 function internal(requestId: string): AppError {

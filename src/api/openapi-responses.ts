@@ -31,18 +31,19 @@ export function errorResponsesOf(spec: RouteSpec): Record<string, unknown> {
 /**
  * What any request to the route can meet before its handler runs: a malformed URL, query or body, or headers past
  * Node's limit, or not in time (400, 431, 408, answered for the connection in transport-errors.ts); a key that is missing or not valid,
- * too many failed keys from the client's address, and the tenant's rate (401, 429); an id past the router's limit (414); a body too large or not JSON (413, 415).
+ * too many failed keys from the client's address, and the tenant's rate (401, 429); the database briefly away
+ * (503, with Retry-After: every such route reads it); an id past the router's limit (414); a body too large or not JSON (413, 415).
  */
 function impliedCodes(spec: RouteSpec): FailureCode[] {
   const codes: FailureCode[] = ["VALIDATION_ERROR", "REQUEST_TIMEOUT", "HEADERS_TOO_LARGE"];
-  if (spec.auth) codes.push("UNAUTHENTICATED", "AUTH_RATE_LIMITED", "TENANT_RATE_LIMITED");
+  if (spec.auth) codes.push("UNAUTHENTICATED", "AUTH_RATE_LIMITED", "TENANT_RATE_LIMITED", "DATABASE_UNAVAILABLE");
   if (spec.url.includes(":")) codes.push("URI_TOO_LONG");
   if (spec.method === "POST") codes.push("PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE");
   return codes;
 }
 
 /** The codes whose envelope carries `details.retry_after_seconds`, sent as Retry-After too (server.ts). */
-const RETRY_AFTER: ReadonlySet<FailureCode> = new Set(["AUTH_RATE_LIMITED", "TENANT_RATE_LIMITED"]);
+const RETRY_AFTER: ReadonlySet<FailureCode> = new Set(["AUTH_RATE_LIMITED", "TENANT_RATE_LIMITED", "DATABASE_UNAVAILABLE"]);
 
 function headersOf(codes: readonly FailureCode[]): Record<string, unknown> {
   const sending = codes.filter((code) => RETRY_AFTER.has(code));

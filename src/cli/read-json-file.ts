@@ -5,23 +5,29 @@ import { inputProblem } from "../input-text.js";
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
 
 /**
- * Reads a JSON input file; one that cannot be read, is not JSON, or holds text nothing can store (a NUL, an unpaired
- * surrogate, nesting past the limit: src/input-text.ts) is a usage error, before anything is written.
+ * A text file's contents, decoded strictly: bytes that are not UTF-8 (a UTF-16 file, a stray byte) would otherwise
+ * become U+FFFD and be stored and signed as if written so. A leading byte-order mark is dropped.
  */
-export function readJsonFile(path: string, what: string): unknown {
+export function readUtf8File(path: string, what: string): string {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
   } catch (error) {
     throw new AppError("USAGE", `cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? "unreadable"}`);
   }
-  let text: string;
   try {
-    // Strictly: bytes that are not UTF-8 would otherwise become U+FFFD, and be stored and signed as if written so.
-    text = strictUtf8.decode(bytes);
+    return strictUtf8.decode(bytes);
   } catch {
     throw new AppError("USAGE", `${what} ${path} is not valid UTF-8; save it as UTF-8`);
   }
+}
+
+/**
+ * Reads a JSON input file; one that cannot be read, is not JSON, or holds text nothing can store (a NUL, an unpaired
+ * surrogate, nesting past the limit: src/input-text.ts) is a usage error, before anything is written.
+ */
+export function readJsonFile(path: string, what: string): unknown {
+  const text = readUtf8File(path, what);
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { Config } from "../config.js";
+import { readUtf8File } from "./read-json-file.js";
 import { AppError } from "../errors.js";
 import { loadVerifiers } from "../trace/key-store.js";
 import { type NoteVerifier, parseVerifierKey } from "../trace/signed-note.js";
@@ -28,12 +29,7 @@ export function pinnedKeys(values: readonly string[]): NoteVerifier[] {
     const asKey = parseVerifierKey(value);
     if (asKey.ok) return [asKey.key];
     if (!existsSync(value)) throw new AppError("USAGE", `--key: "${value}" is neither a C2SP verification key (${asKey.reason}) nor a file`);
-    let text: string;
-    try {
-      text = readFileSync(value, "utf8");
-    } catch (error) {
-      throw new AppError("USAGE", `--key ${value}: cannot read it (${(error as NodeJS.ErrnoException).code ?? "unreadable"})`);
-    }
+    const text = readUtf8File(value, "--key file");
     const lines = text.split("\n").map((line) => line.trim()).filter((line) => line !== "");
     if (lines.length === 0) throw new AppError("USAGE", `--key ${value}: the file holds no verification key`);
     return parseKeys(lines, value);

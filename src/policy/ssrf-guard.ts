@@ -28,7 +28,7 @@ const ALLOWED_SCHEMES = new Set(["http:", "https:"]);
  * The endpoints an operator configures for skills (a model provider, Voyage, Resend, the SMTP relay, the database of
  * postgres_query, Redis) and each scheme's default port: they pass through the same floor and narrowing.
  */
-const ENDPOINT_PORTS: Record<string, string> = {
+export const ENDPOINT_PORTS: Readonly<Record<string, string>> = {
   "http:": "80",
   "https:": "443",
   "postgres:": "5432",
@@ -60,18 +60,11 @@ export async function checkTarget(url: URL | string, egress: Egress, lookup: Hos
 }
 
 /**
- * Checks an endpoint the operator configured for a skill (docs/governance.md, "The egress floor"), whatever its scheme
- * (http, postgres, redis, smtp): the operator chose it, but it still reaches a network, so it passes the same floor
- * and the agent's narrowing as a URL from a plan. A URL that does not parse is the skill's to report, not checked.
+ * The floor and the narrowing for a parsed URL of any scheme the floor knows (ENDPOINT_PORTS gives its default port):
+ * its host must be named by the agent's allowed_hosts when it names any, and, unless opened, be no reserved name and
+ * resolve to no blocked address. Callers vouch that `target` is where the connection will go.
  */
-export async function checkEndpoint(url: string, egress: Egress, lookup: HostLookup = systemLookup): Promise<CheckedTarget | undefined> {
-  if (!URL.canParse(url)) return undefined;
-  const target = new URL(url);
-  if (ENDPOINT_PORTS[target.protocol] === undefined || target.hostname === "") return undefined;
-  return checkHost(target, egress, lookup);
-}
-
-async function checkHost(target: URL, egress: Egress, lookup: HostLookup): Promise<CheckedTarget> {
+export async function checkHost(target: URL, egress: Egress, lookup: HostLookup = systemLookup): Promise<CheckedTarget> {
   const host = bareHostname(target);
   const port = effectivePort(target);
   if (egress.narrowTo.length > 0 && !namesHost(egress.narrowTo, host, port)) {

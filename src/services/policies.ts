@@ -6,6 +6,7 @@ import { findCurrentPolicies, findCurrentPolicy, insertPolicyVersion, type Store
 import { ensureTenant } from "../db/queries/tenants.js";
 import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
 import { AppError } from "../errors.js";
+import { personName } from "../input-text.js";
 import { formatIssues } from "../planner/plan-issue.js";
 import { effectivePolicy, type EffectivePolicy, parsePolicyDocument, type PolicyDocument } from "../policy/policy-document.js";
 import { listSkills } from "../skills/registry.js";
@@ -89,6 +90,7 @@ export async function setPolicy(
   if (!parsed.ok) {
     throw new AppError("VALIDATION_ERROR", `invalid policy: ${formatIssues(parsed.issues)}`, { details: { issues: parsed.issues } });
   }
+  const createdBy = input.createdBy === undefined ? null : personName(input.createdBy, "by", "VALIDATION_ERROR");
   try {
     await ensureTenant(db.pool, tenant);
     const agent = await requireAgent(db.pool, tenant, input.agentId);
@@ -98,7 +100,7 @@ export async function setPolicy(
       agentId: agent,
       document: parsed.policy,
       contentHash: sha256Hex(Buffer.from(canonicalJson(parsed.policy), "utf8")),
-      createdBy: input.createdBy ?? null,
+      createdBy,
     });
   } catch (error) {
     if (sqlstateOf(error) === SQLSTATE.UNIQUE_VIOLATION) {

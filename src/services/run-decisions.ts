@@ -5,6 +5,7 @@ import { requeueApprovedRun, takeWaitingRun } from "../db/queries/run-status.js"
 import { findRun, requestCancel } from "../db/queries/runs.js";
 import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
 import { AppError } from "../errors.js";
+import { personName } from "../input-text.js";
 import { isTerminal, type Run, type RunEnding } from "../glossary.js";
 import type { KeyRing } from "../trace/key-store.js";
 import { endWaitingRun, parkedAtEnd, rejectionMessage } from "../worker/end-waiting-run.js";
@@ -39,14 +40,7 @@ function busy(run: Run, action: string): AppError {
  * taken or written, so a name that cannot be stored or shown changes nothing.
  */
 function requireName(by: string | undefined): string {
-  const name = by?.trim() ?? "";
-  if (name === "") throw new AppError("USAGE", "say who decides: pass --by NAME");
-  const length = [...name].length;
-  if (length > 200) throw new AppError("USAGE", `--by is ${length} characters long; a name has at most 200`);
-  if (/\p{Cc}/u.test(name) || !name.isWellFormed()) {
-    throw new AppError("USAGE", "--by holds a control character or an unpaired surrogate; give the name as plain text");
-  }
-  return name;
+  return personName(by, "by");
 }
 
 /**

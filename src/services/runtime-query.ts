@@ -3,6 +3,7 @@ import type { Queryable } from "../db/database.js";
 import { findLastStep, listTriedCalls } from "../db/queries/agent-history.js";
 import { findRun } from "../db/queries/runs.js";
 import { AppError } from "../errors.js";
+import { checkLength, MAX_GOAL_CHARS } from "../input-text.js";
 import type { Run } from "../glossary.js";
 import { listSkills } from "../skills/registry.js";
 import { unavailableReason } from "./capabilities.js";
@@ -43,6 +44,7 @@ export async function runtimeQuery(db: Queryable, config: Config, queryType: str
   if (!isQueryType(queryType)) {
     throw new AppError("VALIDATION_ERROR", `unknown query "${queryType}"; ask one of: ${QUERY_TYPES.join(", ")}`);
   }
+  if (input.goal !== undefined) checkLength(input.goal, MAX_GOAL_CHARS, "goal");
   const run = input.runId === undefined ? undefined : await requireRun(db, input.tenantId, input.runId, input.agentId);
   const view = await loadRuntimeView(db, input.tenantId, input.agentId ?? run?.agentId);
   const agentId = view.agentExists ? view.agent.id : null;

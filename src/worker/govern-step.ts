@@ -5,7 +5,8 @@ import type { StepDecision } from "../glossary.js";
 import { type AllowDecision, allowed, decide } from "../policy/decide.js";
 import type { EffectivePolicy } from "../policy/policy-document.js";
 import type { Egress } from "../policy/egress.js";
-import { checkEndpoint, checkTarget } from "../policy/ssrf-guard.js";
+import { checkEndpoint } from "../policy/configured-endpoint.js";
+import { checkTarget } from "../policy/ssrf-guard.js";
 import type { SideEffectClass, Skill, SkillSettings } from "../skills/contract.js";
 
 /** The run's policy as loaded at claim time, or why it could not be loaded (then every step is denied). */

@@ -31,7 +31,7 @@ export const systemRoutes: Routes = [
       try {
         await deps.db.pool.query("select 1");
       } catch (error) {
-        throw new AppError("DATABASE_UNAVAILABLE", "the database does not answer", { cause: error });
+        throw new AppError("DATABASE_UNAVAILABLE", "the database does not answer", { cause: error, details: { retry_after_seconds: 1 } });
       }
       return { status: "ready", database: deps.db.kind };
     },
