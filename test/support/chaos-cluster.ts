@@ -99,6 +99,10 @@ export async function takeFreeSlots(url: string): Promise<pg.Client[]> {
 export async function starveUntilLeasesExpire(chaos: ChaosCluster, worker: WorkerProcess): Promise<void> {
   const { db } = chaos;
   const fillers: pg.Client[] = [];
+  // The runs it holds now: each must lose its lease (still `running` with it expired, or already requeued by another
+  // worker's reaper, which runs every second) while the worker has no connection to renew it.
+  const { rows: held } = await db.pool.query<{ id: string }>("select id from runs where worker_id = $1 and status = 'running'", [worker.id]);
+  if (held.length === 0) throw new Error(`${worker.id} holds no run to starve: make it busy first`);
   try {
     await waitFor(`${worker.id}'s leases ran out while it had no connection`, async () => {
       mustBeAlive(worker);
@@ -106,11 +110,10 @@ export async function starveUntilLeasesExpire(chaos: ChaosCluster, worker: Worke
       fillers.push(...(await takeFreeSlots(chaos.workerUrl)));
       if ((await backendsOf(db, worker.id)) > 0) return false;
       const { rows } = await db.pool.query(
-        `select count(*) filter (where lease_expires_at > now())::int as live, count(*)::int as held
-from runs where worker_id = $1 and status = 'running'`,
-        [worker.id],
+        "select count(*)::int as live from runs where id = any($1::text[]) and worker_id = $2 and status = 'running' and lease_expires_at > now()",
+        [held.map((row) => row.id), worker.id],
       );
-      return rows[0].held > 0 && rows[0].live === 0;
+      return rows[0].live === 0;
     });
   } finally {
     await Promise.all(fillers.map((client) => client.end().catch(() => undefined)));
