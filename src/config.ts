@@ -3,8 +3,8 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import ipaddr from "ipaddr.js";
 import { AppError } from "./errors.js";
-import { type EgressOpening, parseEgressOpenings } from "./policy/egress.js";
-import { PRICE_TABLE_VERSION, priceOf, pricedModels } from "./skills/llm/price-table.js";
+import { type EgressOpening, parseEgressOpenings } from "./egress.js";
+import { PRICE_TABLE_VERSION, priceOf, pricedModels } from "./price-table.js";
 
 /**
  * Everything AOS reads from the environment, read once, validated and frozen. Nothing else reads process.env.

@@ -2,7 +2,7 @@ import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
 import { AppError } from "../errors.js";
-import { type Egress, namesHost, opensAddress, opensHost } from "./egress.js";
+import { type Egress, namesHost, opensAddress, opensHost } from "../egress.js";
 
 /** One address a host name resolves to. */
 export interface ResolvedAddress {

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { SideEffectClass, Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { exchange, statusFailure, type FinalResponse } from "./http-exchange.js";
-import { chargedCents } from "./llm/price-table.js";
+import { chargedCents } from "../price-table.js";
 import { failure, ok } from "./outcome.js";
 
 /**
