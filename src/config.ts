@@ -11,7 +11,7 @@ import { PRICE_TABLE_VERSION, priceOf, pricedModels } from "./price-table.js";
  * README.md's "Configuration" table lists the same variables with the same defaults.
  */
 export interface Config {
-  /** Where the embedded database, its lock file and (later) the signing keys live. */
+  /** Where the embedded database, its lock file and the signing keys (`keys/`) live. */
   readonly home: string;
   /** A PostgreSQL server; when unset, the embedded PGlite database in `home` is used. */
   readonly databaseUrl: string | undefined;

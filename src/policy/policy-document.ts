@@ -51,7 +51,7 @@ const capsShape = z.strictObject(
  * field ("allowed_skill") is an error rather than a rule that silently does nothing. Absent fields restrict
  * nothing; `allow_hosts: []` does not restrict either, but `allowed_skills: []` allows no skill.
  */
-export const policyDocumentSchema = z.strictObject(
+const policyDocumentSchema = z.strictObject(
   {
     allowed_skills: skillList.optional(),
     require_approval: skillList.optional(),

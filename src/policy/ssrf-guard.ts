@@ -90,7 +90,7 @@ async function checkHost(target: URL, egress: Egress, lookup: HostLookup): Promi
 }
 
 /** Why an address is not public unicast (a range name), or undefined when it may be reached. */
-export function blockedRange(address: ipaddr.IPv4 | ipaddr.IPv6): string | undefined {
+function blockedRange(address: ipaddr.IPv4 | ipaddr.IPv6): string | undefined {
   if (address.kind() === "ipv4") {
     const range = address.range();
     return range === "unicast" ? undefined : range;

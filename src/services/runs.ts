@@ -304,7 +304,7 @@ export async function getRunDetail(db: Database, config: Config, tenantId: strin
   return { run, trace: stored?.trace, steps: proof?.steps ?? [], proof, agent, incident, evidence, llm };
 }
 
-export function parseRunStatus(status: string | undefined): RunStatus | undefined {
+function parseRunStatus(status: string | undefined): RunStatus | undefined {
   if (status === undefined) return undefined;
   if (!(RUN_STATUSES as readonly string[]).includes(status)) {
     throw new AppError("VALIDATION_ERROR", `unknown status "${status}"; use one of ${RUN_STATUSES.join(", ")}`);

@@ -51,7 +51,7 @@ export function tenantlessPolicy(): EffectivePolicy {
   return effectivePolicy(undefined, undefined, { tenantVersion: null, agentVersion: null });
 }
 
-export async function budgetStatus(db: Queryable, tenantId: string, agent: Agent, policy: EffectivePolicy): Promise<BudgetStatus> {
+async function budgetStatus(db: Queryable, tenantId: string, agent: Agent, policy: EffectivePolicy): Promise<BudgetStatus> {
   const day = utcDay(new Date());
   const capCents = policy.document.caps.tenant_daily_cost_cents;
   const daySpent = await tenantDailySpend(db, tenantId, day);

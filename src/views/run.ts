@@ -82,7 +82,7 @@ function planOf(detail: RunDetail): Plan | null {
 }
 
 /** The verdict on the run's stored trace, as it is shown with the run. */
-export function proofSummaryJson(detail: RunDetail): Record<string, unknown> | null {
+function proofSummaryJson(detail: RunDetail): Record<string, unknown> | null {
   const verdict = detail.proof?.verdict;
   if (verdict === undefined) return null;
   return {

@@ -33,7 +33,7 @@ export interface RunnerDeps {
   log: Logger;
   /** Signs each finished run's checkpoint and attests each row; the private key never leaves this process. */
   keys: KeyRing;
-  /** Called after each trace step is recorded: live progress for the CLI (and later, events). */
+  /** Called after each trace step is recorded: live progress for the CLI (the API's events read stored steps). */
   onStep?: (step: TraceStep) => void;
   /** Asked before each step: true when the worker is stopping and should hand the run back between steps. */
   stopRequested?: () => boolean;

@@ -94,7 +94,7 @@ async function reportPlanFailure(
   error: AppError,
   detailOf: (runId: string) => Promise<RunDetail>,
 ): Promise<void> {
-  ctx.exitCode = 1;
+  ctx.exitCode = EXIT.failure;
   const runId = error.details?.run_id;
   if (typeof runId !== "string") throw error;
   if (flags.json) {
