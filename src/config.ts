@@ -3,15 +3,15 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import ipaddr from "ipaddr.js";
 import { AppError } from "./errors.js";
-import { type EgressOpening, parseEgressOpenings } from "./policy/egress.js";
-import { PRICE_TABLE_VERSION, priceOf, pricedModels } from "./skills/llm/price-table.js";
+import { type EgressOpening, parseEgressOpenings } from "./egress.js";
+import { PRICE_TABLE_VERSION, priceOf, pricedModels } from "./price-table.js";
 
 /**
  * Everything AOS reads from the environment, read once, validated and frozen. Nothing else reads process.env.
  * README.md's "Configuration" table lists the same variables with the same defaults.
  */
 export interface Config {
-  /** Where the embedded database, its lock file and (later) the signing keys live. */
+  /** Where the embedded database, its lock file and the signing keys (`keys/`) live. */
   readonly home: string;
   /** A PostgreSQL server; when unset, the embedded PGlite database in `home` is used. */
   readonly databaseUrl: string | undefined;

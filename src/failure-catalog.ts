@@ -26,7 +26,7 @@ export interface FailureEntry {
   recovery?: RecoveryMode;
 }
 
-/** A catalog entry with everything derived: what the CLI, simulate and (later) the API show. */
+/** A catalog entry with everything derived: what skill contracts and simulate show, in the CLI and the API alike. */
 export interface FailureDescription {
   code: FailureCode;
   category: FailureCategory;

@@ -110,12 +110,6 @@ export interface Plan {
   planner_usage?: PlannerUsage | undefined;
 }
 
-export interface Tenant {
-  id: string;
-  name: string;
-  createdAt: Date;
-}
-
 export interface Agent {
   id: string;
   tenantId: string;

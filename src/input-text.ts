@@ -6,7 +6,7 @@ import { AppError } from "./errors.js";
  * encode one, so it could not be stored or hashed as given), and arrays and objects nested at most MAX_INPUT_DEPTH
  * deep (deeper input would exhaust the stack of whatever walks it). A problem is a 400 / exit 2 naming the field.
  */
-export const MAX_INPUT_DEPTH = 64;
+const MAX_INPUT_DEPTH = 64;
 
 /**
  * The longest texts AOS takes, in code points, wherever they come from (the API's schemas, the services the CLI
@@ -17,7 +17,7 @@ export const MAX_NAME_CHARS = 200;
 export const MAX_GOAL_CHARS = 10_000;
 
 /** Length in code points, as the spec and the database count it (an emoji is one, not two UTF-16 units). */
-export function codePoints(text: string): number {
+function codePoints(text: string): number {
   let count = 0;
   for (const _ of text) count += 1;
   return count;

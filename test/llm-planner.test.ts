@@ -7,7 +7,7 @@ import { createAgent } from "../src/services/agents.js";
 import { setPolicy } from "../src/services/policies.js";
 import { getRunProof } from "../src/services/proofs.js";
 import { createRun, getRunDetail } from "../src/services/runs.js";
-import { PRICE_TABLE_VERSION } from "../src/skills/llm/price-table.js";
+import { PRICE_TABLE_VERSION } from "../src/price-table.js";
 import { claimAndExecute } from "../src/worker/claim.js";
 import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { type FakeModelApi, startFakeModelApi } from "./support/fake-model-apis.js";

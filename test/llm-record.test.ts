@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createAgent } from "../src/services/agents.js";
 import { getRunProof } from "../src/services/proofs.js";
-import { PRICE_TABLE_VERSION } from "../src/skills/llm/price-table.js";
+import { PRICE_TABLE_VERSION } from "../src/price-table.js";
 import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { type FakeModelApi, startFakeModelApi } from "./support/fake-model-apis.js";
 import { runToEnd, testConfig } from "./support/harness.js";

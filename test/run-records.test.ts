@@ -3,7 +3,7 @@ import { claimRunById } from "../src/db/queries/run-status.js";
 import { createAgent } from "../src/services/agents.js";
 import { setPolicy } from "../src/services/policies.js";
 import { createRun } from "../src/services/runs.js";
-import { PRICE_TABLE_VERSION } from "../src/skills/llm/price-table.js";
+import { PRICE_TABLE_VERSION } from "../src/price-table.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
 import { incidentId } from "../src/records/run-records.js";
 import { describeOnBackends, type TestDatabase } from "./support/databases.js";

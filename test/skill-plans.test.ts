@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Agent } from "../src/glossary.js";
 import { createAgent } from "../src/services/agents.js";
-import type { RunDetail } from "../src/services/runs.js";
+import type { RunDetail } from "../src/views/run.js";
 import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { chainProblems, runToEnd, testConfig } from "./support/harness.js";
 import { type LoopbackServer, sendJson, startLoopbackServer } from "./support/http-server.js";

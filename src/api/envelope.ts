@@ -1,8 +1,7 @@
 import { z } from "zod";
 import { transientDatabaseCondition } from "../db/transient.js";
 import { AppError } from "../errors.js";
-import type { PlanIssue } from "../planner/plan-issue.js";
-import { formatPath } from "../planner/plan-issue.js";
+import { formatPath, type InputIssue } from "../input-issues.js";
 
 /**
  * The API's one error shape, `{error: {code, message, category, retryable, details}}`, with the HTTP status from
@@ -83,7 +82,7 @@ function internal(requestId: string): AppError {
 
 /** A 400 for a request that does not match a route's schema, listing every issue with where it is. */
 export function validationError(where: "body" | "query" | "path" | "header", issues: readonly z.core.$ZodIssue[]): AppError {
-  const listed: PlanIssue[] = issues.map((issue) => ({
+  const listed: InputIssue[] = issues.map((issue) => ({
     code: issue.code,
     path: [where, formatPath(issue.path)].filter((part) => part !== "").join("."),
     message: issue.message,

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Database } from "../db/database.js";
+import { countRunsByStatus, countWaitingRuns } from "../db/queries/runs.js";
 
 /**
  * The API process's Prometheus metrics (GET /metrics). Runs by status and the queue depth are read from the
@@ -23,8 +24,7 @@ export class ApiMetrics {
       registers,
       async collect() {
         this.reset();
-        const { rows } = await db.pool.query<{ status: string; n: number }>("select status, count(*)::int as n from runs group by status");
-        for (const row of rows) this.set({ status: row.status }, row.n);
+        for (const row of await countRunsByStatus(db.pool)) this.set({ status: row.status }, row.n);
       },
     });
     new Gauge({
@@ -32,8 +32,7 @@ export class ApiMetrics {
       help: "Runs waiting to be claimed (queued, or waiting for their retry time)",
       registers,
       async collect() {
-        const { rows } = await db.pool.query<{ n: number }>("select count(*)::int as n from runs where status in ('queued', 'retry')");
-        this.set(rows[0]?.n ?? 0);
+        this.set(await countWaitingRuns(db.pool));
       },
     });
     this.stepDuration = new Histogram({

@@ -12,7 +12,7 @@ const TRACE_FORMATS = ["aos-trace-v1", "aos-trace-v2"] as const;
 const TERMINAL = ["succeeded", "failed", "halted", "cancelled"] as const;
 const STEP_STATUSES = ["succeeded", "failed", "blocked", "started", "interrupted"] as const;
 
-export const runStatus = z.enum(RUN_STATUSES).meta({ id: "RunStatus" });
+const runStatus = z.enum(RUN_STATUSES).meta({ id: "RunStatus" });
 
 export const acceptedRun = z.object({ run_id: z.string(), status: runStatus }).meta({ id: "AcceptedRun" });
 
@@ -48,7 +48,7 @@ export const step = z
   })
   .meta({ id: "Step", description: "One recorded attempt, with its outcome in the one shape every skill returns" });
 
-export const runProofSummary = z
+const runProofSummary = z
   .object({
     format: z.enum(TRACE_FORMATS),
     verification_status: z.enum(PROOF_STATUSES),

@@ -24,7 +24,7 @@ export function text(min: number, max: number) {
 }
 
 /** Text that must say something: whitespace alone is refused (the services trim it away), as the spec's pattern says. */
-export function statedText(min: number, max: number) {
+function statedText(min: number, max: number) {
   return text(min, max).regex(/\S/, "must hold a character other than whitespace");
 }
 

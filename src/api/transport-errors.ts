@@ -9,7 +9,7 @@ import { errorEnvelope } from "./envelope.js";
  * percent-encoded, one code point takes at most 12 characters (4 UTF-8 bytes, each `%XX`), so every id the spec
  * allows reaches the route's schema, which counts its code points. Past this the router gives up: 414 URI_TOO_LONG.
  */
-export const MAX_PARAM_CHARS = 200 * 12;
+const MAX_PARAM_CHARS = 200 * 12;
 
 /**
  * Errors met before any route runs, in the one envelope: what the router refuses (a malformed percent-encoding,

@@ -1,3 +1,5 @@
+import { EXIT } from "./exit-codes.js";
+
 /** Where a command writes. Injected so tests (and the in-process benchmark) can capture output. */
 export interface Output {
   out(text: string): void;
@@ -12,7 +14,7 @@ export function processOutput(noColor: boolean): Output {
   // `aos … | head` closes the pipe early; that is the reader's choice, not an error worth a stack trace.
   process.stdout.once("error", (error: NodeJS.ErrnoException) => {
     if (error.code !== "EPIPE") throw error;
-    process.exit(process.exitCode ?? 0);
+    process.exit(process.exitCode ?? EXIT.ok);
   });
   return {
     out: (text) => process.stdout.write(`${text}\n`),

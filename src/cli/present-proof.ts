@@ -2,7 +2,7 @@ import type { ProofVerdict } from "../trace/verdict.js";
 import type { VerdictJson } from "../trace/verify-bundle.js";
 import { type Output, paint, printable } from "./output.js";
 
-export function statusPaint(status: string): "green" | "red" | "yellow" {
+function statusPaint(status: string): "green" | "red" | "yellow" {
   return status === "VERIFIED" ? "green" : status === "TAMPERED" ? "red" : "yellow";
 }
 
@@ -10,7 +10,7 @@ export function statusPaint(status: string): "green" | "red" | "yellow" {
  * What a proof of a pruned run could and could not check, said with the status so a VERIFIED is never read as
  * covering content that is gone: e.g. `VERIFIED (payloads pruned for 2 of 3 steps: …)`.
  */
-export function prunedNote(proof: Pick<VerdictJson, "pruned_steps" | "step_count" | "format">): string {
+function prunedNote(proof: Pick<VerdictJson, "pruned_steps" | "step_count" | "format">): string {
   const what =
     proof.format === "aos-trace-v1"
       ? "their leaf hashes were checked against the signed Merkle root and chain, their content could not be re-hashed"

@@ -1,6 +1,5 @@
 import { isoTime, type Run, type TraceStep } from "../glossary.js";
-import type { RunDetail } from "../services/runs.js";
-import { isPruned, shownRun } from "../views/run.js";
+import { isPruned, type RunDetail, shownRun } from "../views/run.js";
 import { type Output, paint, printable, statusColor, table } from "./output.js";
 import { proofLine } from "./present-proof.js";
 

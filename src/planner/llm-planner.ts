@@ -3,12 +3,12 @@ import type { Plan, PlannerUsage } from "../glossary.js";
 import type { Logger } from "../logger.js";
 import { anthropicProvider } from "../skills/llm/anthropic-provider.js";
 import { openaiProvider } from "../skills/llm/openai-provider.js";
-import { chargedCents, costMicrocents, type ModelPrice, PRICE_TABLE_VERSION, priceOf } from "../skills/llm/price-table.js";
+import { chargedCents, costMicrocents, type ModelPrice, PRICE_TABLE_VERSION, priceOf } from "../price-table.js";
 import { type LlmCallContext, LlmCallError, type LlmMessage, type LlmProvider } from "../skills/llm/provider.js";
 import { canonicalBytes } from "../trace/canonical-json.js";
 import { sha256Hex } from "../trace/digest.js";
 import type { ManifestEntry } from "./manifest.js";
-import type { PlanIssue } from "./plan-issue.js";
+import type { InputIssue } from "../input-issues.js";
 import { readPlanReply } from "./plan-reply.js";
 import { goalMessage, plannerSystemPrompt, repairMessage } from "./planner-prompt.js";
 
@@ -38,7 +38,7 @@ export interface PlanRequest {
  */
 export type LlmPlanning =
   | { ok: true; plan: Plan; usage: PlannerUsage }
-  | { ok: false; issues: PlanIssue[]; usage: PlannerUsage; callError?: LlmCallError };
+  | { ok: false; issues: InputIssue[]; usage: PlannerUsage; callError?: LlmCallError };
 
 /** One request as sent: hashed into the usage, never stored. */
 interface SentCall {
@@ -68,7 +68,7 @@ export async function planWithLlm(request: PlanRequest, options: LlmPlannerOptio
     offeredSkills: new Set(request.manifest.map((entry) => entry.name)),
   };
   const messages: LlmMessage[] = [{ role: "user", content: goalMessage(request.goal) }];
-  let issues: PlanIssue[] = [];
+  let issues: InputIssue[] = [];
   for (const attempt of [1, 2]) {
     const answer = await ask(system, messages, options, sent);
     if (answer instanceof LlmCallError) return { ok: false, issues, usage: usage(), callError: answer };

@@ -6,7 +6,7 @@ import { AppError } from "../errors.js";
 import type { Agent } from "../glossary.js";
 import { silentLogger } from "../logger.js";
 import type { EffectivePolicy } from "../policy/policy-document.js";
-import { loadEffectivePolicy } from "../services/policies.js";
+import { loadEffectivePolicy } from "../policy/effective-policy.js";
 import { type LlmPlannerBackend, type LlmPlanning, planWithLlm } from "./llm-planner.js";
 import { plannerManifest } from "./manifest.js";
 

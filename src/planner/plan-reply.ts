@@ -1,7 +1,7 @@
 import type { Plan } from "../glossary.js";
 import { findSkill } from "../skills/registry.js";
 import { canonicalJson } from "../trace/canonical-json.js";
-import type { PlanIssue } from "./plan-issue.js";
+import type { InputIssue } from "../input-issues.js";
 import { parsePlanShape } from "./plan-shape.js";
 import { validatePlan } from "./validate-plan.js";
 
@@ -16,7 +16,7 @@ export interface ReplyContext {
   offeredSkills: ReadonlySet<string>;
 }
 
-export type ReplyResult = { ok: true; plan: Plan } | { ok: false; issues: PlanIssue[] };
+export type ReplyResult = { ok: true; plan: Plan } | { ok: false; issues: InputIssue[] };
 
 /** A code fence around the whole answer (```json … ```), which models add even when told not to. */
 const FENCED = /^```[a-z]*\s*\n?([\s\S]*?)\n?\s*```$/i;
@@ -51,7 +51,7 @@ export function readPlanReply(text: string, context: ReplyContext): ReplyResult 
   return issues.length === 0 ? { ok: true, plan } : { ok: false, issues };
 }
 
-function notOffered(plan: Plan, offered: ReadonlySet<string>): PlanIssue[] {
+function notOffered(plan: Plan, offered: ReadonlySet<string>): InputIssue[] {
   const list = [...offered].join(", ");
   return plan.steps.flatMap((step, index) =>
     // An unregistered skill is validatePlan's UNKNOWN_SKILL; only a registered one can be merely not allowed.
@@ -62,7 +62,7 @@ function notOffered(plan: Plan, offered: ReadonlySet<string>): PlanIssue[] {
 }
 
 /** The plan is hashed into the trace header; text canonical JSON cannot represent (a lone surrogate) is refused here. */
-function unhashable(plan: Plan): PlanIssue[] {
+function unhashable(plan: Plan): InputIssue[] {
   try {
     canonicalJson(plan);
     return [];

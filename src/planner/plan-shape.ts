@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { Plan } from "../glossary.js";
-import { formatPath, type PlanIssue } from "./plan-issue.js";
+import { formatPath, type InputIssue } from "../input-issues.js";
 
 /**
  * The shape of an explicit plan (`aos run --plan file.json`):
@@ -23,7 +23,7 @@ const stepShape = z
 
 const planShape = z.object({ steps: z.array(stepShape) }).loose();
 
-export type ShapeResult = { ok: true; plan: Plan } | { ok: false; issues: PlanIssue[] };
+export type ShapeResult = { ok: true; plan: Plan } | { ok: false; issues: InputIssue[] };
 
 export function parsePlanShape(input: unknown, planId: string): ShapeResult {
   const parsed = planShape.safeParse(input);

@@ -1,4 +1,4 @@
-import { formatIssues, type PlanIssue } from "./plan-issue.js";
+import { formatIssues, type InputIssue } from "../input-issues.js";
 import type { ManifestEntry } from "./manifest.js";
 
 /**
@@ -44,7 +44,7 @@ export function goalMessage(goal: string): string {
 }
 
 /** The one repair request: the exact problems found in the previous answer, which precedes it in the conversation. */
-export function repairMessage(issues: readonly PlanIssue[]): string {
+export function repairMessage(issues: readonly InputIssue[]): string {
   return `Your answer could not be used as a plan. Problems found:
 ${issues.map((issue) => `- ${formatIssues([issue])}`).join("\n")}
 Answer again with the corrected plan: ONE raw JSON object in the same format, nothing else.`;

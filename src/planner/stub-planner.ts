@@ -1,7 +1,7 @@
 import type { Plan } from "../glossary.js";
 
 /** Upstream's default when a goal names no URL: one GET of GitHub's zen endpoint. */
-export const STUB_DEFAULT_URL = "https://api.github.com/zen";
+const STUB_DEFAULT_URL = "https://api.github.com/zen";
 
 const URL_IN_GOAL = /https?:\/\/[^\s"'<>]+/i;
 

@@ -1,7 +1,7 @@
 import type { Plan, PlanStep } from "../glossary.js";
 import { inputProblem } from "../input-text.js";
 import { findSkill } from "../skills/registry.js";
-import { formatPath, type PlanIssue } from "./plan-issue.js";
+import { formatPath, type InputIssue } from "../input-issues.js";
 import { findReferences, stringsIn } from "./references.js";
 
 export interface PlanLimits {
@@ -13,11 +13,11 @@ export interface PlanLimits {
  * first. Params holding `{{…}}` references are checked after setting aside the referencing fields, whose values
  * exist only at run time (the runner validates them again after interpolation).
  */
-export function validatePlan(plan: Plan, limits: PlanLimits): PlanIssue[] {
+export function validatePlan(plan: Plan, limits: PlanLimits): InputIssue[] {
   // A plan from a model, or one checked nowhere else, holding text nothing can store or hash is refused by name.
   const text = inputProblem(plan, "");
   if (text !== undefined) return [{ code: "INVALID_TEXT", path: text.field, message: `${text.field}: ${text.reason}` }];
-  const issues: PlanIssue[] = [];
+  const issues: InputIssue[] = [];
   if (plan.steps.length === 0) issues.push({ code: "EMPTY_PLAN", path: "steps", message: "the plan has no steps" });
   if (plan.steps.length > limits.maxPlanSteps) {
     issues.push({
@@ -31,9 +31,9 @@ export function validatePlan(plan: Plan, limits: PlanLimits): PlanIssue[] {
   return issues;
 }
 
-function duplicateIds(steps: readonly PlanStep[]): PlanIssue[] {
+function duplicateIds(steps: readonly PlanStep[]): InputIssue[] {
   const seen = new Set<string>();
-  const issues: PlanIssue[] = [];
+  const issues: InputIssue[] = [];
   steps.forEach((step, index) => {
     if (seen.has(step.step_id)) {
       issues.push({ code: "DUPLICATE_STEP_ID", path: `steps[${index}].step_id`, message: `step id "${step.step_id}" is used twice` });
@@ -43,13 +43,13 @@ function duplicateIds(steps: readonly PlanStep[]): PlanIssue[] {
   return issues;
 }
 
-function stepIssues(steps: readonly PlanStep[], step: PlanStep, index: number): PlanIssue[] {
+function stepIssues(steps: readonly PlanStep[], step: PlanStep, index: number): InputIssue[] {
   const at = `steps[${index}]`;
   const skill = findSkill(step.skill);
   if (skill === undefined) {
     return [{ code: "UNKNOWN_SKILL", path: `${at}.skill`, message: `unknown skill "${step.skill}" (see aos list-skills)` }];
   }
-  const issues: PlanIssue[] = [];
+  const issues: InputIssue[] = [];
   const earlier = new Set(steps.slice(0, index).flatMap((previous) => [previous.step_id, previous.output_key ?? previous.step_id]));
   const referencing = new Set<string>();
   for (const [text, path] of stringsIn(step.params)) {
@@ -84,9 +84,9 @@ function stepIssues(steps: readonly PlanStep[], step: PlanStep, index: number): 
   return issues;
 }
 
-function dependencyIssues(steps: readonly PlanStep[]): PlanIssue[] {
+function dependencyIssues(steps: readonly PlanStep[]): InputIssue[] {
   const position = new Map(steps.map((step, index) => [step.step_id, index]));
-  const issues: PlanIssue[] = [];
+  const issues: InputIssue[] = [];
   steps.forEach((step, index) => {
     step.depends_on.forEach((dependency, dependencyIndex) => {
       const at = `steps[${index}].depends_on[${dependencyIndex}]`;

@@ -1,6 +1,6 @@
 import { AppError } from "../errors.js";
 import { type CheckedTarget, checkHost, ENDPOINT_PORTS, type HostLookup } from "./ssrf-guard.js";
-import type { Egress } from "./egress.js";
+import type { Egress } from "../egress.js";
 
 /*
  * An endpoint an operator configured for a skill (a model provider, Voyage, Resend, the SMTP relay, postgres_query's

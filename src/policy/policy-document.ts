@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { formatPath, type PlanIssue } from "../planner/plan-issue.js";
+import { formatPath, type InputIssue } from "../input-issues.js";
 import { canonicalBytes } from "../trace/canonical-json.js";
 import { sha256Hex } from "../trace/digest.js";
 
@@ -51,7 +51,7 @@ const capsShape = z.strictObject(
  * field ("allowed_skill") is an error rather than a rule that silently does nothing. Absent fields restrict
  * nothing; `allow_hosts: []` does not restrict either, but `allowed_skills: []` allows no skill.
  */
-export const policyDocumentSchema = z.strictObject(
+const policyDocumentSchema = z.strictObject(
   {
     allowed_skills: skillList.optional(),
     require_approval: skillList.optional(),
@@ -80,12 +80,12 @@ export interface ParsePolicyOptions {
   scope?: "tenant" | "agent";
 }
 
-export type ParsePolicyResult = { ok: true; policy: PolicyDocument } | { ok: false; issues: PlanIssue[] };
+export type ParsePolicyResult = { ok: true; policy: PolicyDocument } | { ok: false; issues: InputIssue[] };
 
 /** Validates a policy document; returns every problem found, each with the path of the offending field. */
 export function parsePolicyDocument(json: unknown, options: ParsePolicyOptions = {}): ParsePolicyResult {
   const parsed = policyDocumentSchema.safeParse(json);
-  const issues: PlanIssue[] = parsed.success ? [] : parsed.error.issues.flatMap(toPolicyIssues);
+  const issues: InputIssue[] = parsed.success ? [] : parsed.error.issues.flatMap(toPolicyIssues);
   if (options.knownSkills !== undefined) issues.push(...unknownSkillIssues(json, options.knownSkills));
   if (options.scope === "agent" && parsed.success && parsed.data.caps?.tenant_daily_cost_cents !== undefined) {
     issues.push({
@@ -98,7 +98,7 @@ export function parsePolicyDocument(json: unknown, options: ParsePolicyOptions =
   return { ok: true, policy: parsed.data };
 }
 
-function toPolicyIssues(issue: z.core.$ZodIssue): PlanIssue[] {
+function toPolicyIssues(issue: z.core.$ZodIssue): InputIssue[] {
   if (issue.code !== "unrecognized_keys") {
     return [{ code: "INVALID_POLICY", path: formatPath(issue.path), message: issue.message }];
   }
@@ -111,12 +111,12 @@ function toPolicyIssues(issue: z.core.$ZodIssue): PlanIssue[] {
 }
 
 // Read from the raw input, so an unknown skill is reported together with any shape problems elsewhere.
-function unknownSkillIssues(json: unknown, knownSkills: readonly string[]): PlanIssue[] {
+function unknownSkillIssues(json: unknown, knownSkills: readonly string[]): InputIssue[] {
   if (typeof json !== "object" || json === null) return [];
   const known = new Set(knownSkills);
   const valid =
     knownSkills.length === 0 ? "no skills are registered" : `valid skills are ${[...knownSkills].sort().join(", ")}`;
-  const issues: PlanIssue[] = [];
+  const issues: InputIssue[] = [];
   for (const field of SKILL_FIELDS) {
     const names: unknown = (json as Record<string, unknown>)[field];
     if (!Array.isArray(names)) continue;

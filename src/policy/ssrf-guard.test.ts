@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.js";
-import { type Egress, parseEgressOpenings } from "./egress.js";
+import { type Egress, parseEgressOpenings } from "../egress.js";
 import { checkTarget, type HostLookup } from "./ssrf-guard.js";
 
 /** A resolver with fixed answers, so tests decide where a name points. */

@@ -2,7 +2,7 @@ import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
 import { AppError } from "../errors.js";
-import { type Egress, namesHost, opensAddress, opensHost } from "./egress.js";
+import { type Egress, namesHost, opensAddress, opensHost } from "../egress.js";
 
 /** One address a host name resolves to. */
 export interface ResolvedAddress {
@@ -83,7 +83,7 @@ export async function checkHost(target: URL, egress: Egress, lookup: HostLookup 
 }
 
 /** Why an address is not public unicast (a range name), or undefined when it may be reached. */
-export function blockedRange(address: ipaddr.IPv4 | ipaddr.IPv6): string | undefined {
+function blockedRange(address: ipaddr.IPv4 | ipaddr.IPv6): string | undefined {
   if (address.kind() === "ipv4") {
     const range = address.range();
     return range === "unicast" ? undefined : range;

@@ -5,7 +5,7 @@ import { ensureTenant } from "../db/queries/tenants.js";
 import { AppError } from "../errors.js";
 import { checkLength, MAX_NAME_CHARS } from "../input-text.js";
 import type { Agent } from "../glossary.js";
-import { parseHostEntry } from "../policy/egress.js";
+import { parseHostEntry } from "../egress.js";
 import type { Queryable } from "../db/database.js";
 
 export function requireTenant(tenantId: string | undefined): string {

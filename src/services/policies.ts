@@ -2,13 +2,14 @@ import { randomUUID } from "node:crypto";
 import type { Database, Queryable } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
 import { tenantDailySpend, utcDay } from "../db/queries/budgets.js";
-import { findCurrentPolicies, findCurrentPolicy, insertPolicyVersion, type StoredPolicy } from "../db/queries/policies.js";
+import { findCurrentPolicy, insertPolicyVersion, type StoredPolicy } from "../db/queries/policies.js";
 import { ensureTenant } from "../db/queries/tenants.js";
 import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
 import { AppError } from "../errors.js";
+import { formatIssues } from "../input-issues.js";
 import { personName } from "../input-text.js";
-import { formatIssues } from "../planner/plan-issue.js";
-import { effectivePolicy, type EffectivePolicy, parsePolicyDocument, type PolicyDocument } from "../policy/policy-document.js";
+import { mergedPolicy } from "../policy/effective-policy.js";
+import { type EffectivePolicy, parsePolicyDocument } from "../policy/policy-document.js";
 import { listSkills } from "../skills/registry.js";
 import { canonicalJson } from "../trace/canonical-json.js";
 import { sha256Hex } from "../trace/digest.js";
@@ -28,45 +29,6 @@ async function requireAgent(db: Queryable, tenantId: string, agentId: string | u
   return agentId;
 }
 
-/** A stored version's document, validated again: a row changed behind the validator's back must not govern runs. */
-function storedDocument(stored: StoredPolicy | undefined): PolicyDocument | undefined {
-  if (stored === undefined) return undefined;
-  const parsed = parsePolicyDocument(stored.document, { scope: stored.agentId === null ? "tenant" : "agent" });
-  if (!parsed.ok) {
-    const whose = stored.agentId === null ? `tenant ${stored.tenantId}` : `agent ${stored.agentId}`;
-    throw new AppError("ENFORCEMENT_SKIPPED", `stored policy version ${stored.version} of ${whose} is invalid: ${formatIssues(parsed.issues)}`);
-  }
-  return parsed.policy;
-}
-
-// A stored version does not change, so a merged pair is computed once per process (validation, merging, hashing);
-// the key holds the documents as read, so a row changed behind the validator's back is validated again.
-const MERGED_CACHE_MAX = 1000;
-const mergedCache = new Map<string, EffectivePolicy>();
-
-function merged(tenant: StoredPolicy | undefined, agent: StoredPolicy | undefined): EffectivePolicy {
-  const key = JSON.stringify([tenant?.id, tenant?.document, agent?.id, agent?.document]);
-  const cached = mergedCache.get(key);
-  if (cached !== undefined) return cached;
-  const policy = mergeStored(tenant, agent);
-  if (mergedCache.size >= MERGED_CACHE_MAX) mergedCache.delete(mergedCache.keys().next().value as string);
-  mergedCache.set(key, policy);
-  return policy;
-}
-
-function mergeStored(tenant: StoredPolicy | undefined, agent: StoredPolicy | undefined): EffectivePolicy {
-  return effectivePolicy(storedDocument(tenant), storedDocument(agent), {
-    tenantVersion: tenant?.version ?? null,
-    agentVersion: agent?.version ?? null,
-  });
-}
-
-/** The policy a run of this agent is governed by: the tenant's current version narrowed by the agent's. */
-export async function loadEffectivePolicy(db: Queryable, tenantId: string, agentId: string): Promise<EffectivePolicy> {
-  const current = await findCurrentPolicies(db, tenantId, agentId);
-  return merged(current.tenant, current.agent);
-}
-
 export async function showPolicy(db: Database, tenantId: string, agentId?: string): Promise<PolicyView> {
   const tenant = requireTenant(tenantId);
   const agent = await requireAgent(db.pool, tenant, agentId);
@@ -74,7 +36,7 @@ export async function showPolicy(db: Database, tenantId: string, agentId?: strin
   const agentPolicy = agent === null ? undefined : await findCurrentPolicy(db.pool, tenant, agent);
   const day = utcDay(new Date());
   const today = { day, spentCents: await tenantDailySpend(db.pool, tenant, day) };
-  return { tenant: tenantPolicy, agent: agentPolicy, effective: merged(tenantPolicy, agentPolicy), today };
+  return { tenant: tenantPolicy, agent: agentPolicy, effective: mergedPolicy(tenantPolicy, agentPolicy), today };
 }
 
 /** Validates a policy document and stores it as the next version for the tenant (or one of its agents). */

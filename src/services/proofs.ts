@@ -69,7 +69,7 @@ const NO_VERDICT: ProofVerdict = {
 };
 
 /** A run's proof as readers get it, for a stored proof (or none: the run has no trace). */
-export function runProofOf(runId: string, stored: StoredTrace | undefined, proof: StoredProof | undefined, noTraceReason: string): RunProof {
+function runProofOf(runId: string, stored: StoredTrace | undefined, proof: StoredProof | undefined, noTraceReason: string): RunProof {
   const verdict = proof?.verdict ?? { ...NO_VERDICT, failureReason: noTraceReason };
   return {
     ...verdictJson(verdict, runId, proof?.facts ?? null),

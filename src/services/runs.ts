@@ -3,15 +3,7 @@ import type { Config } from "../config.js";
 import { type Database, type Queryable, withTransaction } from "../db/database.js";
 import { notifyRunQueued } from "../db/queries/run-queue.js";
 import { findAgent } from "../db/queries/agents.js";
-import {
-  type EvidenceView,
-  findEvidence,
-  findLlmRecord,
-  type IncidentView,
-  insertRunRecords,
-  type LlmRecordView,
-  listIncidents,
-} from "../db/queries/run-records.js";
+import { findEvidence, findLlmRecord, insertRunRecords, listIncidents } from "../db/queries/run-records.js";
 import { ensureTenant } from "../db/queries/tenants.js";
 import { chargePlanning, utcDay } from "../db/queries/budgets.js";
 import { claimRunRequest, findRunRequest, RUN_REQUEST_TTL_HOURS, type RunRequest } from "../db/queries/run-requests.js";
@@ -19,22 +11,19 @@ import { findRun, insertRun, listRuns, type NewRun } from "../db/queries/runs.js
 import { insertTrace } from "../db/queries/traces.js";
 import { AppError } from "../errors.js";
 import { checkLength, MAX_GOAL_CHARS } from "../input-text.js";
-import { type StoredProof, proveStoredTrace } from "../proof/prove-stored.js";
+import { proveStoredTrace } from "../proof/prove-stored.js";
 import { loadTraceOf } from "../proof/stored-trace.js";
 import {
   type ActorType,
-  type Agent,
   type Plan,
   type PlannerUsage,
   RUN_STATUSES,
   type Run,
   type RunStatus,
-  type Trace,
-  type TraceStep,
   traceIdFor,
 } from "../glossary.js";
 import { planWithModel } from "../planner/model-planning.js";
-import { formatIssues, type PlanIssue } from "../planner/plan-issue.js";
+import { formatIssues, type InputIssue } from "../input-issues.js";
 import { parsePlanShape } from "../planner/plan-shape.js";
 import { stubPlan } from "../planner/stub-planner.js";
 import { validatePlan } from "../planner/validate-plan.js";
@@ -45,6 +34,7 @@ import { canonicalJson } from "../trace/canonical-json.js";
 import { genesisHash } from "../trace/chain.js";
 import type { KeyRing } from "../trace/key-store.js";
 import { encodeRecord, planBytes, TRACE_FORMAT, type TraceHeader } from "../trace/trace-header.js";
+import type { RunDetail } from "../views/run.js";
 import { requireTenant, resolveAgent } from "./agents.js";
 import { proofKeys } from "./proof-keys.js";
 
@@ -75,7 +65,7 @@ export interface RunServiceDeps {
 /** A plan, or why there is none; planning with a model also says what its calls cost. */
 type Planned =
   | { ok: true; plan: Plan }
-  | { ok: false; issues: PlanIssue[]; usage?: PlannerUsage | undefined; callError?: LlmCallError | undefined };
+  | { ok: false; issues: InputIssue[]; usage?: PlannerUsage | undefined; callError?: LlmCallError | undefined };
 
 /**
  * Creates a run: validates tenant and agent, plans, validates the plan, and inserts the run (queued) with its
@@ -299,22 +289,6 @@ export async function getRun(db: Database, tenantId: string, runId: string): Pro
   return run;
 }
 
-export interface RunDetail {
-  run: Run;
-  trace: Trace | undefined;
-  /** The steps, each from its own hashed bytes (format v2), as readers show them. */
-  steps: TraceStep[];
-  /** The verdict on the stored trace, and the run's facts as its verified bytes state them. */
-  proof: StoredProof | undefined;
-  /** The run's agent as it is now, for its remaining budget. */
-  agent: Agent | undefined;
-  /** The records a terminal run leaves; undefined until it is terminal. */
-  incident: IncidentView | undefined;
-  evidence: EvidenceView | undefined;
-  /** The run's model calls summarised, when it made any. */
-  llm: LlmRecordView | undefined;
-}
-
 /**
  * A run with its trace, its steps and the verdict on them; another tenant's run is "Run not found". Readers show a
  * run's facts and steps from its hashed bytes, beside the verdict (docs/proofs.md, "In the database").
@@ -330,7 +304,7 @@ export async function getRunDetail(db: Database, config: Config, tenantId: strin
   return { run, trace: stored?.trace, steps: proof?.steps ?? [], proof, agent, incident, evidence, llm };
 }
 
-export function parseRunStatus(status: string | undefined): RunStatus | undefined {
+function parseRunStatus(status: string | undefined): RunStatus | undefined {
   if (status === undefined) return undefined;
   if (!(RUN_STATUSES as readonly string[]).includes(status)) {
     throw new AppError("VALIDATION_ERROR", `unknown status "${status}"; use one of ${RUN_STATUSES.join(", ")}`);

@@ -36,7 +36,7 @@ export interface QueryAnswer {
   answer: unknown;
 }
 
-export function isQueryType(value: string): value is QueryType {
+function isQueryType(value: string): value is QueryType {
   return (QUERY_TYPES as readonly string[]).includes(value);
 }
 

@@ -5,7 +5,7 @@ import { AppError } from "../errors.js";
 import type { Agent } from "../glossary.js";
 import { effectivePolicy, type EffectivePolicy } from "../policy/policy-document.js";
 import { DEFAULT_CONCURRENT_RUNS_LIMIT, requireTenant } from "./agents.js";
-import { loadEffectivePolicy } from "./policies.js";
+import { loadEffectivePolicy } from "../policy/effective-policy.js";
 
 // What an agent may do and spend right now, read without writing anything: the ground simulate, capabilities
 // and query answer from. Budgets come from the agent's row and the tenant's UTC-day ledger, the same numbers a
@@ -51,7 +51,7 @@ export function tenantlessPolicy(): EffectivePolicy {
   return effectivePolicy(undefined, undefined, { tenantVersion: null, agentVersion: null });
 }
 
-export async function budgetStatus(db: Queryable, tenantId: string, agent: Agent, policy: EffectivePolicy): Promise<BudgetStatus> {
+async function budgetStatus(db: Queryable, tenantId: string, agent: Agent, policy: EffectivePolicy): Promise<BudgetStatus> {
   const day = utcDay(new Date());
   const capCents = policy.document.caps.tenant_daily_cost_cents;
   const daySpent = await tenantDailySpend(db, tenantId, day);

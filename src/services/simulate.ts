@@ -4,7 +4,7 @@ import { skillHistory, type SkillHistory } from "../db/queries/skill-history.js"
 import { AppError } from "../errors.js";
 import { describeFailure, type FailureDescription, isFailureCode } from "../failure-catalog.js";
 import type { PlanStep } from "../glossary.js";
-import type { PlanIssue } from "../planner/plan-issue.js";
+import type { InputIssue } from "../input-issues.js";
 import { parsePlanShape } from "../planner/plan-shape.js";
 import { findReferences, stringsIn } from "../planner/references.js";
 import { validatePlan } from "../planner/validate-plan.js";
@@ -33,7 +33,7 @@ export interface SimulationReport {
   budget_remaining_cents: number | null;
   budget_sufficient: boolean;
   policy: { id: string; hash: string };
-  plan_issues: PlanIssue[];
+  plan_issues: InputIssue[];
   permission_gaps: { step_id: string; skill: string; policy_id: string; reason: string }[];
   approvals_required: { step_id: string; skill: string }[];
   step_estimates: StepEstimate[];
@@ -256,7 +256,7 @@ class PlanWalk {
     };
   }
 
-  report(planIssues: PlanIssue[]): SimulationReport {
+  report(planIssues: InputIssue[]): SimulationReport {
     // A plan that does not validate never runs: the steps its issues point at are invalid, the others not reached.
     if (planIssues.length > 0) {
       this.estimates.forEach((estimate, index) => {

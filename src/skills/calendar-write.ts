@@ -10,7 +10,7 @@ import { storeFailure, untilAborted } from "./state-store-calls.js";
 const NAME = "calendar_write";
 
 /** 31 days: a month-long block (leave, a sprint) fits; an end typed in the wrong month or year does not. */
-export const MAX_EVENT_MINUTES = 31 * 24 * 60;
+const MAX_EVENT_MINUTES = 31 * 24 * 60;
 const MAX_ATTENDEES = 100;
 const TIME_EXAMPLE = "2025-03-01T09:00:00+01:00";
 

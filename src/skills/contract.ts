@@ -2,7 +2,7 @@ import type { Config } from "../config.js";
 import type { z } from "zod";
 import type { StepError } from "../glossary.js";
 import type { Logger } from "../logger.js";
-import type { Egress } from "../policy/egress.js";
+import type { Egress } from "../egress.js";
 import type { CalendarStore } from "./calendar/calendar-store.js";
 import type { KvBackend } from "./kv/kv-backend.js";
 

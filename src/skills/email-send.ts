@@ -36,7 +36,7 @@ const inputSchema = z
 
 export type EmailSendInput = z.output<typeof inputSchema>;
 
-export const RESEND_DEFAULT_BASE_URL = "https://api.resend.com";
+const RESEND_DEFAULT_BASE_URL = "https://api.resend.com";
 
 export const emailSendSkill: Skill<EmailSendInput> = {
   name: "email_send",

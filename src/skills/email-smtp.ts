@@ -106,7 +106,7 @@ const CONNECTION_CODES = new Set(["ECONNECTION", "ESOCKET", "ETLS", "EPROTOCOL"]
  * nodemailer's `permanent` flag reads them) to catalog codes. Messages carry the relay's host, the SMTP command
  * and the relay's reply, which never contain the password; the configured URL is never reported.
  */
-export function smtpFailure(error: NodemailerError, relay: SmtpRelay, timeoutMs: number): SkillOutcome {
+function smtpFailure(error: NodemailerError, relay: SmtpRelay, timeoutMs: number): SkillOutcome {
   const where = `email_send via the SMTP relay ${relay.host}`;
   const details = {
     smtp_code: error.code ?? null,

@@ -14,7 +14,7 @@ export interface IcsEvent {
   attendees: readonly string[];
 }
 
-export const ICS_PRODID = "-//AOS//calendar_write//EN";
+const ICS_PRODID = "-//AOS//calendar_write//EN";
 
 /** §3.1: a content line SHOULD NOT be longer than 75 octets, excluding the line break. */
 const MAX_LINE_OCTETS = 75;

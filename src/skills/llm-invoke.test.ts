@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { skillContext } from "../../test/support/skill-context.js";
 import { llmInvokeSkill } from "./llm-invoke.js";
-import { chargedCents, costMicrocents } from "./llm/price-table.js";
+import { chargedCents, costMicrocents } from "../price-table.js";
 
 const parse = (params: unknown) => llmInvokeSkill.input.parse(params);
 

@@ -13,7 +13,7 @@ import {
   PRICE_TABLE_VERSION,
   priceOf,
   pricedModels,
-} from "./llm/price-table.js";
+} from "../price-table.js";
 import { PromptCache } from "./llm/prompt-cache.js";
 import { approximateTokens, LlmCallError, type LlmProvider, type LlmRequest, type LlmResponse } from "./llm/provider.js";
 import { SDK_TIMEOUT_MS } from "./llm/sdk-calls.js";

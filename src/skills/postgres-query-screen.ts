@@ -48,7 +48,7 @@ export function screenQuery(query: string): Screened {
  * ('…', E'…' with backslash escapes, $tag$…$tag$), quoted identifiers and comments (-- and nested /* *\/) are
  * skipped, so a `;` or a keyword inside them counts for nothing.
  */
-export function scanSql(sql: string): Token[] {
+function scanSql(sql: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < sql.length) {

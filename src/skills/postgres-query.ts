@@ -24,7 +24,7 @@ const inputSchema = z
 
 export type PostgresQueryInput = z.output<typeof inputSchema>;
 
-export interface PostgresQueryResult {
+interface PostgresQueryResult {
   rows: Record<string, unknown>[];
   row_count: number;
   truncated: boolean;

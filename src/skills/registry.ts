@@ -43,7 +43,10 @@ export function listSkills(): Skill<unknown>[] {
   return [...BY_NAME.values()];
 }
 
-/** A skill's contract as data, for `aos skill <name>`, the planner's manifest and (later) the API. */
+/**
+ * A skill's contract as data, for `aos skill <name>`, the planner's manifest and the API
+ * (GET /api/v1/runtime/skills/{skill_id}).
+ */
 export interface SkillDescriptor {
   name: string;
   version: string;

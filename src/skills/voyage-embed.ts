@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { SideEffectClass, Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { exchange, statusFailure, type FinalResponse } from "./http-exchange.js";
-import { chargedCents } from "./llm/price-table.js";
+import { chargedCents } from "../price-table.js";
 import { failure, ok } from "./outcome.js";
 
 /**
@@ -11,7 +11,7 @@ import { failure, ok } from "./outcome.js";
  * against two third-party price lists; Voyage's free-token allowance is ignored, so a cost is never under-stated.
  * The version is reported with every result so a cost can be traced to the prices used.
  */
-export const VOYAGE_PRICE_TABLE_VERSION = "2026-11-01";
+const VOYAGE_PRICE_TABLE_VERSION = "2026-11-01";
 const VOYAGE_PRICES: Readonly<Record<string, number>> = {
   "voyage-3.5": 6,
   "voyage-3.5-lite": 2,
@@ -23,7 +23,7 @@ const VOYAGE_PRICES: Readonly<Record<string, number>> = {
   "voyage-law-2": 12,
 };
 
-export const VOYAGE_DEFAULT_BASE_URL = "https://api.voyageai.com";
+const VOYAGE_DEFAULT_BASE_URL = "https://api.voyageai.com";
 export const LOCAL_DIMENSIONS = 256;
 const MAX_TEXTS = 128;
 const MAX_TEXT_CHARS = 100_000;

@@ -24,8 +24,8 @@ function checkSerialisable(payload: Record<string, unknown>, refinement: z.Refin
 
 export type WebhookSendInput = z.output<typeof inputSchema>;
 
-export const SIGNATURE_HEADER = "X-Signature-256";
-export const TIMESTAMP_HEADER = "X-Signature-Timestamp";
+const SIGNATURE_HEADER = "X-Signature-256";
+const TIMESTAMP_HEADER = "X-Signature-Timestamp";
 
 export const webhookSendSkill: Skill<WebhookSendInput> = {
   name: "webhook_send",
@@ -61,7 +61,7 @@ export const webhookSendSkill: Skill<WebhookSendInput> = {
 };
 
 /** `sha256=<hex>` over `<timestamp>.<body>`, the body as the exact bytes sent. */
-export function webhookSignature(secret: string, timestamp: number, body: Buffer): string {
+function webhookSignature(secret: string, timestamp: number, body: Buffer): string {
   return `sha256=${createHmac("sha256", secret).update(`${timestamp}.`).update(body).digest("hex")}`;
 }
 

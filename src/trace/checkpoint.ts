@@ -25,7 +25,7 @@ import {
  * would be a signed claim no verifier checks.
  */
 export const CHAIN_HEAD_EXTENSION = "aos-chain-head";
-export const FORMAT_EXTENSION = "aos-format";
+const FORMAT_EXTENSION = "aos-format";
 
 export type TraceFormat = "aos-trace-v1" | "aos-trace-v2";
 

@@ -19,7 +19,7 @@ export function leafHashOf(data: Buffer): Buffer {
   return createHash("sha256").update(LEAF_PREFIX).update(data).digest();
 }
 
-export function nodeHash(left: Buffer, right: Buffer): Buffer {
+function nodeHash(left: Buffer, right: Buffer): Buffer {
   return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
 }
 

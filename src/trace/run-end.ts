@@ -4,7 +4,7 @@ import { type Check, isCount, isHex64, isString, isTimestamp, literal, nullable,
 import { HEADER_MEMBERS, type Parsed, parseRecord, type TraceHeader } from "./trace-header.js";
 
 /** The members a run-end repeats from the trace header: a run-end that disagrees with its header is tampered. */
-export const SHARED_WITH_HEADER = [
+const SHARED_WITH_HEADER = [
   "run_id",
   "tenant_id",
   "agent_id",

@@ -11,9 +11,9 @@ import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verif
  * Keys travel as text: verifier keys `<name>+<hex id>+<base64(0x01 ‖ public key)>`, signer keys
  * `PRIVATE+KEY+<name>+<hex id>+<base64(0x01 ‖ 32-byte seed)>`.
  */
-export const ED25519_SIGNATURE_TYPE = 0x01;
+const ED25519_SIGNATURE_TYPE = 0x01;
 /** The Go implementation's cap; the spec asks verifiers to accept at least 16. */
-export const MAX_NOTE_SIGNATURES = 100;
+const MAX_NOTE_SIGNATURES = 100;
 
 export interface NoteVerifier {
   readonly name: string;

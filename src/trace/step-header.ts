@@ -33,7 +33,7 @@ export interface StepHeader {
 export const PAYLOADS = ["params", "outcome", "error"] as const;
 export type PayloadName = (typeof PAYLOADS)[number];
 
-export const STEP_STATUSES: readonly StepStatus[] = ["succeeded", "failed", "blocked", "started", "interrupted"];
+const STEP_STATUSES: readonly StepStatus[] = ["succeeded", "failed", "blocked", "started", "interrupted"];
 
 const isAttempt: Check = (value) => (Number.isSafeInteger(value) && (value as number) >= 1 ? undefined : "not a whole number ≥ 1");
 

@@ -25,7 +25,7 @@ export interface TraceHeader {
   created_at: string;
 }
 
-export const ACTOR_TYPES: readonly ActorType[] = ["HUMAN", "SYSTEM", "SERVICE"];
+const ACTOR_TYPES: readonly ActorType[] = ["HUMAN", "SYSTEM", "SERVICE"];
 
 export const HEADER_MEMBERS = {
   format: literal(TRACE_FORMAT),

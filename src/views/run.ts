@@ -1,6 +1,24 @@
-import { isoTime, type Plan, type Run, type TraceStep } from "../glossary.js";
-import type { RunDetail } from "../services/runs.js";
+import type { EvidenceView, IncidentView, LlmRecordView } from "../db/queries/run-records.js";
+import { type Agent, isoTime, type Plan, type Run, type Trace, type TraceStep } from "../glossary.js";
+import type { StoredProof } from "../proof/prove-stored.js";
 import { textOf } from "../trace/digest.js";
+
+/** A run as readers show it: the row, its trace read from the hashed bytes, the proof and the records. */
+export interface RunDetail {
+  run: Run;
+  trace: Trace | undefined;
+  /** The steps, each from its own hashed bytes (format v2), as readers show them. */
+  steps: TraceStep[];
+  /** The verdict on the stored trace, and the run's facts as its verified bytes state them. */
+  proof: StoredProof | undefined;
+  /** The run's agent as it is now, for its remaining budget. */
+  agent: Agent | undefined;
+  /** The records a terminal run leaves; undefined until it is terminal. */
+  incident: IncidentView | undefined;
+  evidence: EvidenceView | undefined;
+  /** The run's model calls summarised, when it made any. */
+  llm: LlmRecordView | undefined;
+}
 
 // A run as JSON: one representation for `aos … --json` and the HTTP API, so a program reading either sees the
 // same fields.
@@ -64,7 +82,7 @@ function planOf(detail: RunDetail): Plan | null {
 }
 
 /** The verdict on the run's stored trace, as it is shown with the run. */
-export function proofSummaryJson(detail: RunDetail): Record<string, unknown> | null {
+function proofSummaryJson(detail: RunDetail): Record<string, unknown> | null {
   const verdict = detail.proof?.verdict;
   if (verdict === undefined) return null;
   return {

@@ -4,7 +4,7 @@ import { insertApproval } from "../db/queries/approvals.js";
 import { AppError } from "../errors.js";
 import type { Plan, PlanStep, Run, RunEnding, TraceStep } from "../glossary.js";
 import { traceTampered, type VerifiedPrefix, verifiedPrefix } from "../proof/verified-prefix.js";
-import { loadEffectivePolicy } from "../services/policies.js";
+import { loadEffectivePolicy } from "../policy/effective-policy.js";
 import { failure } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
 import type { KeyRing } from "../trace/key-store.js";

@@ -4,7 +4,7 @@ import { AppError, toAppError } from "../errors.js";
 import type { StepDecision } from "../glossary.js";
 import { type AllowDecision, allowed, decide } from "../policy/decide.js";
 import type { EffectivePolicy } from "../policy/policy-document.js";
-import type { Egress } from "../policy/egress.js";
+import type { Egress } from "../egress.js";
 import { checkEndpoint } from "../policy/configured-endpoint.js";
 import { checkTarget } from "../policy/ssrf-guard.js";
 import type { SideEffectClass, Skill, SkillSettings } from "../skills/contract.js";

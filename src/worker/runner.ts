@@ -6,9 +6,9 @@ import { parkRun } from "../db/queries/run-status.js";
 import { AppError, toAppError } from "../errors.js";
 import type { Agent, PlanStep, Run, RunEnding, StepDecision, StepError, TraceStep } from "../glossary.js";
 import type { Logger } from "../logger.js";
-import type { Egress } from "../policy/egress.js";
+import type { Egress } from "../egress.js";
 import { verifiedPrefix } from "../proof/verified-prefix.js";
-import { loadEffectivePolicy } from "../services/policies.js";
+import { loadEffectivePolicy } from "../policy/effective-policy.js";
 import type { Skill, SkillOutcome } from "../skills/contract.js";
 import type { CalendarStore } from "../skills/calendar/calendar-store.js";
 import { PostgresCalendar } from "../skills/calendar/postgres-calendar.js";
@@ -33,7 +33,7 @@ export interface RunnerDeps {
   log: Logger;
   /** Signs each finished run's checkpoint and attests each row; the private key never leaves this process. */
   keys: KeyRing;
-  /** Called after each trace step is recorded: live progress for the CLI (and later, events). */
+  /** Called after each trace step is recorded: live progress for the CLI (the API's events read stored steps). */
   onStep?: (step: TraceStep) => void;
   /** Asked before each step: true when the worker is stopping and should hand the run back between steps. */
   stopRequested?: () => boolean;

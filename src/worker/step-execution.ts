@@ -3,7 +3,7 @@ import type { StepDecision } from "../glossary.js";
 import type { AllowDecision } from "../policy/decide.js";
 import type { Skill, SkillContext, SkillOutcome } from "../skills/contract.js";
 import { abortedOutcome, failure } from "../skills/outcome.js";
-import { formatPath } from "../planner/plan-issue.js";
+import { formatPath } from "../input-issues.js";
 
 export interface Attempt {
   outcome: SkillOutcome;

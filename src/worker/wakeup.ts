@@ -1,7 +1,6 @@
 import pg from "pg";
+import { listenForQueuedRuns } from "../db/queries/run-queue.js";
 import type { Logger } from "../logger.js";
-
-const CHANNEL = "aos_run_queued";
 
 /**
  * What an idle worker waits on: a NOTIFY that a run was queued (on its own direct connection, when LISTEN is on),
@@ -45,7 +44,7 @@ export class Wakeup {
     client.on("notification", () => this.poke());
     try {
       await client.connect();
-      await client.query(`listen ${CHANNEL}`);
+      await listenForQueuedRuns(client);
       if (this.closed) {
         await client.end();
         return;

@@ -1,7 +1,8 @@
 import { type Config, loadConfig } from "../../src/config.js";
 import type { Database } from "../../src/db/database.js";
 import { silentLogger } from "../../src/logger.js";
-import { type CreateRunInput, createRun, getRunDetail, type RunDetail } from "../../src/services/runs.js";
+import { type CreateRunInput, createRun, getRunDetail } from "../../src/services/runs.js";
+import type { RunDetail } from "../../src/views/run.js";
 import { listStepRows } from "../../src/db/queries/trace-steps.js";
 import { traceIdFor, type TraceStep } from "../../src/glossary.js";
 import { stepOfRow } from "../../src/proof/stored-trace.js";

@@ -1,5 +1,5 @@
 import { silentLogger } from "../../src/logger.js";
-import { type Egress, parseEgressOpenings } from "../../src/policy/egress.js";
+import { type Egress, parseEgressOpenings } from "../../src/egress.js";
 import type { SkillContext } from "../../src/skills/contract.js";
 
 /** The egress rules of a step: the operator's openings (AOS_EGRESS_ALLOW's text) and the agent's allowed_hosts. */

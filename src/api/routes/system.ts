@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { pingDatabase } from "../../db/queries/ping.js";
 import { AppError } from "../../errors.js";
 import { loadVerifiers } from "../../trace/key-store.js";
 import { encodeVerifierKey } from "../../trace/signed-note.js";
@@ -29,7 +30,7 @@ export const systemRoutes: Routes = [
     errors: ["DATABASE_UNAVAILABLE"],
     async handler({ deps }) {
       try {
-        await deps.db.pool.query("select 1");
+        await pingDatabase(deps.db.pool);
       } catch (error) {
         throw new AppError("DATABASE_UNAVAILABLE", "the database does not answer", { cause: error, details: { retry_after_seconds: 1 } });
       }

@@ -4,6 +4,7 @@ import { exportProofBundle, getRunProof, proveStep } from "../../services/proofs
 import { type CliContext, type CommonFlags, parseWholeNumber, withDatabase } from "../context.js";
 import { printJson } from "../output.js";
 import { printProof } from "../present-proof.js";
+import { EXIT } from "../exit-codes.js";
 
 export function proofCommand(ctx: CliContext): Command {
   return new Command("proof")
@@ -16,7 +17,7 @@ export function proofCommand(ctx: CliContext): Command {
       const proof = await withDatabase(ctx, (db) => getRunProof(db, ctx.config, flags.tenantId, runId));
       if (flags.json) printJson(ctx.output, proof);
       else printProof(ctx.output, proof);
-      ctx.exitCode = proof.verification_status === "VERIFIED" ? 0 : 1;
+      ctx.exitCode = proof.verification_status === "VERIFIED" ? EXIT.ok : EXIT.failure;
     });
 }
 

@@ -1,7 +1,7 @@
 import { Command, Option } from "commander";
 import { AppError } from "../../errors.js";
 import { type ActorType, isTerminal, type Run, type TraceStep } from "../../glossary.js";
-import { createRun, DEFAULT_ORIGIN_SYSTEM_ID, getRunDetail, type RunDetail } from "../../services/runs.js";
+import { createRun, DEFAULT_ORIGIN_SYSTEM_ID, getRunDetail } from "../../services/runs.js";
 import { loadKeyRing } from "../../trace/key-store.js";
 import { executeOrAwait } from "../../worker/claim.js";
 import { type CliContext, type CommonFlags, loggerFor, withDatabase } from "../context.js";
@@ -9,7 +9,7 @@ import { withInterrupt } from "../interrupt.js";
 import { EXIT, runExitCode } from "../exit-codes.js";
 import { printJson } from "../output.js";
 import { readPlanFile } from "../read-json-file.js";
-import { runJson } from "../../views/run.js";
+import { type RunDetail, runJson } from "../../views/run.js";
 import { printRunSummary, stepLine } from "../present-run.js";
 
 interface RunFlags extends CommonFlags {
@@ -94,7 +94,7 @@ async function reportPlanFailure(
   error: AppError,
   detailOf: (runId: string) => Promise<RunDetail>,
 ): Promise<void> {
-  ctx.exitCode = 1;
+  ctx.exitCode = EXIT.failure;
   const runId = error.details?.run_id;
   if (typeof runId !== "string") throw error;
   if (flags.json) {

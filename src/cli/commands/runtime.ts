@@ -5,6 +5,7 @@ import { type SimulationReport, simulatePlan, type StepRisk } from "../../servic
 import { type CliContext, type CommonFlags, parseWholeNumber, withDatabase } from "../context.js";
 import { paint, printJson, table } from "../output.js";
 import { readPlanFile } from "../read-json-file.js";
+import { EXIT } from "../exit-codes.js";
 
 // The runtime questions an agent asks before and between runs: what would this plan do, what may I do, and what
 // have I done. All read-only.
@@ -31,7 +32,7 @@ export function simulateCommand(ctx: CliContext): Command {
       const report = await withDatabase(ctx, (db) =>
         simulatePlan(db, ctx.config, { plan, tenantId: flags.tenantId, agentId: flags.agentId, budgetCents }),
       );
-      if (!report.feasible) ctx.exitCode = 1;
+      if (!report.feasible) ctx.exitCode = EXIT.failure;
       if (flags.json) return printJson(ctx.output, report);
       printSimulation(ctx, report);
     });

@@ -7,11 +7,12 @@ import type { CliContext, CommonFlags } from "../context.js";
 import { paint, printable, printJson } from "../output.js";
 import { printProof } from "../present-proof.js";
 import { trustedKeys } from "../trusted-keys.js";
+import { EXIT } from "../exit-codes.js";
 
-export const collectKeys = (value: string, previous: string[]) => [...previous, value];
+const collectKeys = (value: string, previous: string[]) => [...previous, value];
 
 /** The file's bytes; a file that cannot be read is a usage error. */
-export function readInputFile(path: string): Buffer {
+function readInputFile(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
@@ -35,7 +36,7 @@ export function verifyCommand(ctx: CliContext): Command {
       const verdict = verifyBundleText(readInputFile(file), keys.verifiers);
       if (flags.json) printJson(ctx.output, { ...verdict, key_source: keys.source });
       else printProof(ctx.output, verdict, `bundle ${file}${verdict.run_id === null ? "" : ` (run ${verdict.run_id})`}`);
-      ctx.exitCode = verdict.verification_status === "VERIFIED" ? 0 : 1;
+      ctx.exitCode = verdict.verification_status === "VERIFIED" ? EXIT.ok : EXIT.failure;
     });
 }
 
@@ -52,7 +53,7 @@ export function verifyStepCommand(ctx: CliContext): Command {
       if (!result.ok) {
         if (flags.json) printJson(ctx.output, { verified: false, code: result.code, reason: result.reason });
         else ctx.output.out(`Step proof ${printable(file)}: ${paint(ctx.output, "red", "NOT VERIFIED")}\n  ${printable(result.reason)}`);
-        ctx.exitCode = 1;
+        ctx.exitCode = EXIT.failure;
         return;
       }
       const { seq, treeSize, origin, runId, leaf, signedBy } = result;

@@ -8,12 +8,6 @@ export interface PruneScope {
   tenantId: string | null;
 }
 
-/** Runs with at least one step counted, and the steps. */
-export interface PruneCount {
-  runs: number;
-  steps: number;
-}
-
 const TERMINAL = [...TERMINAL_RUN_STATUSES];
 
 /** A finished run in scope that still has step payloads to prune. */

@@ -1,7 +1,6 @@
-import type { RunRecords } from "../../records/run-records.js";
 import type { Queryable } from "../database.js";
 import type { StoredCheckpoint } from "./checkpoints.js";
-import { type RecordContext, runRecordCtes } from "./run-records.js";
+import { type RecordContext, type RunRecords, runRecordCtes } from "./run-records.js";
 import { endRunUpdate } from "./run-status.js";
 import { StatementParams } from "./statement-params.js";
 

@@ -88,3 +88,11 @@ export async function tryReaperLock(db: Queryable, idleTimeoutMs: number): Promi
 export async function notifyRunQueued(db: Queryable, runId: string): Promise<void> {
   await db.query(`select pg_notify('aos_run_queued', $1::text)`, [runId]);
 }
+
+/**
+ * Subscribes this connection to notifyRunQueued's notifications. A session's state, so only on a dedicated direct
+ * connection, never on a pooled one (PgBouncer in transaction mode would hand the subscription to another client).
+ */
+export async function listenForQueuedRuns(db: Queryable): Promise<void> {
+  await db.query("listen aos_run_queued");
+}

@@ -1,6 +1,82 @@
-import type { LlmRecordRow, RunRecords } from "../../records/run-records.js";
 import { StatementParams } from "./statement-params.js";
 import type { Queryable } from "../database.js";
+
+/**
+ * The records a terminal run leaves (upstream §1.3, §1.7–1.9, §5.4), built as plain rows by src/records/ and written
+ * by the finalizing transaction: one incident, one policy-evaluation summary plus one row per non-allow decision, one
+ * integrity-evidence row, one provenance row, a memory per succeeded step, and an LLM record when a model was called.
+ */
+export interface RunRecords {
+  incident: IncidentRow;
+  prevention: PreventionRow[];
+  evidence: EvidenceRow;
+  provenance: ProvenanceRow;
+  memories: MemoryRow[];
+  /** Present when the run called a model. */
+  llm?: LlmRecordRow;
+}
+
+export interface LlmRecordRow {
+  id: string;
+  provider: string;
+  model: string;
+  promptHash: string;
+  responseHash: string | null;
+  inputTokens: number;
+  outputTokens: number;
+  costCents: number;
+  costMicrocents: number;
+  callCount: number;
+  priceTableVersion: string | null;
+  status: "SUCCEEDED" | "FAILED" | "ABORTED" | "TIMEOUT";
+  startedAt: Date;
+  completedAt: Date;
+}
+
+export interface IncidentRow {
+  id: string;
+  outcome: "SUCCESS" | "FAILURE" | "BLOCKED" | "ABORTED";
+  title: string;
+  severity: "NONE" | "LOW" | "MEDIUM" | "HIGH" | "CRITICAL";
+  status: "OPEN" | "CLOSED";
+  category: string;
+  triggerType: string;
+  errorCode: string | null;
+  errorMessage: string | null;
+}
+
+export interface PreventionRow {
+  id: string;
+  kind: "run_summary" | "decision";
+  policyId: string;
+  patternId: string;
+  outcome: "no_violation" | "advisory" | "blocked" | "not_applicable";
+  stepSeq: number | null;
+  reason: string | null;
+  policyHash: string | null;
+  confidence: number;
+}
+
+export interface EvidenceRow {
+  id: string;
+  expected: string[];
+  observed: string[];
+  missing: string[];
+  missingReasons: Record<string, string>;
+  score: number;
+  status: "VALID" | "DEGRADED" | "FAILED";
+}
+
+export interface ProvenanceRow {
+  id: string;
+  rootHash: string | null;
+}
+
+export interface MemoryRow {
+  id: string;
+  text: string;
+  meta: Record<string, unknown>;
+}
 
 export interface RecordContext {
   status: string;

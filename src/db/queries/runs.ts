@@ -160,3 +160,23 @@ where r.id = $1::text`,
   const row = rows[0];
   return row && { agentId: row.agent_id, status: row.status, running: row.running_runs, limit: row.concurrent_runs_limit };
 }
+
+/** How many runs each status holds, across all tenants (the API's metrics). */
+export async function countRunsByStatus(db: Queryable): Promise<{ status: string; n: number }[]> {
+  const { rows } = await db.query<{ status: string; n: number }>(
+    `select status, count(*)::int as n
+from runs
+group by status`,
+  );
+  return rows;
+}
+
+/** How many runs wait to be claimed, queued or waiting for their retry time, across all tenants. */
+export async function countWaitingRuns(db: Queryable): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `select count(*)::int as n
+from runs
+where status in ('queued', 'retry')`,
+  );
+  return rows[0]?.n ?? 0;
+}

@@ -27,7 +27,7 @@ interface HistoryRow {
  * through the tenant's traces (aos_traces_tenant_idx), so another tenant's steps are never counted.
  */
 /** The window simulate and capabilities look back over. */
-export const SKILL_HISTORY_DAYS = 30;
+const SKILL_HISTORY_DAYS = 30;
 
 export async function skillHistory(
   db: Queryable,

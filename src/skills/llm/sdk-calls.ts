@@ -83,7 +83,7 @@ function detail(text: string, key: string): string {
 }
 
 /** The text with every occurrence of the key replaced: providers echo a refused key back in their errors. */
-export function redact(text: string, key: string): string {
+function redact(text: string, key: string): string {
   return key === "" ? text : text.split(key).join("[redacted]");
 }
 

@@ -8,7 +8,7 @@ import { canonicalBytes, canonicalJson } from "../canonical-json.js";
  *   h₀    = SHA-256("aos-trace-v1\n" ‖ JCS(trace header))
  *   hᵢ    = SHA-256(hᵢ₋₁ ‖ leafᵢ)  over raw digest bytes, in seq order; the last one is the chain head.
  */
-export const TRACE_FORMAT = "aos-trace-v1";
+const TRACE_FORMAT = "aos-trace-v1";
 
 /** Everything a trace step row says except its hashes. Field names are the stored column names. */
 export interface StepContent {
@@ -43,7 +43,7 @@ export interface TraceHeader {
 const LEAF_PREFIX = Buffer.from([0x00]);
 const GENESIS_PREFIX = Buffer.from(`${TRACE_FORMAT}\n`, "utf8");
 
-export function sha256Hex(...parts: Buffer[]): string {
+function sha256Hex(...parts: Buffer[]): string {
   const hash = createHash("sha256");
   for (const part of parts) hash.update(part);
   return hash.digest("hex");

@@ -1,7 +1,7 @@
-/** One problem with a plan, in the zod-like shape every validator here reports. */
-export interface PlanIssue {
+/** One problem with an input (a plan, a policy document, a request), in the zod-like shape every validator here reports. */
+export interface InputIssue {
   code: string;
-  /** Where in the plan: e.g. "steps[1].params.url". */
+  /** Where in the input: e.g. "steps[1].params.url". */
   path: string;
   message: string;
 }
@@ -14,6 +14,6 @@ export function formatPath(segments: readonly PropertyKey[]): string {
     .join("");
 }
 
-export function formatIssues(issues: readonly PlanIssue[]): string {
+export function formatIssues(issues: readonly InputIssue[]): string {
   return issues.map((issue) => `${issue.path ? `${issue.path}: ` : ""}${issue.message} (${issue.code})`).join("; ");
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadConfig } from "../config.js";
+import { loadConfig } from "./config.js";
 import { parseEgressOpenings, parseHostEntry } from "./egress.js";
 
 describe("host entries (an agent's allowed_hosts, the operator's host openings)", () => {

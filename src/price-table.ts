@@ -51,7 +51,7 @@ export function pricedModels(provider: LlmProviderName): string[] {
   return Object.keys(PRICES[provider]);
 }
 
-export const MICROCENTS_PER_CENT = 1_000_000;
+const MICROCENTS_PER_CENT = 1_000_000;
 
 /** The exact cost of a call in micro-cents. */
 export function costMicrocents(price: ModelPrice, inputTokens: number, outputTokens: number): number {
