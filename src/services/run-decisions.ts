@@ -40,11 +40,11 @@ function busy(run: Run, action: string): AppError {
  */
 function requireName(by: string | undefined): string {
   const name = by?.trim() ?? "";
-  if (name === "") throw new AppError("USAGE", "say who decides: pass --by NAME");
+  if (name === "") throw new AppError("USAGE", "by is required: say who decides", { details: { field: "by" } });
   const length = [...name].length;
-  if (length > 200) throw new AppError("USAGE", `--by is ${length} characters long; a name has at most 200`);
+  if (length > 200) throw new AppError("USAGE", `by is ${length} characters long; a name has at most 200`, { details: { field: "by" } });
   if (/\p{Cc}/u.test(name) || !name.isWellFormed()) {
-    throw new AppError("USAGE", "--by holds a control character or an unpaired surrogate; give the name as plain text");
+    throw new AppError("USAGE", "by holds a control character or an unpaired surrogate; give the name as plain text", { details: { field: "by" } });
   }
   return name;
 }
