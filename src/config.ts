@@ -2,13 +2,15 @@ import { isIP } from "node:net";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import ipaddr from "ipaddr.js";
+import { type BooleanVariable, CONFIG_DEFAULTS, type ConfigVariable, type NumberVariable } from "./defaults.js";
 import { AppError } from "./errors.js";
 import { type EgressOpening, parseEgressOpenings } from "./egress.js";
 import { PRICE_TABLE_VERSION, priceOf, pricedModels } from "./price-table.js";
 
 /**
  * Everything AOS reads from the environment, read once, validated and frozen. Nothing else reads process.env.
- * README.md's "Configuration" table lists the same variables with the same defaults.
+ * Every variable is read by its name in src/defaults.ts, which holds its default; README.md's "Configuration" table
+ * lists the same variables with the same defaults (test/configuration-table.test.ts).
  */
 export interface Config {
   /** Where the embedded database, its lock file and the signing keys (`keys/`) live. */
@@ -118,36 +120,50 @@ type Env = Readonly<Record<string, string | undefined>>;
 export type PlannerBackend = "stub" | "anthropic" | "openai";
 
 const PLANNER_BACKENDS: readonly PlannerBackend[] = ["stub", "anthropic", "openai"];
-const PLANNER_DEFAULT_MODELS = { anthropic: "claude-sonnet-4-20250514", openai: "gpt-4o" } as const;
 
-function integer(env: Env, name: string, fallback: number, min: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
+/** The variable as set, untrimmed; undefined when unset or empty. Every read goes through here, by a listed name. */
+function raw(env: Env, name: ConfigVariable): string | undefined {
+  const value = env[name];
+  return value === undefined || value === "" ? undefined : value;
+}
+
+function integer(env: Env, name: NumberVariable, min: number): number {
+  const text = raw(env, name);
+  if (text === undefined) return CONFIG_DEFAULTS[name];
+  const value = Number(text);
   if (!Number.isInteger(value) || value < min) {
-    throw new AppError("USAGE", `${name} must be a whole number >= ${min}, got "${raw}"`);
+    throw new AppError("USAGE", `${name} must be a whole number >= ${min}, got "${text}"`);
   }
   return value;
 }
 
-function optional(env: Env, name: string): string | undefined {
-  const raw = env[name]?.trim();
-  return raw === undefined || raw === "" ? undefined : raw;
+function optional(env: Env, name: ConfigVariable): string | undefined {
+  const text = raw(env, name)?.trim();
+  return text === undefined || text === "" ? undefined : text;
 }
 
-function boolean(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  if (["1", "true", "yes", "on"].includes(raw.toLowerCase())) return true;
-  if (["0", "false", "no", "off"].includes(raw.toLowerCase())) return false;
-  throw new AppError("USAGE", `${name} must be true or false, got "${raw}"`);
+/** Comma- or space-separated values (keys), none when unset. */
+function list(env: Env, name: ConfigVariable): string[] {
+  return (raw(env, name) ?? "").split(/[\s,]+/).filter((value) => value !== "");
+}
+
+function boolean(env: Env, name: BooleanVariable): boolean {
+  const text = raw(env, name);
+  if (text === undefined) return CONFIG_DEFAULTS[name];
+  if (["1", "true", "yes", "on"].includes(text.toLowerCase())) return true;
+  if (["0", "false", "no", "off"].includes(text.toLowerCase())) return false;
+  throw new AppError("USAGE", `${name} must be true or false, got "${text}"`);
+}
+
+function home(env: Env): string {
+  return resolve(raw(env, "AOS_HOME") ?? join(homedir(), CONFIG_DEFAULTS.AOS_HOME.replace(/^~\//, "")));
 }
 
 function trustProxy(env: Env): boolean | string[] {
-  const raw = optional(env, "AOS_API_TRUST_PROXY");
-  if (raw === undefined) return false;
-  if (["1", "true", "yes", "on", "0", "false", "no", "off"].includes(raw.toLowerCase())) return boolean(env, "AOS_API_TRUST_PROXY", false);
-  const entries = raw.split(",").map((entry) => entry.trim());
+  const text = optional(env, "AOS_API_TRUST_PROXY");
+  if (text === undefined) return CONFIG_DEFAULTS.AOS_API_TRUST_PROXY;
+  if (["1", "true", "yes", "on", "0", "false", "no", "off"].includes(text.toLowerCase())) return boolean(env, "AOS_API_TRUST_PROXY");
+  const entries = text.split(",").map((entry) => entry.trim());
   const bad = entries.find((entry) => !(isIP(entry) !== 0 || isCidr(entry)));
   if (bad !== undefined) {
     throw new AppError("USAGE", `AOS_API_TRUST_PROXY: "${bad}" is not an address or a CIDR range; give true, false, or your proxies' addresses separated by commas, such as 10.0.0.5,10.1.0.0/16`);
@@ -167,17 +183,17 @@ function isCidr(entry: string): boolean {
 }
 
 function egressOpenings(env: Env): EgressOpening[] {
-  const parsed = parseEgressOpenings(env.AOS_EGRESS_ALLOW ?? "");
+  const parsed = parseEgressOpenings(raw(env, "AOS_EGRESS_ALLOW") ?? "");
   if (parsed.ok) return parsed.openings;
   throw new AppError("USAGE", `AOS_EGRESS_ALLOW: "${parsed.entry}": ${parsed.reason}; give hosts, addresses or CIDR ranges separated by commas, such as 127.0.0.1,10.0.0.0/8,internal.example:8443`);
 }
 
 function plannerBackend(env: Env): PlannerBackend {
-  const raw = optional(env, "PLANNER_BACKEND") ?? "stub";
-  if (!(PLANNER_BACKENDS as readonly string[]).includes(raw)) {
-    throw new AppError("USAGE", `PLANNER_BACKEND must be one of ${PLANNER_BACKENDS.join(", ")}, got "${raw}"`);
+  const text = optional(env, "PLANNER_BACKEND") ?? CONFIG_DEFAULTS.PLANNER_BACKEND;
+  if (!(PLANNER_BACKENDS as readonly string[]).includes(text)) {
+    throw new AppError("USAGE", `PLANNER_BACKEND must be one of ${PLANNER_BACKENDS.join(", ")}, got "${text}"`);
   }
-  return raw as PlannerBackend;
+  return text as PlannerBackend;
 }
 
 /**
@@ -185,12 +201,12 @@ function plannerBackend(env: Env): PlannerBackend {
  * rather than at the first run. A model named for the stub is refused too: it would silently plan without one.
  */
 function plannerModel(env: Env, backend: PlannerBackend): string | undefined {
-  const raw = optional(env, "PLANNER_MODEL");
+  const text = optional(env, "PLANNER_MODEL");
   if (backend === "stub") {
-    if (raw !== undefined) throw new AppError("USAGE", "PLANNER_MODEL is set but PLANNER_BACKEND is stub; set PLANNER_BACKEND=anthropic or openai, or unset PLANNER_MODEL");
+    if (text !== undefined) throw new AppError("USAGE", "PLANNER_MODEL is set but PLANNER_BACKEND is stub; set PLANNER_BACKEND=anthropic or openai, or unset PLANNER_MODEL");
     return undefined;
   }
-  const model = raw ?? PLANNER_DEFAULT_MODELS[backend];
+  const model = text ?? CONFIG_DEFAULTS.PLANNER_MODEL[backend];
   if (priceOf(backend, model) === undefined) {
     throw new AppError(
       "USAGE",
@@ -201,8 +217,7 @@ function plannerModel(env: Env, backend: PlannerBackend): string | undefined {
 }
 
 export function loadConfig(env: Env = process.env): Config {
-  const home = resolve(env.AOS_HOME && env.AOS_HOME !== "" ? env.AOS_HOME : join(homedir(), ".aos"));
-  const databaseUrl = env.DATABASE_URL && env.DATABASE_URL !== "" ? env.DATABASE_URL : undefined;
+  const databaseUrl = raw(env, "DATABASE_URL");
   const postgresQueryUrl = optional(env, "POSTGRES_QUERY_URL");
   if (postgresQueryUrl !== undefined && postgresQueryUrl === databaseUrl) {
     // A plan could otherwise read every tenant's runs, traces and records.
@@ -210,45 +225,43 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const backend = plannerBackend(env);
   return Object.freeze({
-    home,
+    home: home(env),
     databaseUrl,
-    dbPoolMax: integer(env, "AOS_DB_POOL_MAX", 10, 1),
-    databaseConnectRetryMs: integer(env, "AOS_DB_CONNECT_RETRY_MS", 30_000, 0),
-    stepRetryBaseMs: integer(env, "AOS_STEP_RETRY_BASE_MS", 500, 0),
-    stepTimeoutMs: integer(env, "AOS_STEP_TIMEOUT_MS", 600_000, 10),
-    stepRetryMaxMs: integer(env, "AOS_STEP_RETRY_MAX_MS", 30_000, 0),
-    httpMaxResponseBytes: integer(env, "HTTP_MAX_RESPONSE_BYTES", 1_048_576, 1),
-    httpDefaultTimeoutMs: integer(env, "HTTP_DEFAULT_TIMEOUT_MS", 30_000, 1),
-    httpMaxRedirects: integer(env, "HTTP_MAX_REDIRECTS", 5, 0),
+    dbPoolMax: integer(env, "AOS_DB_POOL_MAX", 1),
+    databaseConnectRetryMs: integer(env, "AOS_DB_CONNECT_RETRY_MS", 0),
+    stepRetryBaseMs: integer(env, "AOS_STEP_RETRY_BASE_MS", 0),
+    stepTimeoutMs: integer(env, "AOS_STEP_TIMEOUT_MS", 10),
+    stepRetryMaxMs: integer(env, "AOS_STEP_RETRY_MAX_MS", 0),
+    httpMaxResponseBytes: integer(env, "HTTP_MAX_RESPONSE_BYTES", 1),
+    httpDefaultTimeoutMs: integer(env, "HTTP_DEFAULT_TIMEOUT_MS", 1),
+    httpMaxRedirects: integer(env, "HTTP_MAX_REDIRECTS", 0),
     egressOpenings: egressOpenings(env),
-    maxPlanSteps: integer(env, "MAX_PLAN_STEPS", 25, 1),
+    maxPlanSteps: integer(env, "MAX_PLAN_STEPS", 1),
     plannerBackend: backend,
     plannerModel: plannerModel(env, backend),
-    plannerMaxTokens: integer(env, "PLANNER_MAX_TOKENS", 2048, 1),
-    signingKey: env.AOS_SIGNING_KEY && env.AOS_SIGNING_KEY !== "" ? env.AOS_SIGNING_KEY.trim() : undefined,
-    signingKeyName: env.AOS_SIGNING_KEY_NAME && env.AOS_SIGNING_KEY_NAME !== "" ? env.AOS_SIGNING_KEY_NAME : "aos.local",
-    verifierKeys: (env.AOS_VERIFIER_KEYS ?? "")
-      .split(/[\s,]+/)
-      .filter((key) => key !== ""),
-    retiredSigningKeys: (env.AOS_RETIRED_SIGNING_KEYS ?? "").split(/[\s,]+/).filter((key) => key !== ""),
-    noColor: env.NO_COLOR !== undefined && env.NO_COLOR !== "",
-    leaseMs: integer(env, "AOS_LEASE_MS", 30_000, 100),
-    runMaxAttempts: integer(env, "RUN_MAX_ATTEMPTS", 5, 1),
-    runRetryBaseSeconds: integer(env, "AOS_RUN_RETRY_BASE_S", 60, 0),
-    runRetryMaxSeconds: integer(env, "AOS_RUN_RETRY_MAX_S", 3600, 0),
-    workerPollMs: integer(env, "AOS_WORKER_POLL_MS", 1000, 10),
-    apiBodyLimitBytes: integer(env, "AOS_API_BODY_LIMIT_BYTES", 1_048_576, 1024),
-    apiRatePerMinute: integer(env, "AOS_API_RATE_PER_MINUTE", 600, 1),
-    apiAuthFailureBurst: integer(env, "AOS_API_AUTH_FAILURE_BURST", 20, 1),
-    apiAuthFailuresPerMinute: integer(env, "AOS_API_AUTH_FAILURES_PER_MINUTE", 10, 1),
+    plannerMaxTokens: integer(env, "PLANNER_MAX_TOKENS", 1),
+    signingKey: raw(env, "AOS_SIGNING_KEY")?.trim(),
+    signingKeyName: raw(env, "AOS_SIGNING_KEY_NAME") ?? CONFIG_DEFAULTS.AOS_SIGNING_KEY_NAME,
+    verifierKeys: list(env, "AOS_VERIFIER_KEYS"),
+    retiredSigningKeys: list(env, "AOS_RETIRED_SIGNING_KEYS"),
+    noColor: raw(env, "NO_COLOR") !== undefined,
+    leaseMs: integer(env, "AOS_LEASE_MS", 100),
+    runMaxAttempts: integer(env, "RUN_MAX_ATTEMPTS", 1),
+    runRetryBaseSeconds: integer(env, "AOS_RUN_RETRY_BASE_S", 0),
+    runRetryMaxSeconds: integer(env, "AOS_RUN_RETRY_MAX_S", 0),
+    workerPollMs: integer(env, "AOS_WORKER_POLL_MS", 10),
+    apiBodyLimitBytes: integer(env, "AOS_API_BODY_LIMIT_BYTES", 1024),
+    apiRatePerMinute: integer(env, "AOS_API_RATE_PER_MINUTE", 1),
+    apiAuthFailureBurst: integer(env, "AOS_API_AUTH_FAILURE_BURST", 1),
+    apiAuthFailuresPerMinute: integer(env, "AOS_API_AUTH_FAILURES_PER_MINUTE", 1),
     apiTrustProxy: trustProxy(env),
-    apiEventsPollMs: integer(env, "AOS_API_EVENTS_POLL_MS", 250, 10),
-    workerListen: boolean(env, "AOS_WORKER_LISTEN", true),
+    apiEventsPollMs: integer(env, "AOS_API_EVENTS_POLL_MS", 10),
+    workerListen: boolean(env, "AOS_WORKER_LISTEN"),
     webhookSecret: optional(env, "WEBHOOK_SECRET"),
     slackWebhookUrl: optional(env, "SLACK_WEBHOOK_URL"),
     postgresQueryUrl,
-    postgresQueryMaxRows: integer(env, "PG_QUERY_MAX_ROWS", 1000, 1),
-    postgresQueryTimeoutMs: integer(env, "PG_QUERY_TIMEOUT_MS", 30_000, 1),
+    postgresQueryMaxRows: integer(env, "PG_QUERY_MAX_ROWS", 1),
+    postgresQueryTimeoutMs: integer(env, "PG_QUERY_TIMEOUT_MS", 1),
     anthropicApiKey: optional(env, "ANTHROPIC_API_KEY"),
     anthropicBaseUrl: optional(env, "ANTHROPIC_BASE_URL"),
     openaiApiKey: optional(env, "OPENAI_API_KEY"),

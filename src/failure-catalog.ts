@@ -1,6 +1,7 @@
 // The failure catalog: every error code the platform raises, with its category and whether retrying can help.
 // Retries, exit codes, incident severity, simulate's risks and the API's error envelope are driven from here;
-// nothing matches message text.
+// nothing matches message text. Suggestions reach HTTP callers (a skill's contract, simulate's risks), so they name no
+// command's flags; the CLI words its own hints (src/cli/error-wording.ts).
 
 export type FailureCategory =
   | "TRANSIENT"
@@ -38,33 +39,33 @@ export interface FailureDescription {
 }
 
 export const FAILURE_CATALOG = {
-  USAGE: { category: "VALIDATION", retryable: false, httpStatus: 400, suggestion: "Check the command's --help." },
+  USAGE: { category: "VALIDATION", retryable: false, httpStatus: 400, suggestion: "Correct the input the message names." },
   // Its messages say what to change themselves; an empty suggestion prints no hint.
   VALIDATION_ERROR: { category: "VALIDATION", retryable: false, httpStatus: 400, suggestion: "" },
-  TENANT_REQUIRED: { category: "VALIDATION", retryable: false, httpStatus: 400, suggestion: "Pass --tenant-id." },
+  TENANT_REQUIRED: { category: "VALIDATION", retryable: false, httpStatus: 400, suggestion: "Name the tenant (tenant_id)." },
   AGENT_NOT_FOUND: {
     category: "VALIDATION",
     retryable: false,
     httpStatus: 404,
-    suggestion: "List the tenant's agents with `aos list-agents --tenant-id T`.",
+    suggestion: "List the tenant's agents to find the agent's id.",
   },
   RUN_NOT_FOUND: {
     category: "VALIDATION",
     retryable: false,
     httpStatus: 404,
-    suggestion: "List the tenant's runs with `aos list-runs --tenant-id T`.",
+    suggestion: "List the tenant's runs to find the run's id.",
   },
   SKILL_NOT_FOUND: {
     category: "VALIDATION",
     retryable: false,
     httpStatus: 404,
-    suggestion: "List the registered skills with `aos list-skills`.",
+    suggestion: "List the registered skills to find its name.",
   },
   PLAN_INVALID: {
     category: "VALIDATION",
     retryable: false,
     httpStatus: 422,
-    suggestion: "Fix the plan's steps; `aos skill <name>` shows each skill's parameters.",
+    suggestion: "Fix the plan's steps; each skill's contract gives its parameters.",
   },
   PLAN_FILE_INVALID: {
     category: "VALIDATION",
@@ -114,13 +115,13 @@ export const FAILURE_CATALOG = {
     category: "PERMISSION",
     retryable: false,
     httpStatus: 403,
-    suggestion: "Show the policy with `aos policy show --tenant-id T [--agent-id A]`; change it with `aos policy set`.",
+    suggestion: "The tenant's or the agent's policy refused it; an operator shows it with `aos policy show` and changes it with `aos policy set`.",
   },
   ENFORCEMENT_SKIPPED: {
     category: "SECURITY",
     retryable: false,
     httpStatus: 500,
-    suggestion: "The policy engine failed, so the step was denied (fail closed); re-run with -v and report it.",
+    suggestion: "The policy engine failed, so the step was denied (fail closed); report it with the worker's log.",
   },
   BUDGET_EXCEEDED: {
     category: "RESOURCE",
@@ -133,7 +134,7 @@ export const FAILURE_CATALOG = {
     category: "PERMISSION",
     retryable: false,
     httpStatus: 409,
-    suggestion: "Approve it with `aos approve <run_id> --tenant-id T --by NAME`, or reject it with `aos reject`.",
+    suggestion: "Approve or reject the step the run waits at, naming who decides.",
   },
   HTTP_4XX: { category: "PERMANENT", retryable: false, httpStatus: 502, suggestion: "Fix the request." },
   HTTP_5XX: { category: "TRANSIENT", retryable: true, httpStatus: 502, suggestion: "Retry later." },
@@ -216,13 +217,13 @@ export const FAILURE_CATALOG = {
     category: "SKILL",
     retryable: false,
     httpStatus: 500,
-    suggestion: "Read the step's error details in `aos get-run`.",
+    suggestion: "Read the step's recorded error details in the run's steps.",
   },
   INTERNAL: {
     category: "INFRASTRUCTURE",
     retryable: false,
     httpStatus: 500,
-    suggestion: "Re-run with -v and report the stack trace.",
+    suggestion: "Report it with the log of the process that raised it.",
   },
   CREDENTIALS_REJECTED: {
     category: "PERMISSION",
@@ -294,7 +295,7 @@ export const FAILURE_CATALOG = {
     category: "PERMISSION",
     retryable: false,
     httpStatus: 401,
-    suggestion: "Send an API key as `Authorization: Bearer <key>` (or X-AOS-Key); create one with `aos api-keys create --tenant-id T --name NAME`.",
+    suggestion: "Send an API key as `Authorization: Bearer <key>` (or X-AOS-Key); an operator creates one with `aos api-keys create`.",
   },
   TENANT_RATE_LIMITED: {
     category: "RESOURCE",
@@ -313,13 +314,13 @@ export const FAILURE_CATALOG = {
     category: "VALIDATION",
     retryable: false,
     httpStatus: 404,
-    suggestion: "List the tenant's API keys with `aos api-keys list --tenant-id T`.",
+    suggestion: "List the tenant's API keys (`aos api-keys list`) to find the key's id.",
   },
   STEP_NOT_FOUND: {
     category: "VALIDATION",
     retryable: false,
     httpStatus: 404,
-    suggestion: "A run's leaves are seq 0 to its step count (the last is its run-end); `aos get-run` lists its steps.",
+    suggestion: "A run's leaves are seq 0 to its step count (the last is its run-end); the run's steps list them.",
   },
   URI_TOO_LONG: {
     category: "VALIDATION",

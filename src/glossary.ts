@@ -13,13 +13,22 @@ export const RUN_STATUSES = [
 ] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "halted", "cancelled"]);
+/** The statuses a run ends in: nothing executes it again. */
+export const TERMINAL_RUN_STATUSES = ["succeeded", "failed", "halted", "cancelled"] as const satisfies readonly RunStatus[];
+export type TerminalRunStatus = (typeof TERMINAL_RUN_STATUSES)[number];
 
-/** The statuses the CLI waits for: every terminal one, plus a run parked for a human. */
-export const RUN_WAIT_END_STATUSES: ReadonlySet<RunStatus> = new Set([...TERMINAL_RUN_STATUSES, "pending_approval"]);
+/**
+ * The statuses after which nobody executes a run without someone acting on it: every terminal one, plus a run parked
+ * for a person's approval. What `aos run` waits for, and the SDK's `waitForRun` by default.
+ */
+export const SETTLED_RUN_STATUSES = [...TERMINAL_RUN_STATUSES, "pending_approval"] as const satisfies readonly RunStatus[];
 
 export function isTerminal(status: RunStatus): boolean {
-  return TERMINAL_RUN_STATUSES.has(status);
+  return (TERMINAL_RUN_STATUSES as readonly RunStatus[]).includes(status);
+}
+
+export function isSettled(status: RunStatus): boolean {
+  return (SETTLED_RUN_STATUSES as readonly RunStatus[]).includes(status);
 }
 
 /**
@@ -38,7 +47,7 @@ export type TerminationReason =
 
 /** How a run ends: its terminal status, error message and termination reason. */
 export interface RunEnding {
-  status: "succeeded" | "failed" | "halted" | "cancelled";
+  status: TerminalRunStatus;
   errorMessage: string | null;
   terminationReason: TerminationReason;
 }
@@ -46,7 +55,7 @@ export interface RunEnding {
 /** A trace is `running` until its run ends; every terminal run path completes it. */
 export type TraceStatus = "running" | "completed" | "failed" | "aborted";
 
-export const TRACE_STATUS_FOR_RUN: Readonly<Record<"succeeded" | "failed" | "halted" | "cancelled", Exclude<TraceStatus, "running">>> = {
+export const TRACE_STATUS_FOR_RUN: Readonly<Record<TerminalRunStatus, Exclude<TraceStatus, "running">>> = {
   succeeded: "completed",
   failed: "failed",
   halted: "aborted",
@@ -58,7 +67,8 @@ export const TRACE_STATUS_FOR_RUN: Readonly<Record<"succeeded" | "failed" | "hal
  * `started` is the intent row of a skill with external side effects, written before it calls out; `interrupted` is
  * recorded for such an attempt when its worker died before recording the outcome.
  */
-export type StepStatus = "succeeded" | "failed" | "blocked" | "started" | "interrupted";
+export const STEP_STATUSES = ["succeeded", "failed", "blocked", "started", "interrupted"] as const;
+export type StepStatus = (typeof STEP_STATUSES)[number];
 
 export type OnError = "abort" | "continue";
 

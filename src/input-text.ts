@@ -30,7 +30,7 @@ function codePoints(text: string): number {
  */
 export function personName(value: string | undefined, field: string, code: "VALIDATION_ERROR" | "USAGE" = "USAGE"): string {
   const name = value?.trim() ?? "";
-  if (name === "") throw new AppError(code, `say who: ${field} must name a person or a system`, { details: { field } });
+  if (name === "") throw new AppError(code, `${field} is required: say who decides`, { details: { field } });
   checkLength(name, MAX_NAME_CHARS, field, code);
   if (/\p{Cc}/u.test(name) || !name.isWellFormed()) {
     throw new AppError(code, `${field} holds a control character or an unpaired surrogate; give the name as plain text`, { details: { field } });

@@ -61,7 +61,7 @@ describeOnBackends("approvals and cancellation on $name", (backend) => {
   it("ends a rejected run halted, with the rejection (who, when) in its trace", async () => {
     const tenantId = await tenantNeedingApproval();
     const parked = await runToEnd(db, config, { tenantId, goal: "g", plan: { steps: [guarded, transform("never")] } });
-    await expect(rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, undefined, config.leaseMs)).rejects.toThrow(/say who: by must name a person/);
+    await expect(rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, undefined, config.leaseMs)).rejects.toThrow(/^by is required/);
     await rejectRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "bob", config.leaseMs);
     const detail = await getRunDetail(db, config, tenantId, parked.run.id);
     expect(detail.run.status).toBe("halted");

@@ -135,6 +135,6 @@ describeOnBackends("budgets on $name", (backend) => {
     const agent = await createAgent(db, { tenantId: "t-agent-cap", name: "a" });
     await expect(
       setPolicy(db, { tenantId: "t-agent-cap", agentId: agent.id, document: { caps: { tenant_daily_cost_cents: 10 } } }),
-    ).rejects.toThrow("caps.tenant_daily_cost_cents: the tenant's daily cap belongs in the tenant's policy; set it without --agent-id");
+    ).rejects.toThrow("caps.tenant_daily_cost_cents: the tenant's daily cap belongs in the tenant's policy, not an agent's");
   });
 });

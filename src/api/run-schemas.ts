@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { RUN_STATUSES } from "../glossary.js";
+import { RUN_STATUSES, STEP_STATUSES, TERMINAL_RUN_STATUSES } from "../glossary.js";
 import { PROOF_STATUSES } from "../trace/verdict.js";
 
 // The response bodies of the run, proof and record routes, naming every field the views send (src/views/,
@@ -9,8 +9,6 @@ import { PROOF_STATUSES } from "../trace/verdict.js";
 const time = (what: string) => z.string().describe(`${what} (ISO 8601, UTC)`);
 const nullableTime = (what: string) => z.string().nullable().describe(`${what} (ISO 8601, UTC); null when not known`);
 const TRACE_FORMATS = ["aos-trace-v1", "aos-trace-v2"] as const;
-const TERMINAL = ["succeeded", "failed", "halted", "cancelled"] as const;
-const STEP_STATUSES = ["succeeded", "failed", "blocked", "started", "interrupted"] as const;
 
 const runStatus = z.enum(RUN_STATUSES).meta({ id: "RunStatus" });
 
@@ -166,7 +164,7 @@ const runFacts = z
     created_at: time("created"),
     end: z
       .object({
-        status: z.enum(TERMINAL),
+        status: z.enum(TERMINAL_RUN_STATUSES),
         termination_reason: z.string(),
         error_message: z.string().nullable(),
         cost_cents: z.number(),

@@ -1,7 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { loadConfig } from "../config.js";
 import { AppError, toAppError } from "../errors.js";
-import { FAILURE_CATALOG } from "../failure-catalog.js";
 import { createAgentCommand, listAgentsCommand } from "./commands/agents.js";
 import { apiKeysCommand } from "./commands/api-keys.js";
 import { calendarCommand } from "./commands/calendar.js";
@@ -21,6 +20,7 @@ import { verifyCommand, verifyStepCommand } from "./commands/verify.js";
 import { workerCommand } from "./commands/worker.js";
 import { checkArguments } from "./check-arguments.js";
 import type { CliContext } from "./context.js";
+import { cliHint, cliMessage } from "./error-wording.js";
 import { EXIT } from "./exit-codes.js";
 import { type Output, paint, printable, processOutput } from "./output.js";
 
@@ -90,8 +90,8 @@ function reportError(output: Output, error: unknown, verbose: boolean): number {
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
   const appError = toAppError(error);
-  output.err(`${paint(output, "red", "error:")} ${printable(appError.message)}`);
-  const hint = FAILURE_CATALOG[appError.code].suggestion;
+  output.err(`${paint(output, "red", "error:")} ${printable(cliMessage(appError))}`);
+  const hint = cliHint(appError.code);
   if (hint !== "" && (appError.code !== "INTERNAL" || !verbose)) output.err(`hint: ${hint}`);
   if (verbose && error instanceof Error && error.stack) output.err(error.stack);
   return error instanceof AppError && USAGE_CODES.has(appError.code) ? EXIT.usage : EXIT.failure;

@@ -1,3 +1,4 @@
+import { isSettled, isTerminal } from "../glossary.js";
 import { AosError, type ErrorBody } from "./aos-error.js";
 import { parseEvents, type RunEvent } from "./events.js";
 import type {
@@ -45,8 +46,6 @@ export interface WaitOptions {
   /** Return a run parked for approval (pending_approval) instead of waiting for a person; default true. */
   returnWhenParked?: boolean;
 }
-
-const TERMINAL: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "halted", "cancelled"]);
 
 /**
  * A typed client for the AOS HTTP API (/api/v1). Method names follow upstream's SDK where it had them (simulate,
@@ -123,7 +122,7 @@ export class AosClient {
     const parkedEnds = options.returnWhenParked ?? true;
     for (;;) {
       const run = await this.getRun(runId);
-      if (TERMINAL.has(run.status) || (parkedEnds && run.status === "pending_approval")) return run;
+      if (parkedEnds ? isSettled(run.status) : isTerminal(run.status)) return run;
       if (Date.now() >= deadline) {
         throw new AosError(0, { code: "TIMEOUT", message: `run ${runId} is still ${run.status}`, category: "TRANSIENT", retryable: true, details: { run_id: runId } });
       }

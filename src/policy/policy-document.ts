@@ -91,7 +91,7 @@ export function parsePolicyDocument(json: unknown, options: ParsePolicyOptions =
     issues.push({
       code: "INVALID_POLICY",
       path: "caps.tenant_daily_cost_cents",
-      message: "the tenant's daily cap belongs in the tenant's policy; set it without --agent-id",
+      message: "the tenant's daily cap belongs in the tenant's policy, not an agent's",
     });
   }
   if (issues.length > 0 || !parsed.success) return { ok: false, issues };

@@ -10,8 +10,8 @@ import type { Queryable } from "../db/database.js";
 
 export function requireTenant(tenantId: string | undefined): string {
   const trimmed = tenantId?.trim() ?? "";
-  if (trimmed === "") throw new AppError("TENANT_REQUIRED", "a tenant is required: pass --tenant-id");
-  if (trimmed.length > 128) throw new AppError("VALIDATION_ERROR", "a tenant id is at most 128 characters");
+  if (trimmed === "") throw new AppError("TENANT_REQUIRED", "a tenant is required: give a tenant_id", { details: { field: "tenant_id" } });
+  if (trimmed.length > 128) throw new AppError("VALIDATION_ERROR", "tenant_id is at most 128 characters", { details: { field: "tenant_id" } });
   return trimmed;
 }
 
@@ -29,14 +29,16 @@ export const DEFAULT_CONCURRENT_RUNS_LIMIT = 5;
 export async function createAgent(db: Database, input: CreateAgentInput): Promise<Agent> {
   const tenantId = requireTenant(input.tenantId);
   const name = input.name.trim();
-  if (name === "") throw new AppError("VALIDATION_ERROR", "an agent needs a non-empty --name");
+  if (name === "") throw new AppError("VALIDATION_ERROR", "an agent needs a non-empty name", { details: { field: "name" } });
   checkLength(name, MAX_NAME_CHARS, "name");
   if (input.budgetCents !== undefined && (!Number.isInteger(input.budgetCents) || input.budgetCents < 0)) {
-    throw new AppError("VALIDATION_ERROR", `--budget-cents must be a whole number >= 0, got ${input.budgetCents}`);
+    throw new AppError("VALIDATION_ERROR", `budget_cents must be a whole number >= 0, got ${input.budgetCents}`, { details: { field: "budget_cents" } });
   }
   const limit = input.concurrentRunsLimit ?? DEFAULT_CONCURRENT_RUNS_LIMIT;
   if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) {
-    throw new AppError("VALIDATION_ERROR", `--concurrent-runs-limit must be a whole number from 1 to 100000, got ${limit}`);
+    throw new AppError("VALIDATION_ERROR", `concurrent_runs_limit must be a whole number from 1 to 100000, got ${limit}`, {
+      details: { field: "concurrent_runs_limit" },
+    });
   }
   const allowedHosts = (input.allowedHosts ?? []).map(allowedHost);
   return withTransaction(db, async (client) => {

@@ -51,7 +51,7 @@ export function isWellFormedApiKey(key: string): boolean {
 export async function createApiKey(db: Database, input: { tenantId: string; name: string }): Promise<CreatedApiKey> {
   const tenantId = requireTenant(input.tenantId);
   const name = input.name.trim();
-  if (name === "" || name.length > 100) throw new AppError("VALIDATION_ERROR", "an API key needs a --name of 1 to 100 characters");
+  if (name === "" || name.length > 100) throw new AppError("VALIDATION_ERROR", "an API key needs a name of 1 to 100 characters", { details: { field: "name" } });
   const key = KEY_TAG + randomBytes(SECRET_BYTES).toString("base64url");
   const stored = await withTransaction(db, async (client) => {
     await ensureTenant(client, tenantId);

@@ -24,14 +24,15 @@ export interface RetentionAge {
 
 const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000 } as const;
 
-/** Parses `--older-than`: a whole number of days, hours or minutes, at least 1 (`30d`, `12h`, `90m`). */
+/** Parses a retention age (`aos prune --older-than`): a whole number of days, hours or minutes, at least 1 (`30d`, `12h`, `90m`). */
 export function parseRetentionAge(raw: string): RetentionAge {
   const match = /^(\d{1,6})([dhm])$/.exec(raw.trim());
   const amount = Number(match?.[1]);
   if (match === null || amount < 1) {
     throw new AppError(
       "USAGE",
-      `--older-than must be a whole number of days, hours or minutes, at least 1, like 30d, 12h or 90m; got "${raw}"`,
+      `older_than must be a whole number of days, hours or minutes, at least 1, like 30d, 12h or 90m; got "${raw}"`,
+      { details: { field: "older_than" } },
     );
   }
   return { text: `${amount}${match[2]}`, ms: amount * UNIT_MS[match[2] as keyof typeof UNIT_MS] };

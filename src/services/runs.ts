@@ -81,15 +81,15 @@ export async function createRun(deps: RunServiceDeps, input: CreateRunInput): Pr
   const { db, config } = deps;
   const tenantId = requireTenant(input.tenantId);
   const goal = input.goal.trim();
-  if (goal === "") throw new AppError("VALIDATION_ERROR", "a run needs a non-empty --goal");
+  if (goal === "") throw new AppError("VALIDATION_ERROR", "a run needs a non-empty goal", { details: { field: "goal" } });
   checkLength(goal, MAX_GOAL_CHARS, "goal");
   const originSystemId = (input.originSystemId ?? DEFAULT_ORIGIN_SYSTEM_ID).trim();
   // Counted in code points, as the API's spec and the varchar(100) column count it.
   if (originSystemId === "" || [...originSystemId].length > 100) {
-    throw new AppError("VALIDATION_ERROR", "--origin-system-id must be 1 to 100 characters");
+    throw new AppError("VALIDATION_ERROR", "origin_system_id must be 1 to 100 characters", { details: { field: "origin_system_id" } });
   }
   const actorType = input.actorType ?? "SYSTEM";
-  if (actorType === "HUMAN" && !input.actorId) throw new AppError("VALIDATION_ERROR", "a HUMAN actor needs an actor id");
+  if (actorType === "HUMAN" && !input.actorId) throw new AppError("VALIDATION_ERROR", "a HUMAN actor needs an actor_id", { details: { field: "actor_id" } });
   const request = idempotentRequest(input, { tenantId, goal, originSystemId, actorType });
   const earlier = request && (await findRunRequest(db.pool, tenantId, request.idempotencyKey));
   if (request !== undefined && earlier !== undefined) return replayRun(db.pool, tenantId, request, earlier);

@@ -86,7 +86,7 @@ async function answerFor(
     case "what_did_i_try_already": {
       if (agentId === null) return [];
       const limit = input.limit ?? 20;
-      if (!Number.isSafeInteger(limit) || limit < 1 || limit > 500) throw new AppError("VALIDATION_ERROR", "--limit must be a whole number from 1 to 500");
+      if (!Number.isSafeInteger(limit) || limit < 1 || limit > 500) throw new AppError("VALIDATION_ERROR", "limit must be a whole number from 1 to 500", { details: { field: "limit" } });
       const calls = await listTriedCalls(db, view.tenantId, agentId, { runId: run?.id, goal: input.goal, limit });
       return calls.map((call) => ({
         skill: call.skill,
@@ -141,7 +141,9 @@ async function requireRun(db: Queryable, tenantId: string, runId: string, agentI
   const run = await findRun(db, tenantId, runId);
   if (run === undefined) throw new AppError("RUN_NOT_FOUND", `Run not found: ${runId}`, { details: { run_id: runId } });
   if (agentId !== undefined && run.agentId !== agentId) {
-    throw new AppError("VALIDATION_ERROR", `run ${runId} belongs to agent ${run.agentId}, not ${agentId}; drop --agent-id or name that agent`);
+    throw new AppError("VALIDATION_ERROR", `run ${runId} belongs to agent ${run.agentId}, not ${agentId}; drop agent_id or name that agent`, {
+      details: { field: "agent_id" },
+    });
   }
   return run;
 }

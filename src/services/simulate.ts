@@ -90,7 +90,7 @@ export interface SimulateInput {
 
 export async function simulatePlan(db: Database, config: Config, input: SimulateInput): Promise<SimulationReport> {
   if (input.agentId !== undefined && input.tenantId === undefined) {
-    throw new AppError("VALIDATION_ERROR", "--agent-id needs --tenant-id: an agent belongs to a tenant");
+    throw new AppError("VALIDATION_ERROR", "an agent belongs to a tenant: give its tenant_id too", { details: { field: "tenant_id" } });
   }
   const view = input.tenantId === undefined ? undefined : await loadRuntimeView(db.pool, input.tenantId, input.agentId);
   const policy = view?.policy ?? tenantlessPolicy();
@@ -130,7 +130,7 @@ class PlanWalk {
       agent_remaining_cents: agentRemaining,
       tenant_day_remaining_cents: view?.budget.tenantDay.remainingCents ?? null,
     };
-    if (view === undefined) this.warnings.push("no --tenant-id: decided by the default policy (no caps, no approvals), with no budget or history");
+    if (view === undefined) this.warnings.push("no tenant: decided by the default policy (no caps, no approvals), with no budget or history");
     else if (!view.agentExists) this.warnings.push(`tenant ${view.tenantId} has no default agent yet; simulated as the one \`aos run\` would create`);
   }
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { settingWithDefault } from "../defaults.js";
 import type { Skill, SkillContext, SkillOutcome, SkillSettings } from "./contract.js";
 import { sendSmtp, smtpRelay, type OutgoingEmail } from "./email-smtp.js";
 import { exchange, statusFailure, type FinalResponse } from "./http-exchange.js";
@@ -62,7 +63,7 @@ export const emailSendSkill: Skill<EmailSendInput> = {
     recipients: `${MAX_RECIPIENTS} in to, cc and bcc together`,
     subject_chars: 998,
     body_chars: MAX_BODY_CHARS,
-    timeout_ms: "HTTP_DEFAULT_TIMEOUT_MS (default 30000), for the Resend call and for each SMTP wait",
+    timeout_ms: `${settingWithDefault("HTTP_DEFAULT_TIMEOUT_MS")}, for the Resend call and for each SMTP wait`,
   },
   // Resend when its key is set, else the SMTP relay: the one the send will reach.
   configuredTargets: (_input, settings) => {

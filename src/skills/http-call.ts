@@ -1,5 +1,6 @@
 import http, { type IncomingHttpHeaders } from "node:http";
 import { z } from "zod";
+import { settingWithDefault } from "../defaults.js";
 import type { HostLookup } from "../policy/ssrf-guard.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { exchange, statusFailure, type Exchange, type FinalResponse, type Hop } from "./http-exchange.js";
@@ -56,9 +57,9 @@ export function createHttpCallSkill(lookup?: HostLookup): Skill<HttpCallInput> {
     estimateCostCents: () => 0,
     targetUrls: (input) => [input.url],
     limits: {
-      max_response_bytes: "HTTP_MAX_RESPONSE_BYTES (default 1048576)",
-      default_timeout_ms: "HTTP_DEFAULT_TIMEOUT_MS (default 30000); timeout_ms overrides it, up to 300000",
-      max_redirects: "HTTP_MAX_REDIRECTS (default 5)",
+      max_response_bytes: settingWithDefault("HTTP_MAX_RESPONSE_BYTES"),
+      default_timeout_ms: `${settingWithDefault("HTTP_DEFAULT_TIMEOUT_MS")}; timeout_ms overrides it, up to 300000`,
+      max_redirects: settingWithDefault("HTTP_MAX_REDIRECTS"),
     },
     failureCodes: [
       "HTTP_4XX", "HTTP_5XX", "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "FORBIDDEN_TARGET",

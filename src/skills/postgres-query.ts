@@ -2,6 +2,7 @@ import pg from "pg";
 import { z } from "zod";
 import { describeDatabaseUrl } from "../db/open-database.js";
 import { SQLSTATE, sqlstateOf } from "../db/sqlstate.js";
+import { settingWithDefault } from "../defaults.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { abortedOutcome, failure, ok } from "./outcome.js";
 import { JSON_SAFE_TYPES } from "./postgres-json-values.js";
@@ -18,7 +19,7 @@ const inputSchema = z
   .object({
     query: z.string().min(1).max(10_000),
     params: z.array(z.json()).max(1000).default([]).describe("bound to $1, $2, … in order; never spliced into the SQL"),
-    max_rows: z.int().min(1).optional().describe("at most PG_QUERY_MAX_ROWS (default 1000), which is also the default"),
+    max_rows: z.int().min(1).optional().describe(`at most ${settingWithDefault("PG_QUERY_MAX_ROWS")}, which is also the default`),
   })
   .strict();
 
@@ -52,8 +53,8 @@ export const postgresQuerySkill: Skill<PostgresQueryInput> = {
   estimateLatencyMs: () => 50,
   estimateCostCents: () => 0,
   limits: {
-    max_rows: "PG_QUERY_MAX_ROWS (default 1000): the cap and the default of max_rows",
-    statement_timeout_ms: "PG_QUERY_TIMEOUT_MS (default 30000), per statement",
+    max_rows: `${settingWithDefault("PG_QUERY_MAX_ROWS")}: the cap and the default of max_rows`,
+    statement_timeout_ms: `${settingWithDefault("PG_QUERY_TIMEOUT_MS")}, per statement`,
     query_chars: 10_000,
     params: 1000,
     connect_timeout_ms: CONNECT_TIMEOUT_MS,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { settingWithDefault } from "../defaults.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { exchange, statusFailure, type FinalResponse } from "./http-exchange.js";
 import { failure, ok } from "./outcome.js";
@@ -46,8 +47,8 @@ export const slackSendSkill: Skill<SlackSendInput> = {
   limits: {
     text_chars: 40_000,
     blocks: 50,
-    default_timeout_ms: "HTTP_DEFAULT_TIMEOUT_MS (default 30000)",
-    max_redirects: "HTTP_MAX_REDIRECTS (default 5)",
+    default_timeout_ms: settingWithDefault("HTTP_DEFAULT_TIMEOUT_MS"),
+    max_redirects: settingWithDefault("HTTP_MAX_REDIRECTS"),
   },
   configuredTargets: (_input, settings) => (settings.slackWebhookUrl === undefined ? [] : [settings.slackWebhookUrl]),
   missingSettings: (settings) => (settings.slackWebhookUrl ? [] : ["SLACK_WEBHOOK_URL"]),

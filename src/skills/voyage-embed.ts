@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { settingWithDefault } from "../defaults.js";
 import type { SideEffectClass, Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { exchange, statusFailure, type FinalResponse } from "./http-exchange.js";
 import { chargedCents } from "../price-table.js";
@@ -79,8 +80,8 @@ export const voyageEmbedSkill: Skill<VoyageEmbedInput> = {
   limits: {
     texts: MAX_TEXTS,
     text_chars: MAX_TEXT_CHARS,
-    timeout_ms: "HTTP_DEFAULT_TIMEOUT_MS (default 30000)",
-    max_response_bytes: "HTTP_MAX_RESPONSE_BYTES (default 1048576); a larger answer fails RESPONSE_TOO_LARGE",
+    timeout_ms: settingWithDefault("HTTP_DEFAULT_TIMEOUT_MS"),
+    max_response_bytes: `${settingWithDefault("HTTP_MAX_RESPONSE_BYTES")}; a larger answer fails RESPONSE_TOO_LARGE`,
   },
   failureCodes: [
     "CREDENTIALS_MISSING", "HTTP_4XX", "HTTP_5XX", "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "FORBIDDEN_TARGET",

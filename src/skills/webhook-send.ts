@@ -1,5 +1,6 @@
 import { createHmac } from "node:crypto";
 import { z } from "zod";
+import { settingWithDefault } from "../defaults.js";
 import { canonicalJson } from "../trace/canonical-json.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { exchange, statusFailure, type FinalResponse } from "./http-exchange.js";
@@ -48,9 +49,9 @@ export const webhookSendSkill: Skill<WebhookSendInput> = {
   estimateCostCents: () => 0,
   targetUrls: (input) => [input.url],
   limits: {
-    max_response_bytes: "HTTP_MAX_RESPONSE_BYTES (default 1048576); a longer response is cut, not refused",
-    default_timeout_ms: "HTTP_DEFAULT_TIMEOUT_MS (default 30000); timeout_ms overrides it, up to 120000",
-    max_redirects: "HTTP_MAX_REDIRECTS (default 5)",
+    max_response_bytes: `${settingWithDefault("HTTP_MAX_RESPONSE_BYTES")}; a longer response is cut, not refused`,
+    default_timeout_ms: `${settingWithDefault("HTTP_DEFAULT_TIMEOUT_MS")}; timeout_ms overrides it, up to 120000`,
+    max_redirects: settingWithDefault("HTTP_MAX_REDIRECTS"),
   },
   missingSettings: (settings) => (settings.webhookSecret ? [] : ["WEBHOOK_SECRET"]),
   failureCodes: [

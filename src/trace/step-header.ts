@@ -1,4 +1,4 @@
-import type { StepDecision, StepError, StepStatus, TraceStep } from "../glossary.js";
+import { STEP_STATUSES, type StepDecision, type StepError, type StepStatus, type TraceStep } from "../glossary.js";
 import type { Bytes } from "./digest.js";
 import { type Check, exactObject, isCount, isHex64, isString, isTimestamp, literal, nullable, oneOf } from "./record-shape.js";
 import { type Parsed, parseRecord } from "./trace-header.js";
@@ -32,8 +32,6 @@ export interface StepHeader {
 /** The three payloads of a step, by the header member holding each one's hash. */
 export const PAYLOADS = ["params", "outcome", "error"] as const;
 export type PayloadName = (typeof PAYLOADS)[number];
-
-const STEP_STATUSES: readonly StepStatus[] = ["succeeded", "failed", "blocked", "started", "interrupted"];
 
 const isAttempt: Check = (value) => (Number.isSafeInteger(value) && (value as number) >= 1 ? undefined : "not a whole number ≥ 1");
 

@@ -3,7 +3,7 @@ import { findRun, findRunAgentSlots } from "../db/queries/runs.js";
 import { claimRunById } from "../db/queries/run-status.js";
 import { countLiveWorkers } from "../db/queries/workers.js";
 import { AppError } from "../errors.js";
-import type { RunEnding, RunStatus } from "../glossary.js";
+import { isSettled, type RunEnding } from "../glossary.js";
 
 import { handBack } from "./database-faults.js";
 import { executeClaimedRun, type Parked, type Released, type RunnerDeps } from "./runner.js";
@@ -37,9 +37,6 @@ async function whyNotClaimed(deps: RunnerDeps, runId: string): Promise<AppError>
   return new AppError("RUN_NOT_CLAIMABLE", `run ${runId} is not claimable now: ${reason}`);
 }
 
-/** Statuses after which nobody will execute the run without someone acting on it. */
-const SETTLED: readonly RunStatus[] = ["succeeded", "failed", "halted", "cancelled", "pending_approval"];
-
 /**
  * Gets a queued run executed and returns once it is settled. With a live worker (`aos worker`) registered, the
  * worker executes it and this waits; with none, this process claims and executes it itself, through the same
@@ -52,7 +49,7 @@ export async function executeOrAwait(deps: RunnerDeps, tenantId: string, runId: 
     if (deps.stopRequested?.() === true) return;
     const run = await findRun(deps.db.pool, tenantId, runId);
     if (run === undefined) throw new AppError("RUN_NOT_FOUND", `Run not found: ${runId}`);
-    if (SETTLED.includes(run.status)) return;
+    if (isSettled(run.status)) return;
     if (run.status !== "running" && (await countLiveWorkers(deps.db.pool, deps.config.leaseMs)) === 0) {
       try {
         await claimAndExecute(deps, runId, workerId, signal);
