@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { untilAborted } from "../abortable.js";
 import type { CalendarEvent, CalendarEventDraft } from "./calendar/calendar-store.js";
 import { isoUtc, MAX_EVENT_YEAR, MIN_EVENT_YEAR, parseEventTime } from "./calendar/event-time.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { buildCalendar } from "./ics.js";
 import { abortedOutcome, failure, ok } from "./outcome.js";
-import { storeFailure, untilAborted } from "./state-store-calls.js";
+import { storeFailure } from "./state-store-calls.js";
 
 const NAME = "calendar_write";
 

@@ -1,8 +1,9 @@
 import { z } from "zod";
+import { untilAborted } from "../abortable.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { KV_MAX_INTEGER, type KvBackend, type KvScope } from "./kv/kv-backend.js";
 import { abortedOutcome, failure, ok } from "./outcome.js";
-import { storeFailure, untilAborted } from "./state-store-calls.js";
+import { storeFailure } from "./state-store-calls.js";
 
 const NAME = "kv_store";
 const MAX_TTL_SECONDS = 365 * 24 * 3600;

@@ -1,3 +1,4 @@
+import { abortableDelay } from "../abortable.js";
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
@@ -17,7 +18,7 @@ import { openKvBackend } from "../skills/kv/open-kv-backend.js";
 import { failure, ok } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
 import type { KeyRing } from "../trace/key-store.js";
-import { abortableDelay, backoffMs } from "./backoff.js";
+import { backoffMs } from "./backoff.js";
 import { honouredCancel } from "./cancel-request.js";
 import { endTamperedRun, finalizeRun } from "./finalize.js";
 import { endingRecordedIn } from "./recorded-ending.js";
@@ -35,8 +36,11 @@ export interface RunnerDeps {
   keys: KeyRing;
   /** Called after each trace step is recorded: live progress for the CLI (and later, events). */
   onStep?: (step: TraceStep) => void;
-  /** Asked before each step: true when the worker is stopping and should hand the run back between steps. */
-  stopRequested?: () => boolean;
+  /**
+   * Aborted when the worker (or the command executing the run) is stopping: the run is handed back between steps,
+   * and a step-retry backoff in progress is cut short to do so.
+   */
+  stop?: AbortSignal;
 }
 
 /** How a worker holds one run: aborted when the lease is lost, which stops the running skill at once. */
@@ -175,11 +179,12 @@ async function runSteps(deps: RunnerDeps, state: RunState): Promise<RunEnding | 
   const { cancelRequest } = state.run;
   if (cancelRequest !== null && honouredCancel(state.cursor.keys, state.run.id, cancelRequest)) return CANCELLED;
   for (let index = state.run.nextStepIndex; index < state.steps.length; index++) {
-    if (deps.stopRequested?.() === true) return { status: "released" };
+    if (deps.stop?.aborted === true) return RELEASED;
     const step = state.steps[index] as PlanStep;
     const end = await runStep(deps, state, step, index);
     if (end.kind === "halt") return end.ending;
     if (end.kind === "park") return { status: "pending_approval" };
+    if (end.kind === "released") return RELEASED;
     if (end.cancelRequested) return CANCELLED;
     const last = end.outcome;
     if (last.status === "ok") {
@@ -202,8 +207,10 @@ async function runSteps(deps: RunnerDeps, state: RunState): Promise<RunEnding | 
 type StepEnd =
   | { kind: "settled"; outcome: SkillOutcome; cancelRequested: boolean }
   | { kind: "halt"; ending: RunEnding }
-  | { kind: "park" };
+  | { kind: "park" }
+  | { kind: "released" };
 
+const RELEASED: Released = { status: "released" };
 const CANCELLED: RunEnding = { status: "cancelled", errorMessage: "Cancelled on request", terminationReason: "user_abort" };
 
 /**
@@ -242,8 +249,20 @@ async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index:
     if (result.halt !== undefined) return { kind: "halt", ending: result.halt };
     if (result.park === true) return { kind: "park" };
     if (settles || cancelRequested) return { kind: "settled", outcome, cancelRequested };
-    await abortableDelay(backoffMs(attempt, deps.config.stepRetryBaseMs, deps.config.stepRetryMaxMs));
+    if (!(await waitToRetry(deps, state, attempt))) return { kind: "released" };
   }
+}
+
+/**
+ * The backoff before a step's next attempt. The run's hold cuts it short (a lost lease, a second Ctrl-C): then
+ * nothing more is recorded, as when the hold aborts a step. A stop request cuts it short too: the run is handed back
+ * now rather than after the backoff (false), and its next holder makes the next attempt when it resumes the run.
+ */
+async function waitToRetry(deps: RunnerDeps, state: RunState, attempt: number): Promise<boolean> {
+  const signals = [state.signal, deps.stop].filter((signal) => signal !== undefined);
+  await abortableDelay(backoffMs(attempt, deps.config.stepRetryBaseMs, deps.config.stepRetryMaxMs), AbortSignal.any(signals));
+  throwIfLost(state);
+  return deps.stop?.aborted !== true;
 }
 
 interface AttemptResult {
