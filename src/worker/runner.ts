@@ -11,12 +11,9 @@ import type { Egress } from "../policy/egress.js";
 import { verifiedPrefix } from "../proof/verified-prefix.js";
 import { loadEffectivePolicy } from "../services/policies.js";
 import type { Skill, SkillOutcome } from "../skills/contract.js";
-import type { CalendarStore } from "../skills/calendar/calendar-store.js";
-import { PostgresCalendar } from "../skills/calendar/postgres-calendar.js";
-import type { KvBackend } from "../skills/kv/kv-backend.js";
-import { openKvBackend } from "../skills/kv/open-kv-backend.js";
 import { failure, ok } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
+import { runContexts, type SharedContext } from "../skills/run-context.js";
 import type { KeyRing } from "../trace/key-store.js";
 import { backoffMs } from "./backoff.js";
 import { honouredCancel } from "./cancel-request.js";
@@ -64,10 +61,8 @@ interface RunState {
   rows: TraceStep[];
   /** Aborted when this worker loses the run's lease. */
   signal: AbortSignal | undefined;
-  /** kv_store's backend for this run's steps. */
-  kv: KvBackend;
-  /** calendar_write's events for this run's steps. */
-  calendar: CalendarStore;
+  /** What each skill's calls share in this run: configuration and the resources the skill declared. */
+  shared: (skill: Skill<unknown>) => SharedContext;
 }
 
 /**
@@ -153,8 +148,7 @@ async function loadState(deps: RunnerDeps, run: Run, hold: RunHold): Promise<Run
     runTokens: prefix.tokens,
     rows: prefix.steps,
     signal: hold.signal,
-    kv: openKvBackend(deps.config, deps.db),
-    calendar: new PostgresCalendar(deps.db),
+    shared: runContexts({ db: deps.db, config: deps.config }),
   };
 }
 
@@ -322,6 +316,7 @@ async function attemptStep(
     skill,
     params,
     {
+      ...state.shared(skill),
       signal: state.signal === undefined ? timeout : AbortSignal.any([timeout, state.signal]),
       tenantId: state.run.tenantId,
       agentId: state.run.agentId,
@@ -331,10 +326,6 @@ async function attemptStep(
       idempotencyKey: `${state.run.id}:${index}`,
       log: deps.log.child({ run_id: state.run.id, step_index: index, attempt }),
       egress: egressOf(deps.config, state.agent),
-      limits: deps.config,
-      settings: deps.config,
-      kv: state.kv,
-      calendar: state.calendar,
     },
     decided.decision,
   );
