@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { z } from "zod";
 import type { Database } from "../db/database.js";
 import { testConfig } from "../../test/support/harness.js";
 import type { ResourceSource, Skill, SkillResources } from "./contract.js";
@@ -14,24 +13,11 @@ const db = { kind: "pglite", location: "test", pool: {}, close: async () => unde
 
 /** A skill as a twelfth one would be written: it declares its store, and nothing else anywhere names it. */
 function skillWithStore(name: string, opened: ResourceSource[]): Skill<unknown> {
-  return {
-    name,
-    version: "1.0.0",
-    description: "keeps state",
-    input: z.object({}).strict(),
-    output: {},
-    determinism: "deterministic",
-    sideEffects: "none",
-    estimateCostCents: () => 0,
-    estimateLatencyMs: () => 0,
-    limits: {},
-    failureCodes: [],
-    openResources: (source) => {
-      opened.push(source);
-      return { kv: { name } } as unknown as SkillResources;
-    },
-    execute: async () => ok(null),
+  const openResources = (source: ResourceSource): SkillResources => {
+    opened.push(source);
+    return { kv: { name } } as unknown as SkillResources;
   };
+  return { ...findSkill("json_transform")!, name, openResources, execute: async () => ok(null) };
 }
 
 describe("runContexts", () => {
