@@ -3,8 +3,8 @@ import type { CliContext } from "./context.js";
 
 /** What a command executing a run in this process is told by Ctrl-C (SIGINT) and SIGTERM. */
 export interface Interrupt {
-  /** True after the first signal: hand the run back between steps, as a stopping worker does. */
-  stopRequested: () => boolean;
+  /** Aborted by the first signal: hand the run back between steps (or during a step-retry backoff), as a stopping worker does. */
+  stop: AbortSignal;
   /** Aborted by a second signal: the step in flight is stopped now and the run handed back at once. */
   signal: AbortSignal;
   interrupted: () => boolean;
@@ -18,11 +18,13 @@ export interface Interrupt {
  */
 export async function withInterrupt<T>(ctx: CliContext, runId: string, work: (interrupt: Interrupt) => Promise<T>): Promise<T> {
   let signals = 0;
+  const stop = new AbortController();
   const now = new AbortController();
   const onSignal = (name: NodeJS.Signals) => {
     signals += 1;
     if (signals === 1) {
       ctx.output.err(`${name}: finishing the step in flight, then handing run ${runId} back to the queue (again to stop the step now)`);
+      stop.abort();
     } else if (!now.signal.aborted) {
       ctx.output.err(`${name}: stopping the step in flight and handing run ${runId} back to the queue now`);
       now.abort(new AppError("INTERRUPTED", `run ${runId} was stopped by ${name} during a step; it is handed back to the queue`));
@@ -31,7 +33,7 @@ export async function withInterrupt<T>(ctx: CliContext, runId: string, work: (in
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   try {
-    return await work({ stopRequested: () => signals > 0, signal: now.signal, interrupted: () => signals > 0 });
+    return await work({ stop: stop.signal, signal: now.signal, interrupted: () => signals > 0 });
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

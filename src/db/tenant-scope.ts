@@ -1,141 +1,88 @@
 import type pg from "pg";
 import { AppError } from "../errors.js";
-import { type Database, withTransaction } from "./database.js";
-
-/**
- * Switches the current transaction to the role row-level security applies to, and names its tenant (migration
- * 0011's policies compare every row's tenant_id with aos.tenant_id). Both settings are transaction-local
- * (`is_local = true`, i.e. SET LOCAL), so they end with the transaction's commit or rollback: nothing is left on
- * the pooled connection for its next user, and it works behind PgBouncer in transaction mode.
- */
-const SCOPE_TRANSACTION = `select set_config('role', 'aos_tenant', true) as role,
-  set_config('aos.tenant_id', $1::text, true) as tenant_id`;
-
-/** The same, for a transaction that may only read (SET TRANSACTION READ ONLY, in the same round trip). */
-const SCOPE_READ_ONLY = `select set_config('role', 'aos_tenant', true) as role,
-  set_config('aos.tenant_id', $1::text, true) as tenant_id,
-  set_config('transaction_read_only', 'on', true) as read_only`;
-
-// Transaction control as pg sends it (withTransaction sends "begin", "commit", "rollback"). ROLLBACK TO SAVEPOINT
-// and RELEASE SAVEPOINT do not end the transaction, and the settings made right after BEGIN survive them.
-const BEGINS = /^\s*(begin|start\s+transaction)\b/i;
-const ENDS = /^\s*(commit|end|rollback|abort)(\s+(work|transaction))?\s*;?\s*$/i;
+import { type Database, type TenantScope, withTransaction } from "./database.js";
+import { scopeTransaction } from "./queries/tenant-scope.js";
 
 type QueryText = string | pg.QueryConfig;
 
 /**
- * The database as one tenant sees it: every statement issued through it runs inside a transaction scoped to
- * `tenantId` (role aos_tenant, aos.tenant_id set), so even a query that forgets its `tenant_id = …` filter reads
- * and writes only that tenant's rows. Services take it unchanged, since they only use `pool.query` and
- * `pool.connect` (directly or through withTransaction):
+ * The database as one tenant sees it: it carries the tenant (`scope`), and every transaction on it runs as that
+ * tenant (role aos_tenant, aos.tenant_id set), so even a query that forgets its `tenant_id = …` filter reads and
+ * writes only that tenant's rows. Services take it unchanged:
  *
- * - `pool.query(…)` becomes begin; scope; query; commit on one pooled client (three extra round trips: the
- *   price of isolation enforced by the database rather than by every query remembering its filter);
- * - a client from `pool.connect()` scopes each transaction right after its BEGIN, and wraps a statement sent
- *   outside a transaction the same way as `pool.query`.
+ * - `withTransaction` applies the scope right after its BEGIN (src/db/database.ts), on a client of the owner's pool;
+ * - `pool.query(…)` is a transaction of one statement: begin, scope, the statement, commit (three extra round trips:
+ *   the price of isolation enforced by the database rather than by every query remembering its filter);
+ * - `pool.connect()` gives a client for code that sends its own BEGIN (see `scopedClient`).
  *
- * Transaction control must be sent as its own statement (as withTransaction does), and queries must use promises.
- * It borrows the underlying pool: `close()` and `pool.end()` leave it open for its owner to close.
+ * Queries must use promises. The pool offers query, connect and end, what AOS uses of a pool (its events and counts
+ * belong to the owner's). It borrows the owner's pool: `close()` and `pool.end()` leave it open for its owner.
  */
 export function tenantScoped(db: Database, tenantId: string, options: { readOnly?: boolean } = {}): Database {
   if (tenantId.trim() === "") throw new AppError("TENANT_REQUIRED", "a tenant-scoped database needs a tenant id");
-  const connect = async (...callback: unknown[]): Promise<pg.PoolClient> => {
-    if (callback.length > 0) throw unsupported("pool.connect(callback)");
-    return scopedClient(await db.pool.connect(), tenantId, options.readOnly === true ? SCOPE_READ_ONLY : SCOPE_TRANSACTION);
-  };
-  const query = (text: QueryText, ...rest: unknown[]): Promise<pg.QueryResult> =>
-    withTransaction(scoped, (client) => client.query(text, values(rest)));
-  const pool = new Proxy(db.pool, {
-    get(target, property) {
-      if (property === "connect") return connect;
-      if (property === "query") return query;
-      if (property === "end") return async () => undefined;
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
+  const scope: TenantScope = { tenantId, readOnly: options.readOnly === true, ownerPool: db.scope?.ownerPool ?? db.pool };
+  const pool = {
+    query: (text: QueryText, ...rest: unknown[]) => withTransaction(scoped, (client) => client.query(text, values(rest))),
+    connect: async (...callback: unknown[]) => {
+      if (callback.length > 0) throw unsupported("pool.connect(callback)");
+      return scopedClient(await scope.ownerPool.connect(), scope);
     },
-  });
-  const scoped: Database = { kind: db.kind, pool, location: `${db.location} (tenant ${tenantId})`, close: async () => undefined };
+    end: async () => undefined,
+  } as unknown as pg.Pool;
+  const scoped: Database = { kind: db.kind, pool, location: `${db.location} (tenant ${tenantId})`, scope, close: async () => undefined };
   return scoped;
 }
 
 /**
- * A pooled client whose transactions are scoped to the tenant. It tracks whether a transaction is open from the
- * BEGIN and COMMIT/ROLLBACK it forwards; a statement outside one gets a transaction of its own.
+ * A client of the owner's pool for code that manages its own transactions (AOS's own code uses withTransaction).
+ * No statement's text is read: the server says where the client stands, by its transaction status (sent with every
+ * ReadyForQuery) and by the command tag of what ran.
+ *
+ * - Outside a transaction, a statement runs in one of its own, scoped first. When the statement was itself a BEGIN
+ *   (tag BEGIN or START; PostgreSQL only warns that a transaction is open), that scoped transaction stays open as
+ *   the caller's, until its COMMIT or ROLLBACK. Otherwise it is committed. The scope is that transaction's first
+ *   query, so a BEGIN naming an isolation level comes too late and PostgreSQL refuses it (25001): such a transaction
+ *   is READ COMMITTED, or goes through withTransaction.
+ * - Inside a transaction, statements run as sent: the transaction was scoped when it began.
+ * - Released inside a transaction, the client is rolled back before the pool's next user gets it (on PGlite, every
+ *   later query: it is one session); a client whose rollback failed is released with the error, so pg-pool
+ *   destroys it instead of reusing it.
+ *
+ * It offers query and release, what a transaction needs.
  */
-function scopedClient(client: pg.PoolClient, tenantId: string, scope: string): pg.PoolClient {
-  let inTransaction = false;
+function scopedClient(client: pg.PoolClient, scope: TenantScope): pg.PoolClient {
   let broken: Error | undefined;
+  const open = () => client.getTransactionStatus() !== "I";
 
   async function query(text: QueryText, ...rest: unknown[]): Promise<pg.QueryResult> {
     const params = values(rest);
-    const sql = typeof text === "string" ? text : text.text;
-    if (BEGINS.test(sql)) {
-      const result = await client.query(text, params);
-      inTransaction = true;
-      // If this fails the transaction is aborted: nothing runs unscoped in it, only a rollback is accepted.
-      await client.query(scope, [tenantId]);
-      return result;
-    }
-    if (ENDS.test(sql)) {
-      inTransaction = false;
-      return client.query(text, params);
-    }
-    if (inTransaction) return client.query(text, params);
-    return alone(text, params);
-  }
-
-  /** A statement sent outside a transaction: begin; scope; statement; commit, as pool.query does. */
-  async function alone(text: QueryText, params: unknown[] | undefined): Promise<pg.QueryResult> {
+    if (open()) return client.query(text, params);
     if (typeof text === "object" && "submit" in text) throw unsupported("a streaming query outside a transaction");
+    await client.query("begin");
     try {
-      await query("begin");
+      await scopeTransaction(client, scope);
       const result = await client.query(text, params);
-      await query("commit");
+      if (!OPENS_TRANSACTION.has(result.command) && open()) await client.query("commit");
       return result;
     } catch (error) {
-      // Still open when BEGIN worked and the scope or the statement failed; a failed COMMIT has ended it already.
-      if (inTransaction) {
-        await query("rollback").catch((rollbackError: unknown) => {
-          broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
-        });
-      }
+      if (open()) await client.query("rollback").catch((rollbackError: unknown) => (broken = asError(rollbackError)));
       throw error;
     }
   }
 
-  // A client released inside a transaction would hand its open, scoped transaction to the pool's next user (on
-  // PGlite, to every later query: it is one session). It is rolled back first, and returned to the pool after; a
-  // client whose rollback failed is released with the error, so pg-pool destroys it instead of reusing it.
   function release(error?: Error | boolean): void {
-    if (error !== undefined || broken !== undefined || !inTransaction) return client.release(error ?? broken);
-    inTransaction = false;
+    if (error !== undefined || broken !== undefined || !open()) return client.release(error ?? broken);
     client.query("rollback").then(
       () => client.release(),
-      (rollbackError: unknown) => client.release(rollbackError instanceof Error ? rollbackError : true),
+      (rollbackError: unknown) => client.release(asError(rollbackError)),
     );
   }
 
-  return new Proxy(client, {
-    get(target, property) {
-      if (property === "query") return query;
-      if (property === "release") return release;
-      const value: unknown = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  return { query, release } as unknown as pg.PoolClient;
 }
 
-/** The optional values array of a promise-style query; a callback would bypass the scoping, so it is refused. */
-function values(rest: unknown[]): unknown[] | undefined {
-  const [params, callback] = rest;
-  if (typeof params === "function" || callback !== undefined) throw unsupported("query(…, callback)");
-  if (params !== undefined && !Array.isArray(params)) throw unsupported("query(text, non-array values)");
-  return params;
-}
-
-function unsupported(form: string): AppError {
-  return new AppError("INTERNAL", `a tenant-scoped database supports promise queries only, not ${form}`);
-}
+/** The command tags of BEGIN and START TRANSACTION, as pg reports them (the tag's first word). */
+const OPENS_TRANSACTION: ReadonlySet<string> = new Set(["BEGIN", "START"]);
 
 /**
  * Runs `work` with the database as one tenant sees it and every statement in ONE scoped, read-only transaction:
@@ -152,4 +99,20 @@ export async function withTenantReads<T>(db: Database, tenantId: string, work: (
     } as unknown as pg.Pool;
     return work({ kind: db.kind, pool, location: `${db.location} (tenant ${tenantId}, reads)`, close: async () => undefined });
   });
+}
+
+/** The optional values array of a promise-style query; a callback would bypass the scoping, so it is refused. */
+function values(rest: unknown[]): unknown[] | undefined {
+  const [params, callback] = rest;
+  if (typeof params === "function" || callback !== undefined) throw unsupported("query(…, callback)");
+  if (params !== undefined && !Array.isArray(params)) throw unsupported("query(text, non-array values)");
+  return params;
+}
+
+function unsupported(form: string): AppError {
+  return new AppError("INTERNAL", `a tenant-scoped database supports promise queries only, not ${form}`);
+}
+
+function asError(thrown: unknown): Error {
+  return thrown instanceof Error ? thrown : new Error(String(thrown));
 }

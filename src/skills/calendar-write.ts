@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { untilAborted } from "../abortable.js";
 import type { CalendarEvent, CalendarEventDraft } from "./calendar/calendar-store.js";
+import { PostgresCalendar } from "./calendar/postgres-calendar.js";
 import { isoUtc, MAX_EVENT_YEAR, MIN_EVENT_YEAR, parseEventTime } from "./calendar/event-time.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
 import { buildCalendar } from "./ics.js";
 import { abortedOutcome, failure, ok } from "./outcome.js";
-import { storeFailure, untilAborted } from "./state-store-calls.js";
+import { storeFailure } from "./state-store-calls.js";
 
 const NAME = "calendar_write";
 
@@ -94,6 +96,7 @@ export const calendarWriteSkill: Skill<CalendarWriteInput> = {
     years: `${MIN_EVENT_YEAR} to ${MAX_EVENT_YEAR}`,
   },
   failureCodes: ["VALIDATION_ERROR", "IDEMPOTENCY_KEY_REUSED", "DATABASE_UNAVAILABLE", "CONFLICT", "TIMEOUT", "CANCELLED", "INTERNAL", "SKILL_ERROR"],
+  openResources: ({ db }) => ({ calendar: new PostgresCalendar(db) }),
   execute: executeCalendarWrite,
 };
 

@@ -1,5 +1,6 @@
-import type { Config } from "../config.js";
 import type { z } from "zod";
+import type { Config } from "../config.js";
+import type { Database } from "../db/database.js";
 import type { StepError } from "../glossary.js";
 import type { Logger } from "../logger.js";
 import type { Egress } from "../egress.js";
@@ -27,15 +28,24 @@ export interface SkillContext {
   readonly settings: SkillSettings;
   /**
    * kv_store's storage (Redis when REDIS_URL is set, else AOS's database), scoped per call by tenant and
-   * namespace: how a skill keeps its own state, and no handle on AOS's other tables. Absent where nothing wires
-   * one up (unit tests of other skills).
+   * namespace: how a skill keeps its own state, and no handle on AOS's other tables. Given to the skill that opens
+   * it (`openResources`); absent elsewhere.
    */
   readonly kv?: KvBackend;
   /**
    * calendar_write's events in AOS's database, scoped per call by tenant: no handle on other tenants' events or
-   * AOS's other tables. Absent where nothing wires one up (unit tests of other skills).
+   * AOS's other tables. Given to the skill that opens it (`openResources`); absent elsewhere.
    */
   readonly calendar?: CalendarStore;
+}
+
+/** What a skill keeps for the calls of one run, beyond their input: the context's store fields. */
+export type SkillResources = Pick<SkillContext, "kv" | "calendar">;
+
+/** What a skill's resources are opened from: AOS's database (the runner's, as trusted as the run) and configuration. */
+export interface ResourceSource {
+  readonly db: Database;
+  readonly config: Config;
 }
 
 export type SkillSettings = Pick<
@@ -121,6 +131,12 @@ export interface Skill<Input = unknown> {
    * report before a run, and what the skill itself fails CREDENTIALS_MISSING on.
    */
   missingSettings?(settings: SkillSettings, input?: Input): string[];
+  /**
+   * Opens what this skill's calls need beyond their input (kv_store its store, calendar_write its events). The runner
+   * calls it at the skill's first step in a run and gives the result to that skill's calls only, in their context
+   * (src/skills/run-context.ts), so the runner names no skill and no store. Must be cheap: no connection is held.
+   */
+  openResources?(source: ResourceSource): SkillResources;
   /** The failure catalog codes this skill can report. */
   readonly failureCodes: readonly string[];
   execute(input: Input, ctx: SkillContext): Promise<SkillOutcome>;

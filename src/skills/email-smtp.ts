@@ -1,4 +1,5 @@
 import type { NodemailerError } from "nodemailer";
+import { untilAborted } from "../abortable.js";
 import type { SkillContext, SkillOutcome } from "./contract.js";
 import { abortedOutcome, failure, ok } from "./outcome.js";
 
@@ -82,16 +83,6 @@ export async function sendSmtp(relay: SmtpRelay, email: OutgoingEmail, ctx: Skil
   } finally {
     transport.close();
   }
-}
-
-/** Settles with the promise, or rejects when the signal aborts first; a later rejection is then ignored. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  promise.catch(() => undefined);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }
 
 function addressOf(entry: string | { address: string }): string {

@@ -1,6 +1,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import https from "node:https";
 import type { LookupFunction } from "node:net";
+import { untilAborted } from "../abortable.js";
 import { AppError } from "../errors.js";
 import { checkTarget, type CheckedTarget, type HostLookup } from "../policy/ssrf-guard.js";
 import type { SkillContext, SkillOutcome } from "./contract.js";
@@ -197,13 +198,4 @@ function networkError(skill: string, error: Error, url: URL): AppError {
   const code = (error as NodeJS.ErrnoException).code ?? "unknown";
   const message = `${skill} to ${url.host} failed: ${error.message}`;
   return new AppError("NETWORK_ERROR", message, { cause: error, details: { code } });
-}
-
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
 }

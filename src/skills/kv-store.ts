@@ -1,8 +1,10 @@
 import { z } from "zod";
+import { untilAborted } from "../abortable.js";
 import type { Skill, SkillContext, SkillOutcome } from "./contract.js";
+import { openKvBackend } from "./kv/open-kv-backend.js";
 import { KV_MAX_INTEGER, type KvBackend, type KvScope } from "./kv/kv-backend.js";
 import { abortedOutcome, failure, ok } from "./outcome.js";
-import { storeFailure, untilAborted } from "./state-store-calls.js";
+import { storeFailure } from "./state-store-calls.js";
 
 const NAME = "kv_store";
 const MAX_TTL_SECONDS = 365 * 24 * 3600;
@@ -67,6 +69,7 @@ export const kvStoreSkill: Skill<KvStoreInput> = {
   limits: { key_chars: 256, namespace_chars: 64, max_ttl_seconds: MAX_TTL_SECONDS, max_integer: KV_MAX_INTEGER },
   // Redis, when configured, is a network endpoint like any other (AOS's own database is not).
   configuredTargets: (_input, settings) => (settings.redisUrl === undefined ? [] : [settings.redisUrl]),
+  openResources: ({ config, db }) => ({ kv: openKvBackend(config, db) }),
   failureCodes: ["KV_NOT_INTEGER", "IDEMPOTENCY_KEY_REUSED", "DATABASE_UNAVAILABLE", "CONFLICT", "TIMEOUT", "CANCELLED", "INTERNAL"],
   execute: executeKvStore,
 };

@@ -3,21 +3,7 @@ import { AppError } from "../errors.js";
 import type { SkillOutcome } from "./contract.js";
 import { failure } from "./outcome.js";
 
-// How a skill that keeps state in a store (kv_store, calendar_write) waits for it and reports its failures.
-
-/**
- * Stops waiting when the signal aborts. The call itself may still finish; a write then carries its step's
- * idempotency key, so the step's next attempt finds its result instead of applying it again.
- */
-export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  work.catch(() => undefined);
-  let onAbort = (): void => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return Promise.race([work, aborted]).finally(() => signal.removeEventListener("abort", onAbort));
-}
+// How a skill that keeps state in a store (kv_store, calendar_write) reports its failures.
 
 /** The store's own failures carry catalog codes; a lost database connection is retryable; anything else is a bug. */
 export function storeFailure(skill: string, error: unknown): SkillOutcome {

@@ -46,7 +46,7 @@ async function whyNotClaimed(deps: RunnerDeps, runId: string): Promise<AppError>
 export async function executeOrAwait(deps: RunnerDeps, tenantId: string, runId: string, workerId: string, signal?: AbortSignal, pollMs = 100): Promise<void> {
   for (;;) {
     // Asked to stop while another worker executes it: stop waiting; that worker goes on.
-    if (deps.stopRequested?.() === true) return;
+    if (deps.stop?.aborted === true) return;
     const run = await findRun(deps.db.pool, tenantId, runId);
     if (run === undefined) throw new AppError("RUN_NOT_FOUND", `Run not found: ${runId}`);
     if (isSettled(run.status)) return;

@@ -1,9 +1,9 @@
+import { abortableDelay } from "../abortable.js";
 import { releaseRun } from "../db/queries/run-status.js";
 import { findRun } from "../db/queries/runs.js";
 import { transientDatabaseCondition, transientRetryDelayMs } from "../db/transient.js";
 import { AppError, toAppError } from "../errors.js";
 import { isTerminal, type Run, type RunEnding } from "../glossary.js";
-import { abortableDelay } from "./backoff.js";
 import { executeClaimedRun, type Parked, type Released, type RunnerDeps } from "./runner.js";
 
 /**
@@ -28,7 +28,7 @@ export async function executeThroughFaults(deps: RunnerDeps, claimed: Run, signa
       return await executeClaimedRun(deps, now.held, { signal });
     } catch (error) {
       const condition = transientDatabaseCondition(error);
-      if (condition === undefined || signal.aborted || deps.stopRequested?.() === true) throw error;
+      if (condition === undefined || signal.aborted || deps.stop?.aborted === true) throw error;
       faults += 1;
       firstFaultAt.at ??= Date.now();
       if (Date.now() - firstFaultAt.at >= deps.config.leaseMs) {

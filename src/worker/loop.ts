@@ -42,7 +42,7 @@ export async function runWorker(deps: RunnerDeps, options: WorkerOptions): Promi
   const wakeup = new Wakeup(config.workerPollMs, log);
   const leases = new LeaseKeeper(db, options.id, config.leaseMs, log);
   const stopping = () => options.signal.aborted;
-  const runner: RunnerDeps = { ...deps, stopRequested: stopping };
+  const runner: RunnerDeps = { ...deps, stop: options.signal };
   options.signal.addEventListener("abort", () => wakeup.poke(), { once: true });
 
   await registerWorker(db.pool, { id: options.id, pid: process.pid, host: hostname(), concurrency: options.concurrency });

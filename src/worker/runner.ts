@@ -1,3 +1,4 @@
+import { abortableDelay } from "../abortable.js";
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
@@ -10,14 +11,11 @@ import type { Egress } from "../egress.js";
 import { verifiedPrefix } from "../proof/verified-prefix.js";
 import { loadEffectivePolicy } from "../policy/effective-policy.js";
 import type { Skill, SkillOutcome } from "../skills/contract.js";
-import type { CalendarStore } from "../skills/calendar/calendar-store.js";
-import { PostgresCalendar } from "../skills/calendar/postgres-calendar.js";
-import type { KvBackend } from "../skills/kv/kv-backend.js";
-import { openKvBackend } from "../skills/kv/open-kv-backend.js";
 import { failure, ok } from "../skills/outcome.js";
 import { findSkill } from "../skills/registry.js";
+import { runContexts, type SharedContext } from "../skills/run-context.js";
 import type { KeyRing } from "../trace/key-store.js";
-import { abortableDelay, backoffMs } from "./backoff.js";
+import { backoffMs } from "./backoff.js";
 import { honouredCancel } from "./cancel-request.js";
 import { endTamperedRun, finalizeRun } from "./finalize.js";
 import { endingRecordedIn } from "./recorded-ending.js";
@@ -35,8 +33,11 @@ export interface RunnerDeps {
   keys: KeyRing;
   /** Called after each trace step is recorded: live progress for the CLI (the API's events read stored steps). */
   onStep?: (step: TraceStep) => void;
-  /** Asked before each step: true when the worker is stopping and should hand the run back between steps. */
-  stopRequested?: () => boolean;
+  /**
+   * Aborted when the worker (or the command executing the run) is stopping: the run is handed back between steps,
+   * and a step-retry backoff in progress is cut short to do so.
+   */
+  stop?: AbortSignal;
 }
 
 /** How a worker holds one run: aborted when the lease is lost, which stops the running skill at once. */
@@ -60,10 +61,8 @@ interface RunState {
   rows: TraceStep[];
   /** Aborted when this worker loses the run's lease. */
   signal: AbortSignal | undefined;
-  /** kv_store's backend for this run's steps. */
-  kv: KvBackend;
-  /** calendar_write's events for this run's steps. */
-  calendar: CalendarStore;
+  /** What each skill's calls share in this run: configuration and the resources the skill declared. */
+  shared: (skill: Skill<unknown>) => SharedContext;
 }
 
 /**
@@ -149,8 +148,7 @@ async function loadState(deps: RunnerDeps, run: Run, hold: RunHold): Promise<Run
     runTokens: prefix.tokens,
     rows: prefix.steps,
     signal: hold.signal,
-    kv: openKvBackend(deps.config, deps.db),
-    calendar: new PostgresCalendar(deps.db),
+    shared: runContexts({ db: deps.db, config: deps.config }),
   };
 }
 
@@ -175,11 +173,12 @@ async function runSteps(deps: RunnerDeps, state: RunState): Promise<RunEnding | 
   const { cancelRequest } = state.run;
   if (cancelRequest !== null && honouredCancel(state.cursor.keys, state.run.id, cancelRequest)) return CANCELLED;
   for (let index = state.run.nextStepIndex; index < state.steps.length; index++) {
-    if (deps.stopRequested?.() === true) return { status: "released" };
+    if (deps.stop?.aborted === true) return RELEASED;
     const step = state.steps[index] as PlanStep;
     const end = await runStep(deps, state, step, index);
     if (end.kind === "halt") return end.ending;
     if (end.kind === "park") return { status: "pending_approval" };
+    if (end.kind === "released") return RELEASED;
     if (end.cancelRequested) return CANCELLED;
     const last = end.outcome;
     if (last.status === "ok") {
@@ -202,8 +201,10 @@ async function runSteps(deps: RunnerDeps, state: RunState): Promise<RunEnding | 
 type StepEnd =
   | { kind: "settled"; outcome: SkillOutcome; cancelRequested: boolean }
   | { kind: "halt"; ending: RunEnding }
-  | { kind: "park" };
+  | { kind: "park" }
+  | { kind: "released" };
 
+const RELEASED: Released = { status: "released" };
 const CANCELLED: RunEnding = { status: "cancelled", errorMessage: "Cancelled on request", terminationReason: "user_abort" };
 
 /**
@@ -242,8 +243,20 @@ async function runStep(deps: RunnerDeps, state: RunState, step: PlanStep, index:
     if (result.halt !== undefined) return { kind: "halt", ending: result.halt };
     if (result.park === true) return { kind: "park" };
     if (settles || cancelRequested) return { kind: "settled", outcome, cancelRequested };
-    await abortableDelay(backoffMs(attempt, deps.config.stepRetryBaseMs, deps.config.stepRetryMaxMs));
+    if (!(await waitToRetry(deps, state, attempt))) return { kind: "released" };
   }
+}
+
+/**
+ * The backoff before a step's next attempt. The run's hold cuts it short (a lost lease, a second Ctrl-C): then
+ * nothing more is recorded, as when the hold aborts a step. A stop request cuts it short too: the run is handed back
+ * now rather than after the backoff (false), and its next holder makes the next attempt when it resumes the run.
+ */
+async function waitToRetry(deps: RunnerDeps, state: RunState, attempt: number): Promise<boolean> {
+  const signals = [state.signal, deps.stop].filter((signal) => signal !== undefined);
+  await abortableDelay(backoffMs(attempt, deps.config.stepRetryBaseMs, deps.config.stepRetryMaxMs), AbortSignal.any(signals));
+  throwIfLost(state);
+  return deps.stop?.aborted !== true;
 }
 
 interface AttemptResult {
@@ -303,6 +316,7 @@ async function attemptStep(
     skill,
     params,
     {
+      ...state.shared(skill),
       signal: state.signal === undefined ? timeout : AbortSignal.any([timeout, state.signal]),
       tenantId: state.run.tenantId,
       agentId: state.run.agentId,
@@ -312,10 +326,6 @@ async function attemptStep(
       idempotencyKey: `${state.run.id}:${index}`,
       log: deps.log.child({ run_id: state.run.id, step_index: index, attempt }),
       egress: egressOf(deps.config, state.agent),
-      limits: deps.config,
-      settings: deps.config,
-      kv: state.kv,
-      calendar: state.calendar,
     },
     decided.decision,
   );

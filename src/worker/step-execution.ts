@@ -1,3 +1,4 @@
+import { untilAborted } from "../abortable.js";
 import { toAppError } from "../errors.js";
 import type { StepDecision } from "../glossary.js";
 import type { AllowDecision } from "../policy/decide.js";
@@ -40,31 +41,13 @@ async function outcomeOf(skill: Skill<unknown>, params: unknown, ctx: SkillConte
     return failure("VALIDATION_ERROR", `invalid params for ${skill.name}: ${problems.join("; ")}`);
   }
   try {
-    return await untilSignalled(skill.execute(parsed.data, ctx), skill.name, ctx.signal);
+    // Once its signal aborts (the step timeout, a lost lease), the attempt ends with the aborted outcome even if the
+    // skill ignores the signal and keeps running: the attempt ends on time either way.
+    return await untilAborted(skill.execute(parsed.data, ctx), ctx.signal);
   } catch (thrown) {
+    if (ctx.signal.aborted) return abortedOutcome(skill.name, ctx.signal);
     const error = toAppError(thrown);
     const code = error.code === "INTERNAL" ? "SKILL_ERROR" : error.code;
     return failure(code, `${skill.name} failed: ${error.message}`, { retryable: error.retryable });
   }
-}
-
-/**
- * The skill's outcome, or, once its signal aborts (the step timeout, a lost lease), the aborted outcome even if the
- * skill ignores its signal and keeps running: the attempt ends on time either way. A write the abandoned call still
- * makes carries the step's idempotency key, so the retry does not repeat it.
- */
-function untilSignalled(work: Promise<SkillOutcome>, skillName: string, signal: AbortSignal): Promise<SkillOutcome> {
-  if (signal.aborted) {
-    work.catch(() => undefined);
-    return Promise.resolve(abortedOutcome(skillName, signal));
-  }
-  let onAbort = (): void => undefined;
-  const aborted = new Promise<SkillOutcome>((resolve) => {
-    onAbort = () => resolve(abortedOutcome(skillName, signal));
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  return Promise.race([work, aborted]).finally(() => {
-    signal.removeEventListener("abort", onAbort);
-    work.catch(() => undefined);
-  });
 }

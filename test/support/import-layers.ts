@@ -18,7 +18,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   ["policy"], // policy documents, decisions, the SSRF guard
   ["trace", "db"], // the proof format (no database); the pool, migrations and every SQL statement
   ["config", "input-text"], // the environment read once; the one check of outside text
-  ["glossary", "errors", "logger", "input-issues", "egress", "price-table", "defaults"], // words and shapes with no dependencies
+  ["glossary", "errors", "logger", "input-issues", "egress", "price-table", "defaults", "abortable"], // words and shapes with no dependencies
   ["failure-catalog"], // the string codes AppError is built from
 ];
 

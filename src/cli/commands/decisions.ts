@@ -30,7 +30,7 @@ export function approveCommand(ctx: CliContext): Command {
         const run = await approveRun(db, keys, flags.tenantId, runId, flags.by);
         if (flags.wait) {
           await withInterrupt(ctx, run.id, (interrupt) => {
-            const deps = { db, config: ctx.config, log: loggerFor(flags), keys, stopRequested: interrupt.stopRequested };
+            const deps = { db, config: ctx.config, log: loggerFor(flags), keys, stop: interrupt.stop };
             return executeOrAwait(deps, run.tenantId, run.id, `cli-${process.pid}`, interrupt.signal);
           });
         }

@@ -65,7 +65,7 @@ export function runCommand(ctx: CliContext): Command {
               config: ctx.config,
               log: loggerFor(flags),
               keys,
-              stopRequested: interrupt.stopRequested,
+              stop: interrupt.stop,
               ...(live ? { onStep: (step: TraceStep) => ctx.output.out(stepLine(ctx.output, step)) } : {}),
             };
             await executeOrAwait(deps, run.tenantId, run.id, `cli-${process.pid}`, interrupt.signal);
