@@ -161,6 +161,14 @@ describe("http_call HTTP errors", () => {
     expect(parsed.success).toBe(false);
     expect(JSON.stringify(parsed.error?.issues)).not.toContain("s3cret");
   });
+
+  it("refuses headers that would steer or frame the request: Host, Content-Length, Transfer-Encoding, Connection …", () => {
+    for (const name of ["Host", "host", "Content-Length", "Transfer-Encoding", "Connection", "Upgrade", "TE", "Expect"]) {
+      const parsed = httpCallSkill.input.safeParse({ url: `${main.origin}/json`, headers: { [name]: "internal.example" } });
+      expect([name, parsed.success]).toEqual([name, false]);
+      expect(parsed.error?.issues[0]?.message).toBe(`header "${name}" is set by the exchange itself, from the URL and the body; leave it out`);
+    }
+  });
 });
 
 describe("http_call limits", () => {

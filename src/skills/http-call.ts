@@ -19,9 +19,20 @@ const inputSchema = z
   })
   .strict();
 
+/**
+ * Headers that say where a request goes or how its bytes are framed: the exchange sets them itself, from the checked
+ * URL and the body. A plan's `Host` would reach a virtual host other than the one the egress floor checked (on an
+ * opened proxy, say); a framing header could smuggle a second request.
+ */
+const EXCHANGE_HEADERS = new Set(["host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "expect", "proxy-connection"]);
+
 /** Rejects what Node would refuse to send; the message names the header, never its value (it may be a secret). */
 function checkHeaders(headers: Record<string, string>, refinement: z.RefinementCtx): void {
   for (const [name, value] of Object.entries(headers)) {
+    if (EXCHANGE_HEADERS.has(name.toLowerCase())) {
+      refinement.addIssue({ code: "custom", path: [name], message: `header "${name}" is set by the exchange itself, from the URL and the body; leave it out` });
+      continue;
+    }
     try {
       http.validateHeaderName(name);
       http.validateHeaderValue(name, value);
