@@ -1,36 +1,14 @@
-import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, tempHome, writePlan } from "./support/cli.js";
+import { type CliResult, runCli, spawnCli, tempHome, writePlan } from "./support/cli.js";
 import { type EffectServer, startEffectServer, waitFor } from "./support/worker-process.js";
-
-const BIN = new URL("../bin/aos.js", import.meta.url).pathname;
-
-interface Stopped {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The built `aos` as a child process the test can signal, with its output so far and its exit. */
-function spawnAos(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const output = { stdout: "", stderr: "" };
-  child.stdout.on("data", (chunk: Buffer) => (output.stdout += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output.stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
-  return { child, output, exited };
-}
 
 /**
  * `aos run` as a user runs it, stopped by Ctrl-C (`signals` SIGINTs) once its first step's POST is in flight at
  * the server. The signals are sent to the process itself, as a terminal sends them.
  */
-async function runInterrupted(args: string[], env: Record<string, string>, server: EffectServer, signals: number): Promise<Stopped> {
-  const { child, output, exited } = spawnAos(args, env);
+async function runInterrupted(args: string[], env: Record<string, string>, server: EffectServer, signals: number): Promise<CliResult> {
+  const { child, output, exited } = spawnCli(args, env);
   await waitFor("the first step's POST is in flight", async () => server.inFlight().size > 0 || child.exitCode !== null);
   for (let sent = 0; sent < signals; sent += 1) {
     child.kill("SIGINT");
@@ -74,7 +52,7 @@ describe("Ctrl-C on `aos run` hands the run back; a cancelled run's interrupted 
     expect(statusesOf(run)).toEqual(["0:started", "0:succeeded"]);
 
     // A worker resumes it later at the next step: the POST is not sent again.
-    const worker = spawnAos(["worker", "--concurrency", "1"], { ...env, AOS_WORKER_POLL_MS: "50" });
+    const worker = spawnCli(["worker", "--concurrency", "1"], { ...env, AOS_WORKER_POLL_MS: "50" });
     await waitFor("the worker finishes the run", async () => worker.output.stderr.includes('"msg":"run finished"'));
     worker.child.kill("SIGTERM");
     expect(await worker.exited, worker.output.stderr).toBe(0);
@@ -104,7 +82,7 @@ describe("Ctrl-C on `aos run` hands the run back; a cancelled run's interrupted 
   it("killed outright (no hand-back), then cancelled: the worker that reclaims it ends it without sending the step again", { timeout: 120_000 }, async () => {
     const fast = { ...env, AOS_LEASE_MS: "1000", AOS_WORKER_POLL_MS: "50" };
     const args = ["run", "--tenant-id", "ctrl-c", "--goal", "pay, then die", "--plan", writePlan(home, plan(), "killed.json"), "--json"];
-    const { child, exited } = spawnAos(args, fast);
+    const { child, exited } = spawnCli(args, fast);
     await waitFor("the first step's POST is in flight", async () => server.inFlight().size > 0);
     const key = [...server.inFlight()][0] as string;
     child.kill("SIGKILL");
@@ -114,7 +92,7 @@ describe("Ctrl-C on `aos run` hands the run back; a cancelled run's interrupted 
     expect(requested.code, requested.stderr).toBe(0);
     expect(requested.stdout).toContain("it will stop after its current step");
 
-    const worker = spawnAos(["worker", "--concurrency", "1"], fast);
+    const worker = spawnCli(["worker", "--concurrency", "1"], fast);
     await waitFor("the worker ends the reclaimed run", async () => worker.output.stderr.includes('"msg":"run finished"'));
     worker.child.kill("SIGTERM");
     expect(await worker.exited, worker.output.stderr).toBe(0);

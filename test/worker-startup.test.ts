@@ -1,11 +1,9 @@
-import { spawn } from "node:child_process";
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type ChaosCluster, startChaosCluster, takeFreeSlots } from "./support/chaos-cluster.js";
+import { runCli, spawnCli } from "./support/cli.js";
 import { onPrivateCluster } from "./support/private-cluster.js";
 import { sharedHome, waitFor } from "./support/worker-process.js";
-
-const BIN = new URL("../bin/aos.js", import.meta.url).pathname;
 
 /**
  * `aos worker` started while the server has no free connection slot: it must say so (not "check DATABASE_URL"),
@@ -30,32 +28,21 @@ describe("a worker started while the server is full", onPrivateCluster(), () => 
     // Every slot the role may use taken (the superuser's reserved ones stay free).
     fillers.push(...(await takeFreeSlots(url)));
     const { home } = sharedHome();
-    const child = spawn(process.execPath, [BIN, "worker", "--concurrency", "1"], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", AOS_HOME: home, DATABASE_URL: url, AOS_DB_CONNECT_RETRY_MS: "60000" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const { child, output, exited } = spawnCli(["worker", "--concurrency", "1"], { AOS_HOME: home, DATABASE_URL: url, AOS_DB_CONNECT_RETRY_MS: "60000" });
     try {
-      await waitFor("the worker says the server is full", async () => stderr.includes("too many connections"));
-      expect(stderr).toMatch(/refused the connection: the server has no free connection slot \(too many connections\) \(SQLSTATE 53300\); try again shortly \(retrying in \d+ ms\)/);
-      expect(stderr).not.toContain("check DATABASE_URL");
+      await waitFor("the worker says the server is full", async () => output.stderr.includes("too many connections"));
+      expect(output.stderr).toMatch(/refused the connection: the server has no free connection slot \(too many connections\) \(SQLSTATE 53300\); try again shortly \(retrying in \d+ ms\)/);
+      expect(output.stderr).not.toContain("check DATABASE_URL");
       expect(child.exitCode).toBeNull();
       await Promise.all(fillers.splice(0).map((client) => client.end()));
-      await waitFor("the worker starts", async () => stderr.includes('"msg":"worker started"'));
+      await waitFor("the worker starts", async () => output.stderr.includes('"msg":"worker started"'));
     } finally {
       child.kill("SIGTERM");
     }
-    expect(await exited, stderr).toBe(0);
+    expect(await exited, output.stderr).toBe(0);
 
-    const wrong = spawn(process.execPath, [BIN, "list-runs", "--tenant-id", "t"], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1", AOS_HOME: home, DATABASE_URL: chaos.cluster.url("no_such_database", "aos") },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let wrongErr = "";
-    wrong.stderr.on("data", (chunk: Buffer) => (wrongErr += chunk.toString()));
-    expect(await new Promise((resolve) => wrong.on("close", resolve))).toBe(1);
-    expect(wrongErr).toContain("the database does not exist): check DATABASE_URL");
+    const wrong = await runCli(["list-runs", "--tenant-id", "t"], { AOS_HOME: home, DATABASE_URL: chaos.cluster.url("no_such_database", "aos") });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("the database does not exist): check DATABASE_URL");
   });
 });

@@ -48,7 +48,8 @@ export function endpointProblem(url: string): string | undefined {
 export async function checkEndpoint(url: string, egress: Egress, lookup?: HostLookup): Promise<CheckedTarget> {
   const problem = endpointProblem(url);
   if (problem !== undefined) {
-    const shown = URL.canParse(url) ? `${new URL(url).protocol}//${new URL(url).host}` : "(unparseable)";
+    const parsed = URL.canParse(url) ? new URL(url) : undefined;
+    const shown = parsed === undefined ? "(unparseable)" : `${parsed.protocol}//${parsed.host}`;
     throw new AppError("FORBIDDEN_TARGET", `blocked the configured endpoint ${shown}: ${problem}; the operator must configure it plainly`, {
       details: { endpoint: shown },
     });

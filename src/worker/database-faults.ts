@@ -20,7 +20,7 @@ import { executeClaimedRun, type Parked, type Released, type RunnerDeps } from "
  * cannot renew a lease through a database that is gone), and the run goes back to the queue without its attempt.
  */
 export async function executeThroughFaults(deps: RunnerDeps, claimed: Run, signal: AbortSignal): Promise<RunEnding | Parked | Released> {
-  const firstFaultAt: { at?: number } = {};
+  let firstFaultAt: number | undefined;
   for (let faults = 0; ; ) {
     try {
       const now = faults === 0 ? { held: claimed } : await stillHeld(deps, claimed);
@@ -30,8 +30,8 @@ export async function executeThroughFaults(deps: RunnerDeps, claimed: Run, signa
       const condition = transientDatabaseCondition(error);
       if (condition === undefined || signal.aborted || deps.stop?.aborted === true) throw error;
       faults += 1;
-      firstFaultAt.at ??= Date.now();
-      if (Date.now() - firstFaultAt.at >= deps.config.leaseMs) {
+      firstFaultAt ??= Date.now();
+      if (Date.now() - firstFaultAt >= deps.config.leaseMs) {
         throw new AppError("DATABASE_UNAVAILABLE", `run ${claimed.id}: the database did not come back within a lease: ${condition}`, { cause: error });
       }
       const delayMs = transientRetryDelayMs(faults);

@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "./temp-dirs.js";
@@ -11,19 +11,33 @@ export interface CliResult {
 
 const BIN = new URL("../../bin/aos.js", import.meta.url).pathname;
 
-/** Runs the built `aos` CLI as a child process, the way a user runs it. */
-export function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+/** A running `aos` child the test can signal: its output so far, and its exit code once it ends. */
+export interface CliChild {
+  child: ChildProcess;
+  output: { stdout: string; stderr: string };
+  exited: Promise<number | null>;
+}
+
+/** Starts the built `aos` CLI as a child process, the way a user starts it (no colour, only the given environment). */
+export function spawnCli(args: string[], env: Record<string, string | undefined>): CliChild {
   const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1" };
   for (const [key, value] of Object.entries(env)) if (value !== undefined) childEnv[key] = value;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const child = spawn(process.execPath, [BIN, ...args], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  const output = { stdout: "", stderr: "" };
+  child.stdout?.on("data", (chunk: Buffer) => (output.stdout += chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => (output.stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve, reject) => {
     child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.on("close", resolve);
   });
+  return { child, output, exited };
+}
+
+/** Runs the built `aos` CLI to its end, the way a user runs it. */
+export async function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+  const { output, exited } = spawnCli(args, env);
+  const code = await exited;
+  return { code, ...output };
 }
 
 /** An empty AOS_HOME for a CLI child, removed after the test file. */
