@@ -1,4 +1,5 @@
 import { createHash, hash } from "node:crypto";
+import { HASH_SIZE, MerkleLevels, nodeHash } from "./merkle-nodes.js";
 
 /**
  * The Merkle Tree Hash of RFC 6962 §2.1 / RFC 9162 §2.1 over leaf hashes, with its inclusion and consistency
@@ -9,18 +10,13 @@ import { createHash, hash } from "node:crypto";
  * Tree sizes and indices are JavaScript numbers (safe integers): traces are nowhere near 2^53 steps, and the
  * verification algorithms below shift with division so they stay exact past 32 bits.
  */
-export const HASH_SIZE = 32;
+export { HASH_SIZE };
 
 const LEAF_PREFIX = Buffer.from([0x00]);
-const NODE_PREFIX = Buffer.from([0x01]);
 const EMPTY_TREE_ROOT = createHash("sha256").digest();
 
 export function leafHashOf(data: Buffer): Buffer {
   return createHash("sha256").update(LEAF_PREFIX).update(data).digest();
-}
-
-function nodeHash(left: Buffer, right: Buffer): Buffer {
-  return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
 }
 
 /** MTH({}) = SHA-256 of the empty string. */
@@ -30,7 +26,7 @@ export function emptyTreeRoot(): Buffer {
 
 export function merkleRoot(leaves: readonly Buffer[]): Buffer {
   assertLeaves(leaves);
-  return subtreeRoot(leaves, 0, leaves.length);
+  return new MerkleLevels(leaves).root();
 }
 
 /**
@@ -57,28 +53,13 @@ export function merkleRootHex(leaves: readonly string[]): string {
   return level[0] as string;
 }
 
-/** RFC 9162 §2.1.3.1 PATH(m, D[n]): the audit path of leaf `index`, ordered from the leaf up. */
+/**
+ * RFC 9162 §2.1.3.1 PATH(m, D[n]): the audit path of leaf `index`, ordered from the leaf up. For many proofs of one
+ * tree, build its MerkleLevels once (merkle-nodes.ts): each proof is then O(log n).
+ */
 export function inclusionProof(leaves: readonly Buffer[], index: number): Buffer[] {
   assertLeaves(leaves);
-  if (!Number.isSafeInteger(index) || index < 0 || index >= leaves.length) {
-    throw new RangeError(`leaf index ${index} is outside a tree of ${leaves.length} leaves`);
-  }
-  // PATH recurses into the half holding the leaf and appends the other half's hash after the deeper path, so
-  // walking down from the root collects the siblings top first; reversing gives the RFC's order.
-  const siblings: Buffer[] = [];
-  let start = 0;
-  let end = leaves.length;
-  while (end - start > 1) {
-    const split = start + largestPowerOfTwoBelow(end - start);
-    if (index < split) {
-      siblings.push(subtreeRoot(leaves, split, end));
-      end = split;
-    } else {
-      siblings.push(subtreeRoot(leaves, start, split));
-      start = split;
-    }
-  }
-  return siblings.reverse();
+  return new MerkleLevels(leaves).inclusionProof(index);
 }
 
 /**
@@ -87,29 +68,7 @@ export function inclusionProof(leaves: readonly Buffer[], index: number): Buffer
  */
 export function consistencyProof(leaves: readonly Buffer[], oldSize: number): Buffer[] {
   assertLeaves(leaves);
-  if (!Number.isSafeInteger(oldSize) || oldSize < 0 || oldSize > leaves.length) {
-    throw new RangeError(`old tree size ${oldSize} is outside 0..${leaves.length}`);
-  }
-  if (oldSize === 0 || oldSize === leaves.length) return [];
-  const siblings: Buffer[] = [];
-  let start = 0;
-  let end = leaves.length;
-  let oldEnd = oldSize;
-  let oldTreeIsWholeSubtree = true;
-  while (oldEnd < end) {
-    const split = start + largestPowerOfTwoBelow(end - start);
-    if (oldEnd <= split) {
-      siblings.push(subtreeRoot(leaves, split, end));
-      end = split;
-    } else {
-      siblings.push(subtreeRoot(leaves, start, split));
-      start = split;
-      oldTreeIsWholeSubtree = false;
-    }
-  }
-  // SUBPROOF(m, D[m], false) contributes MTH(D[m]) itself, ahead of every sibling collected on the way down.
-  const head = oldTreeIsWholeSubtree ? [] : [subtreeRoot(leaves, start, end)];
-  return [...head, ...siblings.reverse()];
+  return new MerkleLevels(leaves).consistencyProof(oldSize);
 }
 
 /** RFC 9162 §2.1.3.2, step for step. */
@@ -187,23 +146,6 @@ function verifyNonTrivialConsistency(
   return fr.equals(firstHash) && sr.equals(secondHash) && sn === 0;
 }
 
-/**
- * MTH(D[start:end]) bottom-up: pairing neighbours level by level and carrying an odd last node up unchanged
- * builds exactly the RFC's left-balanced tree, with one hash per interior node and no recursion.
- */
-function subtreeRoot(leaves: readonly Buffer[], start: number, end: number): Buffer {
-  if (end === start) return emptyTreeRoot();
-  const level = leaves.slice(start, end);
-  let width = level.length;
-  while (width > 1) {
-    let next = 0;
-    for (let i = 0; i + 1 < width; i += 2) level[next++] = nodeHash(level[i] as Buffer, level[i + 1] as Buffer);
-    if (isOdd(width)) level[next++] = level[width - 1] as Buffer;
-    width = next;
-  }
-  return level[0] as Buffer;
-}
-
 function assertLeaves(leaves: readonly Buffer[]): void {
   leaves.forEach((leaf, index) => {
     if (!isHash(leaf)) throw new TypeError(`leaf ${index} is not a ${HASH_SIZE}-byte hash`);
@@ -212,12 +154,6 @@ function assertLeaves(leaves: readonly Buffer[]): void {
 
 function isHash(value: unknown): value is Buffer {
   return Buffer.isBuffer(value) && value.length === HASH_SIZE;
-}
-
-function largestPowerOfTwoBelow(n: number): number {
-  let k = 1;
-  while (k * 2 < n) k *= 2;
-  return k;
 }
 
 function isPowerOfTwo(n: number): boolean {
