@@ -51,7 +51,7 @@ async function iteration(deps: RunnerDeps, samples: Samples): Promise<void> {
   const { cursor, recorded } = await recordOneStep(deps);
   samples.sign.push(endCpuOnly(deps, cursor, recorded));
   const start = performance.now();
-  await finalizeRun(deps.db.pool, deps.keys.signer, cursor, SUCCEEDED, recorded);
+  await finalizeRun(deps.db.pool, deps.keys, cursor, SUCCEEDED, recorded);
   samples.finalize.push(performance.now() - start);
 }
 

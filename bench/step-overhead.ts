@@ -33,7 +33,7 @@ async function wholeRun(deps: RunnerDeps): Promise<number> {
  */
 async function stepRecord(deps: RunnerDeps): Promise<{ buildMs: number; attestMs: number; writeMs: number }> {
   const { cursor, recorded, buildMs, attestMs, writeMs } = await recordOneStep(deps);
-  await finalizeRun(deps.db.pool, deps.keys.signer, cursor, SUCCEEDED, recorded);
+  await finalizeRun(deps.db.pool, deps.keys, cursor, SUCCEEDED, recorded);
   return { buildMs, attestMs, writeMs };
 }
 

@@ -64,6 +64,10 @@ export interface Config {
   readonly noColor: boolean;
   /** How long a claim holds a run without a heartbeat; a worker renews it every third of this. */
   readonly leaseMs: number;
+  /** A tenant checkpoint is signed once its log grew by this many runs, or ... */
+  readonly tenantCheckpointEvery: number;
+  /** ... once this long passed since the last one, if the log grew at all. */
+  readonly tenantCheckpointIntervalMs: number;
   /** Claims of one run before the reaper or a failing worker gives up on it (RUN_MAX_ATTEMPTS). */
   readonly runMaxAttempts: number;
   /** Run-level retry after a system failure: min(base · 2^(attempts-1), max) seconds. */
@@ -246,6 +250,8 @@ export function loadConfig(env: Env = process.env): Config {
     retiredSigningKeys: list(env, "AOS_RETIRED_SIGNING_KEYS"),
     noColor: raw(env, "NO_COLOR") !== undefined,
     leaseMs: integer(env, "AOS_LEASE_MS", 100),
+    tenantCheckpointEvery: integer(env, "AOS_TENANT_CHECKPOINT_EVERY", 1),
+    tenantCheckpointIntervalMs: integer(env, "AOS_TENANT_CHECKPOINT_INTERVAL_MS", 0),
     runMaxAttempts: integer(env, "RUN_MAX_ATTEMPTS", 1),
     runRetryBaseSeconds: integer(env, "AOS_RUN_RETRY_BASE_S", 0),
     runRetryMaxSeconds: integer(env, "AOS_RUN_RETRY_MAX_S", 0),

@@ -21,9 +21,10 @@ export interface AttestationKeys {
 
 /**
  * What an attestation is of: the trace header's genesis hash, a step row's seq, or a request recorded for the run
- * (`approval/2`: a person's decision on step 2; `cancel`: a request to stop it).
+ * (`approval/2`: a person's decision on step 2; `cancel`: a request to stop it), or the run's entry queued for its
+ * tenant's log (`tenant-log`, over the entry's SHA-256).
  */
-export type AttestedPosition = "genesis" | number | `approval/${number}` | "cancel";
+export type AttestedPosition = "genesis" | number | `approval/${number}` | "cancel" | "tenant-log";
 
 const INFO = "aos-attestation-v2";
 

@@ -4,7 +4,7 @@ import { claimRunById } from "../db/queries/run-status.js";
 import { countLiveWorkers } from "../db/queries/workers.js";
 import { AppError } from "../errors.js";
 import { isSettled, type RunEnding } from "../glossary.js";
-
+import { sequencerFor } from "../tenant-log/sequencer.js";
 import { handBack } from "./database-faults.js";
 import { executeClaimedRun, type Parked, type Released, type RunnerDeps } from "./runner.js";
 
@@ -41,7 +41,8 @@ async function whyNotClaimed(deps: RunnerDeps, runId: string): Promise<AppError>
  * Gets a queued run executed and returns once it is settled. With a live worker (`aos worker`) registered, the
  * worker executes it and this waits; with none, this process claims and executes it itself, through the same
  * claim. A worker that dies while this waits is noticed once its registration goes stale, and the run is then
- * claimed here (or by the reaper's requeue, whichever comes first).
+ * claimed here (or by the reaper's requeue, whichever comes first). A run executed here is integrated into its
+ * tenant's log before this returns, as a worker's sequencer would do.
  */
 export async function executeOrAwait(deps: RunnerDeps, tenantId: string, runId: string, workerId: string, signal?: AbortSignal, pollMs = 100): Promise<void> {
   for (;;) {
@@ -53,6 +54,7 @@ export async function executeOrAwait(deps: RunnerDeps, tenantId: string, runId: 
     if (run.status !== "running" && (await countLiveWorkers(deps.db.pool, deps.config.leaseMs)) === 0) {
       try {
         await claimAndExecute(deps, runId, workerId, signal);
+        await sequencerFor(deps.db, deps.config, deps.keys, deps.log).drain(tenantId);
         return;
       } catch (error) {
         // A worker took it between our look and our claim, or its agent's slots are full: wait, as for any other.

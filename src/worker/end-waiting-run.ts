@@ -52,7 +52,7 @@ export async function endWaitingRun(db: Queryable, keys: KeyRing, taken: Run, en
     if (interrupted !== undefined) rows.push((await recordAttempt(db, cursor, interrupted)).step);
   }
   if (rejection !== undefined) rows.push(await recordRejection(db, keys, run, cursor, rows, rejection));
-  await finalizeRun(db, keys.signer, cursor, ending, { run, steps: rows });
+  await finalizeRun(db, keys, cursor, ending, { run, steps: rows });
   return ending;
 }
 

@@ -7,8 +7,10 @@ import { chainNext, leafHashOf } from "../trace/chain.js";
 import { checkpointOrigin, formatCheckpoint, signCheckpoint } from "../trace/checkpoint.js";
 import { sha256Hex } from "../trace/digest.js";
 import { merkleRootHex } from "../trace/merkle.js";
+import { attest } from "../trace/attestation.js";
+import type { KeyRing } from "../trace/key-store.js";
 import { type RunEnd, runCostCents, sharedWithHeader } from "../trace/run-end.js";
-import type { NoteSigner } from "../trace/signed-note.js";
+import { encodeTenantLogEntry } from "../trace/tenant-log-entry.js";
 import { encodeRecord } from "../trace/trace-header.js";
 import type { TraceCursor } from "./record-step.js";
 
@@ -36,13 +38,14 @@ export function buildRunEnd(cursor: TraceCursor, run: Run, ending: RunEnding, st
 /**
  * Ends a run in one statement (endRunWithRecords): its terminal status (fenced by the epoch), the run-end leaf
  * appended to its trace, the trace's completion with the finalization hashes, the signed checkpoint over them, and
- * the run's records (incident, policy evaluation, integrity evidence, provenance, memories, LLM record). All are
+ * the run's records (incident, policy evaluation, integrity evidence, provenance, memories, LLM record), and its
+ * entry queued for the tenant's log, attested so the sequencer takes no entry this worker did not write. All are
  * visible together or not at all. What is signed is this worker's cursor — the prefix it verified and the rows it
  * wrote itself — never hashes read back from the database.
  */
 export async function finalizeRun(
   db: Queryable,
-  signer: NoteSigner,
+  keys: Pick<KeyRing, "signer" | "attestation">,
   cursor: TraceCursor,
   ending: RunEnding,
   recorded: { run: Run; steps: readonly TraceStep[] },
@@ -54,7 +57,19 @@ export async function finalizeRun(
   const rootHash = chainNext(cursor.chainHead, endLeaf);
   const leaves = [...cursor.leafHashes, endLeaf];
   const merkleRoot = merkleRootHex(leaves);
+  const { signer } = keys;
   const origin = checkpointOrigin(signer.name, cursor.runId);
+  const logEntry = encodeTenantLogEntry({
+    kind: "tenant_log_entry",
+    format: "aos-trace-v2",
+    tenant_id: cursor.tenantId,
+    run_id: cursor.runId,
+    status: ending.status,
+    completed_at: runEnd.completed_at,
+    tree_size: leaves.length,
+    merkle_root: merkleRoot,
+    chain_head: rootHash,
+  });
   const body = formatCheckpoint({ format: "aos-trace-v2", origin, treeSize: leaves.length, merkleRoot: Buffer.from(merkleRoot, "hex"), chainHead: rootHash });
   const ended = await endRunWithRecords(db, {
     runId: cursor.runId,
@@ -82,6 +97,7 @@ export async function finalizeRun(
         keyId: signer.keyId,
         note: signCheckpoint(body, signer),
       },
+      logEntry: { entry: logEntry, attestation: attest(keys.attestation.current, cursor.runId, "tenant-log", sha256Hex(logEntry)) },
     },
     records: buildRunRecords({ run: recorded.run, ending, steps: recorded.steps, rootHash }),
   });

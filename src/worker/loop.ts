@@ -5,6 +5,7 @@ import { markWorkerStopped, registerWorker } from "../db/queries/workers.js";
 import { toAppError } from "../errors.js";
 import type { Run } from "../glossary.js";
 import { isTransientDatabaseError } from "../db/transient.js";
+import { sequencerFor } from "../tenant-log/sequencer.js";
 import { executeThroughFaults, handBack } from "./database-faults.js";
 import { endWaitingRun } from "./end-waiting-run.js";
 import { LeaseKeeper } from "./lease-keeper.js";
@@ -42,12 +43,15 @@ export async function runWorker(deps: RunnerDeps, options: WorkerOptions): Promi
   const wakeup = new Wakeup(config.workerPollMs, log);
   const leases = new LeaseKeeper(db, options.id, config.leaseMs, log);
   const stopping = () => options.signal.aborted;
-  const runner: RunnerDeps = { ...deps, stop: options.signal };
+  // Beside the slots, this worker's tenant-log sequencer: kicked by each run it ends, sweeping for the rest.
+  const sequencer = sequencerFor(db, config, deps.keys, log);
+  const runner: RunnerDeps = { ...deps, stop: options.signal, onRunEnded: (tenantId) => sequencer.kick(tenantId) };
   options.signal.addEventListener("abort", () => wakeup.poke(), { once: true });
 
   await registerWorker(db.pool, { id: options.id, pid: process.pid, host: hostname(), concurrency: options.concurrency });
   if (config.workerListen) wakeup.listen(config.databaseUrl);
   leases.start();
+  sequencer.start();
   // At start, then every second (every quarter lease when that is shorter): a run whose lease expired is back in the
   // queue within a second, so its agent slot counts for no longer than its lease (one reaper works at a time).
   void reap(runner, options);
@@ -108,6 +112,7 @@ export async function runWorker(deps: RunnerDeps, options: WorkerOptions): Promi
 
   clearInterval(reaper);
   leases.stop();
+  await sequencer.close();
   await wakeup.close();
   await markWorkerStopped(db.pool, options.id).catch(() => {});
   log.info("worker stopped", { worker_id: options.id, ...summary });

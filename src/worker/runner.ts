@@ -33,6 +33,8 @@ export interface RunnerDeps {
   keys: KeyRing;
   /** Called after each trace step is recorded: live progress for the CLI (the API's events read stored steps). */
   onStep?: (step: TraceStep) => void;
+  /** Called after a run's signed ending commits, with its tenant: the tenant-log sequencer integrates its entry. */
+  onRunEnded?: (tenantId: string) => void;
   /**
    * Aborted when the worker (or the command executing the run) is stopping: the run is handed back between steps,
    * and a step-retry backoff in progress is cut short to do so.
@@ -100,7 +102,8 @@ async function executeVerifiedRun(deps: RunnerDeps, run: Run, hold: RunHold): Pr
     deps.log.info("run parked for approval", { run_id: run.id });
     return ending;
   }
-  await finalizeRun(deps.db.pool, deps.keys.signer, state.cursor, ending, { run: state.run, steps: state.rows });
+  await finalizeRun(deps.db.pool, deps.keys, state.cursor, ending, { run: state.run, steps: state.rows });
+  deps.onRunEnded?.(run.tenantId);
   deps.log.info("run finished", { run_id: run.id, status: ending.status });
   return ending;
 }

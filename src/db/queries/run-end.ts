@@ -3,6 +3,7 @@ import type { StoredCheckpoint } from "./checkpoints.js";
 import { type RecordContext, type RunRecords, runRecordCtes } from "./run-records.js";
 import { endRunUpdate } from "./run-status.js";
 import { StatementParams } from "./statement-params.js";
+import { type PendingEntry, pendingEntryInsert } from "./tenant-log.js";
 
 export interface EndOfRun {
   runId: string;
@@ -26,6 +27,8 @@ export interface SignedEnd {
   merkleRoot: string;
   treeSize: number;
   checkpoint: StoredCheckpoint;
+  /** The run's entry for its tenant's log, queued with the ending (docs/proofs.md, "The tenant log"). */
+  logEntry: Omit<PendingEntry, "runId">;
 }
 
 /**
@@ -34,7 +37,7 @@ export interface SignedEnd {
  * and the run's records. Every write selects from the fenced update of the run, so a worker that lost the run
  * writes nothing at all; one statement commits as one, so no terminal run lacks its trace completion, checkpoint or
  * records, and a record that cannot be written fails the whole of it. A run ended unsigned gets no run-end and no
- * checkpoint. The trace's metadata takes the error message's first 200 characters, as the proof expects it.
+ * checkpoint and queues no tenant-log entry. The trace's metadata takes the error message's first 200 characters, as the proof expects it.
  * Returns false when the fence did not match.
  */
 export async function endRunWithRecords(db: Queryable, end: EndOfRun): Promise<boolean> {
@@ -45,6 +48,7 @@ export async function endRunWithRecords(db: Queryable, end: EndOfRun): Promise<b
   const errorMessage = p(end.errorMessage, "text");
   const context: RecordContext = { status: end.status, errorMessage: end.errorMessage, completedAt: end.completedAt };
   const checkpoint = signed === null ? "" : `checkpoint as (\n${checkpointInsert(p, signed.checkpoint)}\n),\n`;
+  const logEntry = signed === null ? "" : `log_entry as (\n${pendingEntryInsert(p, signed.logEntry)}\n),\n`;
   const sql = `with ${endRunUpdate({
     status: p(end.status, "text"),
     runId: p(end.runId, "text"),
@@ -69,7 +73,7 @@ trace as (
   where t.run_id = r.id and t.status = 'running'
   returning 1
 ),
-${checkpoint}${runRecordCtes(params, context, end.records)}
+${checkpoint}${logEntry}${runRecordCtes(params, context, end.records)}
 select count(*)::int as ended from the_run`;
   const { rows } = await db.query<{ ended: number }>(sql, params.values);
   return rows[0]?.ended === 1;

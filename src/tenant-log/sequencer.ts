@@ -1,0 +1,101 @@
+import type { Config } from "../config.js";
+import type { Database } from "../db/database.js";
+import { hasPendingEntries, tenantsDueForCheckpoint, tenantsWithPendingEntries } from "../db/queries/tenant-log.js";
+import { toAppError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { KeyRing } from "../trace/key-store.js";
+import { type CheckpointCadence, integrateTenantLog, type SignedCheckpoint } from "./integrate.js";
+
+export interface SequencerDeps {
+  keys: KeyRing;
+  log: Logger;
+  cadence: CheckpointCadence;
+  /** Called after each checkpoint this process signs has committed: witnesses and the TSA are asked here. */
+  onCheckpoint?: (signed: SignedCheckpoint) => Promise<void>;
+}
+
+/**
+ * Integrates finished runs into their tenants' logs, next to a worker. A worker kicks it for the tenant of each run
+ * it ends, so an entry is usually integrated within milliseconds; a sweep every `sweepMs` catches the rest (runs
+ * ended by a process that then died, another process's kicks while this one held the lock) and signs checkpoints
+ * whose time has come. Within the process one round per tenant runs at a time; across processes, the advisory
+ * lock (integrate.ts) — a round that finds it taken leaves the entries to the holder, which looks again after it
+ * commits, so none is stranded.
+ */
+export class TenantLogSequencer {
+  private readonly rounds = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly deps: SequencerDeps,
+  ) {}
+
+  start(sweepMs = 500): void {
+    void this.sweep();
+    this.timer = setInterval(() => void this.sweep(), sweepMs);
+    this.timer.unref();
+  }
+
+  /** Integrates the tenant's queued entries soon; returns at once. */
+  kick(tenantId: string): void {
+    void this.drain(tenantId);
+  }
+
+  /** Integrates the tenant's queued entries now and resolves once this process has no round of it in flight. */
+  async drain(tenantId: string): Promise<void> {
+    const running = this.rounds.get(tenantId);
+    if (running !== undefined) {
+      this.again.add(tenantId);
+      return running;
+    }
+    const round = this.rounds_(tenantId).finally(() => this.rounds.delete(tenantId));
+    this.rounds.set(tenantId, round);
+    return round;
+  }
+
+  /** Every tenant with queued entries or a checkpoint due, once. */
+  async sweep(): Promise<void> {
+    if (this.closed) return;
+    try {
+      const tenants = new Set([
+        ...(await tenantsWithPendingEntries(this.db.pool, 0)),
+        ...(await tenantsDueForCheckpoint(this.db.pool, this.deps.cadence.intervalMs)),
+      ]);
+      await Promise.all([...tenants].map((tenantId) => this.drain(tenantId)));
+    } catch (error) {
+      this.deps.log.warn("tenant-log sweep failed; the next one tries again", { error: toAppError(error).message });
+    }
+  }
+
+  /** Stops sweeping and waits for the rounds in flight. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    await Promise.allSettled([...this.rounds.values()]);
+  }
+
+  private async rounds_(tenantId: string): Promise<void> {
+    do {
+      this.again.delete(tenantId);
+      try {
+        const result = await integrateTenantLog(this.db, this.deps, tenantId);
+        if (result.status === "busy") return;
+        if (result.signed !== undefined) await this.deps.onCheckpoint?.(result.signed);
+        // Entries queued by another process while this one held the lock: their kicks found it taken.
+        if (result.more || (await hasPendingEntries(this.db.pool, tenantId))) this.again.add(tenantId);
+      } catch (error) {
+        this.deps.log.warn("tenant-log integration failed; the next sweep tries again", { tenant_id: tenantId, error: toAppError(error).message });
+        return;
+      }
+    } while (this.again.has(tenantId) && !this.closed);
+  }
+}
+
+/** The sequencer a process runs with its configuration: the checkpoint cadence, the signing key. */
+export function sequencerFor(db: Database, config: Config, keys: KeyRing, log: Logger): TenantLogSequencer {
+  const cadence = { every: config.tenantCheckpointEvery, intervalMs: config.tenantCheckpointIntervalMs };
+  return new TenantLogSequencer(db, { keys, log, cadence });
+}
