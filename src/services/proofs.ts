@@ -8,7 +8,10 @@ import { loadStoredTrace, type StoredTrace, traceRecordOf, v1HeaderOf } from "..
 import { buildBundle, type ProofBundle } from "../trace/bundle.js";
 import { leafHashOf } from "../trace/chain.js";
 import { canonicalBytes } from "../trace/canonical-json.js";
-import { loadVerifiers } from "../trace/key-store.js";
+import { loadKeyRing, loadVerifiers } from "../trace/key-store.js";
+import { silentLogger } from "../logger.js";
+import { settledInclusion } from "../tenant-log/run-inclusion.js";
+import { sequencerDeps } from "../tenant-log/sequencer.js";
 import { inclusionProof } from "../trace/merkle.js";
 import { encodeVerifierKey } from "../trace/signed-note.js";
 import { formatTlogProof } from "../trace/tlog-proof.js";
@@ -116,11 +119,19 @@ async function requireStoredTrace(db: Database, tenantId: string, runId: string)
   return stored;
 }
 
-/** A run's proof bundle, for `aos verify` anywhere; the tenant's own runs only. A run from before format v2 gets a v1 bundle. */
+/**
+ * A run's proof bundle, for `aos verify` anywhere; the tenant's own runs only. A finished run's carries its place in
+ * its tenant's log, integrated and covered by a signed checkpoint first if need be. A run from before format v2
+ * gets a v1 bundle.
+ */
 export async function exportProofBundle(db: Database, config: Config, tenantId: string, runId: string): Promise<ProofBundle | V1ProofBundle> {
   const stored = await requireStoredTrace(db, tenantId, runId);
   const record = traceRecordOf(stored);
-  if (record !== undefined) return buildBundle(record);
+  if (record !== undefined) {
+    if (record.runEnd === null) return buildBundle(record, null);
+    const sequencer = sequencerDeps(config, loadKeyRing(config), silentLogger);
+    return buildBundle(record, (await settledInclusion(db, sequencer, tenantId, runId)) ?? null);
+  }
   const { run, trace, rows, checkpoint } = stored;
   return buildV1Bundle({
     header: v1HeaderOf(stored),

@@ -94,8 +94,13 @@ export class TenantLogSequencer {
   }
 }
 
-/** The sequencer a process runs with its configuration: the checkpoint cadence, the signing key. */
-export function sequencerFor(db: Database, config: Config, keys: KeyRing, log: Logger): TenantLogSequencer {
+/** What integrating a tenant's log needs in this process: the signing key, the checkpoint cadence. */
+export function sequencerDeps(config: Config, keys: KeyRing, log: Logger): SequencerDeps {
   const cadence = { every: config.tenantCheckpointEvery, intervalMs: config.tenantCheckpointIntervalMs };
-  return new TenantLogSequencer(db, { keys, log, cadence });
+  return { keys, log, cadence };
+}
+
+/** The sequencer a process runs with its configuration. */
+export function sequencerFor(db: Database, config: Config, keys: KeyRing, log: Logger): TenantLogSequencer {
+  return new TenantLogSequencer(db, sequencerDeps(config, keys, log));
 }

@@ -1,13 +1,17 @@
 import { AppError } from "../errors.js";
 import { textOf } from "./digest.js";
+import type { TenantLogProof } from "./verify-tenant-log.js";
 import type { StoredStep, TraceRecord } from "./verify-trace.js";
 
 /**
- * A proof bundle of format v2 (docs/proofs.md, "The bundle"): a run's trace as the exact bytes that were hashed,
- * each carried as a JSON string, the leaf and chain hashes stored beside them, and the signed checkpoint. Nothing
- * else: no key (a verifier brings its own), no unproven marker, so every value in it is checked.
+ * A proof bundle of format v3 (docs/proofs.md, "The bundle"): a run's trace as the exact bytes that were hashed,
+ * each carried as a JSON string, the leaf and chain hashes stored beside them, the signed checkpoint, and — for a
+ * finished run — its place in its tenant's log (`tenant_log`). Nothing else: no key (a verifier brings its own), no
+ * unproven marker, so every value in it is checked. Format v2 is v3 without `tenant_log`; it still verifies, and
+ * its verdict says what it leaves out.
  */
-export const BUNDLE_FORMAT = "aos-proof-bundle/v2";
+export const BUNDLE_FORMAT = "aos-proof-bundle/v3";
+export const V2_BUNDLE_FORMAT = "aos-proof-bundle/v2";
 export const BUNDLE_FORMAT_PREFIX = "aos-proof-bundle/";
 
 export interface BundleStep {
@@ -27,10 +31,12 @@ export interface ProofBundle {
   run_end: string | null;
   root_hash: string | null;
   checkpoint: string | null;
+  /** Null exactly while the run has not ended. */
+  tenant_log: TenantLogProof | null;
 }
 
 /** The bundle of a trace read from the database; its bytes are valid UTF-8 (canonical JSON always is). */
-export function buildBundle(record: TraceRecord): ProofBundle {
+export function buildBundle(record: TraceRecord, tenantLog: TenantLogProof | null): ProofBundle {
   return {
     format: BUNDLE_FORMAT,
     header: text(record.header),
@@ -46,6 +52,7 @@ export function buildBundle(record: TraceRecord): ProofBundle {
     run_end: nullableText(record.runEnd),
     root_hash: record.rootHash,
     checkpoint: record.checkpoint,
+    tenant_log: tenantLog,
   };
 }
 
@@ -60,19 +67,23 @@ function nullableText(bytes: StoredStep["header"] | null): string | null {
   return bytes === null ? null : text(bytes);
 }
 
-export type ParsedBundle = { ok: true; record: TraceRecord } | { ok: false; field: string; firstBadSeq: number | null; reason: string };
+export type ParsedBundle =
+  | { ok: true; record: TraceRecord; /** undefined in a v2 bundle, which has no such member */ tenantLog: TenantLogProof | null | undefined }
+  | { ok: false; field: string; firstBadSeq: number | null; reason: string };
 
-const BUNDLE_MEMBERS = ["format", "header", "plan", "steps", "run_end", "root_hash", "checkpoint"];
+const V2_MEMBERS = ["format", "header", "plan", "steps", "run_end", "root_hash", "checkpoint"];
+const V3_MEMBERS = [...V2_MEMBERS, "tenant_log"];
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /**
- * Checks a parsed v2 bundle's shape (docs/proofs.md, step 2): exactly its members, each of its type. A problem in
- * `steps[i]` is at seq i; one in `run_end` or `root_hash` at seq n, the run-end's.
+ * Checks a parsed v3 (or v2) bundle's shape (docs/proofs.md, step 2): exactly its members, each of its type. A
+ * problem in `steps[i]` is at seq i; one in `run_end` or `root_hash` at seq n, the run-end's.
  */
 export function parseBundle(json: Record<string, unknown>): ParsedBundle {
   const stepCount = Array.isArray(json.steps) ? json.steps.length : null;
   const fail = (field: string, reason: string, firstBadSeq: number | null = null): ParsedBundle => ({ ok: false, field, firstBadSeq, reason });
-  const extra = unexpectedMember(json, BUNDLE_MEMBERS);
+  const v3 = json.format === BUNDLE_FORMAT;
+  const extra = unexpectedMember(json, v3 ? V3_MEMBERS : V2_MEMBERS);
   if (extra !== undefined) return fail(extra.member, extra.reason, extra.member === "run_end" || extra.member === "root_hash" ? stepCount : null);
   for (const member of ["header", "plan"]) if (typeof json[member] !== "string") return fail(member, "not a string");
   if (stepCount === null) return fail("steps", "not an array");
@@ -86,8 +97,11 @@ export function parseBundle(json: Record<string, unknown>): ParsedBundle {
   if (json.run_end !== null && typeof json.run_end !== "string") return fail("run_end", "neither a string nor null", stepCount);
   if (json.root_hash !== null && !isHex(json.root_hash)) return fail("root_hash", "neither 64 lowercase hex digits nor null", stepCount);
   if (json.checkpoint !== null && typeof json.checkpoint !== "string") return fail("checkpoint", "neither a string nor null");
+  const tenantLog = v3 ? tenantLogProblem(json.tenant_log) : undefined;
+  if (tenantLog !== undefined) return fail(`tenant_log${tenantLog.member === "" ? "" : `.${tenantLog.member}`}`, tenantLog.reason);
   return {
     ok: true,
+    tenantLog: v3 ? (json.tenant_log as TenantLogProof | null) : undefined,
     record: {
       header: json.header as string,
       plan: json.plan as string,
@@ -126,5 +140,26 @@ function stepProblem(step: unknown): { member: string; reason: string } | undefi
 function unexpectedMember(object: Record<string, unknown>, members: readonly string[]): { member: string; reason: string } | undefined {
   for (const member of members) if (!Object.hasOwn(object, member)) return { member, reason: "missing" };
   for (const member in object) if (!members.includes(member)) return { member, reason: "not a member of this bundle" };
+  return undefined;
+}
+
+const TENANT_LOG_SHAPE: readonly [string, (value: unknown) => boolean, string][] = [
+  ["index", (value) => Number.isSafeInteger(value) && (value as number) >= 0, "not a whole number ≥ 0"],
+  ["entry", (value) => typeof value === "string", "not a string"],
+  ["inclusion_proof", (value) => Array.isArray(value) && value.length <= 64 && value.every(isHex), "not a list of at most 64 hashes of 64 lowercase hex digits"],
+  ["checkpoint", (value) => typeof value === "string", "not a string"],
+  ["timestamp", (value) => value === null || (typeof value === "string" && /^[A-Za-z0-9+/]*={0,2}$/.test(value)), "neither standard base64 nor null"],
+];
+
+/** The `tenant_log` member's first problem, or undefined when it is null or has exactly its shape. */
+function tenantLogProblem(value: unknown): { member: string; reason: string } | undefined {
+  if (value === null) return undefined;
+  if (typeof value !== "object" || Array.isArray(value)) return { member: "", reason: "neither an object nor null" };
+  const object = value as Record<string, unknown>;
+  for (const [member, ok, reason] of TENANT_LOG_SHAPE) {
+    if (!Object.hasOwn(object, member)) return { member, reason: "missing" };
+    if (!ok(object[member])) return { member, reason };
+  }
+  for (const member in object) if (!TENANT_LOG_SHAPE.some(([name]) => name === member)) return { member, reason: "not a member of this bundle" };
   return undefined;
 }

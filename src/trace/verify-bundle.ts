@@ -1,5 +1,5 @@
 import { AppError } from "../errors.js";
-import { BUNDLE_FORMAT, BUNDLE_FORMAT_PREFIX, parseBundle } from "./bundle.js";
+import { BUNDLE_FORMAT, BUNDLE_FORMAT_PREFIX, parseBundle, V2_BUNDLE_FORMAT } from "./bundle.js";
 import type { TraceFormat } from "./checkpoint.js";
 import { provenFacts, type RunFacts } from "./run-facts.js";
 import { parseStrictJson } from "./strict-json.js";
@@ -7,7 +7,8 @@ import type { NoteVerifier } from "./signed-note.js";
 import { parseBundle as parseV1Bundle, BUNDLE_FORMAT as V1_BUNDLE_FORMAT } from "./v1/bundle.js";
 import { verifyTrace as verifyV1Trace } from "./v1/verify-trace.js";
 import type { ProofStatus, ProofVerdict } from "./verdict.js";
-import { verifyTraceRecord } from "./verify-trace.js";
+import { checkTenantLogProof, expectedEntry, type TenantLogProof, type TenantLogVerdict } from "./verify-tenant-log.js";
+import { type CheckedTrace, verifyTraceRecord } from "./verify-trace.js";
 
 /** A verification as programs read it: `aos verify --json`, the SDK, and the core of `aos proof --json`. */
 export interface VerdictJson {
@@ -30,9 +31,15 @@ export interface VerdictJson {
   not_covered: string | null;
   /** The run's facts as its verified bytes state them (format v2); null when they could not be read. */
   run: RunFacts | null;
+  /** The run's place in its tenant's log, once proven (a finished run's v3 bundle, or the database); else null. */
+  tenant_log: TenantLogVerdict | null;
 }
 
-export function verdictJson(verdict: ProofVerdict, runId: string | null, run: RunFacts | null): VerdictJson {
+/** What a v2 bundle leaves out: it carries the run's own proof, not its place in its tenant's log. */
+export const V2_BUNDLE_NOT_COVERED =
+  "a v2 bundle carries no tenant-log proof: that this run is in its tenant's log (so that deleting it, or showing others another history, is caught) is not proven; export the run again for a v3 bundle";
+
+export function verdictJson(verdict: ProofVerdict, runId: string | null, run: RunFacts | null, tenantLog: TenantLogVerdict | null = null): VerdictJson {
   return {
     run_id: runId,
     format: verdict.format,
@@ -50,6 +57,7 @@ export function verdictJson(verdict: ProofVerdict, runId: string | null, run: Ru
     signing_keys: verdict.signingKeys,
     not_covered: verdict.notCovered,
     run,
+    tenant_log: tenantLog,
   };
 }
 
@@ -61,13 +69,41 @@ export function verdictJson(verdict: ProofVerdict, runId: string | null, run: Ru
 export function verifyBundleText(input: string | Uint8Array, trusted: readonly NoteVerifier[]): VerdictJson {
   const json = bundleObject(input);
   if (json.format === V1_BUNDLE_FORMAT) return verifyV1(JSON.stringify(json), trusted);
-  if (json.format !== BUNDLE_FORMAT) {
-    return unreadable("UNSUPPORTED", "format", `the bundle format ${String(json.format)} is not one this verifier knows (${BUNDLE_FORMAT}, ${V1_BUNDLE_FORMAT})`);
+  if (json.format !== BUNDLE_FORMAT && json.format !== V2_BUNDLE_FORMAT) {
+    const known = [BUNDLE_FORMAT, V2_BUNDLE_FORMAT, V1_BUNDLE_FORMAT].join(", ");
+    return unreadable("UNSUPPORTED", "format", `the bundle format ${String(json.format)} is not one this verifier knows (${known})`);
   }
   const parsed = parseBundle(json);
   if (!parsed.ok) return unreadable("TAMPERED", parsed.field, `the bundle is malformed at ${parsed.field}: ${parsed.reason}`, parsed.firstBadSeq);
   const checked = verifyTraceRecord(parsed.record, trusted);
-  return verdictJson(checked.verdict, checked.header?.run_id ?? null, provenFacts(checked));
+  const runId = checked.header?.run_id ?? null;
+  if (parsed.tenantLog === undefined) {
+    const verdict = checked.verdict.status === "VERIFIED" ? { ...checked.verdict, notCovered: V2_BUNDLE_NOT_COVERED } : checked.verdict;
+    return verdictJson(verdict, runId, provenFacts(checked));
+  }
+  const withLog = withTenantLog(checked, parsed.tenantLog, trusted);
+  return verdictJson(withLog.verdict, runId, provenFacts(checked), withLog.tenantLog);
+}
+
+/**
+ * Step 10 (docs/proofs.md): a finished run's place in its tenant's log. Checked only once the trace itself is
+ * VERIFIED — a trace that fails says so first — and required of every finished run: a v3 bundle of a finished run
+ * without it is TAMPERED, as is one of an unfinished run that claims an entry.
+ */
+function withTenantLog(checked: CheckedTrace, proof: TenantLogProof | null, trusted: readonly NoteVerifier[]): { verdict: ProofVerdict; tenantLog: TenantLogVerdict | null } {
+  const { verdict, runEnd } = checked;
+  const tampered = (field: string, reason: string, status: ProofStatus = "TAMPERED") => ({
+    verdict: { ...verdict, status, field, failureReason: reason, firstBadSeq: null },
+    tenantLog: null,
+  });
+  if (verdict.status === "INCOMPLETE" && proof !== null) return tampered("tenant_log", "an unfinished run has no tenant-log entry, but the bundle carries one");
+  if (verdict.status !== "VERIFIED" || runEnd === undefined) return { verdict, tenantLog: null };
+  if (proof === null) return tampered("tenant_log", "the run has ended, but the bundle carries no proof that it is in its tenant's log");
+  const signerName = (verdict.signedBy[0] ?? "").split("+")[0] as string;
+  const expected = expectedEntry(runEnd, verdict.checkpoint?.treeSize ?? 0, verdict.merkleRoot ?? "", verdict.rootHash ?? "");
+  const check = checkTenantLogProof(proof, expected, signerName, trusted);
+  if (!check.ok) return tampered(check.field, check.reason, check.status);
+  return { verdict, tenantLog: check.verdict };
 }
 
 function bundleObject(input: string | Uint8Array): Record<string, unknown> {
@@ -111,5 +147,6 @@ function unreadable(status: ProofStatus, field: string, reason: string, firstBad
     signing_keys: [],
     not_covered: null,
     run: null,
+    tenant_log: null,
   };
 }
