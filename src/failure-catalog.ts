@@ -346,6 +346,19 @@ export const FAILURE_CATALOG = {
     httpStatus: 422,
     suggestion: "An Idempotency-Key names one request for 24 hours; send a new key for a different request.",
   },
+  WITNESS_STATE_LOCKED: {
+    category: "RESOURCE",
+    retryable: false,
+    httpStatus: 503,
+    suggestion: "Stop the other witness using the state directory, or give this one its own (docs/witness.md).",
+  },
+  WITNESS_STATE_INVALID: {
+    category: "INFRASTRUCTURE",
+    retryable: false,
+    httpStatus: 500,
+    suggestion: "A witness state file does not read back; restore it from a backup rather than delete it, since a witness that forgets a checkpoint can be led to cosign a fork (docs/witness.md).",
+    recovery: "MANUAL_INTERVENTION",
+  },
 } as const satisfies Record<string, FailureEntry>;
 
 export type FailureCode = keyof typeof FAILURE_CATALOG;

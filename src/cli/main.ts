@@ -17,6 +17,7 @@ import { capabilitiesCommand, queryCommand, simulateCommand } from "./commands/r
 import { getRunCommand, listRunsCommand } from "./commands/runs.js";
 import { listSkillsCommand, skillCommand } from "./commands/skills.js";
 import { verifyCommand, verifyStepCommand } from "./commands/verify.js";
+import { witnessCommand } from "./commands/witness.js";
 import { workerCommand } from "./commands/worker.js";
 import { checkArguments } from "./check-arguments.js";
 import type { CliContext } from "./context.js";
@@ -63,6 +64,7 @@ function buildProgram(ctx: CliContext): Command {
     approveCommand(ctx),
     rejectCommand(ctx),
     cancelCommand(ctx),
+    witnessCommand(ctx),
   ]) {
     program.addCommand(command.exitOverride().showHelpAfterError(`(run aos ${command.name()} --help for usage)`));
   }

@@ -203,13 +203,22 @@ export function readNote(note: string | Uint8Array): ReadNote {
   return { ok: true, text: parsed.text, signers: parsed.lines.map(({ name, keyId }) => ({ name, keyId })) };
 }
 
-interface SignatureLine {
+/** One signature line of a note: the key name, the 4-byte key id (as hex) and the signature bytes after it. */
+export interface SignatureLine {
   name: string;
   keyId: string;
   signature: Buffer;
 }
 
-type ParsedNote = { ok: true; text: string; lines: SignatureLine[] } | { ok: false; reason: string };
+export type ParsedNote = { ok: true; text: string; lines: SignatureLine[] } | { ok: false; reason: string };
+
+/**
+ * A note's text and its signature lines with their bytes, parsed strictly and checked against nothing: for
+ * signature types other than Ed25519 (0x01), whose messages are not the note text (cosignatures, tlog-cosignature).
+ */
+export function readNoteSignatures(note: string | Uint8Array): ParsedNote {
+  return parseNote(note);
+}
 
 function parseNote(note: string | Uint8Array): ParsedNote {
   const decoded = typeof note === "string" ? note : decodeUtf8(note);
