@@ -68,6 +68,9 @@ export interface Config {
   readonly tenantCheckpointEvery: number;
   /** ... once this long passed since the last one, if the log grew at all. */
   readonly tenantCheckpointIntervalMs: number;
+  /** Witnesses each new tenant checkpoint is submitted to: their submission URL and verifier key (AOS_WITNESSES). */
+  readonly witnesses: readonly { url: string; verifierKey: string }[];
+  readonly witnessTimeoutMs: number;
   /** Claims of one run before the reaper or a failing worker gives up on it (RUN_MAX_ATTEMPTS). */
   readonly runMaxAttempts: number;
   /** Run-level retry after a system failure: min(base · 2^(attempts-1), max) seconds. */
@@ -144,6 +147,31 @@ function integer(env: Env, name: NumberVariable, min: number): number {
 function optional(env: Env, name: ConfigVariable): string | undefined {
   const text = raw(env, name)?.trim();
   return text === undefined || text === "" ? undefined : text;
+}
+
+/**
+ * AOS_WITNESSES: comma-separated `<submission URL> <verifier key>` pairs. The URL is checked here; the key's text is
+ * parsed where witnesses are used (src/tenant-log/witnesses.ts), which refuses a malformed one at start.
+ */
+function witnesses(env: Env): { url: string; verifierKey: string }[] {
+  return (raw(env, "AOS_WITNESSES") ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "")
+    .map((entry) => {
+      const parts = entry.split(/\s+/);
+      const [url, verifierKey] = parts as [string, string];
+      let scheme = "";
+      try {
+        scheme = new URL(url).protocol;
+      } catch {
+        // reported below
+      }
+      if (parts.length !== 2 || (scheme !== "http:" && scheme !== "https:")) {
+        throw new AppError("USAGE", `AOS_WITNESSES entry "${entry}" is not "<http(s) URL> <witness verifier key>"; separate entries with commas`);
+      }
+      return { url, verifierKey };
+    });
 }
 
 /** Comma- or space-separated values (keys), none when unset. */
@@ -252,6 +280,8 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: integer(env, "AOS_LEASE_MS", 100),
     tenantCheckpointEvery: integer(env, "AOS_TENANT_CHECKPOINT_EVERY", 1),
     tenantCheckpointIntervalMs: integer(env, "AOS_TENANT_CHECKPOINT_INTERVAL_MS", 0),
+    witnesses: witnesses(env),
+    witnessTimeoutMs: integer(env, "AOS_WITNESS_TIMEOUT_MS", 1),
     runMaxAttempts: integer(env, "RUN_MAX_ATTEMPTS", 1),
     runRetryBaseSeconds: integer(env, "AOS_RUN_RETRY_BASE_S", 0),
     runRetryMaxSeconds: integer(env, "AOS_RUN_RETRY_MAX_S", 0),

@@ -22,6 +22,7 @@ const NOT_PROVEN: Readonly<Record<string, string>> = {
   "aos_trace_steps.pruned_at": "when aos prune dropped the payload, after signing: a pruned marker changes no verdict",
   "aos_traces.id": "a surrogate key",
   "aos_checkpoints.created_at": "when the checkpoint row was inserted",
+  "aos_tenant_log_entries.integrated_at": "when the sequencer integrated the entry",
   "runs.epoch": "the queue's fencing token",
   "runs.priority": "the queue's order",
   "runs.next_step_index": "the worker's cursor, checked by the worker from the attested rows",
@@ -189,6 +190,8 @@ function names(proof: RunProof, target: Column, seq: number | null): boolean {
     return byBytes[target.column]?.test(field) ?? false;
   }
   if (target.table === "aos_checkpoints") return field === "checkpoint" || field === "aos_checkpoints";
+  // The entry's bytes, index, run or tenant changed: the log's entry for this run is not what its trace implies.
+  if (target.table === "aos_tenant_log_entries") return field.startsWith("aos_tenant_log_entries");
   return false;
 }
 
@@ -230,7 +233,7 @@ describeOnBackends("every column of every row of a run, changed one at a time, o
       const where = `${target.table}.${target.column}`;
       if (RECORD_TABLES.includes(target.table) || NOT_PROVEN[where] !== undefined) continue;
       if (!finished && NOT_PROVEN_WHILE_UNFINISHED.includes(where)) continue;
-      if (!["runs", "aos_traces", "aos_trace_steps", "aos_checkpoints"].includes(target.table)) {
+      if (!["runs", "aos_traces", "aos_trace_steps", "aos_checkpoints", "aos_tenant_log_entries", "aos_tenant_log_pending"].includes(target.table)) {
         unaccounted.push(`${where}: in a table holding a run_id, neither proven nor listed as a record table`);
         continue;
       }
@@ -263,7 +266,7 @@ describeOnBackends("every column of every row of a run, changed one at a time, o
   it("a finished run with an approval wait, a retried step and a failed on_error: continue step", { timeout: 300_000 }, async () => {
     const { failures, changed } = await attackEveryColumn(await finishedRun(), true);
     expect(failures).toEqual([]);
-    expectCovered(changed, ["runs.goal", "runs.status", "runs.cost_cents", "runs.completed_at", "runs.plan_json", "aos_traces.run_end_jcs", "aos_traces.header_jcs", "aos_traces.metadata", "aos_checkpoints.note"]);
+    expectCovered(changed, ["runs.goal", "runs.status", "runs.cost_cents", "runs.completed_at", "runs.plan_json", "aos_traces.run_end_jcs", "aos_traces.header_jcs", "aos_traces.metadata", "aos_checkpoints.note", "aos_tenant_log_entries.entry", "aos_tenant_log_entries.idx"]);
     expectCovered(changed, ["aos_trace_steps.params", "aos_trace_steps.params_jcs", "aos_trace_steps.header_jcs", "aos_trace_steps.decision", "aos_trace_steps.started_at", "aos_trace_steps.attestation"]);
     // Nine step rows (one per attempt) with their ~30 columns, the run's, the trace's and the checkpoint's.
     expect(changed.length).toBeGreaterThan(250);

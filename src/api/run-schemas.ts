@@ -180,6 +180,17 @@ const runFacts = z
   })
   .meta({ id: "RunFacts", description: "The run's facts as its verified bytes state them (format v2)" });
 
+const tenantLogVerdict = z
+  .object({
+    state: z.enum(["included", "pending"]).describe("pending: the run ended moments ago and awaits its tenant checkpoint"),
+    index: z.int().nullable(),
+    tree_size: z.int().nullable(),
+    origin: z.string().nullable(),
+    witnessed_by: z.array(z.string()).describe("witness keys whose cosignatures on the tenant checkpoint verified"),
+    timestamp: z.string().nullable().describe("the time a trusted TSA's token gives the tenant checkpoint"),
+  })
+  .meta({ id: "TenantLogVerdict", description: "A finished run's place in its tenant's log (docs/proofs.md, \"The tenant log\")" });
+
 export const runProof = z
   .object({
     run_id: z.string(),
@@ -198,6 +209,7 @@ export const runProof = z
     signing_keys: z.array(z.string()),
     not_covered: z.string().nullable(),
     run: runFacts.nullable(),
+    tenant_log: tenantLogVerdict.nullable(),
     integrity_model: z.literal("HASH_CHAIN"),
     trace_count: z.int(),
     attestations_checked: z.boolean().describe("whether this host checked the write-time attestations"),
@@ -212,9 +224,9 @@ export const runProof = z
   })
   .meta({ id: "RunProof", description: "A run verified from the stored rows and its signed checkpoint (docs/proofs.md)" });
 
-const bundleV2 = z
+const bundleV3 = z
   .object({
-    format: z.literal("aos-proof-bundle/v2"),
+    format: z.literal("aos-proof-bundle/v3"),
     header: z.string().describe("the trace header's canonical JSON"),
     plan: z.string(),
     steps: z.array(
@@ -230,8 +242,18 @@ const bundleV2 = z
     run_end: z.string().nullable(),
     root_hash: z.string().nullable(),
     checkpoint: z.string().nullable(),
+    tenant_log: z
+      .object({
+        index: z.int(),
+        entry: z.string().describe("the run's tenant-log entry (canonical JSON)"),
+        inclusion_proof: z.array(z.string()),
+        checkpoint: z.string().describe("the signed tenant checkpoint, with witnesses' cosignatures"),
+        timestamp: z.string().nullable().describe("an RFC 3161 token over the checkpoint's body, base64"),
+      })
+      .nullable()
+      .describe("null exactly while the run has not ended"),
   })
-  .meta({ id: "ProofBundleV2" });
+  .meta({ id: "ProofBundleV3" });
 
 const v1StepFields = {
   seq: z.int(),
@@ -276,4 +298,4 @@ const bundleV1 = z
   })
   .meta({ id: "ProofBundleV1", description: "The bundle of a run recorded before trace format v2" });
 
-export const proofBundle = z.union([bundleV2, bundleV1]).meta({ id: "ProofBundle", description: "Verify it offline with `aos verify` or the SDK" });
+export const proofBundle = z.union([bundleV3, bundleV1]).meta({ id: "ProofBundle", description: "Verify it offline with `aos verify` or the SDK" });

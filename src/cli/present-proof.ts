@@ -39,6 +39,13 @@ export function printProof(output: Output, proof: VerdictJson, subject = `run ${
   } else if (proof.verification_status === "UNTRUSTED_KEY") {
     output.out(`  signed by:     ${printable(proof.signing_keys.join(", "))} (none of them a trusted key)`);
   }
+  const log = proof.tenant_log;
+  if (log !== null && log.state === "pending") output.out("  tenant log:    pending (the run ended moments ago; the sequencer integrates it within a second)");
+  if (log !== null && log.state === "included") {
+    output.out(`  tenant log:    entry ${log.index} of ${log.tree_size} in ${printable(log.origin ?? "")}`);
+    if (log.witnessed_by.length > 0) output.out(`  witnessed by:  ${printable(log.witnessed_by.join(", "))}`);
+    if (log.timestamp !== null) output.out(`  timestamped:   ${log.timestamp} (by a trusted TSA)`);
+  }
   if (proof.not_covered !== null) output.out(`  not covered:   ${proof.not_covered}`);
 }
 

@@ -195,7 +195,7 @@ export type LastStepOutcomeAnswer = ({
 }) | null;
 
 /** Verify it offline with `aos verify` or the SDK */
-export type ProofBundle = ProofBundleV2 | ProofBundleV1;
+export type ProofBundle = ProofBundleV3 | ProofBundleV1;
 
 /** The bundle of a run recorded before trace format v2 */
 export type ProofBundleV1 = {
@@ -271,8 +271,8 @@ export type ProofBundleV1 = {
   verification_keys: string[];
 };
 
-export type ProofBundleV2 = {
-  format: "aos-proof-bundle/v2";
+export type ProofBundleV3 = {
+  format: "aos-proof-bundle/v3";
   /** the trace header's canonical JSON */
   header: string;
   plan: string;
@@ -287,6 +287,17 @@ export type ProofBundleV2 = {
   run_end: string | null;
   root_hash: string | null;
   checkpoint: string | null;
+  /** null exactly while the run has not ended */
+  tenant_log: ({
+    index: number;
+    /** the run's tenant-log entry (canonical JSON) */
+    entry: string;
+    inclusion_proof: string[];
+    /** the signed tenant checkpoint, with witnesses' cosignatures */
+    checkpoint: string;
+    /** an RFC 3161 token over the checkpoint's body, base64 */
+    timestamp: string | null;
+  }) | null;
 };
 
 export type QueryAnswer = {
@@ -423,7 +434,7 @@ export type RunFacts = {
 export type RunProof = {
   run_id: string;
   format: ("aos-trace-v1" | "aos-trace-v2") | null;
-  verification_status: "VERIFIED" | "TAMPERED" | "INCOMPLETE" | "UNSUPPORTED" | "UNTRUSTED_KEY";
+  verification_status: "VERIFIED" | "TAMPERED" | "INCOMPLETE" | "UNSUPPORTED" | "UNTRUSTED_KEY" | "UNWITNESSED";
   failure_reason: string | null;
   first_bad_seq: number | null;
   field: string | null;
@@ -437,6 +448,7 @@ export type RunProof = {
   signing_keys: string[];
   not_covered: string | null;
   run: RunFacts | null;
+  tenant_log: TenantLogVerdict | null;
   integrity_model: "HASH_CHAIN";
   trace_count: number;
   /** whether this host checked the write-time attestations */
@@ -466,7 +478,7 @@ export type RunProof = {
 
 export type RunProofSummary = {
   format: "aos-trace-v1" | "aos-trace-v2";
-  verification_status: "VERIFIED" | "TAMPERED" | "INCOMPLETE" | "UNSUPPORTED" | "UNTRUSTED_KEY";
+  verification_status: "VERIFIED" | "TAMPERED" | "INCOMPLETE" | "UNSUPPORTED" | "UNTRUSTED_KEY" | "UNWITNESSED";
   failure_reason: string | null;
   first_bad_seq: number | null;
   /** what failed: a column (`runs.status`) or a part of the trace (`steps[1].params`) */
@@ -638,6 +650,19 @@ export type StepError = {
   category: string;
   retryable: boolean;
   details?: Record<string, unknown>;
+};
+
+/** A finished run's place in its tenant's log (docs/proofs.md, "The tenant log") */
+export type TenantLogVerdict = {
+  /** pending: the run ended moments ago and awaits its tenant checkpoint */
+  state: "included" | "pending";
+  index: number | null;
+  tree_size: number | null;
+  origin: string | null;
+  /** witness keys whose cosignatures on the tenant checkpoint verified */
+  witnessed_by: string[];
+  /** the time a trusted TSA's token gives the tenant checkpoint */
+  timestamp: string | null;
 };
 
 export type TriedCallsAnswer = ({

@@ -20,7 +20,7 @@ export type {
   LastStepOutcomeAnswer,
   ProofBundle,
   ProofBundleV1,
-  ProofBundleV2,
+  ProofBundleV3,
   QueryAnswer,
   QueryInput,
   Readiness,

@@ -1,3 +1,4 @@
+import { parseWitnessVerifierKey } from "../trace/cosignature.js";
 import { type NoteVerifier, parseVerifierKey } from "../trace/signed-note.js";
 import { type VerdictJson, verifyBundleText } from "../trace/verify-bundle.js";
 
@@ -7,15 +8,29 @@ export type { VerdictJson as BundleVerdict };
  * Verifies a proof bundle offline (no server, no database) against verification keys you trust (C2SP vkeys,
  * e.g. from `aos keys` or GET /api/v1/keys fetched once and pinned), with the same verdicts as `aos verify`
  * (docs/proofs.md): VERIFIED means every byte hashes to what the trace records, the chain and Merkle root match and
- * a trusted key signed the checkpoint; UNTRUSTED_KEY that another key signed it. Throws when no key is given, a key
- * is not a vkey, or the value is not an AOS proof bundle at all.
+ * a trusted key signed the checkpoint; UNTRUSTED_KEY that another key signed it. With `witnesses` (witness
+ * verifier keys) the run's tenant checkpoint must also bear cosignatures by `witnessThreshold` of them (default: all),
+ * else UNWITNESSED. Throws when no key is given, a key is not a vkey, or the value is not an AOS proof bundle at all.
  */
-export function verifyProofBundle(bundle: string | object, trustedKeys: readonly string[]): VerdictJson {
+export function verifyProofBundle(
+  bundle: string | object,
+  trustedKeys: readonly string[],
+  options: { witnesses?: readonly string[]; witnessThreshold?: number } = {},
+): VerdictJson {
   if (trustedKeys.length === 0) throw new Error("verifyProofBundle needs at least one trusted verification key");
   const verifiers: NoteVerifier[] = trustedKeys.map((text) => {
     const parsed = parseVerifierKey(text);
     if (!parsed.ok) throw new Error(`"${text}" is not a C2SP verification key (${parsed.reason})`);
     return parsed.key;
   });
-  return verifyBundleText(typeof bundle === "string" ? bundle : JSON.stringify(bundle), verifiers);
+  const witnesses = (options.witnesses ?? []).map((text) => {
+    const parsed = parseWitnessVerifierKey(text);
+    if (!parsed.ok) throw new Error(`"${text}" is not a witness verifier key (${parsed.reason})`);
+    return parsed.key;
+  });
+  const threshold = options.witnessThreshold ?? witnesses.length;
+  if (witnesses.length > 0 && !(Number.isSafeInteger(threshold) && threshold >= 1 && threshold <= witnesses.length)) {
+    throw new Error(`witnessThreshold must be a whole number from 1 to ${witnesses.length}`);
+  }
+  return verifyBundleText(typeof bundle === "string" ? bundle : JSON.stringify(bundle), verifiers, { witnesses, threshold });
 }

@@ -4,7 +4,9 @@ import { isTerminal, type TraceStep } from "../glossary.js";
 import type { AttestationKeys } from "../trace/attestation.js";
 import { provenFacts, type RunFacts } from "../trace/run-facts.js";
 import type { NoteVerifier } from "../trace/signed-note.js";
+import { storedInclusion } from "../tenant-log/run-inclusion.js";
 import { verifyTrace as verifyV1Trace } from "../trace/v1/verify-trace.js";
+import { expectedEntry, type TenantLogVerdict } from "../trace/verify-tenant-log.js";
 import type { ProofVerdict } from "../trace/verdict.js";
 import { type CheckedTrace, verifyTraceRecord } from "../trace/verify-trace.js";
 import { type StoredTrace, storedAttestations, traceRecordOf, traceStepsOf, v1HeaderOf } from "./stored-trace.js";
@@ -23,6 +25,8 @@ export interface StoredProof {
   steps: TraceStep[];
   /** Whether the attestations were checked (this host holds the attestation keys). */
   attestationsChecked: boolean;
+  /** A finished run's place in its tenant's log, once the rest verified. */
+  tenantLog: TenantLogVerdict | null;
 }
 
 /**
@@ -33,13 +37,13 @@ export interface StoredProof {
 export async function proveStoredTrace(db: Queryable, stored: StoredTrace, keys: ProofKeys): Promise<StoredProof> {
   const record = traceRecordOf(stored);
   if (stored.trace.format === "aos-trace-v1" || record === undefined) {
-    return { verdict: proveV1(stored, keys.verifiers), facts: null, steps: traceStepsOf(stored), attestationsChecked: false };
+    return { verdict: proveV1(stored, keys.verifiers), facts: null, steps: traceStepsOf(stored), attestationsChecked: false, tenantLog: null };
   }
   const attestations = keys.attestation && storedAttestations(stored, keys.attestation);
   const checked = verifyTraceRecord(record, keys.verifiers, attestations);
   // The headers that checked are shown as parsed; a row past the first failure is read on its own.
   const steps = traceStepsOf(stored, checked.steps);
-  const proof = { facts: provenFacts(checked), steps, attestationsChecked: attestations !== undefined };
+  const proof = { facts: provenFacts(checked), steps, attestationsChecked: attestations !== undefined, tenantLog: null };
   const { verdict } = checked;
   if (verdict.status === "TAMPERED") return { ...proof, verdict };
   const problem = rowProblem(stored, checked);
@@ -48,10 +52,16 @@ export async function proveStoredTrace(db: Queryable, stored: StoredTrace, keys:
   const authenticated = verdict.status === "VERIFIED" || (verdict.status === "INCOMPLETE" && attestations !== undefined);
   if (!authenticated) return { ...proof, verdict };
   const [differs] = await findCopyDisagreements(db, stored.trace.traceId);
-  if (differs === undefined) return { ...proof, verdict };
-  const where = differs.seq === null ? "" : ` at seq ${differs.seq}`;
-  const reason = `${differs.table}.${differs.column}${where} differs from what the trace's bytes record (the database copy was changed)`;
-  return { ...proof, verdict: tampered(verdict, { seq: differs.seq, field: `${differs.table}.${differs.column}`, reason }) };
+  if (differs !== undefined) {
+    const where = differs.seq === null ? "" : ` at seq ${differs.seq}`;
+    const reason = `${differs.table}.${differs.column}${where} differs from what the trace's bytes record (the database copy was changed)`;
+    return { ...proof, verdict: tampered(verdict, { seq: differs.seq, field: `${differs.table}.${differs.column}`, reason }) };
+  }
+  if (verdict.status !== "VERIFIED" || checked.runEnd === undefined) return { ...proof, verdict };
+  const expected = expectedEntry(checked.runEnd, verdict.checkpoint?.treeSize ?? 0, verdict.merkleRoot ?? "", verdict.rootHash ?? "");
+  const logged = await storedInclusion(db, expected, (verdict.signedBy[0] ?? "").split("+")[0] as string, keys.verifiers);
+  if (!logged.ok) return { ...proof, verdict: { ...tampered(verdict, { seq: null, field: logged.field, reason: logged.reason }), status: logged.status } };
+  return { ...proof, tenantLog: logged.verdict, verdict: logged.notCovered === null ? verdict : { ...verdict, notCovered: logged.notCovered } };
 }
 
 interface RowProblem {

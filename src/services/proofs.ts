@@ -75,7 +75,7 @@ const NO_VERDICT: ProofVerdict = {
 function runProofOf(runId: string, stored: StoredTrace | undefined, proof: StoredProof | undefined, noTraceReason: string): RunProof {
   const verdict = proof?.verdict ?? { ...NO_VERDICT, failureReason: noTraceReason };
   return {
-    ...verdictJson(verdict, runId, proof?.facts ?? null),
+    ...verdictJson(verdict, runId, proof?.facts ?? null, proof?.tenantLog ?? null),
     run_id: runId,
     integrity_model: INTEGRITY_CONFIG.model,
     trace_count: stored === undefined ? 0 : 1,
@@ -129,7 +129,7 @@ export async function exportProofBundle(db: Database, config: Config, tenantId: 
   const record = traceRecordOf(stored);
   if (record !== undefined) {
     if (record.runEnd === null) return buildBundle(record, null);
-    const sequencer = sequencerDeps(config, loadKeyRing(config), silentLogger);
+    const sequencer = sequencerDeps(db, config, loadKeyRing(config), silentLogger);
     return buildBundle(record, (await settledInclusion(db, sequencer, tenantId, runId)) ?? null);
   }
   const { run, trace, rows, checkpoint } = stored;

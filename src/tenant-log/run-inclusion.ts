@@ -1,10 +1,13 @@
 import type { Database, Queryable } from "../db/database.js";
 import { checkpointTimestamp, cosignaturesOf, latestTenantCheckpoint, type StoredTenantCheckpoint } from "../db/queries/tenant-checkpoints.js";
-import { findLoggedEntry, isEntryPending, type LoggedEntry } from "../db/queries/tenant-log.js";
+import { findLoggedEntry, isEntryPending, type LoggedEntry, readNodes, readTreeHead, tenantLogStartedAt } from "../db/queries/tenant-log.js";
+import { leafHashOf } from "../trace/merkle.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { KeyRing } from "../trace/key-store.js";
-import { entryText, type TenantLogProof } from "../trace/verify-tenant-log.js";
+import type { NoteVerifier } from "../trace/signed-note.js";
+import type { TenantLogEntry } from "../trace/tenant-log-entry.js";
+import { checkTenantLogProof, entryText, type TenantLogProof, type TenantLogVerdict } from "../trace/verify-tenant-log.js";
 import { type CheckpointCadence, integrateTenantLog, type SignedCheckpoint } from "./integrate.js";
 import { inclusionProofFromStore } from "./node-store.js";
 
@@ -54,4 +57,42 @@ export async function settledInclusion(
     if (result.status === "busy") await new Promise((resolve) => setTimeout(resolve, SETTLE_PAUSE_MS));
   }
   throw new AppError("DATABASE_UNAVAILABLE", `run ${runId}'s tenant log stayed busy for ${(SETTLE_ATTEMPTS * SETTLE_PAUSE_MS) / 1000} s; try again`, { retryable: true });
+}
+
+export type StoredInclusion =
+  | { ok: true; verdict: TenantLogVerdict | null; notCovered: string | null }
+  | { ok: false; status: "TAMPERED" | "UNTRUSTED_KEY"; field: string; reason: string };
+
+const PREDATES_LOG = "the run ended before this database had tenant logs, so it is in none: its deletion would not be caught (`aos log backfill` logs it)";
+
+/**
+ * Where a verified, finished run stands in its tenant's log in the database (docs/proofs.md, "In the database"):
+ * its entry, checked like a bundle's against the signed checkpoint that covers it; queued or not yet covered by a
+ * checkpoint (the moments after it ended); older than the tenant log itself; or missing, which is TAMPERED — the
+ * entry of a run that ended since the log began was deleted, or never integrated.
+ */
+export async function storedInclusion(db: Queryable, expected: TenantLogEntry, runSignerName: string, trusted: readonly NoteVerifier[]): Promise<StoredInclusion> {
+  const { tenant_id: tenantId, run_id: runId } = expected;
+  const entry = await findLoggedEntry(db, tenantId, runId);
+  const pending: StoredInclusion = { ok: true, verdict: { state: "pending", index: entry?.index ?? null, tree_size: null, origin: null, witnessed_by: [], timestamp: null }, notCovered: null };
+  if (entry === undefined) {
+    if (await isEntryPending(db, tenantId, runId)) return pending;
+    const started = await tenantLogStartedAt(db);
+    if (started !== undefined && new Date(expected.completed_at) < started) return { ok: true, verdict: null, notCovered: PREDATES_LOG };
+    return { ok: false, status: "TAMPERED", field: "aos_tenant_log_entries", reason: "the run has ended, but its tenant's log holds no entry for it: the entry was deleted, or never integrated" };
+  }
+  const checkpoint = await latestTenantCheckpoint(db, tenantId);
+  if (checkpoint === undefined || checkpoint.treeSize <= entry.index) {
+    // Integrated after the last checkpoint: the entry must still be where the log put it, as its stored leaf.
+    const head = await readTreeHead(db, tenantId);
+    const [leaf] = entry.index < head.treeSize ? await readNodes(db, tenantId, [{ level: 0, index: entry.index }]) : [];
+    if (leaf === undefined || !leaf.hash.equals(leafHashOf(entry.entry))) {
+      return { ok: false, status: "TAMPERED", field: "aos_tenant_log_entries.idx", reason: `the tenant log has no leaf ${entry.index} holding this run's entry: the entry was moved or changed` };
+    }
+    return pending;
+  }
+  const proof = await inclusionOf(db, tenantId, entry, checkpoint);
+  const check = checkTenantLogProof(proof, expected, runSignerName, trusted);
+  if (!check.ok) return { ok: false, status: check.status, field: check.field.replace(/^tenant_log\.(entry|index|inclusion_proof)/, "aos_tenant_log_entries.$1").replace(/^tenant_log\.checkpoint/, "aos_tenant_checkpoints.note"), reason: check.reason };
+  return { ok: true, verdict: check.verdict, notCovered: null };
 }

@@ -5,6 +5,7 @@ import { toAppError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { KeyRing } from "../trace/key-store.js";
 import { type CheckpointCadence, integrateTenantLog, type SignedCheckpoint } from "./integrate.js";
+import { configuredWitnesses, resubmitPending, submitToWitnesses } from "./witnesses.js";
 
 export interface SequencerDeps {
   keys: KeyRing;
@@ -12,7 +13,12 @@ export interface SequencerDeps {
   cadence: CheckpointCadence;
   /** Called after each checkpoint this process signs has committed: witnesses and the TSA are asked here. */
   onCheckpoint?: (signed: SignedCheckpoint) => Promise<void>;
+  /** Called every few sweeps: what witnesses did not cosign yet is submitted again. */
+  onIdle?: () => Promise<void>;
 }
+
+/** Sweeps between two onIdle calls: with the default 500 ms sweep, every 5 s. */
+const SWEEPS_PER_IDLE = 10;
 
 /**
  * Integrates finished runs into their tenants' logs, next to a worker. A worker kicks it for the tenant of each run
@@ -27,6 +33,7 @@ export class TenantLogSequencer {
   private readonly again = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private sweeps = 0;
 
   constructor(
     private readonly db: Database,
@@ -65,6 +72,7 @@ export class TenantLogSequencer {
         ...(await tenantsDueForCheckpoint(this.db.pool, this.deps.cadence.intervalMs)),
       ]);
       await Promise.all([...tenants].map((tenantId) => this.drain(tenantId)));
+      if (++this.sweeps % SWEEPS_PER_IDLE === 0) await this.deps.onIdle?.();
     } catch (error) {
       this.deps.log.warn("tenant-log sweep failed; the next one tries again", { error: toAppError(error).message });
     }
@@ -94,13 +102,24 @@ export class TenantLogSequencer {
   }
 }
 
-/** What integrating a tenant's log needs in this process: the signing key, the checkpoint cadence. */
-export function sequencerDeps(config: Config, keys: KeyRing, log: Logger): SequencerDeps {
+/**
+ * What integrating a tenant's log needs in this process: the signing key, the checkpoint cadence, and what to do
+ * with each new checkpoint (submit it to the configured witnesses).
+ */
+export function sequencerDeps(db: Database, config: Config, keys: KeyRing, log: Logger): SequencerDeps {
   const cadence = { every: config.tenantCheckpointEvery, intervalMs: config.tenantCheckpointIntervalMs };
-  return { keys, log, cadence };
+  const witnesses = configuredWitnesses(config);
+  if (witnesses.length === 0) return { keys, log, cadence };
+  return {
+    keys,
+    log,
+    cadence,
+    onCheckpoint: (signed) => submitToWitnesses(db, config, witnesses, signed, log),
+    onIdle: () => resubmitPending(db, config, witnesses, log),
+  };
 }
 
 /** The sequencer a process runs with its configuration. */
 export function sequencerFor(db: Database, config: Config, keys: KeyRing, log: Logger): TenantLogSequencer {
-  return new TenantLogSequencer(db, sequencerDeps(config, keys, log));
+  return new TenantLogSequencer(db, sequencerDeps(db, config, keys, log));
 }

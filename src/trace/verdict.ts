@@ -2,9 +2,11 @@ import type { Checkpoint, TraceFormat } from "./checkpoint.js";
 
 /**
  * The verdicts of a proof (docs/proofs.md, "Verification"). Only VERIFIED means the trace is the one a trusted key
- * signed; UNTRUSTED_KEY means it is consistent and signed, but by a key the verifier does not trust.
+ * signed (and, with a witness policy, that enough trusted witnesses cosigned the tenant checkpoint holding it);
+ * UNTRUSTED_KEY means it is consistent and signed, but by a key the verifier does not trust; UNWITNESSED that all
+ * of it checks but fewer trusted witnesses cosigned its tenant checkpoint than the verifier's policy demands.
  */
-export const PROOF_STATUSES = ["VERIFIED", "TAMPERED", "INCOMPLETE", "UNSUPPORTED", "UNTRUSTED_KEY"] as const;
+export const PROOF_STATUSES = ["VERIFIED", "TAMPERED", "INCOMPLETE", "UNSUPPORTED", "UNTRUSTED_KEY", "UNWITNESSED"] as const;
 export type ProofStatus = (typeof PROOF_STATUSES)[number];
 
 export interface ProofVerdict {

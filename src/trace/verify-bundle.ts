@@ -7,6 +7,7 @@ import type { NoteVerifier } from "./signed-note.js";
 import { parseBundle as parseV1Bundle, BUNDLE_FORMAT as V1_BUNDLE_FORMAT } from "./v1/bundle.js";
 import { verifyTrace as verifyV1Trace } from "./v1/verify-trace.js";
 import type { ProofStatus, ProofVerdict } from "./verdict.js";
+import { verifyCosignatures, type WitnessVerifier } from "./cosignature.js";
 import { checkTenantLogProof, expectedEntry, type TenantLogProof, type TenantLogVerdict } from "./verify-tenant-log.js";
 import { type CheckedTrace, verifyTraceRecord } from "./verify-trace.js";
 
@@ -62,11 +63,20 @@ export function verdictJson(verdict: ProofVerdict, runId: string | null, run: Ru
 }
 
 /**
+ * A verifier's witness policy (docs/proofs.md, "Witnesses"): the tenant checkpoint a bundle carries must bear valid
+ * cosignatures by at least `threshold` of these witnesses. No witnesses: no policy.
+ */
+export interface WitnessPolicy {
+  witnesses: readonly WitnessVerifier[];
+  threshold: number;
+}
+
+/**
  * Verifies a proof bundle's text offline against the keys the caller trusts: no database, nothing written
  * (docs/proofs.md, "Verification"). Text that is not a bundle at all throws a USAGE error; anything wrong inside a
  * bundle is a verdict (TAMPERED naming the field), never a throw. Used by `aos verify` and the SDK.
  */
-export function verifyBundleText(input: string | Uint8Array, trusted: readonly NoteVerifier[]): VerdictJson {
+export function verifyBundleText(input: string | Uint8Array, trusted: readonly NoteVerifier[], policy?: WitnessPolicy): VerdictJson {
   const json = bundleObject(input);
   if (json.format === V1_BUNDLE_FORMAT) return verifyV1(JSON.stringify(json), trusted);
   if (json.format !== BUNDLE_FORMAT && json.format !== V2_BUNDLE_FORMAT) {
@@ -78,11 +88,35 @@ export function verifyBundleText(input: string | Uint8Array, trusted: readonly N
   const checked = verifyTraceRecord(parsed.record, trusted);
   const runId = checked.header?.run_id ?? null;
   if (parsed.tenantLog === undefined) {
-    const verdict = checked.verdict.status === "VERIFIED" ? { ...checked.verdict, notCovered: V2_BUNDLE_NOT_COVERED } : checked.verdict;
-    return verdictJson(verdict, runId, provenFacts(checked));
+    if (checked.verdict.status !== "VERIFIED") return verdictJson(checked.verdict, runId, provenFacts(checked));
+    const verdict = { ...checked.verdict, notCovered: V2_BUNDLE_NOT_COVERED };
+    const unwitnessed = policy !== undefined && policy.witnesses.length > 0;
+    const reason = "the verifier requires witness cosignatures, and a v2 bundle carries no tenant checkpoint to bear them";
+    return verdictJson(unwitnessed ? { ...verdict, status: "UNWITNESSED", failureReason: reason, field: "tenant_log" } : verdict, runId, provenFacts(checked));
   }
   const withLog = withTenantLog(checked, parsed.tenantLog, trusted);
-  return verdictJson(withLog.verdict, runId, provenFacts(checked), withLog.tenantLog);
+  const witnessed = withLog.tenantLog === null || parsed.tenantLog === null ? withLog : applyWitnessPolicy(withLog.verdict, withLog.tenantLog, parsed.tenantLog.checkpoint, policy);
+  return verdictJson(witnessed.verdict, runId, provenFacts(checked), witnessed.tenantLog);
+}
+
+/**
+ * Counts the trusted witnesses whose cosignatures on the tenant checkpoint verify. A cosignature by a witness the
+ * verifier does not list is ignored, as signed-note asks; one that does not verify by a listed witness is TAMPERED.
+ */
+function applyWitnessPolicy(verdict: ProofVerdict, tenantLog: TenantLogVerdict, checkpoint: string, policy: WitnessPolicy | undefined): { verdict: ProofVerdict; tenantLog: TenantLogVerdict } {
+  if (policy === undefined || policy.witnesses.length === 0) return { verdict, tenantLog };
+  const checked = verifyCosignatures(checkpoint, policy.witnesses);
+  if (!checked.ok) return { verdict: { ...verdict, status: "TAMPERED", field: "tenant_log.checkpoint", failureReason: `the tenant checkpoint's cosignatures: ${checked.reason}` }, tenantLog };
+  const invalid = checked.witnesses.find((witness) => witness.status === "invalid");
+  if (invalid !== undefined) {
+    const reason = `the cosignature by witness ${invalid.name}+${invalid.keyId} on the tenant checkpoint does not verify`;
+    return { verdict: { ...verdict, status: "TAMPERED", field: "tenant_log.checkpoint", failureReason: reason }, tenantLog };
+  }
+  const witnessedBy = checked.witnesses.filter((witness) => witness.status === "verified").map((witness) => `${witness.name}+${witness.keyId}`);
+  const withWitnesses = { ...tenantLog, witnessed_by: witnessedBy };
+  if (witnessedBy.length >= policy.threshold) return { verdict, tenantLog: withWitnesses };
+  const reason = `${witnessedBy.length} of the ${policy.witnesses.length} trusted witnesses cosigned the tenant checkpoint; the policy requires ${policy.threshold}`;
+  return { verdict: { ...verdict, status: "UNWITNESSED", field: "tenant_log.checkpoint", failureReason: reason }, tenantLog: withWitnesses };
 }
 
 /**

@@ -13,7 +13,8 @@ export const FLOORS: readonly (readonly string[])[] = [
   ["api", "client"], // the HTTP API; the SDK, which speaks to it over HTTP
   ["services"], // operations shared by the CLI and the API
   ["worker", "views"], // executing claimed runs; the JSON readers see
-  ["planner", "proof", "records", "tenant-log"], // plans; proofs from stored rows; the records a finished run leaves; the tenant log's sequencer
+  ["planner", "proof", "records"], // plans; proofs from stored rows; the records a finished run leaves
+  ["tenant-log"], // the tenant log: its sequencer, checkpoints, witness submission, proofs from stored nodes
   ["witness"], // a witness that cosigns tenant checkpoints, and the client the log submits them with
   ["skills"], // the skill contract, the registry, one file per skill
   ["policy"], // policy documents, decisions, the SSRF guard

@@ -4,7 +4,7 @@ import type { Database } from "../../src/db/database.js";
 import { setPolicy } from "../../src/services/policies.js";
 import { approveRun } from "../../src/services/run-decisions.js";
 import { claimAndExecute } from "../../src/worker/claim.js";
-import { runnerDeps, runToEnd } from "./harness.js";
+import { checkpointTenantLog, runnerDeps, runToEnd } from "./harness.js";
 
 const transform = (stepId: string, n: number) => ({ step_id: stepId, skill: "json_transform", params: { payload: { n, f: 0.5, s: "ü", big: 12345678901234567000 }, mapping: { n: "n" } } });
 
@@ -41,5 +41,6 @@ export async function finishedRichRun(db: Database, config: Config, tenantId: st
     await approveRun(db, runnerDeps(db, config).keys, tenantId, run.runId, "alice");
     await claimAndExecute(runnerDeps(db, config), run.runId, "w");
   }
+  await checkpointTenantLog(db, config, tenantId);
   return run;
 }

@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { AppError } from "../../errors.js";
 import { verifyStepProof } from "../../trace/step-proof.js";
-import { verifyBundleText } from "../../trace/verify-bundle.js";
+import { parseWitnessVerifierKey, type WitnessVerifier } from "../../trace/cosignature.js";
+import { verifyBundleText, type WitnessPolicy } from "../../trace/verify-bundle.js";
 import type { CliContext, CommonFlags } from "../context.js";
 import { paint, printable, printJson } from "../output.js";
 import { printProof } from "../present-proof.js";
@@ -20,20 +21,39 @@ function readInputFile(path: string): Buffer {
   }
 }
 
+/** --witness keys and --witness-threshold as a policy; bad keys or a threshold past the keys are usage errors. */
+function witnessPolicy(keys: readonly string[], threshold: string | undefined): WitnessPolicy | undefined {
+  if (keys.length === 0) {
+    if (threshold !== undefined) throw new AppError("USAGE", "--witness-threshold needs the witnesses it counts: give each with --witness <vkey>");
+    return undefined;
+  }
+  const witnesses: WitnessVerifier[] = keys.map((key) => {
+    const parsed = parseWitnessVerifierKey(key.trim());
+    if (!parsed.ok) throw new AppError("USAGE", `--witness "${key}" is not a witness verifier key (${parsed.reason}); \`aos witness keygen\` prints one`);
+    return parsed.key;
+  });
+  const k = threshold === undefined ? witnesses.length : /^[1-9][0-9]*$/.test(threshold) ? Number(threshold) : Number.NaN;
+  if (!(k >= 1 && k <= witnesses.length)) throw new AppError("USAGE", `--witness-threshold must be a whole number from 1 to ${witnesses.length} (the witnesses given), got "${threshold}"`);
+  return { witnesses, threshold: k };
+}
+
 /**
  * Verifies a bundle; touches no database and creates nothing, so it runs anywhere the bundle is copied to. Exit 0
- * only for VERIFIED; 1 for TAMPERED, INCOMPLETE, UNSUPPORTED and UNTRUSTED_KEY; 2 when there is nothing to verify
- * with (no trusted key) or nothing to verify (not an AOS proof bundle).
+ * only for VERIFIED; 1 for TAMPERED, INCOMPLETE, UNSUPPORTED, UNTRUSTED_KEY and UNWITNESSED; 2 when there is
+ * nothing to verify with (no trusted key) or nothing to verify (not an AOS proof bundle).
  */
 export function verifyCommand(ctx: CliContext): Command {
   return new Command("verify")
     .description("verify a proof bundle offline, with no database; exit 0 only when VERIFIED")
     .argument("<bundle>", "a file written by `aos export-proof`")
     .option("--key <vkey>", "a trusted verification key, or a file of them (repeatable); without it, the local key store and AOS_VERIFIER_KEYS", collectKeys, [] as string[])
+    .option("--witness <vkey>", "a trusted witness's verifier key (repeatable): the tenant checkpoint must bear their cosignatures", collectKeys, [] as string[])
+    .option("--witness-threshold <k>", "how many of the --witness keys must have cosigned (default: all of them)")
     .option("--json", "print the result as JSON")
-    .action((file: string, flags: CommonFlags & { key: string[] }) => {
+    .action((file: string, flags: CommonFlags & { key: string[]; witness: string[]; witnessThreshold?: string }) => {
+      const policy = witnessPolicy(flags.witness, flags.witnessThreshold);
       const keys = trustedKeys(ctx.config, flags.key);
-      const verdict = verifyBundleText(readInputFile(file), keys.verifiers);
+      const verdict = verifyBundleText(readInputFile(file), keys.verifiers, policy);
       if (flags.json) printJson(ctx.output, { ...verdict, key_source: keys.source });
       else printProof(ctx.output, verdict, `bundle ${file}${verdict.run_id === null ? "" : ` (run ${verdict.run_id})`}`);
       ctx.exitCode = verdict.verification_status === "VERIFIED" ? EXIT.ok : EXIT.failure;

@@ -99,3 +99,18 @@ export async function checkpointTimestamp(db: Queryable, tenantId: string, treeS
   );
   return rows[0] && Buffer.from(rows[0].token);
 }
+
+/** Each tenant's latest checkpoint that this witness has not cosigned: what a sweep submits again. */
+export async function checkpointsAwaitingWitness(db: Queryable, witness: string, limit: number): Promise<{ tenantId: string; treeSize: number; note: string }[]> {
+  const { rows } = await db.query<{ tenant_id: string; tree_size: string; note: string }>(
+    `select c.tenant_id, c.tree_size, c.note
+from (select distinct on (tenant_id) tenant_id, tree_size, note from aos_tenant_checkpoints order by tenant_id, tree_size desc) c
+where not exists (
+  select 1 from aos_tenant_checkpoint_cosignatures w
+  where w.tenant_id = c.tenant_id and w.tree_size = c.tree_size and w.witness = $1::text
+)
+limit $2::int`,
+    [witness, limit],
+  );
+  return rows.map((row) => ({ tenantId: row.tenant_id, treeSize: Number(row.tree_size), note: row.note }));
+}

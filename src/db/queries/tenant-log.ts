@@ -215,3 +215,9 @@ export async function hasPendingEntries(db: Queryable, tenantId: string): Promis
   const { rows } = await db.query(`select 1 from aos_tenant_log_pending where tenant_id = $1::text limit 1`, [tenantId]);
   return rows.length > 0;
 }
+
+/** When migration 0013 was applied: runs that ended before it were never queued for a tenant log. */
+export async function tenantLogStartedAt(db: Queryable): Promise<Date | undefined> {
+  const { rows } = await db.query<{ applied_at: Date }>(`select applied_at from aos_migrations where id = 13`);
+  return rows[0]?.applied_at;
+}
