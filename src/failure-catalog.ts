@@ -159,6 +159,12 @@ export const FAILURE_CATALOG = {
     suggestion: "Ask for less data; the response body cap is HTTP_MAX_RESPONSE_BYTES.",
   },
   TOO_MANY_REDIRECTS: { category: "PERMANENT", retryable: false, httpStatus: 502, suggestion: "Fix the URL." },
+  TIMESTAMP_REFUSED: {
+    category: "PERMANENT",
+    retryable: false,
+    httpStatus: 502,
+    suggestion: "Check the timestamp authority's URL and its status; the message says what its reply refused or lacked.",
+  },
   TRANSFORM_PATH_MISSING: {
     category: "VALIDATION",
     retryable: false,
