@@ -71,6 +71,11 @@ export interface Config {
   /** Witnesses each new tenant checkpoint is submitted to: their submission URL and verifier key (AOS_WITNESSES). */
   readonly witnesses: readonly { url: string; verifierKey: string }[];
   readonly witnessTimeoutMs: number;
+  /** An RFC 3161 TSA each tenant checkpoint is timestamped by (AOS_TSA_URL), optional. */
+  readonly tsaUrl: string | undefined;
+  /** PEM files of the TSA certificates (or their CAs) tokens are checked against (AOS_TSA_CERTS). */
+  readonly tsaCertificateFiles: readonly string[];
+  readonly tsaTimeoutMs: number;
   /** Claims of one run before the reaper or a failing worker gives up on it (RUN_MAX_ATTEMPTS). */
   readonly runMaxAttempts: number;
   /** Run-level retry after a system failure: min(base · 2^(attempts-1), max) seconds. */
@@ -282,6 +287,9 @@ export function loadConfig(env: Env = process.env): Config {
     tenantCheckpointIntervalMs: integer(env, "AOS_TENANT_CHECKPOINT_INTERVAL_MS", 0),
     witnesses: witnesses(env),
     witnessTimeoutMs: integer(env, "AOS_WITNESS_TIMEOUT_MS", 1),
+    tsaUrl: optional(env, "AOS_TSA_URL"),
+    tsaCertificateFiles: list(env, "AOS_TSA_CERTS"),
+    tsaTimeoutMs: integer(env, "AOS_TSA_TIMEOUT_MS", 1),
     runMaxAttempts: integer(env, "RUN_MAX_ATTEMPTS", 1),
     runRetryBaseSeconds: integer(env, "AOS_RUN_RETRY_BASE_S", 0),
     runRetryMaxSeconds: integer(env, "AOS_RUN_RETRY_MAX_S", 0),

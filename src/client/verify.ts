@@ -10,12 +10,12 @@ export type { VerdictJson as BundleVerdict };
  * (docs/proofs.md): VERIFIED means every byte hashes to what the trace records, the chain and Merkle root match and
  * a trusted key signed the checkpoint; UNTRUSTED_KEY that another key signed it. With `witnesses` (witness
  * verifier keys) the run's tenant checkpoint must also bear cosignatures by `witnessThreshold` of them (default: all),
- * else UNWITNESSED. Throws when no key is given, a key is not a vkey, or the value is not an AOS proof bundle at all.
+ * else UNWITNESSED; with `tsaCertificates` (PEM) the checkpoint's timestamp token is checked and its time reported. Throws when no key is given, a key is not a vkey, or the value is not an AOS proof bundle at all.
  */
 export function verifyProofBundle(
   bundle: string | object,
   trustedKeys: readonly string[],
-  options: { witnesses?: readonly string[]; witnessThreshold?: number } = {},
+  options: { witnesses?: readonly string[]; witnessThreshold?: number; tsaCertificates?: readonly string[] } = {},
 ): VerdictJson {
   if (trustedKeys.length === 0) throw new Error("verifyProofBundle needs at least one trusted verification key");
   const verifiers: NoteVerifier[] = trustedKeys.map((text) => {
@@ -32,5 +32,6 @@ export function verifyProofBundle(
   if (witnesses.length > 0 && !(Number.isSafeInteger(threshold) && threshold >= 1 && threshold <= witnesses.length)) {
     throw new Error(`witnessThreshold must be a whole number from 1 to ${witnesses.length}`);
   }
-  return verifyBundleText(typeof bundle === "string" ? bundle : JSON.stringify(bundle), verifiers, { witnesses, threshold });
+  const policy = { witnesses, threshold, tsaCertificates: options.tsaCertificates ?? [] };
+  return verifyBundleText(typeof bundle === "string" ? bundle : JSON.stringify(bundle), verifiers, policy);
 }

@@ -5,6 +5,7 @@ import { toAppError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { KeyRing } from "../trace/key-store.js";
 import { type CheckpointCadence, integrateTenantLog, type SignedCheckpoint } from "./integrate.js";
+import { configuredTimestampAuthority, timestampCheckpoint } from "./timestamps.js";
 import { configuredWitnesses, resubmitPending, submitToWitnesses } from "./witnesses.js";
 
 export interface SequencerDeps {
@@ -104,17 +105,20 @@ export class TenantLogSequencer {
 
 /**
  * What integrating a tenant's log needs in this process: the signing key, the checkpoint cadence, and what to do
- * with each new checkpoint (submit it to the configured witnesses).
+ * with each new checkpoint (submit it to the configured witnesses, and have the TSA timestamp it).
  */
 export function sequencerDeps(db: Database, config: Config, keys: KeyRing, log: Logger): SequencerDeps {
   const cadence = { every: config.tenantCheckpointEvery, intervalMs: config.tenantCheckpointIntervalMs };
   const witnesses = configuredWitnesses(config);
-  if (witnesses.length === 0) return { keys, log, cadence };
+  const tsa = configuredTimestampAuthority(config);
+  if (witnesses.length === 0 && tsa === undefined) return { keys, log, cadence };
   return {
     keys,
     log,
     cadence,
-    onCheckpoint: (signed) => submitToWitnesses(db, config, witnesses, signed, log),
+    onCheckpoint: async (signed) => {
+      await Promise.all([submitToWitnesses(db, config, witnesses, signed, log), tsa && timestampCheckpoint(db, config, tsa, signed, log)]);
+    },
     onIdle: () => resubmitPending(db, config, witnesses, log),
   };
 }

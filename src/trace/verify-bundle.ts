@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { AppError } from "../errors.js";
 import { BUNDLE_FORMAT, BUNDLE_FORMAT_PREFIX, parseBundle, V2_BUNDLE_FORMAT } from "./bundle.js";
 import type { TraceFormat } from "./checkpoint.js";
@@ -8,6 +9,8 @@ import { parseBundle as parseV1Bundle, BUNDLE_FORMAT as V1_BUNDLE_FORMAT } from 
 import { verifyTrace as verifyV1Trace } from "./v1/verify-trace.js";
 import type { ProofStatus, ProofVerdict } from "./verdict.js";
 import { verifyCosignatures, type WitnessVerifier } from "./cosignature.js";
+import { decodeStandardBase64, readNote } from "./signed-note.js";
+import { readTimestampToken, verifyTimestampToken } from "./timestamp-token.js";
 import { checkTenantLogProof, expectedEntry, type TenantLogProof, type TenantLogVerdict } from "./verify-tenant-log.js";
 import { type CheckedTrace, verifyTraceRecord } from "./verify-trace.js";
 
@@ -63,12 +66,15 @@ export function verdictJson(verdict: ProofVerdict, runId: string | null, run: Ru
 }
 
 /**
- * A verifier's witness policy (docs/proofs.md, "Witnesses"): the tenant checkpoint a bundle carries must bear valid
- * cosignatures by at least `threshold` of these witnesses. No witnesses: no policy.
+ * What a verifier trusts beyond the log key (docs/proofs.md, "Witnesses", "Timestamps"): the tenant checkpoint a
+ * bundle carries must bear valid cosignatures by at least `threshold` of `witnesses` (none: no witness policy), and
+ * its timestamp token is checked against `tsaCertificates` (PEM; none: the token is checked for what it stamps, and
+ * its time is not reported).
  */
 export interface WitnessPolicy {
   witnesses: readonly WitnessVerifier[];
   threshold: number;
+  tsaCertificates?: readonly string[];
 }
 
 /**
@@ -95,8 +101,33 @@ export function verifyBundleText(input: string | Uint8Array, trusted: readonly N
     return verdictJson(unwitnessed ? { ...verdict, status: "UNWITNESSED", failureReason: reason, field: "tenant_log" } : verdict, runId, provenFacts(checked));
   }
   const withLog = withTenantLog(checked, parsed.tenantLog, trusted);
-  const witnessed = withLog.tenantLog === null || parsed.tenantLog === null ? withLog : applyWitnessPolicy(withLog.verdict, withLog.tenantLog, parsed.tenantLog.checkpoint, policy);
+  if (withLog.tenantLog === null || parsed.tenantLog === null) return verdictJson(withLog.verdict, runId, provenFacts(checked), withLog.tenantLog);
+  const stamped = checkTimestamp(withLog.verdict, withLog.tenantLog, parsed.tenantLog, policy?.tsaCertificates ?? []);
+  const witnessed = applyWitnessPolicy(stamped.verdict, stamped.tenantLog, parsed.tenantLog.checkpoint, policy);
   return verdictJson(witnessed.verdict, runId, provenFacts(checked), witnessed.tenantLog);
+}
+
+/**
+ * A timestamp token must stamp this checkpoint's body: with trusted TSA certificates it is verified in full and its
+ * time reported; without, it is still read and its imprint compared, so that a token is never an unchecked value —
+ * but its time, which only a trusted TSA makes evidence, is not reported.
+ */
+function checkTimestamp(verdict: ProofVerdict, tenantLog: TenantLogVerdict, proof: TenantLogProof, certificates: readonly string[]): { verdict: ProofVerdict; tenantLog: TenantLogVerdict } {
+  if (proof.timestamp === null || verdict.status !== "VERIFIED") return { verdict, tenantLog };
+  const fail = (reason: string) => ({ verdict: { ...verdict, status: "TAMPERED" as const, field: "tenant_log.timestamp", failureReason: `the timestamp token: ${reason}` }, tenantLog });
+  const token = decodeStandardBase64(proof.timestamp);
+  const body = readNote(proof.checkpoint);
+  if (token === undefined) return fail("not canonical standard base64");
+  if (!body.ok) return fail("the checkpoint it would stamp is not a signed note");
+  const message = Buffer.from(body.text, "utf8");
+  if (certificates.length > 0) {
+    const checked = verifyTimestampToken(token, { message, trustedCertificates: certificates });
+    return checked.ok ? { verdict, tenantLog: { ...tenantLog, timestamp: checked.genTime.toISOString() } } : fail(checked.reason);
+  }
+  const read = readTimestampToken(token);
+  if (!read.ok) return fail(read.reason);
+  const stamps = read.info.imprint.value.equals(createHash("sha256").update(message).digest());
+  return stamps ? { verdict, tenantLog } : fail("it stamps other bytes than this tenant checkpoint's body");
 }
 
 /**

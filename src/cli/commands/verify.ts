@@ -49,9 +49,11 @@ export function verifyCommand(ctx: CliContext): Command {
     .option("--key <vkey>", "a trusted verification key, or a file of them (repeatable); without it, the local key store and AOS_VERIFIER_KEYS", collectKeys, [] as string[])
     .option("--witness <vkey>", "a trusted witness's verifier key (repeatable): the tenant checkpoint must bear their cosignatures", collectKeys, [] as string[])
     .option("--witness-threshold <k>", "how many of the --witness keys must have cosigned (default: all of them)")
+    .option("--tsa-cert <file>", "a PEM file of a trusted timestamp authority's certificate or CA (repeatable): the checkpoint's timestamp is then checked and its time shown", collectKeys, [] as string[])
     .option("--json", "print the result as JSON")
-    .action((file: string, flags: CommonFlags & { key: string[]; witness: string[]; witnessThreshold?: string }) => {
-      const policy = witnessPolicy(flags.witness, flags.witnessThreshold);
+    .action((file: string, flags: CommonFlags & { key: string[]; witness: string[]; witnessThreshold?: string; tsaCert: string[] }) => {
+      const tsaCertificates = flags.tsaCert.map((path) => readInputFile(path).toString("utf8"));
+      const policy = { ...(witnessPolicy(flags.witness, flags.witnessThreshold) ?? { witnesses: [], threshold: 0 }), tsaCertificates };
       const keys = trustedKeys(ctx.config, flags.key);
       const verdict = verifyBundleText(readInputFile(file), keys.verifiers, policy);
       if (flags.json) printJson(ctx.output, { ...verdict, key_source: keys.source });
