@@ -6,6 +6,7 @@ import { apiKeysCommand } from "./commands/api-keys.js";
 import { calendarCommand } from "./commands/calendar.js";
 import { approveCommand, cancelCommand, rejectCommand } from "./commands/decisions.js";
 import { keysCommand } from "./commands/keys.js";
+import { auditCommand, logCommand } from "./commands/log.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { policyCommand } from "./commands/policy.js";
 import { evidenceCommand, incidentsCommand } from "./commands/records.js";
@@ -57,6 +58,8 @@ function buildProgram(ctx: CliContext): Command {
     verifyStepCommand(ctx),
     pruneCommand(ctx),
     keysCommand(ctx),
+    logCommand(ctx),
+    auditCommand(ctx),
     policyCommand(ctx),
     incidentsCommand(ctx),
     evidenceCommand(ctx),

@@ -221,3 +221,25 @@ export async function tenantLogStartedAt(db: Queryable): Promise<Date | undefine
   const { rows } = await db.query<{ applied_at: Date }>(`select applied_at from aos_migrations where id = 13`);
   return rows[0]?.applied_at;
 }
+
+/**
+ * The tenant's signed runs (a run checkpoint exists) that its log neither holds nor has queued, with when each
+ * checkpoint was written: what `aos audit` reports as unlogged.
+ */
+export async function unloggedSignedRuns(db: Queryable, tenantId: string): Promise<{ runId: string; signedAt: Date }[]> {
+  const { rows } = await db.query<{ run_id: string; created_at: Date }>(
+    `select c.run_id, c.created_at
+from aos_checkpoints c
+where c.tenant_id = $1::text
+  and not exists (select 1 from aos_tenant_log_entries e where e.run_id = c.run_id)
+  and not exists (select 1 from aos_tenant_log_pending p where p.run_id = c.run_id)
+order by c.created_at, c.run_id`,
+    [tenantId],
+  );
+  return rows.map((row) => ({ runId: row.run_id, signedAt: row.created_at }));
+}
+
+export async function countPendingEntries(db: Queryable, tenantId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from aos_tenant_log_pending where tenant_id = $1::text`, [tenantId]);
+  return rows[0]?.n ?? 0;
+}
