@@ -1,13 +1,14 @@
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseWitnessVerifierKey, verifyCosignatures, type WitnessVerifier } from "../src/trace/cosignature.js";
+import { verifyCosignatures, type WitnessVerifier } from "../src/trace/cosignature.js";
 import { generateSigningKey, openNote } from "../src/trace/signed-note.js";
 import type { AddCheckpointRequest } from "../src/trace/witness-protocol.js";
 import { submitCheckpoint, type SubmitResult } from "../src/witness/client.js";
-import { type CliChild, runCli, spawnCli, tempHome } from "./support/cli.js";
+import { type CliChild, runCli, tempHome } from "./support/cli.js";
 import { tempDir } from "./support/temp-dirs.js";
 import { loopbackEgress, TestTenantLog } from "./support/test-tenant-log.js";
+import { listening, serveWitness, witnessKey } from "./support/witness-processes.js";
 
 // The witness protocol end to end, as an operator runs it: two witnesses started with the built CLI (`aos witness
 // keygen`, `aos witness serve`), a log made here from the Merkle functions submitting checkpoints of a growing tree
@@ -31,26 +32,11 @@ const fork = new TestTenantLog(logKey, "acme corp", "forged entry");
 const witnesses: Witness[] = [];
 
 async function keygen(name: string): Promise<{ keyFile: string; verifier: WitnessVerifier }> {
-  const keyFile = join(tempDir("aos-witness-key"), "witness.key");
-  const made = await runCli(["witness", "keygen", "--name", name, "-o", keyFile, "--json"], env);
-  expect(made.code, made.stderr).toBe(0);
-  const { verifier_key: vkey } = JSON.parse(made.stdout) as { verifier_key: string };
-  const parsed = parseWitnessVerifierKey(vkey);
-  if (!parsed.ok) throw new Error(parsed.reason);
-  return { keyFile, verifier: parsed.key };
+  return witnessKey(name, env);
 }
 
 function serve(keyFile: string, stateDir: string): CliChild {
-  return spawnCli(["witness", "serve", "--key", keyFile, "--state", stateDir, "--log-key", logKey.verifierKey, "--port", "0", "-q"], env);
-}
-
-async function listening(child: CliChild): Promise<string> {
-  for (;;) {
-    const url = /listening on (http:\/\/[\d.]+:\d+)/.exec(child.output.stdout)?.[1];
-    if (url !== undefined) return url;
-    if (child.child.exitCode !== null) throw new Error(`aos witness serve exited: ${child.output.stderr}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  return serveWitness(keyFile, stateDir, logKey.verifierKey, env);
 }
 
 async function startWitness(witness: Omit<Witness, "process" | "url">): Promise<Witness> {
