@@ -13,6 +13,7 @@ import { policyDecisionBench } from "./policy-decision.js";
 import { proofVerify } from "./proof-verify.js";
 import { queueLatency } from "./queue-latency.js";
 import { stepOverhead } from "./step-overhead.js";
+import { tenantLogBench } from "./tenant-log.js";
 import { workerMemory } from "./worker-memory.js";
 import { workerThroughput } from "./worker-throughput.js";
 import type { Benchmark, BenchContext, BenchmarkResult } from "./support/benchmark.js";
@@ -27,6 +28,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   proofVerify,
   bundleVerify,
   inclusionProofBench,
+  tenantLogBench,
   policyDecisionBench,
   workerThroughput,
   queueLatency,

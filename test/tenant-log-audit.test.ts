@@ -104,6 +104,46 @@ describeOnBackends("auditing a tenant's log against the database ($name)", (back
   });
 });
 
+describeOnBackends("runs that ended before the tenant log began ($name)", (backend) => {
+  const config = testConfig();
+  let db: TestDatabase;
+  beforeAll(async () => {
+    db = await backend.open();
+  });
+  afterAll(async () => db?.close());
+
+  it("are reported as in no log (not TAMPERED), and `aos log backfill` logs each after verifying it", async () => {
+    const tenant = "t-predating";
+    const { createRun } = await import("../src/services/runs.js");
+    const { claimAndExecute } = await import("../src/worker/claim.js");
+    const { runnerDeps } = await import("./support/harness.js");
+    const { getRunProof } = await import("../src/services/proofs.js");
+    const { backfillTenantLog } = await import("../src/services/tenant-log.js");
+    const ids: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const run = await createRun(runnerDeps(db, config), { tenantId: tenant, goal: `old ${i}`, plan: PLAN });
+      await claimAndExecute(runnerDeps(db, config), run.id, "w");
+      ids.push(run.id);
+    }
+    // As a database migrated after these runs ended: no entry was ever queued, and the log began later.
+    await db.pool.query("delete from aos_tenant_log_pending where tenant_id = $1", [tenant]);
+    await db.pool.query("update aos_migrations set applied_at = now() + interval '1 hour' where id = 13");
+    try {
+      await asSuperuser(db, ["update aos_trace_steps set params = '{\"tampered\": true}' where trace_id = $1", [`trace_${ids[1]}`]]);
+      expect(await getRunProof(db, config, tenant, ids[0]!)).toMatchObject({ verification_status: "VERIFIED", tenant_log: null, not_covered: expect.stringMatching(/ended before this database had tenant logs/) });
+      expect(await auditTenantLog(db, config, tenant, undefined)).toMatchObject({ predating_log: 2, problems: [] });
+      const report = await backfillTenantLog(db, config, tenant);
+      expect(report.queued).toEqual([ids[0]]);
+      expect(report.refused).toEqual([{ run_id: ids[1], reason: expect.stringMatching(/^TAMPERED/) }]);
+      await checkpointTenantLog(db, config, tenant);
+      expect(await getRunProof(db, config, tenant, ids[0]!)).toMatchObject({ verification_status: "VERIFIED", tenant_log: { state: "included", index: 0 } });
+      expect(await auditTenantLog(db, config, tenant, undefined)).toMatchObject({ tree_size: 1, predating_log: 1, problems: [] });
+    } finally {
+      await db.pool.query("update aos_migrations set applied_at = now() - interval '1 hour' where id = 13");
+    }
+  });
+});
+
 describe("`aos log` and `aos audit` as a user runs them", () => {
   it("keeps a checkpoint, proves the next extends it, audits clean, and refuses a fork signed with the log's own key", { timeout: 120_000 }, async () => {
     const home = tempHome();

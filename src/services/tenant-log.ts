@@ -1,17 +1,22 @@
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { latestTenantCheckpoint, listTenantCheckpoints } from "../db/queries/tenant-checkpoints.js";
-import { countPendingEntries, type LoggedEntry, readLevel, readLoggedEntries, readTreeHead, tenantLogStartedAt, unloggedSignedRuns } from "../db/queries/tenant-log.js";
+import { countPendingEntries, type LoggedEntry, queueEntry, readLevel, readLoggedEntries, readTreeHead, tenantLogStartedAt, unloggedSignedRuns } from "../db/queries/tenant-log.js";
 import { AppError } from "../errors.js";
 import { type ProofKeys, proveStoredTrace } from "../proof/prove-stored.js";
 import { loadStoredTrace } from "../proof/stored-trace.js";
+import { silentLogger } from "../logger.js";
 import { consistencyProofFromStore } from "../tenant-log/node-store.js";
+import { sequencerFor } from "../tenant-log/sequencer.js";
+import { attest } from "../trace/attestation.js";
+import { sha256Hex } from "../trace/digest.js";
+import { loadKeyRing } from "../trace/key-store.js";
 import { cosignedNote } from "../tenant-log/run-inclusion.js";
 import { leafHashOf, verifyConsistency } from "../trace/merkle.js";
 import { MerkleLevels } from "../trace/merkle-nodes.js";
 import type { NoteVerifier } from "../trace/signed-note.js";
 import { openTenantCheckpoint, type TenantCheckpoint } from "../trace/tenant-checkpoint.js";
-import { parseTenantLogEntry } from "../trace/tenant-log-entry.js";
+import { encodeTenantLogEntry, parseTenantLogEntry } from "../trace/tenant-log-entry.js";
 import { requireTenant } from "./agents.js";
 import { proofKeys } from "./proof-keys.js";
 
@@ -204,4 +209,49 @@ async function storedNodeProblems(db: Database, tenant: string, tree: MerkleLeve
     }
   }
   return [];
+}
+
+export interface BackfillReport {
+  tenant_id: string;
+  queued: string[];
+  /** Runs that ended before the tenant log but no longer verify: left out, and named. */
+  refused: { run_id: string; reason: string }[];
+}
+
+/**
+ * Logs the tenant's runs that ended before this database had tenant logs (migration 0013): each is verified from its
+ * stored rows first, and only a VERIFIED run's entry is queued (attested with this host's key) and integrated. Runs
+ * unlogged since the log began are not touched: their missing entry is evidence, which `aos audit` reports.
+ */
+export async function backfillTenantLog(db: Database, config: Config, tenantId: string): Promise<BackfillReport> {
+  const tenant = requireTenant(tenantId);
+  const keys = loadKeyRing(config);
+  const started = await tenantLogStartedAt(db.pool);
+  const report: BackfillReport = { tenant_id: tenant, queued: [], refused: [] };
+  for (const { runId, signedAt } of await unloggedSignedRuns(db.pool, tenant)) {
+    if (started === undefined || signedAt >= started) continue;
+    const stored = await loadStoredTrace(db.pool, tenant, runId);
+    const proof = stored && (await proveStoredTrace(db.pool, stored, { verifiers: keys.verifiers, attestation: keys.attestation }));
+    const end = proof?.facts?.end;
+    const { verdict } = proof ?? {};
+    if (proof === undefined || verdict?.status !== "VERIFIED" || end == null || verdict.checkpoint === null) {
+      report.refused.push({ run_id: runId, reason: verdict === undefined ? "no trace" : `${verdict.status}: ${verdict.failureReason ?? ""}` });
+      continue;
+    }
+    const entry = encodeTenantLogEntry({
+      kind: "tenant_log_entry",
+      format: "aos-trace-v2",
+      tenant_id: tenant,
+      run_id: runId,
+      status: end.status,
+      completed_at: end.completed_at,
+      tree_size: verdict.checkpoint.treeSize,
+      merkle_root: verdict.merkleRoot as string,
+      chain_head: verdict.rootHash as string,
+    });
+    await queueEntry(db.pool, tenant, { runId, entry, attestation: attest(keys.attestation.current, runId, "tenant-log", sha256Hex(entry)) });
+    report.queued.push(runId);
+  }
+  if (report.queued.length > 0) await sequencerFor(db, config, keys, silentLogger).drain(tenant);
+  return report;
 }

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { Command } from "commander";
-import { auditTenantLog, checkConsistency, type ConsistencyResult, latestCheckpointNote, openKeptCheckpoint, storedConsistencySource } from "../../services/tenant-log.js";
+import { auditTenantLog, backfillTenantLog, checkConsistency, type ConsistencyResult, latestCheckpointNote, openKeptCheckpoint, storedConsistencySource } from "../../services/tenant-log.js";
 import { type CliContext, type CommonFlags, withDatabase } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { paint, printable, printJson } from "../output.js";
@@ -14,6 +14,7 @@ export function logCommand(ctx: CliContext, more: readonly Command[] = []): Comm
   const log = new Command("log").description("a tenant's transparency log of finished runs: its checkpoints, consistency, tiles");
   log.addCommand(checkpointCommand(ctx));
   log.addCommand(consistencyCommand(ctx));
+  log.addCommand(backfillCommand(ctx));
   for (const command of more) log.addCommand(command);
   return log;
 }
@@ -47,6 +48,21 @@ function consistencyCommand(ctx: CliContext): Command {
       const newer = openKeptCheckpoint(readUtf8File(newFile, "the new checkpoint"), verifiers, "the new checkpoint");
       const result = await withDatabase(ctx, (db) => checkConsistency(older, newer, storedConsistencySource(db, newer.tenantId)));
       printConsistency(ctx, result, flags.json === true);
+    });
+}
+
+function backfillCommand(ctx: CliContext): Command {
+  return new Command("backfill")
+    .description("log the tenant's runs that ended before this database had tenant logs, each verified first")
+    .requiredOption("--tenant-id <id>", "the tenant whose runs")
+    .option("--json", "print the report as JSON")
+    .option("-v, --verbose", "show stack traces on errors")
+    .action(async (flags: CommonFlags & { tenantId: string }) => {
+      const report = await withDatabase(ctx, (db) => backfillTenantLog(db, ctx.config, flags.tenantId));
+      ctx.exitCode = report.refused.length === 0 ? EXIT.ok : EXIT.failure;
+      if (flags.json) return printJson(ctx.output, report);
+      ctx.output.out(`Logged ${report.queued.length} run(s) of tenant ${printable(report.tenant_id)} that ended before its log began`);
+      for (const { run_id: runId, reason } of report.refused) ctx.output.out(`  ${paint(ctx.output, "red", "not logged")} run ${printable(runId)}: ${printable(reason)}`);
     });
 }
 

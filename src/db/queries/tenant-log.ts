@@ -243,3 +243,12 @@ export async function countPendingEntries(db: Queryable, tenantId: string): Prom
   const { rows } = await db.query<{ n: number }>(`select count(*)::int as n from aos_tenant_log_pending where tenant_id = $1::text`, [tenantId]);
   return rows[0]?.n ?? 0;
 }
+
+/** Queues a run's entry (backfill of a run that ended before tenant logs existed); a run already queued is left alone. */
+export async function queueEntry(db: Queryable, tenantId: string, pending: PendingEntry): Promise<void> {
+  await db.query(
+    `insert into aos_tenant_log_pending (run_id, tenant_id, entry, attestation) values ($1::text, $2::text, $3::bytea, $4::text)
+on conflict (run_id) do nothing`,
+    [pending.runId, tenantId, pending.entry, pending.attestation],
+  );
+}
