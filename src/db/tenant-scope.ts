@@ -34,6 +34,16 @@ export function tenantScoped(db: Database, tenantId: string, options: { readOnly
 }
 
 /**
+ * The owner's database under a tenant-scoped one, for work the system does on the tenant's behalf and that no
+ * tenant may do itself: the tenant log's sequencer integrating the tenant's own queued entries (its statements are
+ * keyed by the tenant id it is given). Never for a request's reads or writes, which stay scoped.
+ */
+export function ownerDatabase(db: Database): Database {
+  if (db.scope === undefined) return db;
+  return { kind: db.kind, pool: db.scope.ownerPool, location: db.location, close: async () => undefined };
+}
+
+/**
  * A client of the owner's pool for code that manages its own transactions (AOS's own code uses withTransaction).
  * No statement's text is read: the server says where the client stands, by its transaction status (sent with every
  * ReadyForQuery) and by the command tag of what ran.

@@ -1,6 +1,7 @@
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { findRun } from "../db/queries/runs.js";
+import { ownerDatabase } from "../db/tenant-scope.js";
 import { AppError } from "../errors.js";
 import { isoTime, isTerminal, type Trace } from "../glossary.js";
 import { type StoredProof, proveStoredTrace } from "../proof/prove-stored.js";
@@ -129,7 +130,7 @@ export async function exportProofBundle(db: Database, config: Config, tenantId: 
   const record = traceRecordOf(stored);
   if (record !== undefined) {
     if (record.runEnd === null) return buildBundle(record, null);
-    const sequencer = sequencerDeps(db, config, loadKeyRing(config), silentLogger);
+    const sequencer = sequencerDeps(ownerDatabase(db), config, loadKeyRing(config), silentLogger);
     return buildBundle(record, (await settledInclusion(db, sequencer, tenantId, runId)) ?? null);
   }
   const { run, trace, rows, checkpoint } = stored;

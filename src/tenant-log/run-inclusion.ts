@@ -1,4 +1,5 @@
 import type { Database, Queryable } from "../db/database.js";
+import { ownerDatabase } from "../db/tenant-scope.js";
 import { checkpointTimestamp, cosignaturesOf, latestTenantCheckpoint, type StoredTenantCheckpoint } from "../db/queries/tenant-checkpoints.js";
 import { findLoggedEntry, isEntryPending, type LoggedEntry, readNodes, readTreeHead, tenantLogStartedAt } from "../db/queries/tenant-log.js";
 import { leafHashOf } from "../trace/merkle.js";
@@ -51,8 +52,9 @@ export async function settledInclusion(
     const checkpoint = await latestTenantCheckpoint(db.pool, tenantId);
     if (entry !== undefined && checkpoint !== undefined && checkpoint.treeSize > entry.index) return inclusionOf(db.pool, tenantId, entry, checkpoint);
     if (entry === undefined && !(await isEntryPending(db.pool, tenantId, runId))) return undefined;
-    // Integrate (and sign) now; a sequencer elsewhere holding the lock is doing just that, so look again shortly.
-    const result = await integrateTenantLog(db, deps, tenantId, { forceCheckpoint: true });
+    // Integrate (and sign) now, as the system does for the tenant (a request's scope may only read the log); a
+    // sequencer elsewhere holding the lock is doing just that, so look again shortly.
+    const result = await integrateTenantLog(ownerDatabase(db), deps, tenantId, { forceCheckpoint: true });
     if (result.status === "done" && result.signed !== undefined) await deps.onCheckpoint?.(result.signed);
     if (result.status === "busy") await new Promise((resolve) => setTimeout(resolve, SETTLE_PAUSE_MS));
   }

@@ -38,6 +38,8 @@ export const proofRoutes: Routes = [
     successStatus: 200,
     response: proofBundle,
     errors: ["RUN_NOT_FOUND", "TRACE_TAMPERED"],
+    // A finished run not yet under a tenant checkpoint gets one signed first, by the system, outside any read session.
+    oneReadTransaction: false,
     async handler({ params, tenant, deps }) {
       return exportProofBundle(tenant.db, deps.config, tenant.tenantId, params.run_id);
     },
