@@ -156,7 +156,7 @@ from aos_trace_steps where trace_id = $1 order by seq`,
     const old = await finishedRun(tenant, 31);
     await prune(tenant);
     const bundle = (await exportProofBundle(db, config, tenant, old.runId)) as ProofBundle;
-    expect(bundle.format).toBe("aos-proof-bundle/v2");
+    expect(bundle.format).toBe("aos-proof-bundle/v3");
     for (const step of bundle.steps) expect(step).toMatchObject({ params: null, outcome: null, error: null, header: expect.stringContaining('"kind":"step"') });
     // The payloads are gone; the plan, the run's definition (its params as planned, before interpolation), stays.
     expect(JSON.stringify(bundle.steps)).not.toContain("secret_plan");

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Database } from "../src/db/database.js";
 import { withTransaction } from "../src/db/database.js";
-import { tenantScoped, withTenantReads } from "../src/db/tenant-scope.js";
+import { ownerDatabase, tenantScoped, withTenantReads } from "../src/db/tenant-scope.js";
 import { createApiKey } from "../src/services/api-keys.js";
 import { setPolicy } from "../src/services/policies.js";
 import { getRunProof } from "../src/services/proofs.js";
@@ -10,7 +10,7 @@ import { createRun, getRunDetail, listTenantRuns } from "../src/services/runs.js
 import type { RunDetail } from "../src/views/run.js";
 import { claimAndExecute } from "../src/worker/claim.js";
 import { describeOnBackends, type TestDatabase } from "./support/databases.js";
-import { chainProblems, runnerDeps, runToEnd, testConfig } from "./support/harness.js";
+import { chainProblems, checkpointTenantLog, runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 
 // Row-level security (migration 0011) and the tenant-scoped database (src/db/tenant-scope.ts): a transaction as
 // aos_tenant sees only the rows of the tenant in aos.tenant_id, and none without it; services run unchanged on a
@@ -40,6 +40,13 @@ const TENANT_OF: Record<string, string> = {
   calendar_events: "x.tenant_id",
   api_keys: "x.tenant_id",
   run_requests: "x.tenant_id",
+  aos_tenant_log_pending: "x.tenant_id",
+  aos_tenant_log_entries: "x.tenant_id",
+  aos_tenant_log_nodes: "x.tenant_id",
+  aos_tenant_logs: "x.tenant_id",
+  aos_tenant_checkpoints: "x.tenant_id",
+  aos_tenant_checkpoint_cosignatures: "x.tenant_id",
+  aos_tenant_checkpoint_timestamps: "x.tenant_id",
 };
 const TENANT_TABLES = Object.keys(TENANT_OF).sort();
 
@@ -69,6 +76,14 @@ async function fillEveryTable(db: Database, tenantId: string): Promise<RunDetail
   expect((await getRunDetail(db, config, tenantId, run.id)).run.status).toBe("pending_approval");
   await approveRun(db, runnerDeps(db, config).keys, tenantId, run.id, "alice");
   await claimAndExecute(runnerDeps(db, config), run.id, "rls-worker");
+  // The tenant's log: the run integrated under a checkpoint (the sequencer works as the owner, whatever the scope),
+  // a witness's and a TSA's rows beside it (their content is not what this file tests), and a run still queued.
+  await checkpointTenantLog(db, config, tenantId);
+  const owner = ownerDatabase(db).pool;
+  await owner.query("insert into aos_tenant_checkpoint_cosignatures (tenant_id, tree_size, witness, signature_line) values ($1, 1, 'w+00000000', $2)", [tenantId, `\u2014 w ${Buffer.alloc(76).toString("base64")}\n`]);
+  await owner.query("insert into aos_tenant_checkpoint_timestamps (tenant_id, tree_size, token) values ($1, 1, '\\x00')", [tenantId]);
+  const queued = await createRun(runnerDeps(db, config), { tenantId, goal: "queued for the log", plan: { steps: [EVERY_TABLE_PLAN.steps[0]!] } });
+  await claimAndExecute(runnerDeps(db, config), queued.id, "rls-worker");
   return getRunDetail(db, config, tenantId, run.id);
 }
 

@@ -1,7 +1,15 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditTenantLog, latestCheckpointNote } from "../src/services/tenant-log.js";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { witnessedSize } from "../src/db/queries/tenant-checkpoints.js";
+import { silentLogger } from "../src/logger.js";
+import { getRunProof } from "../src/services/proofs.js";
+import { createRun } from "../src/services/runs.js";
+import { integrateTenantLog } from "../src/tenant-log/integrate.js";
+import { PENDING_GRACE_MS } from "../src/tenant-log/run-inclusion.js";
+import { sequencerDeps } from "../src/tenant-log/sequencer.js";
+import { claimAndExecute } from "../src/worker/claim.js";
+import { auditTenantLog, backfillTenantLog, latestCheckpointNote } from "../src/services/tenant-log.js";
 import { loadKeyRing } from "../src/trace/key-store.js";
 import { leafHashOf, merkleRoot } from "../src/trace/merkle.js";
 import { generateSigningKey, parseSignerKey } from "../src/trace/signed-note.js";
@@ -9,7 +17,7 @@ import { signTenantCheckpoint, tenantLogOrigin } from "../src/trace/tenant-check
 import { encodeTenantLogEntry, parseTenantLogEntry } from "../src/trace/tenant-log-entry.js";
 import { runCli, tempHome, writePlan } from "./support/cli.js";
 import { describeOnBackends, type TestDatabase } from "./support/databases.js";
-import { checkpointTenantLog, runToEnd, testConfig } from "./support/harness.js";
+import { checkpointTenantLog, runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 import { asSuperuser } from "./support/tamper.js";
 import { tempDir } from "./support/temp-dirs.js";
 
@@ -64,9 +72,6 @@ describeOnBackends("auditing a tenant's log against the database ($name)", (back
     await tenantWithRuns("t-audit-unlogged", 1);
     const deps = { tenantId: "t-audit-unlogged", goal: "slipped past", plan: PLAN };
     // The queued entry is deleted before the sequencer sees it (runToEnd integrates, so end it by hand here).
-    const { createRun } = await import("../src/services/runs.js");
-    const { claimAndExecute } = await import("../src/worker/claim.js");
-    const { runnerDeps } = await import("./support/harness.js");
     const run = await createRun(runnerDeps(db, config), deps);
     await claimAndExecute(runnerDeps(db, config), run.id, "w");
     await db.pool.query("delete from aos_tenant_log_pending where run_id = $1", [run.id]);
@@ -104,45 +109,80 @@ describeOnBackends("auditing a tenant's log against the database ($name)", (back
   });
 });
 
-describeOnBackends("runs that ended before the tenant log began ($name)", (backend) => {
-  const config = testConfig();
+describeOnBackends("what no database row can exempt or wedge ($name)", (backend) => {
+  const config = testConfig({ AOS_TENANT_CHECKPOINT_EVERY: "1000", AOS_TENANT_CHECKPOINT_INTERVAL_MS: "3600000" });
   let db: TestDatabase;
   beforeAll(async () => {
     db = await backend.open();
   });
   afterAll(async () => db?.close());
 
-  it("are reported as in no log (not TAMPERED), and `aos log backfill` logs each after verifying it", async () => {
-    const tenant = "t-predating";
-    const { createRun } = await import("../src/services/runs.js");
-    const { claimAndExecute } = await import("../src/worker/claim.js");
-    const { runnerDeps } = await import("./support/harness.js");
-    const { getRunProof } = await import("../src/services/proofs.js");
-    const { backfillTenantLog } = await import("../src/services/tenant-log.js");
-    const ids: string[] = [];
-    for (let i = 0; i < 2; i++) {
-      const run = await createRun(runnerDeps(db, config), { tenantId: tenant, goal: `old ${i}`, plan: PLAN });
-      await claimAndExecute(runnerDeps(db, config), run.id, "w");
-      ids.push(run.id);
-    }
-    // As a database migrated after these runs ended: no entry was ever queued, and the log began later.
+  /** Ends a run without the sequencer seeing it: its entry stays queued. */
+  async function endedUnintegrated(tenantId: string, goal: string): Promise<string> {
+    const run = await createRun(runnerDeps(db, config), { tenantId, goal, plan: PLAN });
+    await claimAndExecute(runnerDeps(db, config), run.id, "w");
+    return run.id;
+  }
+
+  it("a signed run without its entry is TAMPERED and unlogged, whatever aos_migrations says; `aos log backfill` logs it once it verifies", async () => {
+    const tenant = "t-no-exemption";
+    const ids = [await endedUnintegrated(tenant, "a"), await endedUnintegrated(tenant, "b")];
     await db.pool.query("delete from aos_tenant_log_pending where tenant_id = $1", [tenant]);
-    await db.pool.query("update aos_migrations set applied_at = now() + interval '1 hour' where id = 13");
-    try {
-      await asSuperuser(db, ["update aos_trace_steps set params = '{\"tampered\": true}' where trace_id = $1", [`trace_${ids[1]}`]]);
-      expect(await getRunProof(db, config, tenant, ids[0]!)).toMatchObject({ verification_status: "VERIFIED", tenant_log: null, not_covered: expect.stringMatching(/ended before this database had tenant logs/) });
-      expect(await auditTenantLog(db, config, tenant, undefined)).toMatchObject({ predating_log: 2, problems: [] });
-      const report = await backfillTenantLog(db, config, tenant);
-      expect(report.queued).toEqual([ids[0]]);
-      expect(report.refused).toEqual([{ run_id: ids[1], reason: expect.stringMatching(/^TAMPERED/) }]);
-      await checkpointTenantLog(db, config, tenant);
-      expect(await getRunProof(db, config, tenant, ids[0]!)).toMatchObject({ verification_status: "VERIFIED", tenant_log: { state: "included", index: 0 } });
-      expect(await auditTenantLog(db, config, tenant, undefined)).toMatchObject({ tree_size: 1, predating_log: 1, problems: [] });
-    } finally {
-      await db.pool.query("update aos_migrations set applied_at = now() - interval '1 hour' where id = 13");
-    }
+    // The log "began" after these runs, as a database writer could claim: it changes nothing.
+    await db.pool.query("update aos_migrations set applied_at = now() + interval '1 day' where id = 13");
+    expect(await getRunProof(db, config, tenant, ids[0]!)).toMatchObject({ verification_status: "TAMPERED", field: "aos_tenant_log_entries" });
+    expect(await kinds(tenant)).toEqual(ids.map((id) => `unlogged ${id}`));
+    await asSuperuser(db, ["update aos_trace_steps set params = '{\"tampered\": true}' where trace_id = $1", [`trace_${ids[1]}`]]);
+    const report = await backfillTenantLog(db, config, tenant);
+    expect(report.queued).toEqual([ids[0]]);
+    expect(report.refused).toEqual([{ run_id: ids[1], reason: expect.stringMatching(/^TAMPERED/) }]);
+    await checkpointTenantLog(db, config, tenant);
+    expect(await getRunProof(db, config, tenant, ids[0]!)).toMatchObject({ verification_status: "VERIFIED", tenant_log: { state: "included", index: 0 } });
+    expect(await kinds(tenant)).toEqual([`unlogged ${ids[1]}`]);
   });
+
+  it("an entry kept from the log past the grace — a planted node in the sequencer's way, a held lock — makes the proof INCOMPLETE and the audit say so", async () => {
+    const tenant = "t-wedged";
+    await tenantWithRuns(tenant, 1);
+    // A node where the next leaf goes: every round of the sequencer now fails on it.
+    await asSuperuser(db, ["insert into aos_tenant_log_nodes (tenant_id, level, idx, hash) values ($1, 0, 1, $2)", [tenant, Buffer.alloc(32)]]);
+    const stuck = await endedUnintegrated(tenant, "stuck");
+    await expect(integrateTenantLog(db, sequencerDeps(db, config, loadKeyRing(config), silentLogger), tenant)).rejects.toThrow();
+    expect(await getRunProof(db, config, tenant, stuck)).toMatchObject({ verification_status: "VERIFIED", tenant_log: { state: "pending" } });
+    // Past the grace, as if it had ended two minutes ago: not VERIFIED any more.
+    await db.pool.query("update aos_tenant_log_pending set created_at = now() - interval '2 minutes' where run_id = $1", [stuck]);
+    const later = Date.now() + 2 * PENDING_GRACE_MS;
+    const proof = await withClockAt(later, () => getRunProof(db, config, tenant, stuck));
+    expect(proof).toMatchObject({ verification_status: "INCOMPLETE", field: "aos_tenant_log_pending" });
+    const problems = (await auditTenantLog(db, config, tenant, undefined)).problems.map((p) => p.detail);
+    expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(/^node 0\/1 lies past the log's head/), expect.stringMatching(/waited more than 60 s to be integrated/)]));
+  });
+
+  it("a cosignature row from the future stops no witness from being asked, and the audit names it", async () => {
+    const tenant = "t-future-cosignature";
+    await tenantWithRuns(tenant, 1);
+    await asSuperuser(db, ["insert into aos_tenant_checkpoint_cosignatures (tenant_id, tree_size, witness, signature_line) values ($1, 9000000000000, 'w.example+01020304', 'x')", [tenant]]);
+    expect(await witnessedSize(db.pool, tenant, "w.example+01020304", 1)).toBe(0);
+    expect((await auditTenantLog(db, config, tenant, undefined)).problems.map((p) => p.detail)).toEqual([expect.stringMatching(/^a cosignature by w\.example\+01020304 at size 9000000000000 lies past/)]);
+  });
+
+  async function tenantWithRuns(tenantId: string, count: number): Promise<void> {
+    for (let i = 0; i < count; i++) await runToEnd(db, config, { tenantId, goal: `run ${i}`, plan: PLAN });
+    await checkpointTenantLog(db, config, tenantId);
+  }
+  const kinds = async (tenantId: string) => (await auditTenantLog(db, config, tenantId, undefined)).problems.map((p) => ("run_id" in p ? `${p.kind} ${p.run_id}` : p.kind));
 });
+
+/** Runs `work` with Date.now() (and new Date()) at `at`, timers untouched. */
+async function withClockAt<T>(at: number, work: () => Promise<T>): Promise<T> {
+  vi.useFakeTimers({ toFake: ["Date"] });
+  vi.setSystemTime(at);
+  try {
+    return await work();
+  } finally {
+    vi.useRealTimers();
+  }
+}
 
 describe("`aos log` and `aos audit` as a user runs them", () => {
   it("keeps a checkpoint, proves the next extends it, audits clean, and refuses a fork signed with the log's own key", { timeout: 120_000 }, async () => {

@@ -12,7 +12,9 @@ import { leafHashOf, merkleRoot, verifyConsistency, verifyInclusion } from "../s
 import { openTenantCheckpoint, tenantLogOrigin } from "../src/trace/tenant-checkpoint.js";
 import { encodeTenantLogEntry, parseTenantLogEntry, type TenantLogEntry } from "../src/trace/tenant-log-entry.js";
 import { describeOnBackends, type TestDatabase } from "./support/databases.js";
-import { runToEnd, testConfig } from "./support/harness.js";
+import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
+import { createRun } from "../src/services/runs.js";
+import { claimAndExecute } from "../src/worker/claim.js";
 import { asSuperuser } from "./support/tamper.js";
 
 const PLAN = { steps: [{ step_id: "a", skill: "json_transform", params: { payload: { x: 1 }, mapping: { x: "x" } } }] };
@@ -30,7 +32,12 @@ describeOnBackends("the tenant log ($name)", (backend) => {
 
   async function finish(tenantId: string, count: number): Promise<string[]> {
     const ids: string[] = [];
-    for (let i = 0; i < count; i++) ids.push((await runToEnd(db, config, { tenantId, goal: `run ${i}`, plan: PLAN })).run.id);
+    // Ended as a worker ends them, then integrated by a sequencer that keeps to the cadence (runToEnd would settle).
+    for (let i = 0; i < count; i++) {
+      const run = await createRun(runnerDeps(db, config), { tenantId, goal: `run ${i}`, plan: PLAN });
+      await claimAndExecute(runnerDeps(db, config), run.id, "w");
+      ids.push(run.id);
+    }
     await new TenantLogSequencer(db, deps()).drain(tenantId);
     return ids;
   }

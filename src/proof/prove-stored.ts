@@ -34,7 +34,7 @@ export interface StoredProof {
  * what only the database has — the stored hash columns, the run's cursor, the attestations (when this host holds
  * the key), and every queryable copy against the bytes. The first disagreement is TAMPERED, naming its column.
  */
-export async function proveStoredTrace(db: Queryable, stored: StoredTrace, keys: ProofKeys): Promise<StoredProof> {
+export async function proveStoredTrace(db: Queryable, stored: StoredTrace, keys: ProofKeys, options: { tenantLog?: boolean } = {}): Promise<StoredProof> {
   const record = traceRecordOf(stored);
   if (stored.trace.format === "aos-trace-v1" || record === undefined) {
     return { verdict: proveV1(stored, keys.verifiers), facts: null, steps: traceStepsOf(stored), attestationsChecked: false, tenantLog: null };
@@ -57,11 +57,11 @@ export async function proveStoredTrace(db: Queryable, stored: StoredTrace, keys:
     const reason = `${differs.table}.${differs.column}${where} differs from what the trace's bytes record (the database copy was changed)`;
     return { ...proof, verdict: tampered(verdict, { seq: differs.seq, field: `${differs.table}.${differs.column}`, reason }) };
   }
-  if (verdict.status !== "VERIFIED" || checked.runEnd === undefined) return { ...proof, verdict };
+  if (verdict.status !== "VERIFIED" || checked.runEnd === undefined || options.tenantLog === false) return { ...proof, verdict };
   const expected = expectedEntry(checked.runEnd, verdict.checkpoint?.treeSize ?? 0, verdict.merkleRoot ?? "", verdict.rootHash ?? "");
   const logged = await storedInclusion(db, expected, (verdict.signedBy[0] ?? "").split("+")[0] as string, keys.verifiers);
   if (!logged.ok) return { ...proof, verdict: { ...tampered(verdict, { seq: null, field: logged.field, reason: logged.reason }), status: logged.status } };
-  return { ...proof, tenantLog: logged.verdict, verdict: logged.notCovered === null ? verdict : { ...verdict, notCovered: logged.notCovered } };
+  return { ...proof, tenantLog: logged.verdict, verdict };
 }
 
 interface RowProblem {

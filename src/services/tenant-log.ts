@@ -1,7 +1,17 @@
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { latestTenantCheckpoint, listTenantCheckpoints } from "../db/queries/tenant-checkpoints.js";
-import { countPendingEntries, type LoggedEntry, queueEntry, readLevel, readLoggedEntries, readTreeHead, tenantLogStartedAt, unloggedSignedRuns } from "../db/queries/tenant-log.js";
+import {
+  countPendingEntries,
+  type LoggedEntry,
+  queueEntry,
+  readLevel,
+  readLoggedEntries,
+  readTreeHead,
+  stalledEntries,
+  strayLogRows,
+  unloggedSignedRuns,
+} from "../db/queries/tenant-log.js";
 import { AppError } from "../errors.js";
 import { type ProofKeys, proveStoredTrace } from "../proof/prove-stored.js";
 import { loadStoredTrace } from "../proof/stored-trace.js";
@@ -11,7 +21,7 @@ import { sequencerFor } from "../tenant-log/sequencer.js";
 import { attest } from "../trace/attestation.js";
 import { sha256Hex } from "../trace/digest.js";
 import { loadKeyRing } from "../trace/key-store.js";
-import { cosignedNote } from "../tenant-log/run-inclusion.js";
+import { cosignedNote, PENDING_GRACE_MS } from "../tenant-log/run-inclusion.js";
 import { leafHashOf, verifyConsistency } from "../trace/merkle.js";
 import { MerkleLevels } from "../trace/merkle-nodes.js";
 import type { NoteVerifier } from "../trace/signed-note.js";
@@ -102,8 +112,6 @@ export interface AuditReport {
   since: { tree_size: number; consistent: boolean } | null;
   runs_checked: number;
   pending: number;
-  /** Signed runs that ended before this database had tenant logs: in none, and said so. */
-  predating_log: number;
   problems: AuditProblem[];
 }
 
@@ -133,16 +141,18 @@ export async function auditTenantLog(db: Database, config: Config, tenantId: str
   }
   let kept: AuditReport["since"] = null;
   if (since !== undefined) {
-    const older = openKeptCheckpoint(since, keys.verifiers, "the --since checkpoint");
-    if (older.tenantId !== tenant) throw new AppError("VALIDATION_ERROR", `the --since checkpoint is of tenant ${older.tenantId}'s log, not ${tenant}'s`, { details: { field: "since" } });
+    const older = openKeptCheckpoint(since, keys.verifiers, "the checkpoint to audit since");
+    if (older.tenantId !== tenant) throw new AppError("VALIDATION_ERROR", `the checkpoint to audit since is of tenant ${older.tenantId}'s log, not ${tenant}'s`, { details: { field: "since" } });
     kept = { tree_size: older.checkpoint.treeSize, consistent: rootMatches(tree, older.checkpoint) };
     if (!kept.consistent) problems.push({ kind: "log", detail: `the log does not extend the kept checkpoint of size ${older.checkpoint.treeSize}: its first ${older.checkpoint.treeSize} entries have another root, or there are fewer` });
   }
-  const started = await tenantLogStartedAt(db.pool);
-  let predating = 0;
-  for (const { runId, signedAt } of await unloggedSignedRuns(db.pool, tenant)) {
-    if (started !== undefined && signedAt < started) predating += 1;
-    else problems.push({ kind: "unlogged", run_id: runId, detail: "the run is signed as finished, but its tenant's log neither holds nor queues it" });
+  for (const { runId } of await unloggedSignedRuns(db.pool, tenant)) {
+    problems.push({ kind: "unlogged", run_id: runId, detail: "the run is signed as finished, but its tenant's log neither holds nor queues it (one that ended before this database had tenant logs: `aos log backfill`)" });
+  }
+  problems.push(...(await strayRowProblems(db, tenant, head.treeSize)));
+  const stalled = await stalledEntries(db.pool, tenant, PENDING_GRACE_MS);
+  if (stalled.length > 0) {
+    problems.push({ kind: "log", detail: `${stalled.length} entr${stalled.length === 1 ? "y has" : "ies have"} waited more than ${PENDING_GRACE_MS / 1000} s to be integrated (run ${stalled[0]}${stalled.length > 1 ? ", …" : ""}): no worker integrates this log, or something blocks it (a row past its head, a held lock)` });
   }
   return {
     tenant_id: tenant,
@@ -151,7 +161,6 @@ export async function auditTenantLog(db: Database, config: Config, tenantId: str
     since: kept,
     runs_checked: replayed.leaves.length,
     pending: await countPendingEntries(db.pool, tenant),
-    predating_log: predating,
     problems,
   };
 }
@@ -214,24 +223,23 @@ async function storedNodeProblems(db: Database, tenant: string, tree: MerkleLeve
 export interface BackfillReport {
   tenant_id: string;
   queued: string[];
-  /** Runs that ended before the tenant log but no longer verify: left out, and named. */
+  /** Unlogged runs that no longer verify: left out, and named. */
   refused: { run_id: string; reason: string }[];
 }
 
 /**
- * Logs the tenant's runs that ended before this database had tenant logs (migration 0013): each is verified from its
- * stored rows first, and only a VERIFIED run's entry is queued (attested with this host's key) and integrated. Runs
- * unlogged since the log began are not touched: their missing entry is evidence, which `aos audit` reports.
+ * Logs the tenant's signed runs its log neither holds nor queues — those that ended before this database had tenant
+ * logs (migration 0013), or whose entry was lost — each verified from its stored rows first (all but the tenant-log
+ * step, which is what is missing): only a VERIFIED run's entry is queued, attested with this host's key, and
+ * integrated. A run that does not verify is named and left out.
  */
 export async function backfillTenantLog(db: Database, config: Config, tenantId: string): Promise<BackfillReport> {
   const tenant = requireTenant(tenantId);
   const keys = loadKeyRing(config);
-  const started = await tenantLogStartedAt(db.pool);
   const report: BackfillReport = { tenant_id: tenant, queued: [], refused: [] };
-  for (const { runId, signedAt } of await unloggedSignedRuns(db.pool, tenant)) {
-    if (started === undefined || signedAt >= started) continue;
+  for (const { runId } of await unloggedSignedRuns(db.pool, tenant)) {
     const stored = await loadStoredTrace(db.pool, tenant, runId);
-    const proof = stored && (await proveStoredTrace(db.pool, stored, { verifiers: keys.verifiers, attestation: keys.attestation }));
+    const proof = stored && (await proveStoredTrace(db.pool, stored, { verifiers: keys.verifiers, attestation: keys.attestation }, { tenantLog: false }));
     const end = proof?.facts?.end;
     const { verdict } = proof ?? {};
     if (proof === undefined || verdict?.status !== "VERIFIED" || end == null || verdict.checkpoint === null) {
@@ -252,6 +260,11 @@ export async function backfillTenantLog(db: Database, config: Config, tenantId: 
     await queueEntry(db.pool, tenant, { runId, entry, attestation: attest(keys.attestation.current, runId, "tenant-log", sha256Hex(entry)) });
     report.queued.push(runId);
   }
-  if (report.queued.length > 0) await sequencerFor(db, config, keys, silentLogger).drain(tenant);
+  if (report.queued.length > 0) await sequencerFor(db, config, keys, silentLogger).settle(tenant);
   return report;
+}
+
+/** Rows past the log's head (an entry, a node, a cosignature beyond every checkpoint): planted, they wedge the sequencer. */
+async function strayRowProblems(db: Database, tenant: string, treeSize: number): Promise<AuditProblem[]> {
+  return (await strayLogRows(db.pool, tenant, treeSize)).map((row) => ({ kind: "log" as const, detail: `${row.what} lies past the log's head of ${treeSize} entries: it was written into the database, and blocks or misleads the sequencer` }));
 }

@@ -1,7 +1,7 @@
 import type { Database, Queryable } from "../db/database.js";
 import { ownerDatabase } from "../db/tenant-scope.js";
 import { checkpointTimestamp, cosignaturesOf, latestTenantCheckpoint, type StoredTenantCheckpoint } from "../db/queries/tenant-checkpoints.js";
-import { findLoggedEntry, isEntryPending, type LoggedEntry, readNodes, readTreeHead, tenantLogStartedAt } from "../db/queries/tenant-log.js";
+import { findLoggedEntry, isEntryPending, type LoggedEntry, readNodes, readTreeHead } from "../db/queries/tenant-log.js";
 import { leafHashOf } from "../trace/merkle.js";
 import { AppError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -62,26 +62,41 @@ export async function settledInclusion(
 }
 
 export type StoredInclusion =
-  | { ok: true; verdict: TenantLogVerdict | null; notCovered: string | null }
-  | { ok: false; status: "TAMPERED" | "UNTRUSTED_KEY"; field: string; reason: string };
+  | { ok: true; verdict: TenantLogVerdict | null }
+  | { ok: false; status: "TAMPERED" | "UNTRUSTED_KEY" | "INCOMPLETE"; field: string; reason: string };
 
-const PREDATES_LOG = "the run ended before this database had tenant logs, so it is in none: its deletion would not be caught (`aos log backfill` logs it)";
+/**
+ * How long a finished run's entry may wait for its tenant's log — queued, or integrated but under no checkpoint —
+ * and still count as on its way: a sequencer integrates within a second and signs within the cadence's interval.
+ * Past it the log is not taking the run in (no worker runs a sequencer, or something blocks it: `aos audit` says),
+ * and a proof cannot say the run is in its log.
+ */
+export const PENDING_GRACE_MS = 60_000;
 
 /**
  * Where a verified, finished run stands in its tenant's log in the database (docs/proofs.md, "In the database"):
- * its entry, checked like a bundle's against the signed checkpoint that covers it; queued or not yet covered by a
- * checkpoint (the moments after it ended); older than the tenant log itself; or missing, which is TAMPERED — the
- * entry of a run that ended since the log began was deleted, or never integrated.
+ * its entry, checked like a bundle's against the signed checkpoint that covers it; on its way (queued, or integrated
+ * after the last checkpoint) for at most PENDING_GRACE_MS after the run ended, else INCOMPLETE; or missing, which is
+ * TAMPERED — its entry was deleted, never queued, or the run ended before this database had tenant logs (then
+ * `aos log backfill` logs it, once it verifies). No database row can exempt a run: only its entry can place it.
  */
 export async function storedInclusion(db: Queryable, expected: TenantLogEntry, runSignerName: string, trusted: readonly NoteVerifier[]): Promise<StoredInclusion> {
   const { tenant_id: tenantId, run_id: runId } = expected;
   const entry = await findLoggedEntry(db, tenantId, runId);
-  const pending: StoredInclusion = { ok: true, verdict: { state: "pending", index: entry?.index ?? null, tree_size: null, origin: null, witnessed_by: [], timestamp: null }, notCovered: null };
+  const waited = Date.now() - new Date(expected.completed_at).getTime();
+  const pending = (index: number | null): StoredInclusion =>
+    waited <= PENDING_GRACE_MS
+      ? { ok: true, verdict: { state: "pending", index, tree_size: null, origin: null, witnessed_by: [], timestamp: null } }
+      : {
+          ok: false,
+          status: "INCOMPLETE",
+          field: index === null ? "aos_tenant_log_pending" : "aos_tenant_checkpoints",
+          reason: `the run ended ${Math.round(waited / 1000)} s ago and its tenant's log has not taken it in (${index === null ? "its entry is still queued" : "no checkpoint covers its entry"}): no worker is integrating the log, or something blocks it (\`aos audit\` says)`,
+        };
   if (entry === undefined) {
-    if (await isEntryPending(db, tenantId, runId)) return pending;
-    const started = await tenantLogStartedAt(db);
-    if (started !== undefined && new Date(expected.completed_at) < started) return { ok: true, verdict: null, notCovered: PREDATES_LOG };
-    return { ok: false, status: "TAMPERED", field: "aos_tenant_log_entries", reason: "the run has ended, but its tenant's log holds no entry for it: the entry was deleted, or never integrated" };
+    if (await isEntryPending(db, tenantId, runId)) return pending(null);
+    const reason = "the run has ended, but its tenant's log holds no entry for it: the entry was deleted or never queued (a run that ended before this database had tenant logs is logged by `aos log backfill`)";
+    return { ok: false, status: "TAMPERED", field: "aos_tenant_log_entries", reason };
   }
   const checkpoint = await latestTenantCheckpoint(db, tenantId);
   if (checkpoint === undefined || checkpoint.treeSize <= entry.index) {
@@ -91,10 +106,10 @@ export async function storedInclusion(db: Queryable, expected: TenantLogEntry, r
     if (leaf === undefined || !leaf.hash.equals(leafHashOf(entry.entry))) {
       return { ok: false, status: "TAMPERED", field: "aos_tenant_log_entries.idx", reason: `the tenant log has no leaf ${entry.index} holding this run's entry: the entry was moved or changed` };
     }
-    return pending;
+    return pending(entry.index);
   }
   const proof = await inclusionOf(db, tenantId, entry, checkpoint);
   const check = checkTenantLogProof(proof, expected, runSignerName, trusted);
   if (!check.ok) return { ok: false, status: check.status, field: check.field.replace(/^tenant_log\.(entry|index|inclusion_proof)/, "aos_tenant_log_entries.$1").replace(/^tenant_log\.checkpoint/, "aos_tenant_checkpoints.note"), reason: check.reason };
-  return { ok: true, verdict: check.verdict, notCovered: null };
+  return { ok: true, verdict: check.verdict };
 }

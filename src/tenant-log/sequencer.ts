@@ -1,5 +1,6 @@
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
+import { ownerDatabase } from "../db/tenant-scope.js";
 import { hasPendingEntries, tenantsDueForCheckpoint, tenantsWithPendingEntries } from "../db/queries/tenant-log.js";
 import { toAppError } from "../errors.js";
 import type { Logger } from "../logger.js";
@@ -64,6 +65,21 @@ export class TenantLogSequencer {
     return round;
   }
 
+  /**
+   * Integrates the tenant's queued entries and signs a checkpoint over them now, whatever the cadence: what a
+   * process that executed a run and is about to exit does (`aos run`, `aos approve`), since no sweep of its will
+   * sign later. A lock held elsewhere is left to its holder, as in drain.
+   */
+  async settle(tenantId: string): Promise<void> {
+    await this.drain(tenantId);
+    try {
+      const result = await integrateTenantLog(this.db, this.deps, tenantId, { forceCheckpoint: true });
+      if (result.status === "done" && result.signed !== undefined) await this.deps.onCheckpoint?.(result.signed);
+    } catch (error) {
+      this.deps.log.warn("tenant-log checkpoint failed; the next sequencer signs one", { tenant_id: tenantId, error: toAppError(error).message });
+    }
+  }
+
   /** Every tenant with queued entries or a checkpoint due, once. */
   async sweep(): Promise<void> {
     if (this.closed) return;
@@ -125,5 +141,7 @@ export function sequencerDeps(db: Database, config: Config, keys: KeyRing, log: 
 
 /** The sequencer a process runs with its configuration. */
 export function sequencerFor(db: Database, config: Config, keys: KeyRing, log: Logger): TenantLogSequencer {
-  return new TenantLogSequencer(db, sequencerDeps(db, config, keys, log));
+  // The sequencer works as the system, whatever scope the worker it runs beside was given (ownerDatabase).
+  const owner = ownerDatabase(db);
+  return new TenantLogSequencer(owner, sequencerDeps(owner, config, keys, log));
 }

@@ -37,7 +37,7 @@ export async function submitToWitnesses(db: Database, config: Config, witnesses:
 async function submitToWitness(db: Database, config: Config, witness: ConfiguredWitness, signed: SignedCheckpoint, log: Logger): Promise<void> {
   const { tenantId, treeSize, note } = signed;
   try {
-    let oldSize = await witnessedSize(db.pool, tenantId, witness.label);
+    let oldSize = await witnessedSize(db.pool, tenantId, witness.label, treeSize);
     for (let attempt = 0; attempt < 2 && oldSize <= treeSize; attempt++) {
       const consistencyProof = await consistencyProofFromStore(db.pool, tenantId, oldSize, treeSize);
       const answer = await submitCheckpoint(witness.url, { oldSize, consistencyProof, note }, { egress: { openings: config.egressOpenings, narrowTo: [] }, timeoutMs: config.witnessTimeoutMs });

@@ -143,12 +143,15 @@ function unexpectedMember(object: Record<string, unknown>, members: readonly str
   return undefined;
 }
 
+/** A tenant checkpoint with a hundred cosignatures is some 10 kB: a larger one is padding, refused before any parse. */
+const MAX_TENANT_CHECKPOINT_CHARS = 64 * 1024;
+
 const TENANT_LOG_SHAPE: readonly [string, (value: unknown) => boolean, string][] = [
   ["index", (value) => Number.isSafeInteger(value) && (value as number) >= 0, "not a whole number ≥ 0"],
   ["entry", (value) => typeof value === "string", "not a string"],
   ["inclusion_proof", (value) => Array.isArray(value) && value.length <= 64 && value.every(isHex), "not a list of at most 64 hashes of 64 lowercase hex digits"],
-  ["checkpoint", (value) => typeof value === "string", "not a string"],
-  ["timestamp", (value) => value === null || (typeof value === "string" && /^[A-Za-z0-9+/]*={0,2}$/.test(value)), "neither standard base64 nor null"],
+  ["checkpoint", (value) => typeof value === "string" && value.length <= MAX_TENANT_CHECKPOINT_CHARS, `not a string of at most ${64 * 1024} characters`],
+  ["timestamp", (value) => value === null || (typeof value === "string" && value.length <= MAX_TENANT_CHECKPOINT_CHARS && /^[A-Za-z0-9+/]*={0,2}$/.test(value)), "neither standard base64 of at most 64 KiB nor null"],
 ];
 
 /** The `tenant_log` member's first problem, or undefined when it is null or has exactly its shape. */

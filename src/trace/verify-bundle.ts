@@ -84,7 +84,7 @@ export interface WitnessPolicy {
  */
 export function verifyBundleText(input: string | Uint8Array, trusted: readonly NoteVerifier[], policy?: WitnessPolicy): VerdictJson {
   const json = bundleObject(input);
-  if (json.format === V1_BUNDLE_FORMAT) return verifyV1(JSON.stringify(json), trusted);
+  if (json.format === V1_BUNDLE_FORMAT) return withoutTenantLog(verifyV1(JSON.stringify(json), trusted), policy, "a v1 bundle");
   if (json.format !== BUNDLE_FORMAT && json.format !== V2_BUNDLE_FORMAT) {
     const known = [BUNDLE_FORMAT, V2_BUNDLE_FORMAT, V1_BUNDLE_FORMAT].join(", ");
     return unreadable("UNSUPPORTED", "format", `the bundle format ${String(json.format)} is not one this verifier knows (${known})`);
@@ -94,11 +94,8 @@ export function verifyBundleText(input: string | Uint8Array, trusted: readonly N
   const checked = verifyTraceRecord(parsed.record, trusted);
   const runId = checked.header?.run_id ?? null;
   if (parsed.tenantLog === undefined) {
-    if (checked.verdict.status !== "VERIFIED") return verdictJson(checked.verdict, runId, provenFacts(checked));
-    const verdict = { ...checked.verdict, notCovered: V2_BUNDLE_NOT_COVERED };
-    const unwitnessed = policy !== undefined && policy.witnesses.length > 0;
-    const reason = "the verifier requires witness cosignatures, and a v2 bundle carries no tenant checkpoint to bear them";
-    return verdictJson(unwitnessed ? { ...verdict, status: "UNWITNESSED", failureReason: reason, field: "tenant_log" } : verdict, runId, provenFacts(checked));
+    const verdict = checked.verdict.status === "VERIFIED" ? { ...checked.verdict, notCovered: V2_BUNDLE_NOT_COVERED } : checked.verdict;
+    return withoutTenantLog(verdictJson(verdict, runId, provenFacts(checked)), policy, "a v2 bundle");
   }
   const withLog = withTenantLog(checked, parsed.tenantLog, trusted);
   if (withLog.tenantLog === null || parsed.tenantLog === null) return verdictJson(withLog.verdict, runId, provenFacts(checked), withLog.tenantLog);
@@ -131,12 +128,25 @@ function checkTimestamp(verdict: ProofVerdict, tenantLog: TenantLogVerdict, proo
 }
 
 /**
+ * A bundle of a format before v3 carries no tenant checkpoint, so no witness can have cosigned anything of it: under
+ * a witness policy it is UNWITNESSED however well its trace verifies (a v1 checkpoint is four lines any key holder
+ * can sign for any run).
+ */
+function withoutTenantLog(verdict: VerdictJson, policy: WitnessPolicy | undefined, what: string): VerdictJson {
+  if (verdict.verification_status !== "VERIFIED" || policy === undefined || policy.witnesses.length === 0) return verdict;
+  const reason = `the verifier requires witness cosignatures, and ${what} carries no tenant checkpoint to bear them`;
+  return { ...verdict, verification_status: "UNWITNESSED", failure_reason: reason, field: "tenant_log" };
+}
+
+/**
  * Counts the trusted witnesses whose cosignatures on the tenant checkpoint verify. A cosignature by a witness the
  * verifier does not list is ignored, as signed-note asks; one that does not verify by a listed witness is TAMPERED.
  */
 function applyWitnessPolicy(verdict: ProofVerdict, tenantLog: TenantLogVerdict, checkpoint: string, policy: WitnessPolicy | undefined): { verdict: ProofVerdict; tenantLog: TenantLogVerdict } {
   if (policy === undefined || policy.witnesses.length === 0) return { verdict, tenantLog };
-  const checked = verifyCosignatures(checkpoint, policy.witnesses);
+  // A witness listed twice is one witness: it cannot meet a threshold of two alone.
+  const witnesses = [...new Map(policy.witnesses.map((witness) => [`${witness.name}+${witness.keyId}`, witness])).values()];
+  const checked = verifyCosignatures(checkpoint, witnesses);
   if (!checked.ok) return { verdict: { ...verdict, status: "TAMPERED", field: "tenant_log.checkpoint", failureReason: `the tenant checkpoint's cosignatures: ${checked.reason}` }, tenantLog };
   const invalid = checked.witnesses.find((witness) => witness.status === "invalid");
   if (invalid !== undefined) {
@@ -146,7 +156,7 @@ function applyWitnessPolicy(verdict: ProofVerdict, tenantLog: TenantLogVerdict, 
   const witnessedBy = checked.witnesses.filter((witness) => witness.status === "verified").map((witness) => `${witness.name}+${witness.keyId}`);
   const withWitnesses = { ...tenantLog, witnessed_by: witnessedBy };
   if (witnessedBy.length >= policy.threshold) return { verdict, tenantLog: withWitnesses };
-  const reason = `${witnessedBy.length} of the ${policy.witnesses.length} trusted witnesses cosigned the tenant checkpoint; the policy requires ${policy.threshold}`;
+  const reason = `${witnessedBy.length} of the ${witnesses.length} trusted witnesses cosigned the tenant checkpoint; the policy requires ${policy.threshold}`;
   return { verdict: { ...verdict, status: "UNWITNESSED", field: "tenant_log.checkpoint", failureReason: reason }, tenantLog: withWitnesses };
 }
 

@@ -42,7 +42,7 @@ async function whyNotClaimed(deps: RunnerDeps, runId: string): Promise<AppError>
  * worker executes it and this waits; with none, this process claims and executes it itself, through the same
  * claim. A worker that dies while this waits is noticed once its registration goes stale, and the run is then
  * claimed here (or by the reaper's requeue, whichever comes first). A run executed here is integrated into its
- * tenant's log before this returns, as a worker's sequencer would do.
+ * tenant's log, under a signed checkpoint, before this returns: this process signs no later checkpoint.
  */
 export async function executeOrAwait(deps: RunnerDeps, tenantId: string, runId: string, workerId: string, signal?: AbortSignal, pollMs = 100): Promise<void> {
   for (;;) {
@@ -54,7 +54,7 @@ export async function executeOrAwait(deps: RunnerDeps, tenantId: string, runId: 
     if (run.status !== "running" && (await countLiveWorkers(deps.db.pool, deps.config.leaseMs)) === 0) {
       try {
         await claimAndExecute(deps, runId, workerId, signal);
-        await sequencerFor(deps.db, deps.config, deps.keys, deps.log).drain(tenantId);
+        await sequencerFor(deps.db, deps.config, deps.keys, deps.log).settle(tenantId);
         return;
       } catch (error) {
         // A worker took it between our look and our claim, or its agent's slots are full: wait, as for any other.

@@ -7,6 +7,7 @@ import { listStepRows } from "../../src/db/queries/trace-steps.js";
 import { traceIdFor, type TraceStep } from "../../src/glossary.js";
 import { stepOfRow } from "../../src/proof/stored-trace.js";
 import { loadKeyRing } from "../../src/trace/key-store.js";
+import { ownerDatabase } from "../../src/db/tenant-scope.js";
 import { integrateTenantLog } from "../../src/tenant-log/integrate.js";
 import { sequencerDeps, sequencerFor } from "../../src/tenant-log/sequencer.js";
 import { claimAndExecute } from "../../src/worker/claim.js";
@@ -28,19 +29,20 @@ export function runnerDeps(db: Database, config: Config): RunnerDeps {
   return { db, config, log: silentLogger, keys: loadKeyRing(config) };
 }
 
-/** Creates a run and executes it in-process through the worker's claim, then integrates it into its tenant's log, as `aos run` does. */
+/** Creates a run and executes it in-process through the worker's claim, then logs it under a tenant checkpoint, as `aos run` does. */
 export async function runToEnd(db: Database, config: Config, input: CreateRunInput): Promise<RunDetail> {
   const deps = runnerDeps(db, config);
   const run = await createRun(deps, input);
   await claimAndExecute(deps, run.id, "test-worker");
-  await sequencerFor(db, config, deps.keys, silentLogger).drain(input.tenantId);
+  await sequencerFor(db, config, deps.keys, silentLogger).settle(input.tenantId);
   return getRunDetail(db, config, input.tenantId, run.id);
 }
 
 /** Integrates a tenant's queued entries and signs a checkpoint over them, whatever the cadence: its runs are then `included`. */
 export async function checkpointTenantLog(db: Database, config: Config, tenantId: string): Promise<void> {
-  const deps = sequencerDeps(db, config, loadKeyRing(config), silentLogger);
-  const result = await integrateTenantLog(db, deps, tenantId, { forceCheckpoint: true });
+  const owner = ownerDatabase(db);
+  const deps = sequencerDeps(owner, config, loadKeyRing(config), silentLogger);
+  const result = await integrateTenantLog(owner, deps, tenantId, { forceCheckpoint: true });
   if (result.status !== "done") throw new Error(`tenant ${tenantId}'s log is busy`);
 }
 

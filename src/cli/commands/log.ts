@@ -53,7 +53,7 @@ function consistencyCommand(ctx: CliContext): Command {
 
 function backfillCommand(ctx: CliContext): Command {
   return new Command("backfill")
-    .description("log the tenant's runs that ended before this database had tenant logs, each verified first")
+    .description("log the tenant's signed runs its log does not hold (those that ended before this database had tenant logs), each verified first")
     .requiredOption("--tenant-id <id>", "the tenant whose runs")
     .option("--json", "print the report as JSON")
     .option("-v, --verbose", "show stack traces on errors")
@@ -61,7 +61,7 @@ function backfillCommand(ctx: CliContext): Command {
       const report = await withDatabase(ctx, (db) => backfillTenantLog(db, ctx.config, flags.tenantId));
       ctx.exitCode = report.refused.length === 0 ? EXIT.ok : EXIT.failure;
       if (flags.json) return printJson(ctx.output, report);
-      ctx.output.out(`Logged ${report.queued.length} run(s) of tenant ${printable(report.tenant_id)} that ended before its log began`);
+      ctx.output.out(`Logged ${report.queued.length} run(s) of tenant ${printable(report.tenant_id)} that its log did not hold`);
       for (const { run_id: runId, reason } of report.refused) ctx.output.out(`  ${paint(ctx.output, "red", "not logged")} run ${printable(runId)}: ${printable(reason)}`);
     });
 }
@@ -92,7 +92,6 @@ export function auditCommand(ctx: CliContext): Command {
       ctx.output.out(`  entries:      ${report.tree_size} (${report.runs_checked} runs verified against them), ${report.pending} queued`);
       ctx.output.out(`  checkpoints:  ${report.checkpoints_checked} signed, each held to the entries`);
       if (report.since !== null) ctx.output.out(`  since:        the kept checkpoint of ${report.since.tree_size} entries is ${report.since.consistent ? "extended" : "NOT extended"}`);
-      if (report.predating_log > 0) ctx.output.out(`  ${report.predating_log} signed run(s) ended before this database had tenant logs: in no log`);
       for (const problem of report.problems) {
         const where = "run_id" in problem ? ` run ${printable(problem.run_id)}${"index" in problem ? ` (entry ${problem.index})` : ""}` : "";
         ctx.output.out(`  ${paint(ctx.output, "red", problem.kind)}${where}: ${printable(problem.detail)}`);

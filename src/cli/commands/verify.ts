@@ -27,11 +27,13 @@ function witnessPolicy(keys: readonly string[], threshold: string | undefined): 
     if (threshold !== undefined) throw new AppError("USAGE", "--witness-threshold needs the witnesses it counts: give each with --witness <vkey>");
     return undefined;
   }
-  const witnesses: WitnessVerifier[] = keys.map((key) => {
+  const parsedKeys: WitnessVerifier[] = keys.map((key) => {
     const parsed = parseWitnessVerifierKey(key.trim());
     if (!parsed.ok) throw new AppError("USAGE", `--witness "${key}" is not a witness verifier key (${parsed.reason}); \`aos witness keygen\` prints one`);
     return parsed.key;
   });
+  // A witness given twice is one witness: the default threshold counts distinct witnesses.
+  const witnesses = [...new Map(parsedKeys.map((witness) => [`${witness.name}+${witness.keyId}`, witness])).values()];
   const k = threshold === undefined ? witnesses.length : /^[1-9][0-9]*$/.test(threshold) ? Number(threshold) : Number.NaN;
   if (!(k >= 1 && k <= witnesses.length)) throw new AppError("USAGE", `--witness-threshold must be a whole number from 1 to ${witnesses.length} (the witnesses given), got "${threshold}"`);
   return { witnesses, threshold: k };

@@ -92,14 +92,16 @@ create trigger aos_tenant_checkpoint_cosignatures_no_change before update or del
 create trigger aos_tenant_checkpoint_timestamps_no_change before update or delete on aos_tenant_checkpoint_timestamps
   for each row execute function aos_tenant_log_immutable();
 
--- Tenant-scoped code (the API serving tiles and proofs) reads its own tenant's log; only the sequencer, which
--- runs unscoped, writes it.
+-- Tenant-scoped code reads its own tenant's log (the API serving tiles and proofs) and queues its own runs' entries
+-- (a run ended through a tenant's scope); only the sequencer, which runs as the owner, integrates and signs.
 grant select on aos_tenant_log_pending, aos_tenant_log_entries, aos_tenant_log_nodes, aos_tenant_logs,
   aos_tenant_checkpoints, aos_tenant_checkpoint_cosignatures, aos_tenant_checkpoint_timestamps to aos_tenant;
+grant insert on aos_tenant_log_pending to aos_tenant;
 
 alter table aos_tenant_log_pending enable row level security;
 create policy tenant_isolation on aos_tenant_log_pending to aos_tenant
-  using (tenant_id = current_setting('aos.tenant_id', true));
+  using (tenant_id = current_setting('aos.tenant_id', true))
+  with check (tenant_id = current_setting('aos.tenant_id', true));
 alter table aos_tenant_log_entries enable row level security;
 create policy tenant_isolation on aos_tenant_log_entries to aos_tenant
   using (tenant_id = current_setting('aos.tenant_id', true));

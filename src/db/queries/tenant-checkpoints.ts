@@ -75,11 +75,19 @@ on conflict do nothing`,
   );
 }
 
-/** The largest checkpoint a witness has cosigned for this tenant: the old size of the next submission to it. */
-export async function witnessedSize(db: Queryable, tenantId: string, witness: string): Promise<number> {
+/**
+ * The largest checkpoint, up to `atMost`, a witness has cosigned for this tenant: the old size of the next
+ * submission to it. Only cosignatures on a stored checkpoint count, and none past the one being submitted, so a row
+ * "from the future" written into the table cannot stop the witness from being asked (a wrong guess costs one 409,
+ * which names the witness's real size).
+ */
+export async function witnessedSize(db: Queryable, tenantId: string, witness: string, atMost: number): Promise<number> {
   const { rows } = await db.query<{ tree_size: string | null }>(
-    `select max(tree_size) as tree_size from aos_tenant_checkpoint_cosignatures where tenant_id = $1::text and witness = $2::text`,
-    [tenantId, witness],
+    `select max(w.tree_size) as tree_size
+from aos_tenant_checkpoint_cosignatures w
+join aos_tenant_checkpoints c on c.tenant_id = w.tenant_id and c.tree_size = w.tree_size
+where w.tenant_id = $1::text and w.witness = $2::text and w.tree_size <= $3::bigint`,
+    [tenantId, witness, String(atMost)],
   );
   return Number(rows[0]?.tree_size ?? 0);
 }

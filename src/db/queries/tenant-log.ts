@@ -216,11 +216,6 @@ export async function hasPendingEntries(db: Queryable, tenantId: string): Promis
   return rows.length > 0;
 }
 
-/** When migration 0013 was applied: runs that ended before it were never queued for a tenant log. */
-export async function tenantLogStartedAt(db: Queryable): Promise<Date | undefined> {
-  const { rows } = await db.query<{ applied_at: Date }>(`select applied_at from aos_migrations where id = 13`);
-  return rows[0]?.applied_at;
-}
 
 /**
  * The tenant's signed runs (a run checkpoint exists) that its log neither holds nor has queued, with when each
@@ -251,4 +246,35 @@ export async function queueEntry(db: Queryable, tenantId: string, pending: Pendi
 on conflict (run_id) do nothing`,
     [pending.runId, tenantId, pending.entry, pending.attestation],
   );
+}
+
+/** Runs whose entry has waited longer than `graceMs` since it was queued, still queued: the log is not integrating. */
+export async function stalledEntries(db: Queryable, tenantId: string, graceMs: number): Promise<string[]> {
+  const { rows } = await db.query<{ run_id: string }>(
+    `select run_id from aos_tenant_log_pending
+where tenant_id = $1::text and created_at < clock_timestamp() - make_interval(secs => $2::int / 1000.0)
+order by created_at
+limit 100`,
+    [tenantId, graceMs],
+  );
+  return rows.map((row) => row.run_id);
+}
+
+/**
+ * Rows of a tenant's log that lie past its head: an entry at or beyond tree_size, a node no tree of that size has,
+ * a cosignature on a size with no checkpoint. The sequencer writes none of them; a database writer who does can wedge
+ * integration (a node in the way of the next one) or stop witnesses from being asked (a cosignature "from the future").
+ */
+export async function strayLogRows(db: Queryable, tenantId: string, treeSize: number): Promise<{ what: string }[]> {
+  const { rows } = await db.query<{ what: string }>(
+    `select 'entry ' || idx as what from aos_tenant_log_entries where tenant_id = $1::text and idx >= $2::bigint
+union all
+select 'node ' || level || '/' || idx from aos_tenant_log_nodes where tenant_id = $1::text and (idx + 1) * (2::numeric ^ level) > $2::bigint
+union all
+select 'a cosignature by ' || witness || ' at size ' || tree_size from aos_tenant_checkpoint_cosignatures w
+  where tenant_id = $1::text and not exists (select 1 from aos_tenant_checkpoints c where c.tenant_id = w.tenant_id and c.tree_size = w.tree_size)
+limit 100`,
+    [tenantId, String(treeSize)],
+  );
+  return rows;
 }
