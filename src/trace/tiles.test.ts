@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { MALFORMED_TILE_PATHS, specTilePath as specPath, specTiles } from "../../test/support/spec-tiles.js";
 import { consistencyProof, inclusionProof, leafHashOf, merkleRoot, verifyConsistency, verifyInclusion } from "./merkle.js";
 import {
   encodeEntryBundle,
@@ -14,40 +15,11 @@ import {
   verifyTilesAgainstCheckpoint,
 } from "./tiles.js";
 
-// Tiles built here from the spec's words alone (tlog-tiles: "the n-th tile at level l is MTH(D[(n·256 + i)·256^l :
-// (n·256 + i + 1)·256^l]) for i in 0…255", its path and its bundles), with merkle.ts's naive MTH over slices; the
-// proofs computed from them are held to merkle.ts's functions over all the leaves.
+// Tiles built from the spec's words alone (test/support/spec-tiles.ts, sharing no code with tiles.ts); the proofs
+// computed from them are held to merkle.ts's functions over all the leaves.
 
 const entryOf = (i: number) => Buffer.from(`{"entry":${i}}`);
-
-function specPath(level: number | "entries", n: number, width: number): string {
-  const digits = String(n).padStart(3 * Math.ceil(String(n).length / 3), "0");
-  const groups = digits.match(/.{3}/g) as string[];
-  const index = groups.map((group, at) => (at < groups.length - 1 ? `x${group}` : group)).join("/");
-  return `tile/${level}/${index}${width === 256 ? "" : `.p/${width}`}`;
-}
-
-/** Every resource a log of `size` entries serves, by path. */
-function specTiles(size: number): Map<string, Buffer> {
-  const leaves = Array.from({ length: size }, (_, i) => leafHashOf(entryOf(i)));
-  const files = new Map<string, Buffer>();
-  for (let level = 0; Math.floor(size / 256 ** level) > 0; level++) {
-    const count = Math.floor(size / 256 ** level);
-    const span = 256 ** level;
-    const hashes = Array.from({ length: count }, (_, i) => (level === 0 ? (leaves[i] as Buffer) : merkleRoot(leaves.slice(i * span, (i + 1) * span))));
-    for (let n = 0; n * 256 < count; n++) {
-      const width = Math.min(256, count - n * 256);
-      files.set(specPath(level, n, width), Buffer.concat(hashes.slice(n * 256, n * 256 + width)));
-      if (level > 0) continue;
-      const bundle = Array.from({ length: width }, (_, i) => {
-        const entry = entryOf(n * 256 + i);
-        return Buffer.concat([Buffer.from([entry.length >> 8, entry.length & 0xff]), entry]);
-      });
-      files.set(specPath("entries", n, width), Buffer.concat(bundle));
-    }
-  }
-  return files;
-}
+const entriesOf = (size: number) => Array.from({ length: size }, (_, i) => entryOf(i));
 
 /** A reader over a map of files that records each path it is asked for. */
 function readerOver(files: Map<string, Buffer>) {
@@ -84,15 +56,7 @@ describe("tile paths", () => {
   });
 
   it("refuses every other spelling", () => {
-    const refused = [
-      "tile/0/1", "tile/0/01", "tile/0/0001", "tile/0/x000/001", "tile/0/x1/000", "tile/0/001/x002", "tile/0/X001/000",
-      "tile/00/000", "tile/01/000", "tile/64/000", "tile/-1/000", "tile/+1/000", "tile/0/000.p/0", "tile/0/000.p/256",
-      "tile/0/000.p/01", "tile/0/000.p/", "tile/0/000.p", "tile/0/000.p/1/2", "tile/0/000.q/1", "tile/0/000.p.p/1",
-      "tile/entries/000.p/00", "tile/entry/000", "tile/0", "tile/0/", "tile//000", "/tile/0/000", "tile/0/000/",
-      "tiles/0/000", "tile/0/x001/x002/x003/x004/x005/006", "tile/0/ 000", "tile/0/%30%30%30", "tile/0/x001/000.p/1.5",
-      "tile/1e1/000", "tile/0/0x1", "tile/entries/x000/000.p/3",
-    ];
-    for (const path of refused) expect([path, parseTilePath(path).ok]).toEqual([path, false]);
+    for (const path of MALFORMED_TILE_PATHS) expect([path, parseTilePath(path).ok]).toEqual([path, false]);
   });
 });
 
@@ -121,7 +85,7 @@ describe("the tiles of a tree", () => {
   it("are exactly the paths a tree's resources have, and a tree has each of them", () => {
     for (const size of [1, 255, 256, 257, 511, 512, 65_535, 65_536, 65_537]) {
       const tiles = tilesOfTree(size);
-      expect(tiles.map(tilePath).sort()).toEqual([...specTiles(size).keys()].sort());
+      expect(tiles.map(tilePath).sort()).toEqual([...specTiles(entriesOf(size)).keys()].sort());
       expect(tiles.every((tile) => treeHasTile(size, tile))).toBe(true);
     }
   });
@@ -167,7 +131,7 @@ describe("proofs from tiles", () => {
   for (const size of [1, 2, 255, 256, 257, 511, 512, 513, 65_535, 65_536, 65_537, 70_000]) {
     it(`equal merkle.ts's over all the leaves, for a tree of ${size}, reading O(log n) tiles`, { timeout: 120_000 }, async () => {
       const leaves = Array.from({ length: size }, (_, i) => leafHashOf(entryOf(i)));
-      const files = specTiles(size);
+      const files = specTiles(entriesOf(size));
       const root = merkleRoot(leaves);
       const fresh = () => {
         const reader = readerOver(files);
@@ -203,7 +167,7 @@ describe("proofs from tiles", () => {
 
   it("answers for a smaller tree from the larger tree's tiles, and for no larger one", async () => {
     const leaves = Array.from({ length: 600 }, (_, i) => leafHashOf(entryOf(i)));
-    const source = tileProofSource(readerOver(specTiles(600)).read, 600);
+    const source = tileProofSource(readerOver(specTiles(entriesOf(600))).read, 600);
     expect(await source.inclusionProof(3, 300)).toEqual(inclusionProof(leaves.slice(0, 300), 3));
     expect(await source.consistencyProof(77, 300)).toEqual(consistencyProof(leaves.slice(0, 300), 77));
     await expect(source.root(601)).rejects.toThrow(/tree of 600 leaves/);
@@ -212,7 +176,7 @@ describe("proofs from tiles", () => {
   });
 
   it("refuses a tile of the wrong length instead of reading hashes out of it", async () => {
-    const files = specTiles(300);
+    const files = specTiles(entriesOf(300));
     files.set("tile/0/001.p/44", (files.get("tile/0/001.p/44") as Buffer).subarray(0, 43 * 32));
     await expect(tileProofSource(readerOver(files).read, 300).root()).rejects.toMatchObject({ code: "TILE_INVALID", message: /tile\/0\/001\.p\/44 is 1376 bytes/ });
   });
@@ -220,7 +184,7 @@ describe("proofs from tiles", () => {
 
 describe("verifyTilesAgainstCheckpoint", () => {
   const size = 256 * 256 + 3 * 256 + 5;
-  const files = specTiles(size);
+  const files = specTiles(entriesOf(size));
   const root = merkleRoot(Array.from({ length: size }, (_, i) => leafHashOf(entryOf(i))));
   const audit = (tiles: Map<string, Buffer>, checkpoint = { treeSize: size, root }) => verifyTilesAgainstCheckpoint(readerOver(tiles).read, checkpoint);
   const flipped = (path: string, at: number) => {

@@ -48,7 +48,7 @@ export function isFullTile(tile: Tile): boolean {
 
 /** <N> as path elements: 1234067 → x001/x234/067. */
 export function tileIndexPath(index: number): string {
-  if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`${index} is not a tile index`);
+  if (!Number.isSafeInteger(index) || index < 0 || index >= 1000 ** MAX_INDEX_GROUPS) throw new RangeError(`${index} is not a tile index AOS serves`);
   const groups: string[] = [];
   let rest = index;
   do {
