@@ -4,7 +4,7 @@ import { Command } from "commander";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import { ApiMetrics } from "../src/api/metrics.js";
 import type { buildApi } from "../src/api/server.js";
-import { exportTilesCommand, exportTilesTo, tilesFromDirectory } from "../src/cli/commands/log-tiles.js";
+import { exportTilesCommand, exportTilesTo, openTilesDirectory, tilesFromDirectory } from "../src/cli/commands/log-tiles.js";
 import type { CliContext } from "../src/cli/context.js";
 import { insertCosignature, latestTenantCheckpoint } from "../src/db/queries/tenant-checkpoints.js";
 import { readTreeHead } from "../src/db/queries/tenant-log.js";
@@ -28,6 +28,7 @@ import { type Contract, contractCheckedApi } from "./support/contract.js";
 import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { checkpointTenantLog, runnerDeps, runToEnd, testConfig } from "./support/harness.js";
 import { MALFORMED_TILE_PATHS, specTiles } from "./support/spec-tiles.js";
+import { asSuperuser } from "./support/tamper.js";
 import { tempDir } from "./support/temp-dirs.js";
 
 // The tenant log served and exported as C2SP tlog-tiles (docs/tiles.md). What the API serves and what the export
@@ -239,9 +240,15 @@ describeOnBackends("the tenant log as tlog-tiles on $name", (backend) => {
       const stored = await consistencyProofFromStore(db.pool, tenants.a, oldSize, 293);
       for (const source of sources) expect(await source.consistencyProof(oldSize), `from ${oldSize}`).toEqual(stored);
     }
-    const proof = await sources[0]!.consistencyProof(263);
+    // As an offline `aos log consistency OLD NEW --tiles DIR` does it: the directory's own checkpoint sizes the source.
+    const opened = openTilesDirectory(exportDir, keys.verifiers, tenantLogOrigin(keys.signer.name, tenants.a));
+    if (!opened.ok) throw new Error(opened.reason);
+    expect(opened.checkpoint).toEqual(newer);
+    const proof = await opened.source.consistencyProof(263);
     expect(verifyConsistency(263, 293, older.checkpoint.root, newer.root, proof)).toBe(true);
-    expect((await sources[0]!.root(263)).equals(older.checkpoint.root)).toBe(true);
+    expect((await opened.source.root(263)).equals(older.checkpoint.root)).toBe(true);
+    expect(openTilesDirectory(exportDir, keys.verifiers, tenantLogOrigin(keys.signer.name, tenants.b))).toMatchObject({ ok: false, code: "WRONG_ORIGIN" });
+    expect(() => openTilesDirectory(tempDir("aos-tiles-empty"), keys.verifiers)).toThrow(/holds no readable checkpoint/);
   });
 
   it("fails verifyTilesAgainstCheckpoint when any byte of any exported tile or bundle changes", async () => {
@@ -280,8 +287,39 @@ describeOnBackends("the tenant log as tlog-tiles on $name", (backend) => {
     const forged = tempDir("aos-tiles-forged");
     writeFileSync(join(forged, "checkpoint"), untrusted);
     await expect(exportTilesTo(db, config, tenants.a, forged)).rejects.toMatchObject({ code: "VALIDATION_ERROR" });
+    expect(openTilesDirectory(forged, keys.verifiers)).toMatchObject({ ok: false, code: "UNTRUSTED_KEY" });
     for (const dir of [stranger, forked, forged]) expect([...filesUnder(dir).keys()].filter((path) => path.startsWith("tile/"))).toEqual([]);
     expect(readFileSync(join(forked, "checkpoint"), "utf8")).toBe(fork);
+  });
+
+  it("lets an auditor with the tiles alone catch a database writer who changed any stored entry or leaf; the export refuses them", async () => {
+    const checkpoint = await signedCheckpoint(tenants.b);
+    const { rows } = await db.pool.query<{ kind: string; idx: number; value: Buffer }>(
+      `select 'entry' as kind, idx::int as idx, entry as value from aos_tenant_log_entries where tenant_id = $1
+union all select 'node', idx::int, hash from aos_tenant_log_nodes where tenant_id = $1 and level = 0 order by kind, idx`,
+      [tenants.b],
+    );
+    expect(rows.map((row) => `${row.kind} ${row.idx}`)).toEqual(["entry 0", "entry 1", "node 0", "node 1"]);
+    const write = (row: (typeof rows)[number], value: Buffer) =>
+      row.kind === "entry"
+        ? asSuperuser(db, ["update aos_tenant_log_entries set entry = $3 where tenant_id = $1 and idx = $2", [tenants.b, row.idx, value]])
+        : asSuperuser(db, ["update aos_tenant_log_nodes set hash = $3 where tenant_id = $1 and level = 0 and idx = $2", [tenants.b, row.idx, value]]);
+    for (const row of rows) {
+      const changed = Buffer.from(row.value);
+      changed[0] = (changed[0] as number) ^ 0x01;
+      await write(row, changed);
+      const audit = await verifyTilesAgainstCheckpoint(apiReader(apiKeys.b), checkpoint);
+      expect([row.kind, row.idx, audit.ok]).toEqual([row.kind, row.idx, false]);
+      const dir = tempDir("aos-tiles-tampered");
+      await expect(exportTilesTo(db, config, tenants.b, dir)).rejects.toMatchObject({ code: "TILE_INVALID" });
+      expect(readdirSync(dir)).not.toContain("checkpoint");
+      await write(row, row.value);
+    }
+    expect((await verifyTilesAgainstCheckpoint(apiReader(apiKeys.b), checkpoint)).ok).toBe(true);
+    // A stored leaf the checkpoint covers, deleted: the log says so instead of serving a short tile.
+    await asSuperuser(db, ["delete from aos_tenant_log_nodes where tenant_id = $1 and level = 0 and idx = 1", [tenants.b]]);
+    const short = await get("tile/0/000.p/2", apiKeys.b);
+    expect([short.statusCode, short.json().error.code]).toEqual([409, "TRACE_TAMPERED"]);
   });
 
   // The verb opens the database its configuration names: a server's URL (a PGlite test database is in memory).

@@ -6,7 +6,9 @@ import type { Config } from "../../config.js";
 import type { Database } from "../../db/database.js";
 import { AppError } from "../../errors.js";
 import { exportLogTiles, type LogTilesExport } from "../../services/log-tiles.js";
-import { parseTilePath, type TileReader, verifyTilesAgainstCheckpoint } from "../../trace/tiles.js";
+import type { NoteVerifier } from "../../trace/signed-note.js";
+import { openTenantCheckpoint, type TenantCheckpoint } from "../../trace/tenant-checkpoint.js";
+import { parseTilePath, type TileProofSource, type TileReader, tileProofSource, verifyTilesAgainstCheckpoint } from "../../trace/tiles.js";
 import { type CliContext, type CommonFlags, withDatabase } from "../context.js";
 import { printJson } from "../output.js";
 
@@ -36,8 +38,31 @@ export function tilesFromDirectory(dir: string): TileReader {
   };
 }
 
+export type OpenedTilesDirectory =
+  | { ok: true; checkpoint: TenantCheckpoint; note: string; source: TileProofSource }
+  | { ok: false; code: "MALFORMED" | "UNTRUSTED_KEY" | "INVALID_SIGNATURE" | "WRONG_ORIGIN"; reason: string };
+
 /**
- * The checkpoint an earlier export in `dir` holds; undefined for a directory that is new or empty (created here).
+ * An exported directory opened for proofs: its `checkpoint`, opened with the trusted keys (and, given `origin`, only
+ * as that log's), and a proof source over its tiles for that checkpoint's tree. The source answers for any smaller
+ * tree too (the old size of a consistency proof), and must be made for the directory's own size: its partial tiles
+ * are that checkpoint's. A directory with no checkpoint is a usage error; one that does not open is a result.
+ */
+export function openTilesDirectory(dir: string, trusted: readonly NoteVerifier[], origin?: string): OpenedTilesDirectory {
+  let note: string;
+  try {
+    note = readFileSync(join(dir, "checkpoint"), "utf8");
+  } catch (error) {
+    throw new AppError("USAGE", `${dir} holds no readable checkpoint (${(error as NodeJS.ErrnoException).code ?? "unreadable"}): it is not a tiles export`);
+  }
+  const opened = openTenantCheckpoint(note, trusted, origin === undefined ? {} : { origin });
+  if (!opened.ok) return opened;
+  return { ok: true, checkpoint: opened.checkpoint, note, source: tileProofSource(tilesFromDirectory(dir), opened.checkpoint.treeSize) };
+}
+
+/**
+ * The checkpoint an earlier export in `dir` holds; undefined for a directory that is new (written with the first tile)
+ * or empty.
  * Anything else in the way is refused: the export writes over nothing it did not write.
  */
 function earlierExport(dir: string): string | undefined {
@@ -47,7 +72,6 @@ function earlierExport(dir: string): string | undefined {
     entries = readdirSync(dir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    mkdirSync(dir, { recursive: true });
     return undefined;
   }
   if (entries.length === 0) return undefined;
@@ -97,8 +121,8 @@ export function exportTilesCommand(ctx: CliContext): Command {
     .action(async (flags: CommonFlags & { tenantId: string; output: string }) => {
       const summary = await withDatabase(ctx, (db) => exportTilesTo(db, ctx.config, flags.tenantId, flags.output));
       if (flags.json) return printJson(ctx.output, summary);
-      const extends_ = summary.earlier_tree_size === null ? "" : `, extending the earlier export at ${summary.earlier_tree_size}`;
-      ctx.output.out(`Wrote ${summary.directory}: ${summary.origin} at ${summary.tree_size} entries${extends_}`);
+      const since = summary.earlier_tree_size === null ? "" : `, extending the earlier export at ${summary.earlier_tree_size}`;
+      ctx.output.out(`Wrote ${summary.directory}: ${summary.origin} at ${summary.tree_size} entries${since}`);
       ctx.output.out(`  ${summary.tiles} tiles and ${summary.entry_bundles} entry bundles (${summary.partial} partial), each checked against the signed checkpoint's root`);
     });
 }
