@@ -61,9 +61,8 @@ export function openTilesDirectory(dir: string, trusted: readonly NoteVerifier[]
 }
 
 /**
- * The checkpoint an earlier export in `dir` holds; undefined for a directory that is new (written with the first tile)
- * or empty.
- * Anything else in the way is refused: the export writes over nothing it did not write.
+ * The checkpoint an earlier export in `dir` holds; undefined for a directory that is new (made with the first tile) or
+ * empty. Anything else in the way is refused: an export writes over no file but an earlier export's.
  */
 function earlierExport(dir: string): string | undefined {
   let entries: string[];
