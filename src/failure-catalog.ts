@@ -328,6 +328,25 @@ export const FAILURE_CATALOG = {
     httpStatus: 404,
     suggestion: "A run's leaves are seq 0 to its step count (the last is its run-end); the run's steps list them.",
   },
+  CHECKPOINT_NOT_FOUND: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 404,
+    suggestion: "The tenant's log has no signed checkpoint yet: it gets one within seconds of its first finished run.",
+  },
+  TILE_NOT_FOUND: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 404,
+    suggestion: "Read the log's checkpoint first, and only the tiles its tree size has (docs/tiles.md); a tile past it is not served.",
+  },
+  TILE_INVALID: {
+    category: "SECURITY",
+    retryable: false,
+    httpStatus: 409,
+    suggestion: "A tile or entry bundle is not what the log's signed checkpoint commits to: the copy it was read from was changed. Keep it as evidence and fetch the tiles again from the log.",
+    recovery: "MANUAL_INTERVENTION",
+  },
   URI_TOO_LONG: {
     category: "VALIDATION",
     retryable: false,

@@ -61,6 +61,7 @@ const TAGS = [
   { name: "agents", description: "The tenant's agents: budgets, concurrency, the hosts their steps may reach" },
   { name: "runs", description: "Runs: create, list, follow, cancel, approve or reject" },
   { name: "proofs", description: "Signed, offline-verifiable proofs of a run's trace (docs/proofs.md)" },
+  { name: "log", description: "The tenant's transparency log of finished runs as C2SP tlog-tiles: checkpoint, tiles, entry bundles (docs/tiles.md)" },
   { name: "records", description: "What a finished run leaves: integrity evidence and incidents" },
   { name: "runtime", description: "Questions an agent asks before and while it runs (docs/runtime.md)" },
 ];

@@ -10,13 +10,14 @@ import { docsPage, openApiDocument } from "./openapi.js";
 import type { ApiDeps, RouteSpec, Routes, TenantRequest } from "./route.js";
 import { agentRoutes } from "./routes/agents.js";
 import { eventRoutes } from "./routes/events.js";
+import { logRoutes } from "./routes/log.js";
 import { proofRoutes } from "./routes/proofs.js";
 import { runRoutes } from "./routes/runs.js";
 import { runtimeRoutes } from "./routes/runtime.js";
 import { systemRoutes } from "./routes/system.js";
 import { transportOptions } from "./transport-errors.js";
 
-export const API_ROUTES: Routes = [...systemRoutes, ...agentRoutes, ...runRoutes, ...eventRoutes, ...proofRoutes, ...runtimeRoutes];
+export const API_ROUTES: Routes = [...systemRoutes, ...agentRoutes, ...runRoutes, ...eventRoutes, ...proofRoutes, ...logRoutes, ...runtimeRoutes];
 
 export const API_VERSION = "1.0.0";
 
