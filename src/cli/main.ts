@@ -7,6 +7,7 @@ import { calendarCommand } from "./commands/calendar.js";
 import { approveCommand, cancelCommand, rejectCommand } from "./commands/decisions.js";
 import { keysCommand } from "./commands/keys.js";
 import { auditCommand, logCommand } from "./commands/log.js";
+import { exportTilesCommand } from "./commands/log-tiles.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { policyCommand } from "./commands/policy.js";
 import { evidenceCommand, incidentsCommand } from "./commands/records.js";
@@ -58,7 +59,7 @@ function buildProgram(ctx: CliContext): Command {
     verifyStepCommand(ctx),
     pruneCommand(ctx),
     keysCommand(ctx),
-    logCommand(ctx),
+    logCommand(ctx, [exportTilesCommand(ctx)]),
     auditCommand(ctx),
     policyCommand(ctx),
     incidentsCommand(ctx),

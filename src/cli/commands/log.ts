@@ -1,11 +1,13 @@
 import { writeFileSync } from "node:fs";
 import { Command } from "commander";
 import { auditTenantLog, backfillTenantLog, checkConsistency, type ConsistencyResult, latestCheckpointNote, openKeptCheckpoint, storedConsistencySource } from "../../services/tenant-log.js";
+import { AppError } from "../../errors.js";
 import { type CliContext, type CommonFlags, withDatabase } from "../context.js";
 import { EXIT } from "../exit-codes.js";
 import { paint, printable, printJson } from "../output.js";
 import { readUtf8File } from "../read-json-file.js";
 import { trustedKeys } from "../trusted-keys.js";
+import { openTilesDirectory } from "./log-tiles.js";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -40,13 +42,17 @@ function consistencyCommand(ctx: CliContext): Command {
     .argument("<old>", "a tenant checkpoint file kept earlier (`aos log checkpoint -o`)")
     .argument("<new>", "a later tenant checkpoint file")
     .option("--key <vkey>", "the log's trusted verification key, or a file of them (repeatable); default the local key store", collect, [] as string[])
+    .option("--tiles <dir>", "take the proof from an `aos log export-tiles` directory at NEW's size or later: no database at all")
     .option("--json", "print the result as JSON")
     .option("-v, --verbose", "show stack traces on errors")
-    .action(async (oldFile: string, newFile: string, flags: CommonFlags & { key: string[] }) => {
+    .action(async (oldFile: string, newFile: string, flags: CommonFlags & { key: string[]; tiles?: string }) => {
       const { verifiers } = trustedKeys(ctx.config, flags.key);
       const older = openKeptCheckpoint(readUtf8File(oldFile, "the old checkpoint"), verifiers, "the old checkpoint");
       const newer = openKeptCheckpoint(readUtf8File(newFile, "the new checkpoint"), verifiers, "the new checkpoint");
-      const result = await withDatabase(ctx, (db) => checkConsistency(older, newer, storedConsistencySource(db, newer.tenantId)));
+      const result =
+        flags.tiles === undefined
+          ? await withDatabase(ctx, (db) => checkConsistency(older, newer, storedConsistencySource(db, newer.tenantId)))
+          : await checkConsistency(older, newer, exportedConsistencySource(flags.tiles, verifiers, newer.checkpoint.origin));
       printConsistency(ctx, result, flags.json === true);
     });
 }
@@ -64,6 +70,22 @@ function backfillCommand(ctx: CliContext): Command {
       ctx.output.out(`Logged ${report.queued.length} run(s) of tenant ${printable(report.tenant_id)} that its log did not hold`);
       for (const { run_id: runId, reason } of report.refused) ctx.output.out(`  ${paint(ctx.output, "red", "not logged")} run ${printable(runId)}: ${printable(reason)}`);
     });
+}
+
+/**
+ * The proof from exported tiles: the directory's own checkpoint must be signed by a trusted key for the same log, and
+ * at least as large as NEW (its partial tiles are of its own size); the proof itself is checked against the two
+ * signed roots, so the tiles need not be trusted.
+ */
+function exportedConsistencySource(dir: string, verifiers: Parameters<typeof openTilesDirectory>[1], origin: string) {
+  const opened = openTilesDirectory(dir, verifiers, origin);
+  if (!opened.ok) throw new AppError("VALIDATION_ERROR", `--tiles ${dir}: ${opened.reason}`);
+  return async (oldSize: number, newSize: number): Promise<Buffer[]> => {
+    if (newSize > opened.checkpoint.treeSize) {
+      throw new AppError("VALIDATION_ERROR", `--tiles ${dir} is an export of ${opened.checkpoint.treeSize} entries, fewer than the new checkpoint's ${newSize}: export again`);
+    }
+    return opened.source.consistencyProof(oldSize, newSize);
+  };
 }
 
 export function printConsistency(ctx: CliContext, result: ConsistencyResult, json: boolean): void {
