@@ -38,7 +38,8 @@ TypeScript implementation. It applies the spec's verification steps in order and
     is in its tenant's log (with a witness policy: UNWITNESSED);
 10-12. v3: the tenant log entry, tenant checkpoint, inclusion proof, timestamp and witness policy
     (aos_tenant_log.py).
-Untrusted text is printed with non-printable characters escaped; output never fails on
+`python3 aos_verify.py consistency OLD NEW --key K --tiles DIR` proves one tenant checkpoint extends another
+(aos_consistency.py). Untrusted text is printed with non-printable characters escaped; output never fails on
 encoding. Exit 0 only for VERIFIED; 1 for TAMPERED, INCOMPLETE, UNSUPPORTED, UNTRUSTED_KEY, UNWITNESSED; 2 for usage
 errors.
 """
@@ -48,6 +49,7 @@ from aos_merkle import merkle_root
 from aos_records import (EQUAL_TO_HEADER, HEADER, HEX, MAX, RUN_END, STEP, STR, Verdict, _or_null, _str,
                          check_object, load_json, parse_bytes, tampered)
 from aos_cli import load_keys, printable, usage_error
+from aos_consistency import consistency_main
 from aos_tenant_log import verify_tenant_log
 
 # ---------------------------------------------------------------- verification, steps 2 to 9
@@ -266,7 +268,12 @@ def main(argv=None):
     for stream in (sys.stdout, sys.stderr):  # never an encoding error, whatever the terminal's encoding
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    ap = argparse.ArgumentParser(description="Verify AOS proof bundles (aos-proof-bundle/v3 and v2).")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["consistency"]:
+        return consistency_main(argv[1:])
+    ap = argparse.ArgumentParser(
+        description="Verify AOS proof bundles (aos-proof-bundle/v3 and v2). "
+                    "`aos_verify.py consistency OLD NEW --key K --tiles DIR` checks two tenant checkpoints instead.")
     ap.add_argument("bundle", nargs="+", help="bundle files written by `aos export-proof`")
     ap.add_argument("--key", action="append", default=[], help="trusted C2SP vkey, or a file of them (repeatable)")
     ap.add_argument("--witness", action="append", default=[],
