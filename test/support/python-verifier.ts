@@ -20,19 +20,26 @@ export interface PythonVerdict {
   verification_status: string;
   first_bad_seq: number | null;
   field: string | null;
+  failure_reason?: string | null;
 }
 
-export function runPython(files: string[], vkey: string): Promise<PythonVerdict[]> {
+/** The Python verdict on each file, trusting `vkey`; `extra` flags (a witness policy) go before the files. */
+export function runPython(files: string[], vkey: string, extra: string[] = []): Promise<PythonVerdict[]> {
+  return runPythonVerifier(["--key", vkey, "--json", ...extra, ...files]).then(({ stdout }) => stdout.trim().split("\n").map((line) => JSON.parse(line) as PythonVerdict));
+}
+
+/** aos_verify.py with these arguments; rejects unless it exits 0 or 1 (a verdict), unless `anyExit`. */
+export function runPythonVerifier(args: string[], anyExit = false): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn("python3", [PYTHON_VERIFIER, "--key", vkey, "--json", ...files], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("python3", [PYTHON_VERIFIER, ...args], { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.on("error", (error) => reject(new Error(`python3 is needed for the independent verifier (CI installs it): ${error.message}`)));
     child.on("close", (code) => {
-      if (code !== 0 && code !== 1) reject(new Error(`aos_verify.py exited ${code}: ${stderr}`));
-      else resolve(stdout.trim().split("\n").map((line) => JSON.parse(line) as PythonVerdict));
+      if (code !== 0 && code !== 1 && !anyExit) reject(new Error(`aos_verify.py exited ${code}: ${stderr}`));
+      else resolve({ code, stdout, stderr });
     });
   });
 }

@@ -109,7 +109,7 @@ export function forgingSigner(name: string) {
 }
 
 /** RFC 6962's Merkle Tree Hash over leaf hashes. */
-function merkleRoot(leaves: Buffer[]): Buffer {
+export function merkleRoot(leaves: Buffer[]): Buffer {
   if (leaves.length === 1) return leaves[0] as Buffer;
   let split = 1;
   while (split * 2 < leaves.length) split *= 2;
@@ -117,20 +117,56 @@ function merkleRoot(leaves: Buffer[]): Buffer {
 }
 
 /**
+ * How a re-signed v3 bundle's tenant log is written: by default the run is entry 1 of a log of 3 (two other entries
+ * around it), its checkpoint `<signer>/tenant/<tenant, encodeURIComponent>` signed by the same signer.
+ */
+export interface TenantLogForgery {
+  entry?: (entry: string) => string;
+  origin?: (tenantId: string) => string;
+  /** Text after the checkpoint's three lines (extension lines), and the size written on line 2. */
+  extra?: string;
+  size?: (size: number) => string;
+  index?: number;
+  /** The note as signed (the signature lines), given the body and the signer's own note. */
+  sign?: (body: string, signed: string) => string;
+}
+
+/**
  * A finished run's bundle after `change` to its records' texts (header, step headers, run-end), re-hashed and
  * re-signed by `signer` for `<its name>/run/<run_id>` (or the origin given): consistent in every hash and signature,
- * so only the verifiers' reading of the records and checkpoint can refuse it.
+ * so only the verifiers' reading of the records and checkpoint can refuse it. A v3 bundle's tenant log is rebuilt the
+ * same way (`tenant` changes how).
  */
 export function resigned(
   bundle: Bundle,
   signer: ReturnType<typeof forgingSigner>,
   change: (record: string) => string = (record) => record,
   origin?: (runId: string) => string,
+  tenant: TenantLogForgery = {},
 ): string {
   const changed: Bundle = { ...bundle, header: change(bundle.header), steps: bundle.steps.map((step) => ({ ...step, header: change(step.header) })), run_end: change(bundle.run_end as string) };
   const hashed = rehashed(changed);
   const leaves = [...hashed.steps.map((step) => leafOf(step.header)), leafOf(hashed.run_end as string)];
-  const runId = (JSON.parse(hashed.header) as { run_id: string }).run_id;
-  const body = [origin?.(runId) ?? `${signer.name}/run/${runId}`, String(leaves.length), merkleRoot(leaves).toString("base64"), "aos-format aos-trace-v2", `aos-chain-head ${hashed.root_hash}`, ""].join("\n");
-  return JSON.stringify({ ...hashed, checkpoint: signer.sign(body) }, null, 2);
+  const { run_id: runId, tenant_id: tenantId } = JSON.parse(hashed.header) as { run_id: string; tenant_id: string };
+  const root = merkleRoot(leaves);
+  const body = [origin?.(runId) ?? `${signer.name}/run/${runId}`, String(leaves.length), root.toString("base64"), "aos-format aos-trace-v2", `aos-chain-head ${hashed.root_hash}`, ""].join("\n");
+  const signedTrace = { ...hashed, checkpoint: signer.sign(body) };
+  if (!("tenant_log" in bundle)) return JSON.stringify(signedTrace, null, 2);
+  // A v3 bundle: the re-signed run as entry 1 of a tenant log of 3 by the same signer (docs/proofs.md, "Entries").
+  const end = JSON.parse(hashed.run_end as string) as { status: string; completed_at: string };
+  const genuine = tenantLogEntry({ tenant_id: tenantId, run_id: runId, status: end.status, completed_at: end.completed_at, tree_size: leaves.length, merkle_root: root.toString("hex"), chain_head: hashed.root_hash as string });
+  const entry = tenant.entry?.(genuine) ?? genuine;
+  const [before, after] = [leafOf("another run's entry, 0"), leafOf("another run's entry, 2")];
+  const tenantRoot = sha256(Buffer.concat([Buffer.from([1]), sha256(Buffer.concat([Buffer.from([1]), before, leafOf(entry)])), after]));
+  const tenantOrigin = tenant.origin?.(tenantId) ?? `${signer.name}/tenant/${encodeURIComponent(tenantId)}`;
+  const tenantBody = `${tenantOrigin}\n${tenant.size?.(3) ?? "3"}\n${tenantRoot.toString("base64")}\n${tenant.extra ?? ""}`;
+  const checkpoint = tenant.sign?.(tenantBody, signer.sign(tenantBody)) ?? signer.sign(tenantBody);
+  const tenant_log = { index: tenant.index ?? 1, entry, inclusion_proof: [before.toString("hex"), after.toString("hex")], checkpoint, timestamp: null };
+  return JSON.stringify({ ...signedTrace, tenant_log }, null, 2);
+}
+
+/** A tenant-log entry's canonical JSON: its members sorted by name, strings and an integer only (RFC 8785 for these). */
+export function tenantLogEntry(facts: { tenant_id: string; run_id: string; status: string; completed_at: string; tree_size: number; merkle_root: string; chain_head: string }): string {
+  const entry: Record<string, string | number> = { ...facts, kind: "tenant_log_entry", format: "aos-trace-v2" };
+  return JSON.stringify(Object.fromEntries(Object.keys(entry).sort().map((name) => [name, entry[name]])));
 }
