@@ -186,6 +186,8 @@ describe("a changed token", () => {
           else if (kind === "insert") token = Buffer.concat([token.subarray(0, i), Buffer.from([byte]), token.subarray(i)]);
           else token = Buffer.concat([token.subarray(0, i), token.subarray(i + 1)]);
         }
+        // Edits can undo each other (a byte inserted, then removed at the same place): that is no change at all.
+        fc.pre(!token.equals(TOKEN));
         expect(verifyTimestampToken(token, options).ok).toBe(false);
       }),
       { numRuns: 2000 },

@@ -28,8 +28,8 @@ export function verifyProofBundle(
     if (!parsed.ok) throw new Error(`"${text}" is not a witness verifier key (${parsed.reason})`);
     return parsed.key;
   });
-  // A witness given twice is one witness.
-  const witnesses = [...new Map(listed.map((witness) => [`${witness.name}+${witness.keyId}`, witness])).values()];
+  // A witness given twice, or under a second name, is one witness: counted by its public key.
+  const witnesses = [...new Map(listed.map((witness) => [witness.publicKey.toString("hex"), witness])).values()];
   const threshold = options.witnessThreshold ?? witnesses.length;
   if (witnesses.length > 0 && !(Number.isSafeInteger(threshold) && threshold >= 1 && threshold <= witnesses.length)) {
     throw new Error(`witnessThreshold must be a whole number from 1 to ${witnesses.length}`);

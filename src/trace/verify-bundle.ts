@@ -144,8 +144,9 @@ function withoutTenantLog(verdict: VerdictJson, policy: WitnessPolicy | undefine
  */
 function applyWitnessPolicy(verdict: ProofVerdict, tenantLog: TenantLogVerdict, checkpoint: string, policy: WitnessPolicy | undefined): { verdict: ProofVerdict; tenantLog: TenantLogVerdict } {
   if (policy === undefined || policy.witnesses.length === 0) return { verdict, tenantLog };
-  // A witness listed twice is one witness: it cannot meet a threshold of two alone.
-  const witnesses = [...new Map(policy.witnesses.map((witness) => [`${witness.name}+${witness.keyId}`, witness])).values()];
+  // A witness listed twice, or under a second name, is one witness: cosignature/v1 signs no name, so one key's line
+  // relabelled verifies under any name; witnesses are counted by their public key.
+  const witnesses = [...new Map(policy.witnesses.map((witness) => [witness.publicKey.toString("hex"), witness])).values()];
   const checked = verifyCosignatures(checkpoint, witnesses);
   if (!checked.ok) return { verdict: { ...verdict, status: "TAMPERED", field: "tenant_log.checkpoint", failureReason: `the tenant checkpoint's cosignatures: ${checked.reason}` }, tenantLog };
   const invalid = checked.witnesses.find((witness) => witness.status === "invalid");

@@ -108,7 +108,9 @@ function checkEnd(state: TraceCheck, record: TraceRecord, stepsHead: string, ver
   const runEnd = parseRunEnd(record.runEnd as Bytes);
   if (!runEnd.ok) return state.fail(n, fieldOf("run_end", runEnd.member), `the run-end's ${memberText(runEnd.member)} ${runEnd.reason}`);
   if (runEnd.value.seq !== n || runEnd.value.step_count !== n) {
-    return state.fail(n, "run_end.step_count", `the run-end counts ${runEnd.value.step_count} steps at seq ${runEnd.value.seq}, but the trace has ${n}`);
+    // The first member that is wrong is named, in the record's order: seq before step_count.
+    const field = runEnd.value.seq !== n ? "run_end.seq" : "run_end.step_count";
+    return state.fail(n, field, `the run-end counts ${runEnd.value.step_count} steps at seq ${runEnd.value.seq}, but the trace has ${n}`);
   }
   const endLeaf = leafHashOf(record.runEnd as Bytes);
   const head = chainNext(stepsHead, endLeaf);

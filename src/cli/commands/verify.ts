@@ -32,8 +32,9 @@ function witnessPolicy(keys: readonly string[], threshold: string | undefined): 
     if (!parsed.ok) throw new AppError("USAGE", `--witness "${key}" is not a witness verifier key (${parsed.reason}); \`aos witness keygen\` prints one`);
     return parsed.key;
   });
-  // A witness given twice is one witness: the default threshold counts distinct witnesses.
-  const witnesses = [...new Map(parsedKeys.map((witness) => [`${witness.name}+${witness.keyId}`, witness])).values()];
+  // A witness given twice, or under a second name, is one witness (counted by its public key, as cosignatures sign no
+  // name): the threshold counts distinct witnesses.
+  const witnesses = [...new Map(parsedKeys.map((witness) => [witness.publicKey.toString("hex"), witness])).values()];
   const k = threshold === undefined ? witnesses.length : /^[1-9][0-9]*$/.test(threshold) ? Number(threshold) : Number.NaN;
   if (!(k >= 1 && k <= witnesses.length)) throw new AppError("USAGE", `--witness-threshold must be a whole number from 1 to ${witnesses.length} (the witnesses given), got "${threshold}"`);
   return { witnesses, threshold: k };
