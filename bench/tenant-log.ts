@@ -64,7 +64,7 @@ async function integrationLatency(ctx: BenchContext, deps: RunnerDeps): Promise<
 /** A tenant log of `size` random leaves written straight into the node table (what the sequencer would have stored). */
 async function storeTree(db: Database, tenantId: string, size: number): Promise<MerkleLevels> {
   const tree = new MerkleLevels(Array.from({ length: size }, () => leafHashOf(randomBytes(32))));
-  await db.pool.query("insert into tenants (id) values ($1) on conflict do nothing", [tenantId]);
+  await db.pool.query("insert into tenants (id, name) values ($1, $1) on conflict do nothing", [tenantId]);
   const nodes: [number, number, Buffer][] = [];
   for (let level = 0; 2 ** level <= size; level++) {
     for (let index = 0; index < Math.floor(size / 2 ** level); index++) nodes.push([level, index, tree.lookup({ level, index }) as Buffer]);
