@@ -242,7 +242,7 @@ export async function backfillTenantLog(db: Database, config: Config, tenantId: 
     const proof = stored && (await proveStoredTrace(db.pool, stored, { verifiers: keys.verifiers, attestation: keys.attestation }, { tenantLog: false }));
     const end = proof?.facts?.end;
     const { verdict } = proof ?? {};
-    if (proof === undefined || verdict?.status !== "VERIFIED" || end == null || verdict.checkpoint === null) {
+    if (proof === undefined || verdict?.status !== "VERIFIED" || end === null || end === undefined || verdict.checkpoint === null) {
       report.refused.push({ run_id: runId, reason: verdict === undefined ? "no trace" : `${verdict.status}: ${verdict.failureReason ?? ""}` });
       continue;
     }

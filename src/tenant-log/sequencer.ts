@@ -60,7 +60,7 @@ export class TenantLogSequencer {
       this.again.add(tenantId);
       return running;
     }
-    const round = this.rounds_(tenantId).finally(() => this.rounds.delete(tenantId));
+    const round = this.integrateUntilDone(tenantId).finally(() => this.rounds.delete(tenantId));
     this.rounds.set(tenantId, round);
     return round;
   }
@@ -102,7 +102,8 @@ export class TenantLogSequencer {
     await Promise.allSettled([...this.rounds.values()]);
   }
 
-  private async rounds_(tenantId: string): Promise<void> {
+  /** Rounds of integration for one tenant until nothing is left to integrate, or the lock is held elsewhere. */
+  private async integrateUntilDone(tenantId: string): Promise<void> {
     do {
       this.again.delete(tenantId);
       try {
