@@ -3,8 +3,9 @@ import { dirname } from "node:path";
 import { AppError } from "../errors.js";
 
 /**
- * An exclusive lock on the embedded database's directory. PGlite takes no lock of its own, and two processes
- * writing one data directory silently lose commits; so the second process must fail loudly instead.
+ * An exclusive lock on a directory only one process may use: the embedded database's (PGlite takes no lock of its
+ * own, and two processes writing one data directory silently lose commits), a witness's state. The second process
+ * must fail loudly instead, in its caller's words (LockRefusals).
  * The lock is a file created with O_EXCL holding the owner's pid. A lock whose pid is no longer alive (the
  * owner was SIGKILLed) is stale and is taken over.
  */
@@ -44,7 +45,23 @@ function tryCreate(path: string): boolean {
   }
 }
 
-export function acquireLockFile(path: string): LockFile {
+/** What a lock held elsewhere is reported as: the owner alive (another process, or this one), or a race at start. */
+export interface LockRefusals {
+  inUse(owner: number, path: string): AppError;
+  startingUp(path: string): AppError;
+}
+
+const DATABASE_REFUSALS: LockRefusals = {
+  inUse: (owner, path) =>
+    owner === process.pid
+      ? new AppError("DATABASE_LOCKED", `database already open in this process (lock file ${path})`)
+      : new AppError("DATABASE_LOCKED", `database in use by pid ${owner} (lock file ${path}): stop that process, or set AOS_HOME to another directory`, {
+          details: { pid: owner, lockFile: path },
+        }),
+  startingUp: (path) => new AppError("DATABASE_LOCKED", `could not take the lock file ${path}: another process is starting up`),
+};
+
+export function acquireLockFile(path: string, refusals: LockRefusals = DATABASE_REFUSALS): LockFile {
   mkdirSync(dirname(path), { recursive: true });
   for (let attempt = 0; attempt < 2; attempt++) {
     if (tryCreate(path)) {
@@ -62,16 +79,7 @@ export function acquireLockFile(path: string): LockFile {
       };
     }
     const owner = readOwner(path);
-    if (owner !== undefined && owner !== process.pid && pidIsAlive(owner)) {
-      throw new AppError(
-        "DATABASE_LOCKED",
-        `database in use by pid ${owner} (lock file ${path}): stop that process, or set AOS_HOME to another directory`,
-        { details: { pid: owner, lockFile: path } },
-      );
-    }
-    if (owner === process.pid) {
-      throw new AppError("DATABASE_LOCKED", `database already open in this process (lock file ${path})`);
-    }
+    if (owner !== undefined && (owner === process.pid || pidIsAlive(owner))) throw refusals.inUse(owner, path);
     // Stale: its owner died without releasing it. Remove it and try once more.
     try {
       unlinkSync(path);
@@ -79,5 +87,5 @@ export function acquireLockFile(path: string): LockFile {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
   }
-  throw new AppError("DATABASE_LOCKED", `could not take the lock file ${path}: another process is starting up`);
+  throw refusals.startingUp(path);
 }

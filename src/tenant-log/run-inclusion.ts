@@ -8,7 +8,8 @@ import type { Logger } from "../logger.js";
 import type { KeyRing } from "../trace/key-store.js";
 import type { NoteVerifier } from "../trace/signed-note.js";
 import type { TenantLogEntry } from "../trace/tenant-log-entry.js";
-import { checkTenantLogProof, entryText, type TenantLogProof, type TenantLogVerdict } from "../trace/verify-tenant-log.js";
+import { textOf } from "../trace/digest.js";
+import { checkTenantLogProof, type TenantLogProof, type TenantLogVerdict } from "../trace/verify-tenant-log.js";
 import { type CheckpointCadence, integrateTenantLog, type SignedCheckpoint } from "./integrate.js";
 import { inclusionProofFromStore } from "./node-store.js";
 
@@ -18,16 +19,22 @@ export async function cosignedNote(db: Queryable, tenantId: string, checkpoint: 
   return checkpoint.note + lines.map((row) => row.line).join("");
 }
 
-/** A run's place in its tenant's log from the stored tree, against the given checkpoint (which must cover it). */
-export async function inclusionOf(db: Queryable, tenantId: string, entry: LoggedEntry, checkpoint: StoredTenantCheckpoint): Promise<TenantLogProof> {
-  const text = entryText(entry.entry);
+/**
+ * A run's place in its tenant's log from the stored tree, against the given checkpoint (which must cover it), as the
+ * log key signed it: what the database's own proof checks. A bundle adds the cosignatures and the token (bundleInclusion).
+ */
+async function inclusionOf(db: Queryable, tenantId: string, entry: LoggedEntry, checkpoint: StoredTenantCheckpoint): Promise<TenantLogProof> {
+  const text = textOf(entry.entry);
   if (text === undefined) throw new AppError("TRACE_TAMPERED", `the tenant log's entry for run ${entry.runId} is not UTF-8: it was changed in the database (run \`aos audit\`)`);
   const path = await inclusionProofFromStore(db, tenantId, entry.index, checkpoint.treeSize);
+  return { index: entry.index, entry: text, inclusion_proof: path.map((hash) => hash.toString("hex")), checkpoint: checkpoint.note, timestamp: null };
+}
+
+/** The inclusion a bundle carries: the checkpoint with its witnesses' cosignatures, and its TSA token if it has one. */
+async function bundleInclusion(db: Queryable, tenantId: string, entry: LoggedEntry, checkpoint: StoredTenantCheckpoint): Promise<TenantLogProof> {
   const token = await checkpointTimestamp(db, tenantId, checkpoint.treeSize);
   return {
-    index: entry.index,
-    entry: text,
-    inclusion_proof: path.map((hash) => hash.toString("hex")),
+    ...(await inclusionOf(db, tenantId, entry, checkpoint)),
     checkpoint: await cosignedNote(db, tenantId, checkpoint),
     timestamp: token === undefined ? null : token.toString("base64"),
   };
@@ -50,7 +57,7 @@ export async function settledInclusion(
   for (let attempt = 0; attempt < SETTLE_ATTEMPTS; attempt++) {
     const entry = await findLoggedEntry(db.pool, tenantId, runId);
     const checkpoint = await latestTenantCheckpoint(db.pool, tenantId);
-    if (entry !== undefined && checkpoint !== undefined && checkpoint.treeSize > entry.index) return inclusionOf(db.pool, tenantId, entry, checkpoint);
+    if (entry !== undefined && checkpoint !== undefined && checkpoint.treeSize > entry.index) return bundleInclusion(db.pool, tenantId, entry, checkpoint);
     if (entry === undefined && !(await isEntryPending(db.pool, tenantId, runId))) return undefined;
     // Integrate (and sign) now, as the system does for the tenant (a request's scope may only read the log); a
     // sequencer elsewhere holding the lock is doing just that, so look again shortly.

@@ -1,5 +1,6 @@
 import { HASH_SIZE } from "./merkle-nodes.js";
-import { decodeStandardBase64, isValidKeyName, openNote, readNote, type NoteSigner, type NoteVerifier, signNote } from "./signed-note.js";
+import { isValidKeyName, openNote, readNote, type NoteSigner, type NoteVerifier, signNote } from "./signed-note.js";
+import { parseCheckpointBody } from "./witness-protocol.js";
 
 /**
  * A tenant log's checkpoint: a plain C2SP tlog-checkpoint (https://c2sp.org/tlog-checkpoint) of exactly three
@@ -20,8 +21,6 @@ export interface TenantCheckpoint {
 
 export type TenantCheckpointParse = { ok: true; checkpoint: TenantCheckpoint } | { ok: false; reason: string };
 
-const TREE_SIZE = /^(0|[1-9][0-9]*)$/;
-
 /**
  * The origin of a tenant's log under the log key's name. The tenant id is percent-encoded (encodeURIComponent), so
  * an id with spaces, "+" or non-ASCII letters still makes one origin line that is a valid key name.
@@ -37,19 +36,16 @@ export function formatTenantCheckpoint({ origin, treeSize, root }: TenantCheckpo
   return `${origin}\n${treeSize}\n${root.toString("base64")}\n`;
 }
 
-/** Parses a checkpoint body strictly: three lines, each with exactly one accepted spelling. */
+/**
+ * Parses a checkpoint body strictly (the three lines of a tlog-checkpoint, as a witness parses them), whose origin
+ * must also be a valid key name, as formatTenantCheckpoint writes it.
+ */
 export function parseTenantCheckpoint(text: string): TenantCheckpointParse {
-  if (!text.endsWith("\n")) return refuse("the checkpoint does not end in a newline");
-  const lines = text.slice(0, -1).split("\n");
-  if (lines.length !== 3) return refuse(`the checkpoint has ${lines.length} lines; a tenant checkpoint has 3 (origin, tree size, root hash)`);
-  const [origin, size, rootText] = lines as [string, string, string];
-  if (!isValidKeyName(origin)) return refuse(`the origin "${origin}" is empty or holds a space, "+" or a control character`);
-  if (!TREE_SIZE.test(size)) return refuse(`the tree size "${size}" is not a decimal without leading zeros`);
-  const treeSize = Number(size);
-  if (!Number.isSafeInteger(treeSize)) return refuse(`the tree size ${size} is too large`);
-  const root = decodeStandardBase64(rootText);
-  if (root === undefined || root.length !== HASH_SIZE) return refuse(`the root hash "${rootText}" is not the standard base64 of ${HASH_SIZE} bytes`);
-  return { ok: true, checkpoint: { origin, treeSize, root } };
+  const parsed = parseCheckpointBody(text);
+  if (!parsed.ok) return parsed;
+  const { origin, treeSize, rootHash } = parsed.checkpoint;
+  if (!isValidKeyName(origin)) return { ok: false, reason: `the origin "${origin}" is empty or holds a space, "+" or a control character` };
+  return { ok: true, checkpoint: { origin, treeSize, root: rootHash } };
 }
 
 export function signTenantCheckpoint(checkpoint: TenantCheckpoint, signer: NoteSigner): string {
@@ -84,8 +80,4 @@ export function openTenantCheckpoint(note: string, trusted: readonly NoteVerifie
   const signers = read.signers.filter((s) => s.name === keyName).map((s) => `${s.name}+${s.keyId}`);
   const reason = signers.length === 0 ? `the tenant checkpoint carries no signature by a key named ${keyName}` : `the tenant checkpoint is signed by ${signers.join(", ")}, and none of them is a trusted key`;
   return { ok: false, code: "UNTRUSTED_KEY", reason };
-}
-
-function refuse(reason: string): { ok: false; reason: string } {
-  return { ok: false, reason };
 }

@@ -1,4 +1,3 @@
-import { textOf } from "./digest.js";
 import { leafHashOf, verifyInclusion } from "./merkle.js";
 import type { RunEnd } from "./run-end.js";
 import type { NoteVerifier } from "./signed-note.js";
@@ -84,9 +83,4 @@ export function checkTenantLogProof(proof: TenantLogProof, expected: TenantLogEn
   }
   const verdict: TenantLogVerdict = { state: "included", index: proof.index, tree_size: treeSize, origin, witnessed_by: [], timestamp: null };
   return { ok: true, verdict, checkpointBody: opened.body };
-}
-
-/** The entry text of stored entry bytes (canonical JSON is always UTF-8; anything else was changed). */
-export function entryText(bytes: Buffer): string | undefined {
-  return textOf(bytes);
 }

@@ -58,6 +58,7 @@ export async function readTreeHead(db: Queryable, tenantId: string): Promise<Tre
   return row === undefined ? { treeSize: 0, root: emptyRoot() } : { treeSize: Number(row.tree_size), root: Buffer.from(row.root) };
 }
 
+/** MTH of the empty tree, SHA-256 of nothing (src/trace/merkle-nodes.ts computes it; db stands beside trace, so cannot import it). */
 function emptyRoot(): Buffer {
   return Buffer.from("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "hex");
 }
