@@ -10,6 +10,7 @@ import { auditCommand, logCommand } from "./commands/log.js";
 import { exportTilesCommand } from "./commands/log-tiles.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { policyCommand } from "./commands/policy.js";
+import { devCommand } from "./commands/dev.js";
 import { evidenceCommand, incidentsCommand } from "./commands/records.js";
 import { exportProofCommand, proofCommand, proveStepCommand } from "./commands/proof.js";
 import { pruneCommand } from "./commands/prune.js";
@@ -41,6 +42,7 @@ function buildProgram(ctx: CliContext): Command {
     runCommand(ctx),
     workerCommand(ctx),
     serveCommand(ctx),
+    devCommand(ctx),
     apiKeysCommand(ctx),
     createAgentCommand(ctx),
     listAgentsCommand(ctx),
