@@ -6,7 +6,8 @@ import { openDatabase } from "../db/open-database.js";
 import { createLogger } from "../logger.js";
 import { loadKeyRing } from "../trace/key-store.js";
 import { runWorker } from "../worker/loop.js";
-import type { CliContext } from "./context.js";
+import { AppError } from "../errors.js";
+import { type CliContext, parseWholeNumber } from "./context.js";
 
 /** How a long-lived serving process (`aos serve`, `aos dev`) is set up. */
 export interface ServeOptions {
@@ -15,6 +16,23 @@ export interface ServeOptions {
   /** Runs executed at once by the in-process worker; undefined: no worker in this process. */
   workerConcurrency: number | undefined;
   quiet: boolean;
+}
+
+/** The flags `aos serve` and `aos dev` share, as given. */
+export interface ServeFlags {
+  port: string;
+  host: string;
+  concurrency: string;
+  quiet?: boolean;
+}
+
+/** Checks the shared flags; `worker: false` serves without an in-process worker. */
+export function serveOptions(flags: ServeFlags, worker: boolean): ServeOptions {
+  const port = parseWholeNumber("--port", flags.port) ?? 8000;
+  if (port > 65_535) throw new AppError("USAGE", `--port must be at most 65535, got ${port}`);
+  const concurrency = parseWholeNumber("--concurrency", flags.concurrency) ?? 4;
+  if (concurrency < 1) throw new AppError("USAGE", `--concurrency must be at least 1, got ${concurrency}`);
+  return { port, host: flags.host, workerConcurrency: worker ? concurrency : undefined, quiet: flags.quiet === true };
 }
 
 /** What a serving process tells the person who started it, once it listens. */

@@ -1,16 +1,11 @@
 import { Command } from "commander";
-import { AppError } from "../../errors.js";
-import { type CliContext, parseWholeNumber } from "../context.js";
+import type { CliContext } from "../context.js";
 import { devApiKey } from "../dev-api-key.js";
 import { paint } from "../output.js";
-import { serveUntilStopped } from "../serve-process.js";
+import { type ServeFlags, serveOptions, serveUntilStopped } from "../serve-process.js";
 
-interface DevFlags {
-  port: string;
-  host: string;
+interface DevFlags extends ServeFlags {
   tenantId: string;
-  concurrency: string;
-  quiet?: boolean;
 }
 
 /**
@@ -28,11 +23,7 @@ export function devCommand(ctx: CliContext): Command {
     .option("-c, --concurrency <n>", "runs the worker executes at once", "4")
     .option("-q, --quiet", "no log lines on stderr")
     .action(async (flags: DevFlags) => {
-      const port = parseWholeNumber("--port", flags.port) ?? 8000;
-      if (port > 65_535) throw new AppError("USAGE", `--port must be at most 65535, got ${port}`);
-      const concurrency = parseWholeNumber("--concurrency", flags.concurrency) ?? 4;
-      if (concurrency < 1) throw new AppError("USAGE", `--concurrency must be at least 1, got ${concurrency}`);
-      const options = { port, host: flags.host, workerConcurrency: concurrency, quiet: flags.quiet === true };
+      const options = serveOptions(flags, true);
       await serveUntilStopped(ctx, options, async ({ address, workerId, db }) => {
         const apiKey = await devApiKey(db, ctx.config.home, flags.tenantId);
         const out = ctx.output;
@@ -41,7 +32,7 @@ export function devCommand(ctx: CliContext): Command {
         out.out(`  API      ${address}/api/v1   (docs: ${address}/docs)`);
         out.out(`  API key  ${apiKey.key}   (tenant ${apiKey.tenantId}; ${apiKey.created ? "new, " : ""}kept in ${apiKey.path})`);
         out.out(`  data     ${data}`);
-        out.out(`  worker   ${workerId} x${concurrency}`);
+        out.out(`  worker   ${workerId} x${options.workerConcurrency}`);
         out.out("");
         out.out(`  try:     curl -H "Authorization: Bearer ${apiKey.key}" ${address}/api/v1/runs`);
         out.out(`           aos list-runs --tenant-id ${apiKey.tenantId}   (in another shell)`);
