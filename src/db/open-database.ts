@@ -5,6 +5,7 @@ import { listenForClientErrors } from "./pool-client-errors.js";
 import type { Config } from "../config.js";
 import { AppError } from "../errors.js";
 import type { Database } from "./database.js";
+import { prepareDataDir } from "./data-dir-template.js";
 import { acquireLockFile } from "./lock-file.js";
 import { pglitePool } from "./pglite-pool.js";
 import { openThreadedEmbeddedDatabase } from "./pglite-thread.js";
@@ -102,11 +103,15 @@ export function embeddedDatabase(pglite: PGlite, location: string, onClosed: () 
   };
 }
 
-/** Opens the embedded database on disk under `dataDir`, behind an exclusive lock file. */
+/**
+ * Opens the embedded database on disk under `dataDir`, behind an exclusive lock file. The lock comes first: a
+ * fresh `dataDir` is then filled from the built template (data-dir-template.ts) by this process alone.
+ */
 export async function openEmbeddedDatabase(dataDir: string, lockPath: string): Promise<Database> {
   const lock = acquireLockFile(lockPath);
   let pglite: PGlite;
   try {
+    prepareDataDir(dataDir);
     pglite = await PGlite.create(dataDir);
   } catch (error) {
     lock.release();
