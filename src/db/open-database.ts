@@ -104,6 +104,14 @@ export function embeddedDatabase(pglite: PGlite, location: string, onClosed: () 
 }
 
 /**
+ * PostgreSQL's start parameters for PGlite in the command's own thread (every verb but `aos serve`): PGlite's own,
+ * with a 16 MB buffer pool instead of 128 MB. PGlite touches its whole pool while it starts (resident memory after
+ * PGlite.create: 284 MiB with 128 MB, 162 MiB with 16 MB), and a command reads a few hundred pages; the operating
+ * system's page cache below PGlite still holds the files. `aos serve`'s database thread keeps PGlite's default.
+ */
+const IN_PROCESS_START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"];
+
+/**
  * Opens the embedded database on disk under `dataDir`, behind an exclusive lock file. The lock comes first: a
  * fresh `dataDir` is then filled from the built template (data-dir-template.ts) by this process alone.
  */
@@ -112,7 +120,7 @@ export async function openEmbeddedDatabase(dataDir: string, lockPath: string): P
   let pglite: PGlite;
   try {
     prepareDataDir(dataDir);
-    pglite = await PGlite.create(dataDir);
+    pglite = await PGlite.create(dataDir, { startParams: IN_PROCESS_START_PARAMS });
   } catch (error) {
     lock.release();
     throw error;
