@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { loadMigrations, type Migration } from "./migrate.js";
 import { readTarEntries } from "./tar-entries.js";
@@ -28,8 +29,8 @@ export interface DataDirTemplate {
 
 /** Beside the compiled module: dist/db/. Under tsx or vitest (src/db/) there is none, and initdb runs. */
 export const BUILT_TEMPLATE: DataDirTemplate = {
-  archive: new URL("./pgdata-template.tar.gz", import.meta.url).pathname,
-  manifest: new URL("./pgdata-template.json", import.meta.url).pathname,
+  archive: fileURLToPath(new URL("./pgdata-template.tar.gz", import.meta.url)),
+  manifest: fileURLToPath(new URL("./pgdata-template.json", import.meta.url)),
 };
 
 /** How a data directory came to be ready for PGlite.create. */
