@@ -123,11 +123,11 @@ function unpack(archivePath: string, into: string): void {
  * that finds `dataDir` filled meanwhile keeps that one. Any failure (no template, a mismatch, a damaged archive)
  * returns "initdb" with nothing written, and PGlite's own initdb runs.
  */
-export function prepareDataDir(dataDir: string, template: DataDirTemplate = BUILT_TEMPLATE, migrations?: readonly Migration[]): DataDirOrigin {
+export function prepareDataDir(dataDir: string, template: DataDirTemplate = BUILT_TEMPLATE): DataDirOrigin {
   if (holdsDatabase(dataDir)) return "existing";
   if (!isMissingOrEmpty(dataDir)) return "initdb";
   removeAbandonedUnpacks(dataDir);
-  if (!templateMatches(readManifest(template.manifest), migrations ?? loadMigrations())) return "initdb";
+  if (!templateMatches(readManifest(template.manifest), loadMigrations())) return "initdb";
   const unpacking = `${dataDir}${UNPACKING}${process.pid}-${Date.now()}`;
   try {
     mkdirSync(dirname(dataDir), { recursive: true });

@@ -106,8 +106,8 @@ export function embeddedDatabase(pglite: PGlite, location: string, onClosed: () 
 /**
  * PostgreSQL's start parameters for PGlite in the command's own thread (every verb but `aos serve`): PGlite's own,
  * with a 16 MB buffer pool instead of 128 MB. PGlite touches its whole pool while it starts (resident memory after
- * PGlite.create: 284 MiB with 128 MB, 162 MiB with 16 MB), and a command reads a few hundred pages; the operating
- * system's page cache below PGlite still holds the files. `aos serve`'s database thread keeps PGlite's default.
+ * PGlite.create: 284 MiB with 128 MB, 162 MiB with 16 MB), while a command touches a small part of the database;
+ * the operating system's page cache below PGlite still holds the files. `aos serve`'s database thread keeps PGlite's default.
  */
 const IN_PROCESS_START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"];
 
