@@ -1,6 +1,7 @@
 import { inspect } from "node:util";
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { PGlite } from "@electric-sql/pglite";
+import { prepareDataDir } from "./data-dir-template.js";
 import type { DatabaseThreadData, FromDatabaseThread, ToDatabaseThread } from "./pglite-thread.js";
 
 /**
@@ -45,6 +46,8 @@ async function answer(port: MessagePort, pglite: PGlite, message: ToDatabaseThre
 async function serve(port: MessagePort, { dataDir }: DatabaseThreadData): Promise<void> {
   let pglite: PGlite;
   try {
+    // The main thread holds the lock file; a fresh data directory is filled from the built template here.
+    prepareDataDir(dataDir);
     pglite = await PGlite.create(dataDir);
   } catch (error) {
     // With no listener on the port, the thread ends once this message is sent.
