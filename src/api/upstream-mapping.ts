@@ -72,8 +72,7 @@ export function checkNamedTenant(named: string | undefined, keyTenant: string): 
 }
 
 /** The message a run's readers get when upstream's vocabulary has no word for its status. */
-function statusNote(detail: RunDetail, status: RunStatus): string | null {
-  const id = detail.run.id;
+function statusNote(id: string, status: RunStatus): string | null {
   if (status === "pending_approval") return `waiting for approval: POST /api/v1/runs/${id}/approve (or /reject) decides, then the run goes on`;
   if (status === "cancelled") return "cancelled";
   return null;
@@ -101,33 +100,33 @@ function toolCall(step: TraceStep): Record<string, unknown> {
 export function upstreamRunJson(detail: RunDetail): Record<string, unknown> {
   const shown = shownRun(detail);
   const status = shown.status;
+  const theirs = upstreamStatus(status);
   const finished = detail.steps.filter((step) => step.status !== "started");
   const last = finished.at(-1);
-  const settled = upstreamStatus(status) === "succeeded" || upstreamStatus(status) === "failed";
-  const message = shown.errorMessage ?? statusNote(detail, status);
+  const message = shown.errorMessage ?? statusNote(shown.id, status);
   return {
     id: shown.id,
     run_id: shown.id,
     agent_id: shown.agentId,
     goal: shown.goal,
-    status: upstreamStatus(status),
+    status: theirs,
     aos_status: status,
     attempts: shown.attempts,
     error_message: message,
     plan: shown.plan,
     tool_calls: finished.map(toolCall),
-    outcome: settled
-      ? {
-          success: status === "succeeded",
-          data: status === "succeeded" ? (last?.outcomeData ?? null) : null,
-          error: status === "succeeded" ? null : { code: errorCodeOf(status, last), message: message ?? status },
-        }
-      : null,
+    outcome: theirs === "succeeded" || theirs === "failed" ? outcomeOf(status, last, message) : null,
     created_at: shown.createdAt,
     started_at: shown.startedAt,
     completed_at: shown.completedAt,
     duration_ms: shown.durationMs,
   };
+}
+
+/** The SDKs' RunOutcome of a settled run: its last step's result, or why it did not succeed. */
+function outcomeOf(status: RunStatus, last: TraceStep | undefined, message: string | null): Record<string, unknown> {
+  if (status === "succeeded") return { success: true, data: last?.outcomeData ?? null, error: null };
+  return { success: false, data: null, error: { code: errorCodeOf(status, last), message: message ?? status } };
 }
 
 function errorCodeOf(status: RunStatus, last: TraceStep | undefined): string {
