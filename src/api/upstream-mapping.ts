@@ -1,5 +1,5 @@
 import { AppError } from "../errors.js";
-import { type RunStatus, type TraceStep } from "../glossary.js";
+import type { RunStatus, TraceStep } from "../glossary.js";
 import type { CapabilitiesReport } from "../services/capabilities.js";
 import type { QueryAnswer, QueryType } from "../services/runtime-query.js";
 import type { SimulationReport } from "../services/simulate.js";
