@@ -176,12 +176,19 @@ describeOnBackends("the HTTP API on $name", (backend) => {
     const runId = (await call("POST", "/api/v1/runs", keyA, { goal: "secret", agent_id: agent.agent_id, plan: transformPlan })).json().run_id as string;
     await runAll(runId);
     const ids: Record<string, string> = { run_id: runId, agent_id: agent.agent_id, seq: "0" };
-    const bodies: Record<string, unknown> = { "/api/v1/runs/:run_id/approve": { by: "b" }, "/api/v1/runs/:run_id/reject": { by: "b" }, "/api/v1/agents/:agent_id/goals": { goal: "steal" } };
+    const bodies: Record<string, unknown> = {
+      "/api/v1/runs/:run_id/approve": { by: "b" },
+      "/api/v1/runs/:run_id/reject": { by: "b" },
+      "/api/v1/agents/:agent_id/goals": { goal: "steal" },
+      "/agents/:agent_id/goals": { goal: "steal" },
+    };
     const scoped = API_ROUTES.filter((route) => route.auth && (route.url.includes(":run_id") || route.url.includes(":agent_id")));
-    expect(scoped.length).toBe(12);
+    expect(scoped.length).toBe(15);
     for (const route of scoped) {
       const url = route.url.replace(/:(\w+)/g, (_match, name: string) => ids[name] as string);
-      const response = await call(route.method, url, keyB, route.method === "POST" ? (bodies[route.url] ?? undefined) : undefined);
+      const payload = route.method === "POST" ? (bodies[route.url] ?? undefined) : undefined;
+      // Upstream's routes as its SDKs reach them: the key in X-AOS-Key.
+      const response = route.dialect === "upstream" ? await call(route.method, url, undefined, payload, { "x-aos-key": keyB }) : await call(route.method, url, keyB, payload);
       expect({ route: route.url, status: response.statusCode }).toEqual({ route: route.url, status: 404 });
       expect(response.body).not.toContain("secret");
     }

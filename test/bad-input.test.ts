@@ -183,7 +183,8 @@ describeOnBackends("bad input on every route and verb, on $name", (backend) => {
     const spec = (await app.inject({ method: "GET", url: "/docs/openapi.json" })).json();
     const address = await app.listen({ port: 0, host: "127.0.0.1" });
     const operations = operationsOf(spec);
-    expect(operations.length).toBe(API_ROUTES.length);
+    // One operation per method and path: upstream's twin of one of ours is that operation's x-upstream-dialect.
+    expect(operations.length).toBe(new Set(API_ROUTES.map((route) => `${route.method} ${route.url}`)).size);
     for (const operation of operations) {
       const url = `${address}${operation.path.replace(/\{(\w+)\}/g, "x")}`;
       const response = await sendRaw(url, operation.method, { authorization: `Bearer ${key}`, "x-filler": "a".repeat(20_000) });

@@ -64,9 +64,21 @@ export function apiAuthentication(deps: ApiDeps): ApiAuthentication {
 
 /** The key from `Authorization: Bearer …` or upstream's X-AOS-Key, or undefined when neither holds one. */
 function presentedKey(request: FastifyRequest): string | undefined {
-  const authorization = request.headers.authorization;
-  const bearer = typeof authorization === "string" && /^bearer\s+/i.test(authorization) ? authorization.replace(/^bearer\s+/i, "").trim() : undefined;
+  const bearer = bearerOf(request);
   const header = request.headers["x-aos-key"];
   const presented = bearer ?? (typeof header === "string" ? header.trim() : undefined);
   return presented === undefined || presented === "" ? undefined : presented;
+}
+
+function bearerOf(request: FastifyRequest): string | undefined {
+  const authorization = request.headers.authorization;
+  return typeof authorization === "string" && /^bearer\s+/i.test(authorization) ? authorization.replace(/^bearer\s+/i, "").trim() : undefined;
+}
+
+/**
+ * Whether the request's key arrives in X-AOS-Key, upstream AOS's header, with no `Authorization: Bearer` beside it:
+ * what upstream's SDKs send, and so what selects upstream's dialect where both APIs define a path (dialects.ts).
+ */
+export function keyInUpstreamHeader(request: FastifyRequest): boolean {
+  return bearerOf(request) === undefined && typeof request.headers["x-aos-key"] === "string";
 }

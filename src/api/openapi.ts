@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { errorEnvelopeSchema } from "./envelope.js";
+import { servedPaths } from "./dialects.js";
 import { errorResponsesOf } from "./openapi-responses.js";
 import type { Routes, RouteSpec } from "./route.js";
 
@@ -48,12 +49,18 @@ function operationOf(spec: RouteSpec, components: Components): JsonSchema {
   return {
     summary: spec.summary,
     tags: [spec.tag],
-    operationId: `${spec.method.toLowerCase()}${spec.url.replace(/\/api\/v1/, "").replace(/[/:{}_-]+(\w)/g, (_match, letter: string) => letter.toUpperCase())}`,
+    operationId: operationIdOf(spec),
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(spec.body === undefined ? {} : { requestBody: { required: true, content: { "application/json": { schema: components.schemaOf(spec.body, "input") } } } }),
     ...(spec.auth ? { security: [{ bearer: [] }, { aosKey: [] }] } : { security: [] }),
     responses: { [String(spec.successStatus)]: { description: spec.summary, content: body }, ...errorResponsesOf(spec) },
   };
+}
+
+/** `getRunsRunId` for GET /api/v1/runs/:run_id; upstream's routes start `upstream`, as their paths may be ours too. */
+function operationIdOf(spec: RouteSpec): string {
+  const name = `${spec.method.toLowerCase()}${spec.url.replace(/\/api\/v1/, "").replace(/[/:{}_-]+(\w)/g, (_match, letter: string) => letter.toUpperCase())}`;
+  return spec.dialect === "upstream" ? `upstream${name.charAt(0).toUpperCase()}${name.slice(1)}` : name;
 }
 
 const TAGS = [
@@ -64,15 +71,24 @@ const TAGS = [
   { name: "log", description: "The tenant's transparency log of finished runs as C2SP tlog-tiles: checkpoint, tiles, entry bundles (docs/tiles.md)" },
   { name: "records", description: "What a finished run leaves: integrity evidence and incidents" },
   { name: "runtime", description: "Questions an agent asks before and while it runs (docs/runtime.md)" },
+  {
+    name: "upstream-compat",
+    description:
+      "Coming from upstream AOS: the routes its JS and Python SDKs call, mapped onto the same services (docs/api.md). " +
+      "Where a path is ours too, upstream's operation is the `x-upstream-dialect` of ours, served when the key arrives in X-AOS-Key.",
+  },
 ];
 
 /** The OpenAPI 3.1 document, generated from the route table. */
 export function openApiDocument(routes: Routes, version: string): Record<string, unknown> {
   const components = new Components();
-  const paths: Record<string, Record<string, unknown>> = {};
-  for (const spec of routes) {
+  const paths: Record<string, Record<string, Record<string, unknown>>> = {};
+  for (const { spec, upstream } of servedPaths(routes)) {
     const path = spec.url.replace(/:(\w+)/g, "{$1}");
-    paths[path] = { ...paths[path], [spec.method.toLowerCase()]: operationOf(spec, components) };
+    const operation = operationOf(spec, components);
+    // OpenAPI has one operation per method and path: upstream's twin of ours rides along as an extension.
+    if (upstream !== undefined) operation["x-upstream-dialect"] = { "x-selected-by": "X-AOS-Key", ...operationOf(upstream, components), security: [{ aosKey: [] }] };
+    paths[path] = { ...paths[path], [spec.method.toLowerCase()]: operation };
   }
   return {
     openapi: "3.1.0",
@@ -106,7 +122,7 @@ function sorted(schemas: Record<string, JsonSchema>): Record<string, JsonSchema>
 export function docsPage(routes: Routes): string {
   const escape = (text: string) => text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c] as string);
   const rows = routes
-    .map((spec) => `<tr><td><code>${spec.method}</code></td><td><code>${escape(spec.url.replace(/:(\w+)/g, "{$1}"))}</code></td><td>${escape(spec.summary)}</td><td>${spec.auth ? "API key" : "public"}</td></tr>`)
+    .map((spec) => `<tr><td><code>${spec.method}</code></td><td><code>${escape(spec.url.replace(/:(\w+)/g, "{$1}"))}</code></td><td>${escape(spec.summary)}</td><td>${spec.dialect === "upstream" ? "upstream AOS, X-AOS-Key" : spec.auth ? "API key" : "public"}</td></tr>`)
     .join("\n");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>AOS API</title>

@@ -64,6 +64,11 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
    * event stream, which lives for a run's whole length, scopes each statement on its own instead.
    */
   oneReadTransaction?: boolean;
+  /**
+   * "upstream" on the routes that speak upstream AOS's dialect (routes/upstream.ts). Where a route of our own has
+   * the same method and path, this one serves only the requests whose key arrives in X-AOS-Key (dialects.ts).
+   */
+  dialect?: "upstream";
   /** Request headers the handler reads (besides the API key), documented in the spec; the handler checks them. */
   headers?: Readonly<Record<string, z.ZodType>>;
   /**

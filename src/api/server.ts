@@ -4,6 +4,7 @@ import { withTenantReads } from "../db/tenant-scope.js";
 import { AppError } from "../errors.js";
 import { checkInput } from "../input-text.js";
 import { type ApiAuthentication, apiAuthentication } from "./authenticate.js";
+import { routeFor, servedPaths } from "./dialects.js";
 import { useStrictJsonBodies } from "./json-body.js";
 import { errorEnvelope, validationError } from "./envelope.js";
 import { docsPage, openApiDocument } from "./openapi.js";
@@ -15,9 +16,11 @@ import { proofRoutes } from "./routes/proofs.js";
 import { runRoutes } from "./routes/runs.js";
 import { runtimeRoutes } from "./routes/runtime.js";
 import { systemRoutes } from "./routes/system.js";
+import { upstreamRoutes } from "./routes/upstream.js";
 import { transportOptions } from "./transport-errors.js";
 
-export const API_ROUTES: Routes = [...systemRoutes, ...agentRoutes, ...runRoutes, ...eventRoutes, ...proofRoutes, ...logRoutes, ...runtimeRoutes];
+/** Our routes, then upstream AOS's (routes/upstream.ts), some on the same paths as ours (dialects.ts). */
+export const API_ROUTES: Routes = [...systemRoutes, ...agentRoutes, ...runRoutes, ...eventRoutes, ...proofRoutes, ...logRoutes, ...runtimeRoutes, ...upstreamRoutes];
 
 export const API_VERSION = "1.0.0";
 
@@ -57,12 +60,13 @@ export function buildApi(deps: ApiDeps) {
     deps.metrics.requests.inc({ route: request.routeOptions.url ?? "unmatched", status: String(reply.statusCode) });
   });
 
-  for (const spec of API_ROUTES) {
+  for (const served of servedPaths(API_ROUTES)) {
+    const { spec } = served;
     app.route({
       method: spec.method,
       url: spec.url,
       ...(spec.auth ? { onRequest: (request: FastifyRequest) => auth.onRequest(request) } : {}),
-      handler: (request, reply) => serve(spec, deps, auth, request, reply),
+      handler: (request, reply) => serve(routeFor(served, request), deps, auth, request, reply),
     });
   }
   app.get("/docs/openapi.json", async () => openApiDocument(API_ROUTES, API_VERSION));

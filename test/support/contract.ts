@@ -13,8 +13,12 @@ interface Operation {
   pattern: RegExp;
   template: string;
   method: string;
-  responses: Record<string, { content?: Record<string, { schema?: Json }>; headers?: Record<string, { required?: boolean; schema: Json }> }>;
+  responses: Responses;
+  /** Upstream's twin of the operation (`x-upstream-dialect`), answering requests whose key is in X-AOS-Key. */
+  upstream: Responses | undefined;
 }
+
+type Responses = Record<string, { content?: Record<string, { schema?: Json }>; headers?: Record<string, { required?: boolean; schema: Json }> }>;
 
 /** One response as it left the server: what the contract is checked against. */
 export interface SentResponse {
@@ -23,6 +27,8 @@ export interface SentResponse {
   status: number;
   headers: OutgoingHttpHeaders | Record<string, string | string[] | number | undefined>;
   body: string | undefined;
+  /** "upstream" when the request's key came in X-AOS-Key alone: the answer is held to upstream's twin where there is one. */
+  dialect?: "upstream" | undefined;
 }
 
 /**
@@ -44,7 +50,8 @@ export class Contract {
     for (const [template, methods] of Object.entries(document.paths as Record<string, Record<string, Operation["responses"]>>)) {
       for (const [method, operation] of Object.entries(methods)) {
         const pattern = new RegExp(`^${template.replace(/\{\w+\}/g, "[^/]+")}$`);
-        this.operations.push({ pattern, template, method: method.toUpperCase(), responses: (operation as unknown as { responses: Operation["responses"] }).responses });
+        const { responses, "x-upstream-dialect": upstream } = operation as unknown as { responses: Responses; "x-upstream-dialect"?: { responses: Responses } };
+        this.operations.push({ pattern, template, method: method.toUpperCase(), responses, upstream: upstream?.responses });
       }
     }
   }
@@ -61,7 +68,9 @@ export class Contract {
       this.validate(where, "aos-openapi#/$defs/Error", { $ref: "aos-openapi#/$defs/Error" }, sent.body);
       return;
     }
-    const declared = operation.responses[String(sent.status)] ?? (sent.status >= 500 ? operation.responses.default : undefined);
+    const upstream = sent.dialect === "upstream" && operation.upstream !== undefined;
+    const responses = upstream ? (operation.upstream as Responses) : operation.responses;
+    const declared = responses[String(sent.status)] ?? (sent.status >= 500 ? responses.default : undefined);
     if (declared === undefined) {
       this.violations.push(`${where}: ${operation.method} ${operation.template} declares no ${sent.status}`);
       return;
@@ -81,7 +90,7 @@ export class Contract {
       this.violations.push(`${where}: sent ${mediaType || "no content type"}, the spec declares ${Object.keys(declared.content ?? {}).join(", ")}`);
       return;
     }
-    if (mediaType === "application/json") this.validate(where, `${operation.method} ${operation.template} ${sent.status}`, content.schema ?? {}, sent.body);
+    if (mediaType === "application/json") this.validate(where, `${upstream ? "upstream " : ""}${operation.method} ${operation.template} ${sent.status}`, content.schema ?? {}, sent.body);
   }
 
   private validate(where: string, key: string, schema: Json, body: string | undefined): void {
@@ -118,7 +127,10 @@ export async function contractCheckedApi(deps: ApiDeps): Promise<{ app: ReturnTy
   let contract: Contract | undefined;
   app.addHook("onSend", async (request, reply, payload) => {
     const body = typeof payload === "string" ? payload : Buffer.isBuffer(payload) ? payload.toString("utf8") : undefined;
-    contract?.check({ method: request.method, url: request.url, status: reply.statusCode, headers: reply.getHeaders(), body });
+    // Upstream's dialect as its SDKs select it: the key in X-AOS-Key, no `Authorization: Bearer` beside it.
+    const bearer = /^bearer\s/i.test(String(request.headers.authorization ?? ""));
+    const dialect = !bearer && request.headers["x-aos-key"] !== undefined ? ("upstream" as const) : undefined;
+    contract?.check({ method: request.method, url: request.url, status: reply.statusCode, headers: reply.getHeaders(), body, dialect });
     return payload;
   });
   await app.ready();
