@@ -4,7 +4,7 @@
 //   npx aos api-keys create --tenant-id demo --name walk     # prints the key once
 //   npx aos serve --port 8000 &                              # the API, with a worker
 //   AOS_URL=http://127.0.0.1:8000 AOS_API_KEY=aos_… node examples/sdk-walk.mjs
-import { AosClient, verifyProofBundle } from "aos/client";
+import { AosClient, verifyProofBundle } from "aos-platform/client";
 
 const client = new AosClient(); // AOS_URL and AOS_API_KEY from the environment
 

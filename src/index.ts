@@ -1,2 +1,2 @@
-// The package's library entry: the SDK (also at "aos/client"). The platform itself is the `aos` CLI.
+// The package's library entry: the SDK (also at "aos-platform/client"). The platform itself is the `aos` CLI.
 export * from "./client/index.js";

@@ -5,8 +5,8 @@ import { runCli, tempHome } from "./support/cli.js";
 import { onServer, serverBackend } from "./support/databases.js";
 
 // The README's API walk as a user runs it: `aos api-keys create`, `aos serve` (a real child process on a free
-// port), and examples/sdk-walk.mjs importing "aos/client" from the built package. On the embedded default, and on
-// the PostgreSQL server with the worker in its own process.
+// port), and examples/sdk-walk.mjs importing "aos-platform/client" from the built package. On the embedded default,
+// and on the PostgreSQL server with the worker in its own process.
 
 const BIN = new URL("../bin/aos.js", import.meta.url).pathname;
 const EXAMPLE = new URL("../examples/sdk-walk.mjs", import.meta.url).pathname;

@@ -1,4 +1,4 @@
-// The AOS TypeScript SDK: `import { AosClient, verifyProofBundle } from "aos/client"`.
+// The AOS TypeScript SDK: `import { AosClient, verifyProofBundle } from "aos-platform/client"`.
 export { AosClient, type AosClientOptions, type WaitOptions } from "./aos-client.js";
 export { AosError, type ErrorBody } from "./aos-error.js";
 export type { RunEvent } from "./events.js";

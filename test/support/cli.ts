@@ -20,9 +20,17 @@ export interface CliChild {
 
 /** Starts the built `aos` CLI as a child process, the way a user starts it (no colour, only the given environment). */
 export function spawnCli(args: string[], env: Record<string, string | undefined>): CliChild {
+  return spawnProgram(process.execPath, [BIN, ...args], env);
+}
+
+/**
+ * Starts any program with PATH, HOME, NO_COLOR=1 and the given environment only (a variable set to undefined is left
+ * out), in `cwd` if given: the parent's npm_config_* and AOS_* variables never leak into the child.
+ */
+export function spawnProgram(command: string, args: string[], env: Record<string, string | undefined>, cwd?: string): CliChild {
   const childEnv: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, NO_COLOR: "1" };
   for (const [key, value] of Object.entries(env)) if (value !== undefined) childEnv[key] = value;
-  const child = spawn(process.execPath, [BIN, ...args], { env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command, args, { env: childEnv, cwd, stdio: ["ignore", "pipe", "pipe"] });
   const output = { stdout: "", stderr: "" };
   child.stdout?.on("data", (chunk: Buffer) => (output.stdout += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output.stderr += chunk.toString()));
@@ -35,7 +43,15 @@ export function spawnCli(args: string[], env: Record<string, string | undefined>
 
 /** Runs the built `aos` CLI to its end, the way a user runs it. */
 export async function runCli(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
-  const { output, exited } = spawnCli(args, env);
+  return settled(spawnCli(args, env));
+}
+
+/** Runs any program to its end, as `spawnProgram` starts it. */
+export async function runProgram(command: string, args: string[], env: Record<string, string | undefined>, cwd?: string): Promise<CliResult> {
+  return settled(spawnProgram(command, args, env, cwd));
+}
+
+async function settled({ output, exited }: CliChild): Promise<CliResult> {
   const code = await exited;
   return { code, ...output };
 }
