@@ -65,10 +65,12 @@ describe(`${NAME}, packed and installed into an empty folder with no registry`, 
 
   it("ships the CLI, the build, the README and the examples of the repository, and none of its other files", () => {
     const own = packed.files.map((file) => file.path).filter((path) => !path.startsWith("node_modules/"));
-    const allowed = /^(package\.json|README\.md|bin\/aos\.js|examples\/[\w-]+\.(json|mjs)|dist\/[\w/-]+\.(js|js\.map|d\.ts|sql))$/;
+    const allowed = /^(package\.json|README\.md|bin\/aos\.js|examples\/[\w-]+\.(json|mjs)|dist\/[\w/-]+\.(js|js\.map|d\.ts|sql)|dist\/db\/pgdata-template\.(tar\.gz|json))$/;
     expect(own.filter((path) => !allowed.test(path))).toEqual([]);
     expect(own.filter((path) => /(^|\/)(test|tests|fixtures|__tests__)\/|\.test\.|\.env|\.pem$|\.key$|\.aos/.test(path))).toEqual([]);
     expect(own).toEqual(expect.arrayContaining(["bin/aos.js", "dist/cli/main.js", "dist/index.js", "dist/client/index.js", "dist/client/index.d.ts"]));
+    // The embedded database's template (docs/benchmarks.md): a fresh AOS_HOME of an installed copy starts from it.
+    expect(own).toEqual(expect.arrayContaining(["dist/db/pgdata-template.tar.gz", "dist/db/pgdata-template.json"]));
     const migrations = readdirSync(join(ROOT, "src/db/migrations")).map((file) => `dist/db/migrations/${file}`);
     expect(own.filter((path) => path.startsWith("dist/db/migrations/")).sort()).toEqual(migrations.sort());
   });
