@@ -10,7 +10,7 @@ import { inProcessSession } from "./embedded-session.js";
 import { OWNER_FILE_NAME } from "./owner-socket.js";
 import { pglitePool } from "./pglite-pool.js";
 import { SessionArbiter } from "./session-arbiter.js";
-import { SharedEmbeddedSession } from "./shared-session.js";
+import { SharedEmbeddedSession, type SharingOptions } from "./shared-session.js";
 import { SQLSTATE, sqlstateOf } from "./sqlstate.js";
 import { transientDatabaseCondition, transientRetryDelayMs } from "./transient.js";
 
@@ -118,10 +118,10 @@ export interface EmbeddedDatabase extends Database {
  * Opens the embedded database under `dataDir`: as its owner when this process takes the lock file, or through
  * the process that holds it. `thread` puts PGlite on a worker thread whenever this process owns it.
  */
-export async function openEmbeddedDatabase(dataDir: string, lockPath: string, options: { thread?: boolean; log?: Logger } = {}): Promise<EmbeddedDatabase> {
+export async function openEmbeddedDatabase(dataDir: string, lockPath: string, options: Omit<SharingOptions, "thread"> & { thread?: boolean } = {}): Promise<EmbeddedDatabase> {
   const sharing = new SharedEmbeddedSession(
     { dataDir, lockPath, ownerFilePath: join(dirname(lockPath), OWNER_FILE_NAME) },
-    { thread: options.thread === true, ...(options.log ? { log: options.log } : {}) },
+    { ...options, thread: options.thread === true },
   );
   await sharing.start();
   const pool = pglitePool(() => sharing.channel());

@@ -107,14 +107,17 @@ export class SessionArbiter {
     }
   }
 
-  #take(caller: ArbiterCaller): Promise<void> {
-    if (this.#holder === caller) return Promise.resolve();
-    if (this.#closing !== undefined) return Promise.reject(new NotExecuted(this.#closing));
+  async #take(caller: ArbiterCaller): Promise<void> {
+    if (this.#holder === caller) return;
+    // In-process PGlite answers without yielding to I/O: a caller here that loops on queries would never let a
+    // remote's request (still in its socket) into the line. One turn of the event loop lets it queue first.
+    await new Promise((resolve) => setImmediate(resolve));
+    if (this.#closing !== undefined) throw new NotExecuted(this.#closing);
     if (this.#holder === undefined) {
       this.#holder = caller;
-      return Promise.resolve();
+      return;
     }
-    return new Promise((grant, refuse) => this.#waiting.push({ caller, grant, refuse }));
+    await new Promise<void>((grant, refuse) => this.#waiting.push({ caller, grant, refuse }));
   }
 
   #handOn(caller: ArbiterCaller): void {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { AppError } from "../errors.js";
-import { type Logger, silentLogger } from "../logger.js";
+import type { Logger } from "../logger.js";
 import { type EmbeddedSession, openEmbeddedSession } from "./embedded-session.js";
 import { DATABASE_REFUSALS, type LockFile, tryAcquireLockFile } from "./lock-file.js";
 import { readOwnerFile, serveOwnerSocket, type OwnerFile, type OwnerSocket } from "./owner-socket.js";
@@ -40,6 +40,15 @@ export interface SharedSessionPaths {
   ownerFilePath: string;
 }
 
+export interface SharingOptions {
+  /** PGlite on a worker thread whenever this process owns it (src/db/embedded-session.ts). */
+  thread: boolean;
+  /** Where the owner reports a process it disconnected. */
+  log?: Logger;
+  /** As owner: how long a remote may sit inside a transaction (default REMOTE_IDLE_IN_TRANSACTION_MS). */
+  remoteIdleLimitMs?: number;
+}
+
 type Role =
   | { kind: "owner"; arbiter: SessionArbiter; embedded: EmbeddedSession; socket: OwnerSocket; lock: LockFile }
   | { kind: "remote"; owner: OwnerFile };
@@ -50,16 +59,14 @@ function closedError(dataDir: string): AppError {
 
 export class SharedEmbeddedSession {
   readonly #paths: SharedSessionPaths;
-  readonly #thread: boolean;
-  readonly #log: Logger;
+  readonly #options: SharingOptions;
   #role: Role | undefined;
   #resolving: Promise<Role> | undefined;
   #closed = false;
 
-  constructor(paths: SharedSessionPaths, options: { thread: boolean; log?: Logger }) {
+  constructor(paths: SharedSessionPaths, options: SharingOptions) {
     this.#paths = paths;
-    this.#thread = options.thread;
-    this.#log = options.log ?? silentLogger;
+    this.#options = options;
   }
 
   /** Whether this process owns PGlite now or reaches it through another. */
@@ -154,9 +161,14 @@ export class SharedEmbeddedSession {
   async #becomeOwner(lock: LockFile): Promise<Role> {
     let embedded: EmbeddedSession | undefined;
     try {
-      embedded = await openEmbeddedSession(this.#paths.dataDir, { thread: this.#thread });
+      embedded = await openEmbeddedSession(this.#paths.dataDir, { thread: this.#options.thread });
       const arbiter = new SessionArbiter(embedded);
-      const socket = await serveOwnerSocket(arbiter, { ownerFilePath: this.#paths.ownerFilePath, log: this.#log });
+      const { log, remoteIdleLimitMs } = this.#options;
+      const socket = await serveOwnerSocket(arbiter, {
+        ownerFilePath: this.#paths.ownerFilePath,
+        ...(log ? { log } : {}),
+        ...(remoteIdleLimitMs !== undefined ? { idleLimitMs: remoteIdleLimitMs } : {}),
+      });
       return { kind: "owner", arbiter, embedded, socket, lock };
     } catch (error) {
       await embedded?.close().catch(() => undefined);
