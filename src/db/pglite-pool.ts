@@ -1,6 +1,7 @@
 import { type PGlite, protocol } from "@electric-sql/pglite";
 import { createPgConfig } from "@electric-sql/pglite/node-postgres";
 import pg from "pg";
+import { awaitsSync } from "./protocol-position.js";
 
 type BackendMessage = Awaited<ReturnType<PGlite["execProtocolStream"]>>[number];
 
@@ -31,11 +32,18 @@ export function pglitePool(openChannel: () => SessionChannel): pg.Pool {
     constructor(config?: pg.ClientConfig) {
       const channel = openChannel();
       const parser = new protocol.Parser();
+      const held: Uint8Array[] = [];
       const session = {
         waitReady: Promise.resolve(),
         async execProtocolStream(request: Uint8Array): Promise<BackendMessage[]> {
+          // Parse, Bind, Describe, Execute wait for their Sync and go with it, as over a real socket: one round
+          // trip per statement instead of five. pg reads the replies as one stream, whichever call brings them.
+          if (awaitsSync(request)) {
+            held.push(Uint8Array.from(request));
+            return [];
+          }
           const messages: BackendMessage[] = [];
-          parser.parse(await channel.exec(request), (message) => messages.push(message));
+          parser.parse(await channel.exec(Buffer.concat([...held.splice(0), request])), (message) => messages.push(message));
           return messages;
         },
       };

@@ -15,6 +15,7 @@ const SYNC = 0x53; // 'S'
 const SIMPLE_QUERY = 0x51; // 'Q'
 const PARSE = 0x50; // 'P'
 const EXTENDED = new Set([PARSE, 0x42, 0x44, 0x45, 0x43, 0x48]); // P B D E C H
+const DEFERRABLE = new Set([PARSE, 0x42, 0x44, 0x45, 0x43]); // not Flush: it asks for the replies now
 
 /** Calls `visit(type, body offset, body end)` for each whole message in `bytes`. */
 function eachMessage(bytes: Uint8Array, visit: (type: number, start: number, end: number) => void): void {
@@ -46,6 +47,15 @@ export function parsesNamedStatement(request: Uint8Array): boolean {
     if (type === PARSE && request[start] !== 0) named = true;
   });
   return named;
+}
+
+/** Whether every message in `request` is one whose reply may wait for the next Sync (Parse, Bind, Describe, Execute, Close). */
+export function awaitsSync(request: Uint8Array): boolean {
+  let waits = request.length > 0;
+  eachMessage(request, (type) => {
+    if (!DEFERRABLE.has(type)) waits = false;
+  });
+  return waits;
 }
 
 /** A client's place in the protocol: follow its requests and replies, and ask whether it is at a boundary. */

@@ -2,7 +2,7 @@ import { connect, type Socket } from "node:net";
 import { AppError } from "../errors.js";
 import type { OwnerFile } from "./owner-socket.js";
 import { FRAME, readFrames, sendFrame } from "./owner-wire.js";
-import { NotExecuted } from "./session-arbiter.js";
+import { NotExecuted, OwnerGone } from "./session-arbiter.js";
 
 /**
  * One connection from this process to the embedded database's owner (src/db/owner-socket.ts): requests go one
@@ -82,9 +82,7 @@ export class RemoteConnection {
   }
 
   #ended(reason: string): void {
-    this.#gone ??= new AppError("DATABASE_UNAVAILABLE", `${reason}; try again: the next attempt reaches the database through its new owner`, {
-      retryable: true,
-    });
+    this.#gone ??= new OwnerGone(`${reason}; try again: the next attempt reaches the database through its new owner`);
     for (const waiter of this.#pending.values()) waiter.reject(this.#gone);
     this.#pending.clear();
   }

@@ -26,12 +26,18 @@ export interface RawSession {
   execRaw(request: Uint8Array): Promise<Uint8Array>;
 }
 
-/** Why a request was never run: the session is closing. The caller may send it again elsewhere. */
-export class NotExecuted extends AppError {
+/**
+ * The process that owned the embedded database went away under a request: it may or may not have run. Transient
+ * (src/db/transient.ts): the next transaction reaches the database through its next owner.
+ */
+export class OwnerGone extends AppError {
   constructor(message: string) {
     super("DATABASE_UNAVAILABLE", message, { retryable: true });
   }
 }
+
+/** Why a request was never run: the session is closing. The caller may send it again elsewhere. */
+export class NotExecuted extends OwnerGone {}
 
 interface Waiting {
   caller: ArbiterCaller;
