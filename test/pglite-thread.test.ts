@@ -207,7 +207,8 @@ describe("the embedded database on a worker thread", () => {
 });
 
 describe("the embedded database's thread failing", () => {
-  it("fails the pending and every later query with DATABASE_UNAVAILABLE when the thread dies", async () => {
+  // Two opens of a fresh data directory (initdb) in one test: minutes on a loaded 2-core machine.
+  it("fails the pending and every later query with DATABASE_UNAVAILABLE when the thread dies", { timeout: 300_000 }, async () => {
     const home = embeddedHome();
     const db = await openEmbeddedDatabase(home.dataDir, home.lockPath, { thread: true });
     const pending = rejection(db.pool.query(SLOW_QUERY));
