@@ -18,6 +18,16 @@ function homePaths(home: string) {
   return { dataDir: join(home, "pgdata"), lockPath: join(home, "aos.lock"), ownerFile: join(home, OWNER_FILE_NAME) };
 }
 
+/** A process holding an open transaction (client `holding`), then another that starts 3 rounds behind it. */
+async function holderThenOther(home: string, holding: number, behind: number) {
+  const holder = startDbClient(home, ["hold", String(holding)]);
+  await holder.event("holding");
+  const other = startDbClient(home, ["load", String(behind), "3"]);
+  await other.event("ready");
+  other.send("go");
+  return { holder, other };
+}
+
 describe("many processes on one embedded database", () => {
   const home = tempDir("aos-shared");
   const paths = homePaths(home);
@@ -77,11 +87,7 @@ describe("many processes on one embedded database", () => {
   });
 
   it("lets the others go on once a process holding a transaction commits", { timeout: 600_000 }, async () => {
-    const holder = startDbClient(home, ["hold", "101"]);
-    await holder.event("holding");
-    const other = startDbClient(home, ["load", "102", "3"]);
-    await other.event("ready");
-    other.send("go");
+    const { holder, other } = await holderThenOther(home, 101, 102);
     holder.send("commit");
     expect(await holder.event("committed")).toBeDefined();
     expect((await other.event("done")).mismatches).toEqual([]);
@@ -90,11 +96,7 @@ describe("many processes on one embedded database", () => {
   });
 
   it("rolls back a process killed inside a transaction, and the others go on", { timeout: 600_000 }, async () => {
-    const holder = startDbClient(home, ["hold", "201"]);
-    await holder.event("holding");
-    const other = startDbClient(home, ["load", "202", "3"]);
-    await other.event("ready");
-    other.send("go");
+    const { holder, other } = await holderThenOther(home, 201, 202);
     holder.child.kill("SIGKILL");
     await holder.exited;
     expect((await other.event("done")).mismatches).toEqual([]);
@@ -119,11 +121,7 @@ describe("a process that holds a transaction too long", () => {
   });
 
   it("is disconnected and rolled back; the others go on, and its commit fails as unavailable", { timeout: 600_000 }, async () => {
-    const holder = startDbClient(home, ["hold", "301"]);
-    await holder.event("holding");
-    const other = startDbClient(home, ["load", "302", "3"]);
-    await other.event("ready");
-    other.send("go");
+    const { holder, other } = await holderThenOther(home, 301, 302);
     expect((await other.event("done")).mismatches).toEqual([]);
     holder.send("commit");
     expect(await holder.event("failed")).toMatchObject({ code: "DATABASE_UNAVAILABLE" });
