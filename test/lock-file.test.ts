@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { acquireLockFile } from "../src/db/lock-file.js";
+import { acquireLockFile, tryAcquireLockFile } from "../src/db/lock-file.js";
 import { tempDir } from "./support/temp-dirs.js";
 
 describe("the embedded database's lock file", () => {
@@ -33,5 +33,22 @@ describe("the embedded database's lock file", () => {
     writeFileSync(path, `${dead.pid}\n`);
     const lock = acquireLockFile(path);
     lock.release();
+  });
+
+  it("says who holds it and whether that holder shares, and an older AOS's lock (a pid alone) shares nothing", async () => {
+    const path = join(tempDir("aos-lock"), "aos.lock");
+    const holder = spawn(process.execPath, ["-e", "setTimeout(() => {}, 30000)"], { stdio: "ignore" });
+    try {
+      writeFileSync(path, `${holder.pid}\nshares: aos.owner`);
+      expect(tryAcquireLockFile(path)).toEqual({ heldBy: holder.pid, mark: "shares: aos.owner" });
+      writeFileSync(path, `${holder.pid}\n`);
+      expect(tryAcquireLockFile(path)).toEqual({ heldBy: holder.pid, mark: "" });
+    } finally {
+      holder.kill("SIGKILL");
+    }
+    await new Promise((resolve) => holder.on("exit", resolve));
+    const mine = tryAcquireLockFile(path, "shares: aos.owner");
+    expect("release" in mine).toBe(true);
+    if ("release" in mine) mine.release();
   });
 });

@@ -4,8 +4,7 @@ import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Database, withTransaction } from "../src/db/database.js";
 import { loadMigrations, migrate } from "../src/db/migrate.js";
-import { openEmbeddedDatabase } from "../src/db/open-database.js";
-import { openThreadedEmbeddedDatabase, type ThreadedDatabase } from "../src/db/pglite-thread.js";
+import { type EmbeddedDatabase, openEmbeddedDatabase } from "../src/db/open-database.js";
 import { SQLSTATE } from "../src/db/sqlstate.js";
 import { testBackends, type TestDatabase } from "./support/databases.js";
 import { tempDir } from "./support/temp-dirs.js";
@@ -69,7 +68,7 @@ async function notificationLog(db: Database): Promise<string[]> {
 
 describe("the embedded database on a worker thread", () => {
   const home = embeddedHome();
-  let threaded: ThreadedDatabase;
+  let threaded: EmbeddedDatabase;
   let inProcess: TestDatabase;
   let applied: number[];
 
@@ -77,7 +76,7 @@ describe("the embedded database on a worker thread", () => {
     const pglite = testBackends().find((backend) => backend.name === "pglite");
     if (pglite === undefined) throw new Error("the PGlite test backend is always there");
     inProcess = await pglite.open();
-    threaded = await openThreadedEmbeddedDatabase(home.dataDir, home.lockPath);
+    threaded = await openEmbeddedDatabase(home.dataDir, home.lockPath, { thread: true });
     applied = await migrate(threaded);
     await threaded.pool.query("create table thread_probe (id integer primary key, note text not null)");
   });
@@ -189,7 +188,7 @@ describe("the embedded database on a worker thread", () => {
   });
 
   it("holds the lock while open, and after close the directory opens again with its data", async () => {
-    await expect(openThreadedEmbeddedDatabase(home.dataDir, home.lockPath)).rejects.toMatchObject({
+    await expect(openEmbeddedDatabase(home.dataDir, home.lockPath, { thread: true })).rejects.toMatchObject({
       code: "DATABASE_LOCKED",
     });
     await expect(openEmbeddedDatabase(home.dataDir, home.lockPath)).rejects.toMatchObject({
@@ -197,7 +196,7 @@ describe("the embedded database on a worker thread", () => {
     });
     await threaded.close();
     expect(existsSync(home.lockPath)).toBe(false);
-    threaded = await openThreadedEmbeddedDatabase(home.dataDir, home.lockPath);
+    threaded = await openEmbeddedDatabase(home.dataDir, home.lockPath, { thread: true });
     expect(await migrate(threaded)).toEqual([]);
     const { rows } = await threaded.pool.query("select id, note from thread_probe order by id");
     expect(rows).toEqual([
@@ -208,12 +207,13 @@ describe("the embedded database on a worker thread", () => {
 });
 
 describe("the embedded database's thread failing", () => {
-  it("fails the pending and every later query with DATABASE_UNAVAILABLE when the thread dies", async () => {
+  // Two opens of a fresh data directory (initdb) in one test: minutes on a loaded 2-core machine.
+  it("fails the pending and every later query with DATABASE_UNAVAILABLE when the thread dies", { timeout: 300_000 }, async () => {
     const home = embeddedHome();
-    const db = await openThreadedEmbeddedDatabase(home.dataDir, home.lockPath);
+    const db = await openEmbeddedDatabase(home.dataDir, home.lockPath, { thread: true });
     const pending = rejection(db.pool.query(SLOW_QUERY));
     await new Promise((resolve) => setTimeout(resolve, 10));
-    await db.thread.terminate();
+    await db.sharing.thread?.terminate();
 
     const unavailable = { code: "DATABASE_UNAVAILABLE", message: expect.stringContaining("thread stopped") };
     expect(await pending).toMatchObject(unavailable);
@@ -222,7 +222,7 @@ describe("the embedded database's thread failing", () => {
 
     await db.close();
     expect(existsSync(home.lockPath)).toBe(false);
-    const reopened = await openThreadedEmbeddedDatabase(home.dataDir, home.lockPath);
+    const reopened = await openEmbeddedDatabase(home.dataDir, home.lockPath, { thread: true });
     expect((await reopened.pool.query("select 1 as one")).rows).toEqual([{ one: 1 }]);
     await reopened.close();
   });
@@ -230,7 +230,7 @@ describe("the embedded database's thread failing", () => {
   it("says why it could not open, and leaves no lock behind", async () => {
     const home = embeddedHome();
     writeFileSync(home.dataDir, "a file where the data directory should be\n");
-    const failure = await rejection(openThreadedEmbeddedDatabase(home.dataDir, home.lockPath));
+    const failure = await rejection(openEmbeddedDatabase(home.dataDir, home.lockPath, { thread: true }));
     expect(failure).toMatchObject({
       code: "DATABASE_UNAVAILABLE",
       message: expect.stringContaining(`cannot open the embedded database at ${home.dataDir}: `),

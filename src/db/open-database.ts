@@ -1,14 +1,16 @@
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import pg from "pg";
 import { listenForClientErrors } from "./pool-client-errors.js";
 import type { Config } from "../config.js";
 import { AppError } from "../errors.js";
+import type { Logger } from "../logger.js";
 import type { Database } from "./database.js";
-import { prepareDataDir } from "./data-dir-template.js";
-import { acquireLockFile } from "./lock-file.js";
+import { inProcessSession } from "./embedded-session.js";
+import { OWNER_FILE_NAME } from "./owner-socket.js";
 import { pglitePool } from "./pglite-pool.js";
-import { openThreadedEmbeddedDatabase } from "./pglite-thread.js";
+import { SessionArbiter } from "./session-arbiter.js";
+import { SharedEmbeddedSession, type SharingOptions } from "./shared-session.js";
 import { SQLSTATE, sqlstateOf } from "./sqlstate.js";
 import { transientDatabaseCondition, transientRetryDelayMs } from "./transient.js";
 
@@ -88,53 +90,70 @@ export async function openServerDatabase(url: string, poolMax: number, connect: 
   }
 }
 
-/** Wraps an open PGlite instance as a Database; closing it closes PGlite and then runs `onClosed`. */
-export function embeddedDatabase(pglite: PGlite, location: string, onClosed: () => void = () => undefined): Database {
-  const pool = pglitePool(pglite);
+/**
+ * Wraps an open PGlite instance as a Database, behind a session arbiter like every embedded database (one
+ * process only: an in-memory database for tests and scripts); closing it closes PGlite.
+ */
+export function embeddedDatabase(pglite: PGlite, location: string): Database {
+  const session = inProcessSession(pglite);
+  const arbiter = new SessionArbiter(session);
+  const pool = pglitePool(() => arbiter.caller());
   return {
     kind: "pglite",
     pool,
     location,
     async close() {
       await pool.end();
-      await pglite.close();
-      onClosed();
+      await session.close();
     },
   };
 }
 
-/**
- * PostgreSQL's start parameters for PGlite in the command's own thread (every verb but `aos serve`): PGlite's own,
- * with a 16 MB buffer pool instead of 128 MB. PGlite touches its whole pool while it starts (resident memory after
- * PGlite.create: 284 MiB with 128 MB, 162 MiB with 16 MB), while a command touches a small part of the database;
- * the operating system's page cache below PGlite still holds the files. `aos serve`'s database thread keeps PGlite's default.
- */
-const IN_PROCESS_START_PARAMS = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"];
+/** The embedded database on disk, shared with every other process on it (src/db/shared-session.ts). */
+export interface EmbeddedDatabase extends Database {
+  readonly sharing: SharedEmbeddedSession;
+}
 
 /**
- * Opens the embedded database on disk under `dataDir`, behind an exclusive lock file. The lock comes first: a
- * fresh `dataDir` is then filled from the built template (data-dir-template.ts) by this process alone.
+ * Opens the embedded database under `dataDir`: as its owner when this process takes the lock file, or through
+ * the process that holds it. `thread` puts PGlite on a worker thread whenever this process owns it.
  */
-export async function openEmbeddedDatabase(dataDir: string, lockPath: string): Promise<Database> {
-  const lock = acquireLockFile(lockPath);
-  let pglite: PGlite;
-  try {
-    prepareDataDir(dataDir);
-    pglite = await PGlite.create(dataDir, { startParams: IN_PROCESS_START_PARAMS });
-  } catch (error) {
-    lock.release();
-    throw error;
-  }
-  return embeddedDatabase(pglite, dataDir, () => lock.release());
+export async function openEmbeddedDatabase(dataDir: string, lockPath: string, options: Omit<SharingOptions, "thread"> & { thread?: boolean } = {}): Promise<EmbeddedDatabase> {
+  const sharing = new SharedEmbeddedSession(
+    { dataDir, lockPath, ownerFilePath: join(dirname(lockPath), OWNER_FILE_NAME) },
+    { ...options, thread: options.thread === true },
+  );
+  await sharing.start();
+  const pool = pglitePool(() => sharing.channel());
+  // A client whose owner went away fails its queries, then pg emits 'error' on it, checked out or idle; the
+  // failed queries already tell their callers, and an unheard 'error' would crash the process.
+  pool.on("error", () => undefined);
+  listenForClientErrors(pool);
+  return {
+    kind: "pglite",
+    pool,
+    location: dataDir,
+    sharing,
+    async close() {
+      try {
+        await pool.end();
+      } finally {
+        await sharing.close();
+      }
+    },
+  };
 }
 
 export interface OpenDatabaseOptions {
   /**
    * Run the embedded database on a worker thread (src/db/pglite-thread.ts), so a long query never blocks this
    * thread's event loop: for long-lived processes that serve requests (`aos serve`). Default false: one-shot
-   * commands keep PGlite in-process. No effect with DATABASE_URL.
+   * commands keep PGlite in-process. Only when this process owns the embedded database; no effect with
+   * DATABASE_URL.
    */
   embeddedThread?: boolean;
+  /** Where the embedded database's owner reports a process it disconnected. */
+  log?: Logger;
   /** Told while start-up waits for a busy or restarting server (DATABASE_URL only). */
   onWait?: (message: string) => void;
 }
@@ -144,6 +163,8 @@ export function openDatabase(config: Config, options: OpenDatabaseOptions = {}):
   if (config.databaseUrl !== undefined) {
     return openServerDatabase(config.databaseUrl, config.dbPoolMax, { retryMs: config.databaseConnectRetryMs, ...(options.onWait ? { onWait: options.onWait } : {}) });
   }
-  const open = options.embeddedThread === true ? openThreadedEmbeddedDatabase : openEmbeddedDatabase;
-  return open(join(config.home, "pgdata"), join(config.home, "aos.lock"));
+  return openEmbeddedDatabase(join(config.home, "pgdata"), join(config.home, "aos.lock"), {
+    thread: options.embeddedThread === true,
+    ...(options.log ? { log: options.log } : {}),
+  });
 }

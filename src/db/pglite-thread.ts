@@ -1,18 +1,14 @@
 import { Worker } from "node:worker_threads";
-import { type PGlite, protocol } from "@electric-sql/pglite";
 import { AppError } from "../errors.js";
-import type { Database } from "./database.js";
-import { acquireLockFile } from "./lock-file.js";
-import { type PgliteSession, pglitePool } from "./pglite-pool.js";
-import { listenForClientErrors } from "./pool-client-errors.js";
+import type { RawSession } from "./session-arbiter.js";
 
 /**
  * The embedded database on a worker thread of its own. PGlite is synchronous WASM: in-process, a 1 s query
  * freezes every other request for 1 s (reference/dependencies.md §1). Here PGlite runs in
  * pglite-thread-worker.ts, and this thread keeps the same pg.Pool over PGlite's node-postgres adapter as the
- * in-process path; only the adapter's two calls into PGlite cross the thread.
+ * in-process path, through the same session arbiter (src/db/embedded-session.ts); only protocol bytes cross.
  *
- * What crosses is raw wire-protocol bytes both ways, parsed here with PGlite's own protocol parser. The parsed
+ * What crosses is raw wire-protocol bytes both ways, parsed on this thread with PGlite's own protocol parser. The parsed
  * messages do not survive structured cloning: an ErrorResponse is a DatabaseError (an Error), which arrives as
  * a bare Error without `code`, `severity` or `name: "error"`, so the adapter would not even see it as an
  * error and pg would report the failed query as a success. Bytes also transfer without a copy.
@@ -32,13 +28,6 @@ export type FromDatabaseThread =
 export interface DatabaseThreadData {
   dataDir: string;
 }
-
-/** An embedded Database whose PGlite runs on `thread`, exposed for health checks and tests. */
-export interface ThreadedDatabase extends Database {
-  readonly thread: Worker;
-}
-
-type BackendMessage = Awaited<ReturnType<PGlite["execProtocolStream"]>>[number];
 
 interface Waiter<T> {
   resolve(value: T): void;
@@ -60,12 +49,10 @@ function startWorker(workerData: DatabaseThreadData): Worker {
 }
 
 /** This thread's end of the database thread: requests in flight by id, and what ended the thread, once it has. */
-class DatabaseThread implements PgliteSession {
-  readonly waitReady = Promise.resolve();
+export class DatabaseThread implements RawSession {
   readonly worker: Worker;
   readonly #dataDir: string;
   readonly #pending = new Map<number, Waiter<Uint8Array>>();
-  readonly #parser = new protocol.Parser();
   readonly #exited: Promise<number>;
   /** Resolves once PGlite is open on the thread; rejects with why it could not open. */
   readonly opened: Promise<void>;
@@ -94,18 +81,8 @@ class DatabaseThread implements PgliteSession {
     });
   }
 
-  /**
-   * The adapter's one call into PGlite. It always asks for `throwOnError: false`: database errors come back as
-   * ErrorResponse messages, exactly as PGlite's execProtocolStream returns them in-process.
-   */
-  async execProtocolStream(bytes: Uint8Array): Promise<BackendMessage[]> {
-    const reply = await this.#request(bytes);
-    const messages: BackendMessage[] = [];
-    this.#parser.parse(reply, (message) => messages.push(message));
-    return messages;
-  }
-
-  #request(bytes: Uint8Array): Promise<Uint8Array> {
+  /** PGlite's raw reply to `bytes`; database errors come back as ErrorResponse messages inside it. */
+  execRaw(bytes: Uint8Array): Promise<Uint8Array> {
     if (this.#stopped !== undefined) return Promise.reject(this.#stopped);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
@@ -186,38 +163,14 @@ class DatabaseThread implements PgliteSession {
   }
 }
 
-/**
- * Opens the embedded database under `dataDir` on a worker thread, behind the same exclusive lock file as the
- * in-process path. The lock is this process's: the thread is part of it.
- */
-export async function openThreadedEmbeddedDatabase(dataDir: string, lockPath: string): Promise<ThreadedDatabase> {
-  const lock = acquireLockFile(lockPath);
-  let thread: DatabaseThread | undefined;
+/** Starts the embedded database under `dataDir` on a worker thread; resolves once PGlite is open there. */
+export async function startDatabaseThread(dataDir: string): Promise<DatabaseThread> {
+  const thread = new DatabaseThread(dataDir);
   try {
-    thread = new DatabaseThread(dataDir);
     await thread.opened;
   } catch (error) {
-    await thread?.close().catch(() => undefined);
-    lock.release();
+    await thread.close().catch(() => undefined);
     throw error;
   }
-  const pool = pglitePool(thread);
-  // When the thread dies, pg fails the client's queries and then emits 'error' on the client, checked out or
-  // idle; the failed queries already tell their callers, and an unheard 'error' would crash the process.
-  pool.on("error", () => undefined);
-  listenForClientErrors(pool);
-  return {
-    kind: "pglite",
-    pool,
-    location: dataDir,
-    thread: thread.worker,
-    async close() {
-      try {
-        await pool.end();
-        await thread.close();
-      } finally {
-        lock.release();
-      }
-    },
-  };
+  return thread;
 }

@@ -1,8 +1,10 @@
+import { OwnerGone } from "./session-arbiter.js";
 import { sqlstateOf } from "./sqlstate.js";
 
 /*
  * Database errors that say nothing about the work that met them: the server restarted, a backend was terminated,
- * the connection dropped, every connection slot was taken, or a transaction lost a serialization race. The same
+ * the connection dropped, every connection slot was taken, a transaction lost a serialization race, or the process
+ * that owned the embedded database went away (src/db/shared-session.ts: OwnerGone). The same
  * work, tried again a moment later, can succeed. Everything else (a constraint, a bad statement, a lost fence) is
  * an answer, not an accident, and is never retried as if it were one.
  */
@@ -43,6 +45,7 @@ export function transientDatabaseCondition(error: unknown): string | undefined {
       if (TRANSIENT_SQLSTATE_CLASSES.some((prefix) => state.startsWith(prefix))) return `the connection failed (SQLSTATE ${state})`;
       return undefined;
     }
+    if (cause instanceof OwnerGone) return `the embedded database's owner went away (${cause.message})`;
     const errno = (cause as NodeJS.ErrnoException).code;
     if (typeof errno === "string" && TRANSIENT_ERRNOS.has(errno)) return `the connection failed (${errno})`;
     if (cause instanceof Error && PG_CONNECTION_MESSAGES.has(cause.message)) return `the connection was lost (${cause.message})`;

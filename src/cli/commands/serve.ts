@@ -3,9 +3,9 @@ import type { CliContext } from "../context.js";
 import { type ServeFlags, serveOptions, serveUntilStopped } from "../serve-process.js";
 
 /**
- * `aos serve`: the HTTP API, and by default a worker in the same process so runs posted to it execute (on the
- * embedded database nothing else can: PGlite is one process's). PGlite runs in a worker thread here, so a long
- * query never freezes requests. SIGTERM or SIGINT stops accepting requests, lets the worker hand its runs back,
+ * `aos serve`: the HTTP API, and by default a worker in the same process so runs posted to it execute. When it
+ * owns the embedded database, PGlite runs in a worker thread here, so a long query never freezes requests; other
+ * `aos` processes reach the database through it (src/db/shared-session.ts). SIGTERM or SIGINT stops accepting requests, lets the worker hand its runs back,
  * and exits 0.
  */
 export function serveCommand(ctx: CliContext): Command {
@@ -13,7 +13,7 @@ export function serveCommand(ctx: CliContext): Command {
     .description("serve the HTTP API (/api/v1, docs at /docs), with a worker executing the runs unless --no-worker")
     .option("-p, --port <n>", "the port (0: any free port)", "8000")
     .option("--host <address>", "the address to listen on", "127.0.0.1")
-    .option("--no-worker", "serve only; run `aos worker` processes beside it (PostgreSQL server only)")
+    .option("--no-worker", "serve only; run `aos worker` processes beside it")
     .option("-c, --concurrency <n>", "runs the in-process worker executes at once", "4")
     .option("-q, --quiet", "no log lines on stderr")
     .action(async (flags: ServeFlags & { worker: boolean }) => {
