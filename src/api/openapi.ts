@@ -47,6 +47,7 @@ function operationOf(spec: RouteSpec, components: Components): JsonSchema {
   const body = spec.produces !== undefined ? { [spec.produces]: { schema: { type: "string" } } } : { "application/json": { schema: components.schemaOf(spec.response as z.ZodType, "output") } };
   return {
     summary: spec.summary,
+    ...(spec.description === undefined ? {} : { description: spec.description }),
     tags: [spec.tag],
     operationId: `${spec.method.toLowerCase()}${spec.url.replace(/\/api\/v1/, "").replace(/[/:{}_-]+(\w)/g, (_match, letter: string) => letter.toUpperCase())}`,
     ...(parameters.length > 0 ? { parameters } : {}),
