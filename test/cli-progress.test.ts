@@ -48,7 +48,8 @@ const flakyThenPick = {
   ],
 };
 
-describe("aos run on a terminal", { skip: !hasScript && "util-linux `script` is not installed" }, () => {
+// Without util-linux `script` there is no pty to run on: the terminal tests are skipped (reported as skipped).
+describe.skipIf(!hasScript)("aos run on a terminal", { timeout: 180_000 }, () => {
   const home = tempHome();
   const env = { AOS_HOME: home, AOS_STEP_RETRY_BASE_MS: "5", AOS_STEP_RETRY_MAX_MS: "20" };
   const run = ["run", "--tenant-id", "tty", "--goal", "flaky then pick"];
@@ -95,7 +96,8 @@ describe("aos run on a terminal", { skip: !hasScript && "util-linux `script` is 
   });
 });
 
-describe("aos run and aos get-run --watch through a pipe, on the embedded database", () => {
+// Each test starts `aos` processes on the embedded database, slow to open on a loaded machine.
+describe("aos run and aos get-run --watch through a pipe, on the embedded database", { timeout: 180_000 }, () => {
   const home = tempHome();
   const env = { AOS_HOME: home, AOS_STEP_RETRY_BASE_MS: "5", AOS_STEP_RETRY_MAX_MS: "20" };
   let runId: string;
@@ -108,7 +110,7 @@ describe("aos run and aos get-run --watch through a pipe, on the embedded databa
     expect(ran.stdout).not.toContain(ESC);
     expect(ran.stdout).not.toContain("started  attempt");
     expect(ran.stdout).toContain("  steps:");
-  });
+  }, 180_000);
 
   it("--watch of a finished run prints its attempts, start before end, and the run's end; exit as the run ended", async () => {
     const watched = await runCli(["get-run", runId, "--tenant-id", "pipe", "--watch"], env);
@@ -150,7 +152,7 @@ describe("aos run and aos get-run --watch through a pipe, on the embedded databa
   });
 });
 
-describe("aos get-run --watch follows a run another process executes", onServer(), () => {
+describe("aos get-run --watch follows a run another process executes", { ...onServer(), timeout: 180_000 }, () => {
   const home = tempHome();
   let db: TestDatabase;
   let server: LoopbackServer;

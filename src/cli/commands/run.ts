@@ -90,16 +90,18 @@ export function runCommand(ctx: CliContext): Command {
  */
 async function whileShowingProgress(ctx: CliContext, db: Database, run: Run, executed: Promise<void>): Promise<void> {
   const settled = new AbortController();
-  const shown = printRunProgress(ctx.output, db.pool, run, { header: false, stop: settled.signal });
+  // Caught at once: a progress that fails while the run still executes must not end the process before it settles.
+  let failure: { error: unknown } | undefined;
+  const shown = printRunProgress(ctx.output, db.pool, run, { header: false, stop: settled.signal }).catch((error: unknown) => {
+    failure = { error };
+  });
   try {
     await executed;
-  } catch (error) {
+  } finally {
     settled.abort();
-    await shown.catch(() => undefined);
-    throw error;
+    await shown;
   }
-  settled.abort();
-  await shown;
+  if (failure !== undefined) throw failure.error;
 }
 
 /** The run exists (recorded failed): --json prints it with the plan's issues; people get the message. */
