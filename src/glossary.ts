@@ -234,6 +234,19 @@ export interface TraceStep {
   prunedAt?: Date | null;
 }
 
+/**
+ * An attempt that began executing, as live progress tells it: from its intent row (a skill that leaves the process),
+ * or from the run's in-process mark (one that does not, `runs.attempt_started`: progress only, not proven).
+ */
+export interface AttemptStarted {
+  stepIndex: number;
+  stepId: string;
+  skillName: string;
+  attempt: number;
+  decision: StepDecision | null;
+  startedAt: Date;
+}
+
 /** The policy engine's answer before a step; stored in the trace step, so it is inside the proof. */
 export interface StepDecision {
   action: "allow" | "deny" | "require_approval";

@@ -28,6 +28,7 @@ const NOT_PROVEN: Readonly<Record<string, string>> = {
   "runs.next_step_index": "the worker's cursor, checked by the worker from the attested rows",
   "runs.cancel_requested_at": "a request to the worker",
   "runs.cancel_attestation": "the request's attestation, checked by the worker before it honours the request",
+  "runs.attempt_started": "live progress: the attempt a worker is executing in process now, shown and never proven",
   "runs.idempotency_key": "unused by AOS (the API keeps its keys in run_requests)",
   "runs.tool_calls_json": "unused by AOS",
 };

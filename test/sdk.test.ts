@@ -61,6 +61,11 @@ describeOnBackends("the SDK against the API on $name", (backend) => {
     const steps = events.flatMap((event) => (event.event === "step" ? [event.data] : []));
     expect(steps.map((step) => [step.skill, step.status])).toContainEqual(["http_call", "succeeded"]);
     expect(events.filter((event) => event.event === "status").map((event) => event.data.status)).toContain("succeeded");
+    // The call's start is told once, with its decision, before any row of it (its intent row included).
+    const started = events.flatMap((event, at) => (event.event === "step_started" ? [{ at, data: event.data }] : []));
+    expect(started.map(({ data }) => [data.step_id, data.skill, data.attempt, data.decision?.action])).toEqual([[steps[0]?.step_id, "http_call", 1, "allow"]]);
+    const firstRow = events.findIndex((event) => event.event === "step");
+    expect(started[0]!.at).toBeLessThan(firstRow);
 
     const run = await client.waitForRun(accepted.run_id);
     expect(run.status).toBe("succeeded");

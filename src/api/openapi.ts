@@ -48,6 +48,7 @@ function operationOf(spec: RouteSpec, components: Components): JsonSchema {
   const body = spec.produces !== undefined ? { [spec.produces]: { schema: { type: "string" } } } : { "application/json": { schema: components.schemaOf(spec.response as z.ZodType, "output") } };
   return {
     summary: spec.summary,
+    ...(spec.description === undefined ? {} : { description: spec.description }),
     tags: [spec.tag],
     operationId: operationIdOf(spec),
     ...(parameters.length > 0 ? { parameters } : {}),

@@ -45,6 +45,8 @@ export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
   /** Fastify style, e.g. /api/v1/runs/:run_id. */
   url: string;
   summary: string;
+  /** Longer prose for the spec, where the summary cannot say what the body holds (the events a stream sends). */
+  description?: string;
   tag: string;
   /** False for the few public routes (health, metrics, docs, verification keys). */
   auth: boolean;

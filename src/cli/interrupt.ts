@@ -39,3 +39,21 @@ export async function withInterrupt<T>(ctx: CliContext, runId: string, work: (in
     process.off("SIGTERM", onSignal);
   }
 }
+
+/**
+ * Runs `work` with Ctrl-C (SIGINT) or SIGTERM meaning "stop watching": `stop` is aborted and the work ends on its
+ * own; the run being watched goes on. Says whether a signal came.
+ */
+export async function withWatchInterrupt<T>(work: (stop: AbortSignal) => Promise<T>): Promise<{ result: T; interrupted: boolean }> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    const result = await work(stop.signal);
+    return { result, interrupted: stop.signal.aborted };
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

@@ -7,20 +7,33 @@ export interface Output {
   /** Live progress and colour are for people at a terminal only. */
   readonly isTty: boolean;
   readonly color: boolean;
+  /**
+   * Draws the one line that changes in place (a spinner) over the last one drawn; "" clears it. Only where escape
+   * codes are welcome (a terminal, NO_COLOR unset): elsewhere there is none, and nothing is drawn.
+   */
+  readonly redraw?: (line: string) => void;
 }
 
-export function processOutput(noColor: boolean): Output {
-  const isTty = Boolean(process.stdout.isTTY);
+/** Where `aos` writes: the process's stdout and stderr (tests pass streams of their own, a terminal's or a pipe's). */
+export function processOutput(
+  noColor: boolean,
+  stdout: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout,
+  stderr: NodeJS.WritableStream = process.stderr,
+): Output {
+  const isTty = Boolean(stdout.isTTY);
   // `aos … | head` closes the pipe early; that is the reader's choice, not an error worth a stack trace.
-  process.stdout.once("error", (error: NodeJS.ErrnoException) => {
+  stdout.once("error", (error: NodeJS.ErrnoException) => {
     if (error.code !== "EPIPE") throw error;
     process.exit(process.exitCode ?? EXIT.ok);
   });
+  const color = isTty && !noColor;
   return {
-    out: (text) => process.stdout.write(`${text}\n`),
-    err: (text) => process.stderr.write(`${text}\n`),
+    out: (text) => stdout.write(`${text}\n`),
+    err: (text) => stderr.write(`${text}\n`),
     isTty,
-    color: isTty && !noColor,
+    color,
+    // Carriage return, then erase the line (CSI 2 K): the cursor stays on the line, ready for the next drawing.
+    ...(color ? { redraw: (line: string) => stdout.write(`\r\u001b[2K${line}`) } : {}),
   };
 }
 

@@ -3,12 +3,14 @@ import { isPruned, type RunDetail, shownRun } from "../views/run.js";
 import { type Output, paint, printable, statusColor, table } from "./output.js";
 import { proofLine } from "./present-proof.js";
 
-/** One line per recorded attempt, printed live on a terminal. */
+/** One line per recorded attempt: its status, duration, cost, tokens (if any) and error. */
 export function stepLine(output: Output, step: TraceStep): string {
   const attempt = step.attempt > 1 ? ` (attempt ${step.attempt})` : "";
+  const tokens = step.tokens > 0 ? `  ${step.tokens} tokens` : "";
   const error = step.error === null ? "" : `  ${step.error.code}: ${step.error.message}`;
   const pruned = isPruned(step) ? "  (payload pruned)" : "";
-  return `  ${printable(step.stepId)}  ${step.skillName}  ${paint(output, statusColor(step.status), step.status)}  ${step.durationMs} ms${attempt}${printable(error)}${pruned}`;
+  const spent = `${step.durationMs} ms  ${step.costCents}c${tokens}`;
+  return `  ${printable(step.stepId)}  ${step.skillName}  ${paint(output, statusColor(step.status), step.status)}  ${spent}${attempt}${printable(error)}${pruned}`;
 }
 
 /**

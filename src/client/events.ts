@@ -1,7 +1,20 @@
 import type { RunStatus, Step } from "./types.js";
 
+/** An attempt the policy engine allowed began executing: told once per attempt, before its `step` rows. */
+export interface StepStarted {
+  run_id: string;
+  step_index: number;
+  step_id: string;
+  skill: string;
+  attempt: number;
+  decision: { action: "allow" | "deny" | "require_approval"; reason: string; policy_id: string; policy_hash: string } | null;
+  /** ISO 8601, UTC */
+  started_at: string;
+}
+
 /** One server-sent event of a run's stream. */
 export type RunEvent =
+  | { event: "step_started"; data: StepStarted }
   | { event: "step"; id: number; data: Step & { run_id: string } }
   | { event: "status"; data: { run_id: string; status: RunStatus; error_message: string | null } }
   | { event: "end"; data: { run_id: string; status: RunStatus } }

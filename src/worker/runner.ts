@@ -2,10 +2,11 @@ import { abortableDelay } from "../abortable.js";
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { findAgent } from "../db/queries/agents.js";
+import { markAttemptStarted } from "../db/queries/runs.js";
 import { releaseRun } from "../db/queries/run-status.js";
 import { parkRun } from "../db/queries/run-status.js";
 import { AppError, toAppError } from "../errors.js";
-import type { Agent, PlanStep, Run, RunEnding, StepDecision, StepError, TraceStep } from "../glossary.js";
+import type { Agent, AttemptStarted, PlanStep, Run, RunEnding, StepDecision, StepError, TraceStep } from "../glossary.js";
 import type { Logger } from "../logger.js";
 import type { Egress } from "../egress.js";
 import { verifiedPrefix } from "../proof/verified-prefix.js";
@@ -313,6 +314,7 @@ async function attemptStep(
   // Every call that leaves the process, reads included, is preceded by its intent: a call that may have happened is
   // always in the trace, as `interrupted` if its worker died before recording it (at-least-once, docs/workers.md).
   if (decided.sideEffects !== "none") await recordIntent(deps, state, { skill, step, index, attempt, params, decision: decided.decision });
+  else await markStarted(deps, state, { stepIndex: index, stepId: step.step_id, skillName: skill.name, attempt, decision: decided.decision, startedAt: new Date() });
   // The step timeout, or the run's hold ending (a lost lease, a stopping worker), whichever comes first.
   const timeout = AbortSignal.timeout(deps.config.stepTimeoutMs);
   const attemptResult = await executeAttempt(
@@ -342,6 +344,16 @@ async function attemptStep(
  */
 function throwIfLost(state: RunState): void {
   if (state.signal?.aborted === true) throw toAppError(state.signal.reason);
+}
+
+/**
+ * Tells live progress that an attempt of a skill that stays in the process (so writes no intent row) is executing:
+ * the run's mark, not a trace row, since nothing outside could have happened if its worker dies (docs/api.md, Events).
+ */
+async function markStarted(deps: RunnerDeps, state: RunState, started: AttemptStarted): Promise<void> {
+  if (!(await markAttemptStarted(deps.db.pool, state.run.id, state.cursor.epoch, started))) {
+    throw new AppError("LEASE_LOST", `run ${state.run.id} is no longer held at epoch ${state.cursor.epoch}; its step was not started`);
+  }
 }
 
 /**

@@ -1,11 +1,6 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
-import { findRun } from "../../db/queries/runs.js";
-import { listStepRows } from "../../db/queries/trace-steps.js";
-import { AppError } from "../../errors.js";
-import { isTerminal, type Run, traceIdFor } from "../../glossary.js";
-import { stepOfRow } from "../../proof/stored-trace.js";
-import { stepJson } from "../../views/run.js";
+import { followRun } from "../../services/run-events.js";
+import { runEventJson } from "../../views/run-events.js";
 import { route, type Routes } from "../route.js";
 import { runParams } from "../schemas.js";
 
@@ -17,16 +12,28 @@ const lastEventId = z
 const HEARTBEAT_MS = 15_000;
 
 /**
- * GET /runs/{id}/events: server-sent events of a run's progress. `step` for each recorded attempt (its id is the
- * step's seq, so a client reconnecting with Last-Event-ID resumes after it), `status` when the run's status
- * changes, and `end` once the run is terminal, after which the stream closes. A parked run (pending_approval)
- * keeps its stream open until it ends. The run is polled every AOS_API_EVENTS_POLL_MS.
+ * GET /runs/{id}/events: server-sent events of a run's progress, as src/services/run-events.ts follows it from the
+ * database. `step_started` when an attempt begins executing, `step` for each recorded row (its id is the step's seq,
+ * so a client reconnecting with Last-Event-ID resumes after it), `status` when the run's status changes, and `end`
+ * once the run is terminal, after which the stream closes. A parked run (pending_approval) keeps its stream open until
+ * it ends. The run is polled every AOS_API_EVENTS_POLL_MS.
  */
 export const eventRoutes: Routes = [
   route({
     method: "GET",
     url: "/api/v1/runs/:run_id/events",
     summary: "Server-sent events of a run's steps and status changes, until it ends",
+    description: [
+      "Each event's data is one JSON object with the run's `run_id`:",
+      "- `status` (`status`, `error_message`): the run's status changed.",
+      "- `step_started` (`step_index`, `step_id`, `skill`, `attempt`, `decision` {action, reason, policy_id, policy_hash}, `started_at`):",
+      "  an attempt the policy engine allowed began executing; sent once per attempt, before its `step` rows",
+      "  (a reconnect may repeat the one in flight).",
+      "- `step` (id: the row's seq; the fields of GET /runs/{id}/steps): a trace row was recorded, the outcome of an attempt,",
+      "  or the intent (`status: started`) of a call that leaves the process.",
+      "- `end` (`status`): the run is terminal; the stream closes.",
+      "- `error` (`code`, `message`): the stream failed after it started; reconnect with Last-Event-ID.",
+    ].join("\n"),
     tag: "runs",
     auth: true,
     params: runParams,
@@ -36,55 +43,40 @@ export const eventRoutes: Routes = [
     errors: ["RUN_NOT_FOUND"],
     oneReadTransaction: false,
     async handler({ params, tenant, deps, request, reply }) {
-      const first = await findRun(tenant.db.pool, tenant.tenantId, params.run_id);
-      if (first === undefined) throw new AppError("RUN_NOT_FOUND", `Run not found: ${params.run_id}`, { details: { run_id: params.run_id } });
       // Only what this stream sends as an id (a seq, in digits) resumes it; anything else replays from the start.
       const header = request.headers["last-event-id"];
       const lastEventId = typeof header === "string" && /^(0|[1-9]\d{0,15})$/.test(header) ? Number(header) : -1;
-      let afterSeq = Number.isSafeInteger(lastEventId) ? lastEventId : -1;
       const closed = new AbortController();
+      const events = await followRun(tenant.db.pool, tenant.tenantId, params.run_id, {
+        pollMs: deps.config.apiEventsPollMs,
+        afterSeq: Number.isSafeInteger(lastEventId) ? lastEventId : -1,
+        stop: closed.signal,
+      });
       request.raw.on("close", () => closed.abort());
       reply.hijack();
       const out = reply.raw;
       out.writeHead(200, { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", connection: "keep-alive" });
-      let status = "";
       let quietSince = Date.now();
       const send = (event: string, data: unknown, id?: number) => {
         out.write(`event: ${event}\n${id === undefined ? "" : `id: ${id}\n`}data: ${JSON.stringify(data)}\n\n`);
         quietSince = Date.now();
       };
-      const announce = (current: Run) => {
-        if (current.status === status) return;
-        status = current.status;
-        send("status", { run_id: current.id, status, error_message: current.errorMessage });
-      };
-      let run: Run | undefined = first;
+      const heartbeat = setInterval(() => {
+        if (Date.now() - quietSince < HEARTBEAT_MS) return;
+        out.write(": still running\n\n");
+        quietSince = Date.now();
+      }, HEARTBEAT_MS / 3);
       try {
-        while (run !== undefined && !closed.signal.aborted) {
-          // A change to running is told before the steps it ran; an ending after them.
-          const terminal = isTerminal(run.status);
-          if (!terminal) announce(run);
-          // Live progress: each row as its bytes say, not yet verified (the run's proof comes when it has ended).
-          for (const step of (await listStepRows(tenant.db.pool, traceIdFor(run.id), afterSeq)).map(stepOfRow)) {
-            send("step", { run_id: run.id, ...stepJson(step) }, step.seq);
-            afterSeq = step.seq;
-          }
-          if (terminal) {
-            announce(run);
-            send("end", { run_id: run.id, status: run.status });
-            break;
-          }
-          if (Date.now() - quietSince > HEARTBEAT_MS) {
-            out.write(": still running\n\n");
-            quietSince = Date.now();
-          }
-          await sleep(deps.config.apiEventsPollMs, undefined, { signal: closed.signal }).catch(() => undefined);
-          run = await findRun(tenant.db.pool, tenant.tenantId, params.run_id);
+        for await (const event of events) {
+          if (closed.signal.aborted) break;
+          const { event: name, id, data } = runEventJson(params.run_id, event);
+          send(name, data, id);
         }
       } catch (error) {
         deps.log.warn("event stream ended by an error", { run_id: params.run_id, error: (error as Error).message });
         send("error", { code: "INTERNAL", message: "the event stream failed; reconnect with Last-Event-ID to resume" });
       } finally {
+        clearInterval(heartbeat);
         out.end();
       }
       return undefined;

@@ -1,6 +1,6 @@
 import { Command, Option } from "commander";
 import { AppError } from "../../errors.js";
-import { type ActorType, isTerminal, type Run, type TraceStep } from "../../glossary.js";
+import { type ActorType, isTerminal, type Run } from "../../glossary.js";
 import { createRun, DEFAULT_ORIGIN_SYSTEM_ID, getRunDetail } from "../../services/runs.js";
 import { loadKeyRing } from "../../trace/key-store.js";
 import { executeOrAwait } from "../../worker/claim.js";
@@ -10,7 +10,9 @@ import { EXIT, runExitCode } from "../exit-codes.js";
 import { printJson } from "../output.js";
 import { readPlanFile } from "../read-json-file.js";
 import { type RunDetail, runJson } from "../../views/run.js";
-import { printRunSummary, stepLine } from "../present-run.js";
+import { printRunSummary } from "../present-run.js";
+import { printRunProgress } from "../run-progress.js";
+import type { Database } from "../../db/database.js";
 
 interface RunFlags extends CommonFlags {
   tenantId: string;
@@ -59,16 +61,11 @@ export function runCommand(ctx: CliContext): Command {
         if (flags.wait) {
           const live = ctx.output.isTty && flags.json !== true;
           if (live) ctx.output.out(`Run ${run.id} queued; executing ${run.plan?.steps.length ?? 0} step(s)`);
+          const queued = run;
           interrupted = await withInterrupt(ctx, run.id, async (interrupt) => {
-            const deps = {
-              db,
-              config: ctx.config,
-              log: loggerFor(flags),
-              keys,
-              stop: interrupt.stop,
-              ...(live ? { onStep: (step: TraceStep) => ctx.output.out(stepLine(ctx.output, step)) } : {}),
-            };
-            await executeOrAwait(deps, run.tenantId, run.id, `cli-${process.pid}`, interrupt.signal);
+            const deps = { db, config: ctx.config, log: loggerFor(flags), keys, stop: interrupt.stop };
+            const executed = executeOrAwait(deps, queued.tenantId, queued.id, `cli-${process.pid}`, interrupt.signal);
+            await (live ? whileShowingProgress(ctx, db, queued, executed) : executed);
             return interrupt.interrupted();
           });
         }
@@ -85,6 +82,26 @@ export function runCommand(ctx: CliContext): Command {
         else ctx.exitCode = detail.run.status === "queued" ? EXIT.ok : EXIT.failure;
       });
     });
+}
+
+/**
+ * Prints the run's events from the database while it executes (here, or in a worker), then, once it has settled,
+ * what was recorded up to then. An error of the execution wins over one of the progress.
+ */
+async function whileShowingProgress(ctx: CliContext, db: Database, run: Run, executed: Promise<void>): Promise<void> {
+  const settled = new AbortController();
+  // Caught at once: a progress that fails while the run still executes must not end the process before it settles.
+  let failure: { error: unknown } | undefined;
+  const shown = printRunProgress(ctx.output, db.pool, run, { header: false, stop: settled.signal }).catch((error: unknown) => {
+    failure = { error };
+  });
+  try {
+    await executed;
+  } finally {
+    settled.abort();
+    await shown;
+  }
+  if (failure !== undefined) throw failure.error;
 }
 
 /** The run exists (recorded failed): --json prints it with the plan's issues; people get the message. */

@@ -1,4 +1,4 @@
-import type { ActorType, Plan, Run, RunStatus, TerminationReason } from "../../glossary.js";
+import type { ActorType, AttemptStarted, Plan, Run, RunStatus, StepDecision, TerminationReason } from "../../glossary.js";
 import type { Queryable } from "../database.js";
 
 export interface RunRow {
@@ -112,6 +112,57 @@ where tenant_id = $1::text and id = $2::text`,
     [tenantId, runId],
   );
   return rows[0] && toRun(rows[0]);
+}
+
+/**
+ * Marks the attempt the run's holder executes in process now (a skill that writes no intent row), for live progress;
+ * a later attempt overwrites it. Fenced by the holder's epoch like every write it makes: false when it no longer
+ * holds the run.
+ */
+export async function markAttemptStarted(db: Queryable, runId: string, epoch: number, started: AttemptStarted): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update runs
+set attempt_started = jsonb_build_object('step_index', $3::int, 'step_id', $4::text, 'skill', $5::text, 'attempt', $6::int,
+  'decision', $7::jsonb, 'started_at', $8::text)
+where id = $1::text and epoch = $2::int and status = 'running'`,
+    [runId, epoch, started.stepIndex, started.stepId, started.skillName, started.attempt, JSON.stringify(started.decision), started.startedAt.toISOString()],
+  );
+  return rowCount === 1;
+}
+
+/** A run as live progress reads it: its row, and the attempt its holder marked as executing in process, if any. */
+export interface RunProgress {
+  run: Run;
+  attemptStarted: AttemptStarted | undefined;
+}
+
+/** Tenant-scoped, as findRun. */
+export async function findRunProgress(db: Queryable, tenantId: string, runId: string): Promise<RunProgress | undefined> {
+  const { rows } = await db.query<RunRow & { attempt_started: unknown }>(
+    `select ${RUN_COLUMNS}, attempt_started
+from runs
+where tenant_id = $1::text and id = $2::text`,
+    [tenantId, runId],
+  );
+  const row = rows[0];
+  return row && { run: toRun(row), attemptStarted: attemptStartedOf(row.attempt_started) };
+}
+
+/** The mark as written by markAttemptStarted; anything else (null, or a value someone else wrote) is no mark. */
+function attemptStartedOf(value: unknown): AttemptStarted | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const mark = value as Record<string, unknown>;
+  const { step_index: stepIndex, step_id: stepId, skill, attempt, decision, started_at: startedAt } = mark;
+  if (!Number.isSafeInteger(stepIndex) || !Number.isSafeInteger(attempt) || typeof stepId !== "string" || typeof skill !== "string") return undefined;
+  if (typeof startedAt !== "string" || Number.isNaN(Date.parse(startedAt))) return undefined;
+  return {
+    stepIndex: stepIndex as number,
+    stepId,
+    skillName: skill,
+    attempt: attempt as number,
+    decision: typeof decision === "object" && decision !== null ? (decision as StepDecision) : null,
+    startedAt: new Date(startedAt),
+  };
 }
 
 export interface RunFilter {
