@@ -26,7 +26,7 @@ describeOnBackends("the HTTP API on $name", (backend) => {
   const tenantA = `api-a-${backend.name}`;
   const tenantB = `api-b-${backend.name}`;
 
-  const call = (method: "GET" | "POST", url: string, key: string | undefined, payload?: unknown, headers: Record<string, string> = {}) =>
+  const call = (method: "GET" | "POST" | "PATCH", url: string, key: string | undefined, payload?: unknown, headers: Record<string, string> = {}) =>
     app.inject({
       method,
       url,
@@ -176,12 +176,12 @@ describeOnBackends("the HTTP API on $name", (backend) => {
     const runId = (await call("POST", "/api/v1/runs", keyA, { goal: "secret", agent_id: agent.agent_id, plan: transformPlan })).json().run_id as string;
     await runAll(runId);
     const ids: Record<string, string> = { run_id: runId, agent_id: agent.agent_id, seq: "0" };
-    const bodies: Record<string, unknown> = { "/api/v1/runs/:run_id/approve": { by: "b" }, "/api/v1/runs/:run_id/reject": { by: "b" }, "/api/v1/agents/:agent_id/goals": { goal: "steal" } };
+    const bodies: Record<string, unknown> = { "/api/v1/runs/:run_id/approve": { by: "b" }, "/api/v1/runs/:run_id/reject": { by: "b" }, "/api/v1/agents/:agent_id/goals": { goal: "steal" }, "/api/v1/agents/:agent_id": { budget_cents: 0 } };
     const scoped = API_ROUTES.filter((route) => route.auth && (route.url.includes(":run_id") || route.url.includes(":agent_id")));
-    expect(scoped.length).toBe(12);
+    expect(scoped.length).toBe(13);
     for (const route of scoped) {
       const url = route.url.replace(/:(\w+)/g, (_match, name: string) => ids[name] as string);
-      const response = await call(route.method, url, keyB, route.method === "POST" ? (bodies[route.url] ?? undefined) : undefined);
+      const response = await call(route.method, url, keyB, route.method !== "GET" ? (bodies[route.url] ?? undefined) : undefined);
       expect({ route: route.url, status: response.statusCode }).toEqual({ route: route.url, status: 404 });
       expect(response.body).not.toContain("secret");
     }

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { loadConfig } from "../config.js";
 import { AppError, toAppError } from "../errors.js";
-import { createAgentCommand, listAgentsCommand } from "./commands/agents.js";
+import { createAgentCommand, listAgentsCommand, updateAgentCommand } from "./commands/agents.js";
 import { apiKeysCommand } from "./commands/api-keys.js";
 import { calendarCommand } from "./commands/calendar.js";
 import { approveCommand, cancelCommand, rejectCommand } from "./commands/decisions.js";
@@ -43,6 +43,7 @@ function buildProgram(ctx: CliContext): Command {
     serveCommand(ctx),
     apiKeysCommand(ctx),
     createAgentCommand(ctx),
+    updateAgentCommand(ctx),
     listAgentsCommand(ctx),
     getRunCommand(ctx),
     listRunsCommand(ctx),
