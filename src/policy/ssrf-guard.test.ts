@@ -180,3 +180,41 @@ describe("checkTarget DNS failures", () => {
     await expect(checkTarget("http://empty.test/", closed, empty)).rejects.toMatchObject({ code: "DNS_ERROR" });
   });
 });
+
+describe("a loopback host refused while another loopback form is allowed", () => {
+  it.each([
+    // [URL, operator's openings, agent's allowed_hosts, the allowed form the message names, the layer that refuses]
+    ["http://localhost:8080/", "127.0.0.1", ["127.0.0.1"], "127.0.0.1", "allowed_hosts"],
+    ["http://127.0.0.1:8080/", "127.0.0.1", ["localhost"], "localhost", "allowed_hosts"],
+    ["http://[::1]:8080/", "127.0.0.1,::1", ["127.0.0.1:8080"], "127.0.0.1:8080", "allowed_hosts"],
+    ["http://localhost:8080/", "127.0.0.1", [], "127.0.0.1", "AOS_EGRESS_ALLOW"],
+    ["http://localhost:8080/", "127.0.0.1", ["localhost"], "127.0.0.1", "AOS_EGRESS_ALLOW"],
+    ["http://[::1]:8080/", "127.0.0.0/8", [], "127.0.0.0/8", "AOS_EGRESS_ALLOW"],
+    ["http://127.0.0.1:8080/", "localhost", [], "localhost", "AOS_EGRESS_ALLOW"],
+  ] as const)("%s with AOS_EGRESS_ALLOW=%s and allowed_hosts %j: refused, naming %s and the way out", async (url, openings, narrowTo, allowed, fix) => {
+    const error = await blocked(url, egress(openings, narrowTo));
+    expect(error.code).toBe("FORBIDDEN_TARGET");
+    expect(error.message).toContain(`and ${allowed} are both loopback`);
+    expect(error.message).toContain("matched as written");
+    expect(error.message).toContain(fix === "allowed_hosts" ? "add it to the agent's allowed_hosts" : "the operator adds it to AOS_EGRESS_ALLOW");
+  });
+
+  it.each([
+    ["http://localhost:8080/", "127.0.0.1", ["api.example.com"]],
+    ["http://10.0.0.5/", "127.0.0.1", []],
+    ["http://127.0.0.1:9090/", "127.0.0.1:8080", []],
+    ["http://127.0.0.1:9090/", "", ["127.0.0.1:8080"]],
+  ] as const)("%s with AOS_EGRESS_ALLOW=%s and allowed_hosts %j: refused without the loopback hint (no other loopback form allowed at that layer)", async (url, openings, narrowTo) => {
+    const error = await blocked(url, egress(openings, narrowTo));
+    expect(error.code).toBe("FORBIDDEN_TARGET");
+    expect(error.message).not.toContain("both loopback");
+  });
+
+  it("never lets localhost through because 127.0.0.1 is allowed, at either layer", async () => {
+    for (const rules of [egress("127.0.0.1", ["127.0.0.1"]), egress("127.0.0.0/8", []), egress("127.0.0.1,::1", ["127.0.0.1", "::1"])]) {
+      expect((await blocked("http://localhost/", rules)).code).toBe("FORBIDDEN_TARGET");
+      expect((await blocked("http://foo.localhost/", rules)).code).toBe("FORBIDDEN_TARGET");
+    }
+    await expect(checkTarget("http://127.0.0.1/", egress("127.0.0.1", ["127.0.0.1"]), resolver)).resolves.toMatchObject({ address: "127.0.0.1" });
+  });
+});
