@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.js";
+import { describeFailure } from "../failure-catalog.js";
 import { type Egress, parseEgressOpenings } from "../egress.js";
 import { checkTarget, type HostLookup } from "./ssrf-guard.js";
 
@@ -161,23 +162,25 @@ describe("an agent's allowed_hosts only narrow the floor, never open it", () => 
   });
 });
 
-describe("checkTarget DNS failures", () => {
-  it("reports a name that does not resolve as DNS_ERROR, not retryable", async () => {
-    const error = await blocked("http://nowhere.test/");
-    expect(error.code).toBe("DNS_ERROR");
-    expect(error.retryable).toBe(false);
-    expect(error.message).toBe("could not resolve nowhere.test (ENOTFOUND)");
+describe("checkTarget DNS failures: each code's retryability is the catalog's, so the listing and the retries agree", () => {
+  const failingWith = (code: string): HostLookup => () => Promise.reject(Object.assign(new Error(`getaddrinfo ${code} x`), { code }));
+
+  it.each(["ENOTFOUND", "ENODATA"])("reports %s (the name has no address) as HOST_NOT_FOUND, not retryable", async (code) => {
+    const error = await checkTarget("http://nowhere.test/", closed, failingWith(code)).catch((thrown: unknown) => thrown);
+    expect(error).toMatchObject({ code: "HOST_NOT_FOUND", retryable: describeFailure("HOST_NOT_FOUND").retryable });
+    expect((error as AppError).retryable).toBe(false);
+    expect((error as AppError).message).toBe(`nowhere.test does not resolve: the DNS has no address for it (${code})`);
   });
 
-  it("reports a resolver timeout as a retryable DNS_ERROR", async () => {
-    const timingOut: HostLookup = () => Promise.reject(Object.assign(new Error("queryA ETIMEOUT"), { code: "EAI_AGAIN" }));
-    const error = await checkTarget("http://slow.test/", closed, timingOut).catch((thrown: unknown) => thrown);
-    expect(error).toMatchObject({ code: "DNS_ERROR", retryable: true });
+  it.each(["EAI_AGAIN", "ESERVFAIL", "ETIMEOUT", "ECONNREFUSED", "EAI_FAIL"])("reports %s (the resolver failed) as a retryable DNS_ERROR", async (code) => {
+    const error = await checkTarget("http://slow.test/", closed, failingWith(code)).catch((thrown: unknown) => thrown);
+    expect(error).toMatchObject({ code: "DNS_ERROR", retryable: describeFailure("DNS_ERROR").retryable });
+    expect((error as AppError).retryable).toBe(true);
   });
 
-  it("reports an empty answer as DNS_ERROR", async () => {
+  it("reports an empty answer as HOST_NOT_FOUND", async () => {
     const empty: HostLookup = async () => [];
-    await expect(checkTarget("http://empty.test/", closed, empty)).rejects.toMatchObject({ code: "DNS_ERROR" });
+    await expect(checkTarget("http://empty.test/", closed, empty)).rejects.toMatchObject({ code: "HOST_NOT_FOUND", retryable: false });
   });
 });
 

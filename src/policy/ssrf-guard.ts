@@ -159,20 +159,26 @@ function labelOf(range: string): string {
     .join(" of ");
 }
 
+/**
+ * The resolver's answers that say the name has no address: NXDOMAIN (getaddrinfo's EAI_NONAME, which Node reports as
+ * ENOTFOUND) and a name with no address records (ENODATA). A retry would get the same answer, where a resolver that
+ * failed or timed out (EAI_AGAIN, ESERVFAIL, ETIMEOUT, ECONNREFUSED…) may answer the next time.
+ */
+const NO_SUCH_HOST = new Set(["ENOTFOUND", "ENODATA"]);
+
 async function resolve(host: string, lookup: HostLookup): Promise<string[]> {
   let results: readonly ResolvedAddress[];
   try {
     results = await lookup(host);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
-    // A name that does not exist will not exist on retry; a resolver that timed out or failed may recover.
-    const retryable = code !== "ENOTFOUND" && code !== "ENODATA";
     const details = { host, code };
-    throw new AppError("DNS_ERROR", `could not resolve ${host} (${code})`, { retryable, cause: error, details });
+    if (NO_SUCH_HOST.has(code)) throw new AppError("HOST_NOT_FOUND", `${host} does not resolve: the DNS has no address for it (${code})`, { cause: error, details });
+    throw new AppError("DNS_ERROR", `could not resolve ${host}: the resolver failed (${code})`, { cause: error, details });
   }
   const valid = results.map((result) => result.address).filter((address) => ipaddr.isValid(address));
   if (valid.length === 0) {
-    throw new AppError("DNS_ERROR", `could not resolve ${host} (no addresses)`, { details: { host } });
+    throw new AppError("HOST_NOT_FOUND", `${host} does not resolve: the DNS answered with no address`, { details: { host } });
   }
   return valid;
 }
