@@ -219,7 +219,7 @@ function connectFailure(location: string, error: unknown): SkillOutcome {
     });
   }
   if (errno === "ENOTFOUND") return failure("HOST_NOT_FOUND", `${where}: the host name does not resolve`);
-  if (errno === "EAI_AGAIN") return failure("DNS_ERROR", "HOST_NOT_FOUND", `${where}: the resolver failed (${errno})`);
+  if (errno === "EAI_AGAIN") return failure("DNS_ERROR", `${where}: the resolver failed (${errno})`);
   const reason = errno === "ECONNREFUSED" ? "connection refused" : (errno ?? "the connection failed or timed out");
   return failure("NETWORK_ERROR", `${where} (${reason})`, errno === undefined ? {} : { details: { errno } });
 }
