@@ -22,7 +22,7 @@ import { verifyCommand, verifyStepCommand } from "./commands/verify.js";
 import { witnessCommand } from "./commands/witness.js";
 import { workerCommand } from "./commands/worker.js";
 import { checkArguments } from "./check-arguments.js";
-import type { CliContext } from "./context.js";
+import type { CliContext, TenantUse } from "./context.js";
 import { cliHint, cliMessage } from "./error-wording.js";
 import { EXIT } from "./exit-codes.js";
 import { type Output, paint, printable, processOutput } from "./output.js";
@@ -30,13 +30,31 @@ import { type Output, paint, printable, processOutput } from "./output.js";
 
 const USAGE_CODES = new Set(["USAGE", "VALIDATION_ERROR", "TENANT_REQUIRED", "PLAN_FILE_INVALID"]);
 
+/**
+ * The verbs that create their tenant when it does not exist yet (the README's first `aos run` does): a tenant is
+ * something written. Every other verb with --tenant-id only reads it, and refuses one that does not exist.
+ */
+const TENANT_CREATING_VERBS = new Set(["run", "create-agent", "api-keys create", "policy set"]);
+
+/** The tenant a verb names with --tenant-id, if any, and whether the verb may create it. */
+function tenantUseOf(action: Command): TenantUse | undefined {
+  const tenantId: unknown = action.opts().tenantId;
+  if (typeof tenantId !== "string") return undefined;
+  const names: string[] = [];
+  for (let command: Command | null = action; command !== null && command.parent !== null; command = command.parent) names.unshift(command.name());
+  return { id: tenantId, creates: TENANT_CREATING_VERBS.has(names.join(" ")) };
+}
+
 function buildProgram(ctx: CliContext): Command {
   const program = new Command("aos")
     .description("AOS: governed agent runs on PostgreSQL, with signed, offline-verifiable proofs")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({ writeOut: (text) => ctx.output.out(text.trimEnd()), writeErr: (text) => ctx.output.err(text.trimEnd()) })
-    .hook("preAction", (_program, action) => checkArguments(action));
+    .hook("preAction", (_program, action) => {
+      checkArguments(action);
+      ctx.tenant = tenantUseOf(action);
+    });
   for (const command of [
     runCommand(ctx),
     workerCommand(ctx),
