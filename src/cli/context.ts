@@ -3,7 +3,7 @@ import type { Database } from "../db/database.js";
 import { migrate } from "../db/migrate.js";
 import { openDatabase } from "../db/open-database.js";
 import { AppError } from "../errors.js";
-import { isKnownTenant, requireKnownTenant } from "../services/tenants.js";
+import { isKnownTenant, requireKnownTenant, unknownTenant } from "../services/tenants.js";
 import { createLogger, type Logger } from "../logger.js";
 import type { Output } from "./output.js";
 
@@ -17,13 +17,14 @@ export interface CliContext {
 }
 
 /**
- * A tenant named on the command line. Tenants come into being on first use, so a misspelt one is checked here: a
- * verb that only reads refuses a tenant that does not exist (TENANT_NOT_FOUND, naming the known ones); a verb that
- * creates one (`creates`) goes on, and says on stderr that it created it.
+ * A tenant named on the command line. Tenants come into being on first use, so a misspelt one is checked here, by
+ * what the verb does with it: `reads` refuses a tenant that does not exist (TENANT_NOT_FOUND, naming the known ones);
+ * `previews` (simulate, capabilities, query: what a run would meet) goes on for a new tenant, and says so on stderr;
+ * `creates` goes on, and says on stderr that it created the tenant.
  */
 export interface TenantUse {
   id: string;
-  creates: boolean;
+  use: "reads" | "previews" | "creates";
 }
 
 /** The flags every verb takes. */
@@ -46,13 +47,18 @@ export async function withDatabase<T>(ctx: CliContext, work: (db: Database) => P
     if (options.migrate) await migrate(db);
     const tenant = ctx.tenant;
     if (tenant === undefined || !options.migrate) return await work(db);
-    if (!tenant.creates) {
+    if (tenant.use === "reads") {
       await requireKnownTenant(db.pool, tenant.id);
       return await work(db);
     }
-    const existed = await isKnownTenant(db.pool, tenant.id);
+    const unknown = await unknownTenant(db.pool, tenant.id);
+    if (unknown !== undefined && tenant.use === "previews") {
+      ctx.output.err(`note: ${unknown}: this answers for a new tenant, with no agents, policy or spending yet`);
+    }
     const result = await work(db);
-    if (!existed && (await isKnownTenant(db.pool, tenant.id))) ctx.output.err(`note: created tenant ${tenant.id}: it did not exist before this command`);
+    if (unknown !== undefined && tenant.use === "creates" && (await isKnownTenant(db.pool, tenant.id))) {
+      ctx.output.err(`note: created tenant ${tenant.id}: it did not exist before this command`);
+    }
     return result;
   } finally {
     await db.close();

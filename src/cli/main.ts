@@ -31,18 +31,27 @@ import { type Output, paint, printable, processOutput } from "./output.js";
 const USAGE_CODES = new Set(["USAGE", "VALIDATION_ERROR", "TENANT_REQUIRED", "PLAN_FILE_INVALID"]);
 
 /**
- * The verbs that create their tenant when it does not exist yet (the README's first `aos run` does): a tenant is
- * something written. Every other verb with --tenant-id only reads it, and refuses one that does not exist.
+ * What the verbs do with a --tenant-id that names no tenant yet (TenantUse in context.ts). Those that write create it
+ * (the README's first `aos run` does); those that say what a run would meet answer for a new tenant, with a note;
+ * every other verb reads stored records, and refuses it.
  */
-const TENANT_CREATING_VERBS = new Set(["run", "create-agent", "api-keys create", "policy set"]);
+const TENANT_USES: Readonly<Record<string, TenantUse["use"]>> = {
+  run: "creates",
+  "create-agent": "creates",
+  "api-keys create": "creates",
+  "policy set": "creates",
+  simulate: "previews",
+  capabilities: "previews",
+  query: "previews",
+};
 
-/** The tenant a verb names with --tenant-id, if any, and whether the verb may create it. */
+/** The tenant a verb names with --tenant-id, if any, and what the verb does with it. */
 function tenantUseOf(action: Command): TenantUse | undefined {
   const tenantId: unknown = action.opts().tenantId;
   if (typeof tenantId !== "string") return undefined;
   const names: string[] = [];
   for (let command: Command | null = action; command !== null && command.parent !== null; command = command.parent) names.unshift(command.name());
-  return { id: tenantId, creates: TENANT_CREATING_VERBS.has(names.join(" ")) };
+  return { id: tenantId, use: TENANT_USES[names.join(" ")] ?? "reads" };
 }
 
 function buildProgram(ctx: CliContext): Command {

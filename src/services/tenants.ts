@@ -12,12 +12,16 @@ const SHOWN_TENANTS = 5;
  * and name the known tenants closest in spelling. Never for the API, whose tenant comes from its key.
  */
 export async function requireKnownTenant(db: Queryable, tenantId: string): Promise<void> {
+  const unknown = await unknownTenant(db, tenantId);
+  if (unknown === undefined) return;
+  throw new AppError("TENANT_NOT_FOUND", unknown, { details: { field: "tenant_id", tenant_id: tenantId.trim() } });
+}
+
+/** Undefined for a tenant that exists; else what to tell the operator: that it does not, and the closest known ones. */
+export async function unknownTenant(db: Queryable, tenantId: string): Promise<string | undefined> {
   const tenant = requireTenant(tenantId);
-  if (await tenantExists(db, tenant)) return;
-  const known = await listTenantIds(db);
-  throw new AppError("TENANT_NOT_FOUND", `no such tenant "${tenant}" (${knownTenants(tenant, known)})`, {
-    details: { field: "tenant_id", tenant_id: tenant },
-  });
+  if (await tenantExists(db, tenant)) return undefined;
+  return `no such tenant "${tenant}" (${knownTenants(tenant, await listTenantIds(db))})`;
 }
 
 export async function isKnownTenant(db: Queryable, tenantId: string): Promise<boolean> {
