@@ -232,7 +232,7 @@ describeOnBackends("bad input on every route and verb, on $name", (backend) => {
     expect([runs.code, runs.stdout, runs.stderr]).toEqual([1, "", expect.stringContaining('no such tenant "t"')]);
   });
 
-  it("the CLI holds arguments to the API's limits: ids, names and goals too long exit 2 naming them", { timeout: 120_000 }, async () => {
+  it("the CLI holds arguments to the API's limits: ids, names and goals too long exit 2 naming them", { timeout: 300_000 }, async () => {
     const home = join(tempDir("aos-bad-input"), "home");
     const long = "a".repeat(201);
     const cases: [string[], string][] = [
