@@ -110,6 +110,46 @@ export function opensAddress(openings: readonly EgressOpening[], address: ipaddr
   );
 }
 
+/**
+ * Whether a host, as the URL parser writes it (no brackets), is a loopback name or address: localhost and its
+ * subdomains (RFC 6761 §6.3), 127.0.0.0/8, ::1, and an IPv6 form carrying a loopback IPv4 address.
+ */
+export function isLoopbackHost(host: string): boolean {
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  return ipaddr.isValid(host) && ipaddr.process(host).range() === "loopback";
+}
+
+/**
+ * The openings that open a loopback form other than `host` (a name, or a range holding 127.0.0.1 or ::1 but not
+ * `host`), as they were written: where `host` itself is opened on another port, the port is what differs.
+ */
+export function otherLoopbackOpenings(openings: readonly EgressOpening[], host: string): string[] {
+  const loopback = [ipaddr.parse("127.0.0.1"), ipaddr.parse("::1")];
+  const self = ipaddr.isValid(host) ? ipaddr.process(host) : undefined;
+  const holds = (range: [ipaddr.IPv4 | ipaddr.IPv6, number], address: ipaddr.IPv4 | ipaddr.IPv6) =>
+    address.kind() === range[0].kind() && address.match(range);
+  return openings.flatMap((opening) => {
+    if (opening.kind === "host") return isLoopbackHost(opening.host) && opening.host !== host ? [withPort(opening.host, opening.port)] : [];
+    const [address, bits] = opening.range;
+    if (!loopback.some((candidate) => holds(opening.range, candidate)) || (self !== undefined && holds(opening.range, self))) return [];
+    const whole = bits === (address.kind() === "ipv4" ? 32 : 128);
+    return [withPort(whole ? address.toString() : `${address.toString()}/${bits}`, opening.port)];
+  });
+}
+
+function withPort(host: string, port: string | undefined): string {
+  if (port === undefined) return host;
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** The entries of a host entry list that name a loopback form other than `host`, as they are written. */
+export function otherLoopbackEntries(entries: readonly string[], host: string): string[] {
+  return entries.filter((entry) => {
+    const parsed = parseHostEntry(entry);
+    return typeof parsed !== "string" && parsed.host !== host && isLoopbackHost(parsed.host);
+  });
+}
+
 /** Whether a host entry list names this host (and port, when the entry has one). */
 export function namesHost(entries: readonly string[], host: string, port: string): boolean {
   return entries.some((entry) => {

@@ -47,7 +47,19 @@ export const FAILURE_CATALOG = {
     category: "VALIDATION",
     retryable: false,
     httpStatus: 404,
-    suggestion: "List the tenant's agents to find the agent's id.",
+    suggestion: "List the tenant's agents to find the agent's id or name.",
+  },
+  AGENT_NAME_TAKEN: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 409,
+    suggestion: "An agent's name is unique within its tenant: choose another name, or use the agent that has it.",
+  },
+  TENANT_NOT_FOUND: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 404,
+    suggestion: "Check the tenant's spelling; a tenant comes into being with its first run, agent, API key or policy.",
   },
   RUN_NOT_FOUND: {
     category: "VALIDATION",
@@ -145,7 +157,20 @@ export const FAILURE_CATALOG = {
     httpStatus: 502,
     suggestion: "Check the host is reachable from this machine.",
   },
-  DNS_ERROR: { category: "TRANSIENT", retryable: true, httpStatus: 502, suggestion: "Check the host name." },
+  // Two codes, because retrying helps only one: a resolver that failed or timed out (EAI_AGAIN) may answer on the
+  // next attempt, a name the DNS says does not exist (NXDOMAIN: ENOTFOUND, ENODATA) will not.
+  DNS_ERROR: {
+    category: "TRANSIENT",
+    retryable: true,
+    httpStatus: 502,
+    suggestion: "The resolver failed or timed out; if it persists, check this machine's DNS.",
+  },
+  HOST_NOT_FOUND: {
+    category: "PERMANENT",
+    retryable: false,
+    httpStatus: 502,
+    suggestion: "The host name does not exist (or has no address); check its spelling.",
+  },
   FORBIDDEN_TARGET: {
     category: "SECURITY",
     retryable: false,

@@ -31,7 +31,7 @@ describeOnBackends("the API's contract on $name", (backend) => {
   let spec: Spec;
   let key: string;
   const tenantId = `contract-${backend.name}`;
-  const call = (method: "GET" | "POST", url: string, payload?: unknown, headers: Record<string, string> = {}) =>
+  const call = (method: "GET" | "POST" | "PATCH", url: string, payload?: unknown, headers: Record<string, string> = {}) =>
     app.inject({ method, url, headers: { authorization: `Bearer ${key}`, ...headers }, ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }) });
 
   beforeAll(async () => {

@@ -26,7 +26,7 @@ describeOnBackends("the HTTP API on $name", (backend) => {
   const tenantA = `api-a-${backend.name}`;
   const tenantB = `api-b-${backend.name}`;
 
-  const call = (method: "GET" | "POST", url: string, key: string | undefined, payload?: unknown, headers: Record<string, string> = {}) =>
+  const call = (method: "GET" | "POST" | "PATCH", url: string, key: string | undefined, payload?: unknown, headers: Record<string, string> = {}) =>
     app.inject({
       method,
       url,
@@ -181,12 +181,13 @@ describeOnBackends("the HTTP API on $name", (backend) => {
       "/api/v1/runs/:run_id/reject": { by: "b" },
       "/api/v1/agents/:agent_id/goals": { goal: "steal" },
       "/agents/:agent_id/goals": { goal: "steal" },
+      "/api/v1/agents/:agent_id": { budget_cents: 0 },
     };
     const scoped = API_ROUTES.filter((route) => route.auth && (route.url.includes(":run_id") || route.url.includes(":agent_id")));
-    expect(scoped.length).toBe(15);
+    expect(scoped.length).toBe(16);
     for (const route of scoped) {
       const url = route.url.replace(/:(\w+)/g, (_match, name: string) => ids[name] as string);
-      const payload = route.method === "POST" ? (bodies[route.url] ?? undefined) : undefined;
+      const payload = route.method !== "GET" ? (bodies[route.url] ?? undefined) : undefined;
       // Upstream's routes as its SDKs reach them: the key in X-AOS-Key.
       const response = route.dialect === "upstream" ? await call(route.method, url, undefined, payload, { "x-aos-key": keyB }) : await call(route.method, url, keyB, payload);
       expect({ route: route.url, status: response.statusCode }).toEqual({ route: route.url, status: 404 });

@@ -16,7 +16,8 @@ describe("aos simulate, capabilities and query", () => {
   it("simulate prints a feasible plan's estimates and exits 0; --json gives the report", async () => {
     const path = writePlan(home, plan);
     const shown = await runCli(["simulate", "--plan", path, "--tenant-id", "acme"], env);
-    expect(shown.stderr).toBe("");
+    // No run has made tenant acme yet: the answer is for a new tenant, and says so (a misspelt tenant would too).
+    expect(shown.stderr).toBe('note: no such tenant "acme" (there are no tenants yet): this answers for a new tenant, with no agents, policy or spending yet\n');
     expect(shown.code).toBe(0);
     expect(shown.stdout).toContain("Simulation: feasible");
     expect(shown.stdout).toMatch(/spend\s+fail_trigger\s+would_run\s+allow\s+4c/);

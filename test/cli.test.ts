@@ -38,7 +38,8 @@ describe("the aos CLI on the embedded database", () => {
 
   it("runs a plan end to end and prints the run as JSON; exit 0", async () => {
     const result = await runCli(["run", "--tenant-id", "acme", "--goal", "pick", "--plan", writePlan(home, transformPlan), "--json"], env);
-    expect(result.stderr).toBe("");
+    // The first run makes tenant acme, and says so on stderr; stdout stays the run's JSON alone.
+    expect(result.stderr).toBe("note: created tenant acme: it did not exist before this command\n");
     expect(result.code).toBe(0);
     const run = JSON.parse(result.stdout);
     expect(Object.keys(run)).toEqual(expect.arrayContaining(RUN_JSON_KEYS));
@@ -54,6 +55,10 @@ describe("the aos CLI on the embedded database", () => {
     expect(evidence.stdout.split("\n").slice(0, 2)).toEqual([`Evidence for run ${run.run_id}: VALID (score 1.00), recorded when it ended`, "  proof now: VERIFIED"]);
     const listed = await runCli(["list-runs", "--tenant-id", "acme", "--json"], env);
     expect(JSON.parse(listed.stdout).map((row: { run_id: string }) => row.run_id)).toContain(run.run_id);
+    const misspelt = await runCli(["get-run", run.run_id, "--tenant-id", "acmee"], env);
+    expect(misspelt.code).toBe(1);
+    expect(misspelt.stderr).toContain('error: --tenant-id: no such tenant "acmee" (known: acme');
+    expect((await runCli(["create-agent", "--tenant-id", "someone-else", "--name", "x"], env)).code).toBe(0);
     const hidden = await runCli(["get-run", run.run_id, "--tenant-id", "someone-else"], env);
     expect(hidden.code).toBe(1);
     expect(hidden.stderr).toContain(`Run not found: ${run.run_id}`);

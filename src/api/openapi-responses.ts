@@ -38,7 +38,7 @@ function impliedCodes(spec: RouteSpec): FailureCode[] {
   const codes: FailureCode[] = ["VALIDATION_ERROR", "REQUEST_TIMEOUT", "HEADERS_TOO_LARGE"];
   if (spec.auth) codes.push("UNAUTHENTICATED", "AUTH_RATE_LIMITED", "TENANT_RATE_LIMITED", "DATABASE_UNAVAILABLE");
   if (spec.url.includes(":")) codes.push("URI_TOO_LONG");
-  if (spec.method === "POST") codes.push("PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE");
+  if (spec.method !== "GET") codes.push("PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE");
   return codes;
 }
 

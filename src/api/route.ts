@@ -41,7 +41,7 @@ export interface HandlerInput<P, Q, B> {
  * anything it throws becomes the error envelope.
  */
 export interface RouteSpec<P = unknown, Q = unknown, B = unknown> {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PATCH";
   /** Fastify style, e.g. /api/v1/runs/:run_id. */
   url: string;
   summary: string;

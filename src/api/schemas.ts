@@ -39,7 +39,7 @@ function wholeNumber<T extends z.ZodType<number | undefined>>(bounded: T) {
 }
 
 export const runParams = z.object({ run_id: id("the run") }).strict();
-export const agentParams = z.object({ agent_id: id("the agent") }).strict();
+export const agentParams = z.object({ agent_id: id("the agent: its id, or its name (a UUID is always an id)") }).strict();
 export const stepParams = z.object({ run_id: id("the run"), seq: wholeNumber(z.int().min(0)).describe("the step's seq, its leaf index") }).strict();
 
 /**
@@ -93,6 +93,20 @@ export const createAgentBody = z
   })
   .strict()
   .meta({ id: "AgentInput" });
+
+const hostList = (what: string) => z.array(text(1, 260)).max(100).optional().describe(what);
+
+export const updateAgentBody = z
+  .object({
+    name: statedText(1, MAX_NAME_CHARS).optional().describe("a new name, unique within the tenant; surrounding whitespace is trimmed"),
+    budget_cents: z.int().min(0).nullable().optional().describe("the budget in whole cents; null removes it"),
+    concurrent_runs_limit: z.int().min(1).max(1000).optional(),
+    allowed_hosts: hostList("the whole list, replacing the agent's; [] lets its steps reach every host the egress floor lets through"),
+    add_allowed_hosts: hostList("hosts to add to the list (those already in it are kept once)"),
+    remove_allowed_hosts: hostList("hosts to take out of the list; each must be in it, and the last one only goes with allowed_hosts: []"),
+  })
+  .strict()
+  .meta({ id: "AgentChanges" });
 
 export const decisionBody = z
   .object({

@@ -15,6 +15,7 @@ export const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
   budget_cents: "--budget-cents",
   concurrent_runs_limit: "--concurrent-runs-limit",
   allowed_hosts: "--allow-host",
+  remove_allowed_hosts: "--remove-host",
   by: "--by",
   limit: "--limit",
   older_than: "--older-than",
@@ -27,7 +28,9 @@ export const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
 const CLI_HINTS: Partial<Record<FailureCode, string>> = {
   USAGE: "Check the command's --help.",
   TENANT_REQUIRED: "Pass --tenant-id.",
-  AGENT_NOT_FOUND: "List the tenant's agents with `aos list-agents --tenant-id T`.",
+  AGENT_NOT_FOUND: "List the tenant's agents, with their ids and names, with `aos list-agents --tenant-id T`.",
+  AGENT_NAME_TAKEN: "Choose another --name, or change the existing agent with `aos update-agent NAME --tenant-id T`.",
+  TENANT_NOT_FOUND: "Check --tenant-id's spelling; `aos run`, `aos create-agent`, `aos api-keys create` and `aos policy set` create a tenant on first use.",
   RUN_NOT_FOUND: "List the tenant's runs with `aos list-runs --tenant-id T`.",
   SKILL_NOT_FOUND: "List the registered skills with `aos list-skills`.",
   PLAN_INVALID: "Fix the plan's steps; `aos skill <name>` shows each skill's parameters.",

@@ -1,7 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { loadConfig } from "../config.js";
 import { AppError, toAppError } from "../errors.js";
-import { createAgentCommand, listAgentsCommand } from "./commands/agents.js";
+import { createAgentCommand, listAgentsCommand, updateAgentCommand } from "./commands/agents.js";
 import { apiKeysCommand } from "./commands/api-keys.js";
 import { calendarCommand } from "./commands/calendar.js";
 import { approveCommand, cancelCommand, rejectCommand } from "./commands/decisions.js";
@@ -23,7 +23,7 @@ import { verifyCommand, verifyStepCommand } from "./commands/verify.js";
 import { witnessCommand } from "./commands/witness.js";
 import { workerCommand } from "./commands/worker.js";
 import { checkArguments } from "./check-arguments.js";
-import type { CliContext } from "./context.js";
+import type { CliContext, TenantUse } from "./context.js";
 import { cliHint, cliMessage } from "./error-wording.js";
 import { EXIT } from "./exit-codes.js";
 import { type Output, paint, printable, processOutput } from "./output.js";
@@ -31,13 +31,40 @@ import { type Output, paint, printable, processOutput } from "./output.js";
 
 const USAGE_CODES = new Set(["USAGE", "VALIDATION_ERROR", "TENANT_REQUIRED", "PLAN_FILE_INVALID"]);
 
+/**
+ * What the verbs do with a --tenant-id that names no tenant yet (TenantUse in context.ts). Those that write create it
+ * (the README's first `aos run` does); those that say what a run would meet answer for a new tenant, with a note;
+ * every other verb reads stored records, and refuses it.
+ */
+const TENANT_USES: Readonly<Record<string, TenantUse["use"]>> = {
+  run: "creates",
+  "create-agent": "creates",
+  "api-keys create": "creates",
+  "policy set": "creates",
+  simulate: "previews",
+  capabilities: "previews",
+  query: "previews",
+};
+
+/** The tenant a verb names with --tenant-id, if any, and what the verb does with it. */
+function tenantUseOf(action: Command): TenantUse | undefined {
+  const tenantId: unknown = action.opts().tenantId;
+  if (typeof tenantId !== "string") return undefined;
+  const names: string[] = [];
+  for (let command: Command | null = action; command !== null && command.parent !== null; command = command.parent) names.unshift(command.name());
+  return { id: tenantId, use: TENANT_USES[names.join(" ")] ?? "reads" };
+}
+
 function buildProgram(ctx: CliContext): Command {
   const program = new Command("aos")
     .description("AOS: governed agent runs on PostgreSQL, with signed, offline-verifiable proofs")
     .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({ writeOut: (text) => ctx.output.out(text.trimEnd()), writeErr: (text) => ctx.output.err(text.trimEnd()) })
-    .hook("preAction", (_program, action) => checkArguments(action));
+    .hook("preAction", (_program, action) => {
+      checkArguments(action);
+      ctx.tenant = tenantUseOf(action);
+    });
   for (const command of [
     runCommand(ctx),
     workerCommand(ctx),
@@ -45,6 +72,7 @@ function buildProgram(ctx: CliContext): Command {
     devCommand(ctx),
     apiKeysCommand(ctx),
     createAgentCommand(ctx),
+    updateAgentCommand(ctx),
     listAgentsCommand(ctx),
     getRunCommand(ctx),
     listRunsCommand(ctx),

@@ -5,6 +5,7 @@ import type {
   AcceptedRun,
   ActorOptions,
   Agent,
+  AgentChanges,
   AgentInput,
   CancelOutcome,
   Capabilities,
@@ -73,8 +74,14 @@ export class AosClient {
     return this.request("GET", "/api/v1/agents");
   }
 
+  /** The agent, by id or by name (a UUID is always an id). */
   getAgent(agentId: string): Promise<Agent> {
     return this.request("GET", `/api/v1/agents/${encodeURIComponent(agentId)}`);
+  }
+
+  /** Changes the agent's name, budget (null removes it), concurrent runs limit or allowed hosts; the rest stays. */
+  updateAgent(agentId: string, changes: AgentChanges): Promise<Agent> {
+    return this.request("PATCH", `/api/v1/agents/${encodeURIComponent(agentId)}`, changes);
   }
 
   /** Gives the agent a goal; the planner plans it and the run is queued. `actor_id` is required with actor_type HUMAN. */
@@ -219,7 +226,7 @@ export class AosClient {
     return this.apiKey === undefined ? {} : { authorization: `Bearer ${this.apiKey}` };
   }
 
-  private async request<T>(method: "GET" | "POST", path: string, body?: unknown, idempotencyKey?: string, as: "json" | "text" = "json"): Promise<T> {
+  private async request<T>(method: "GET" | "POST" | "PATCH", path: string, body?: unknown, idempotencyKey?: string, as: "json" | "text" = "json"): Promise<T> {
     const headers: Record<string, string> = { ...this.authHeaders() };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (idempotencyKey !== undefined) headers["idempotency-key"] = idempotencyKey;

@@ -19,6 +19,20 @@ export type Agent = {
   created_at: string;
 };
 
+export type AgentChanges = {
+  /** a new name, unique within the tenant; surrounding whitespace is trimmed */
+  name?: string;
+  /** the budget in whole cents; null removes it */
+  budget_cents?: number | null;
+  concurrent_runs_limit?: number;
+  /** the whole list, replacing the agent's; [] lets its steps reach every host the egress floor lets through */
+  allowed_hosts?: string[];
+  /** hosts to add to the list (those already in it are kept once) */
+  add_allowed_hosts?: string[];
+  /** hosts to take out of the list; each must be in it, and the last one only goes with allowed_hosts: [] */
+  remove_allowed_hosts?: string[];
+};
+
 export type AgentInput = {
   /** surrounding whitespace is trimmed */
   name: string;

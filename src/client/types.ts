@@ -7,6 +7,7 @@ import type { CreateRunInput, QueryAnswer, QueryInput, SimulateInput } from "./a
 export type {
   AcceptedRun,
   Agent,
+  AgentChanges,
   AgentInput,
   AllowedSkillsAnswer,
   Capabilities,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AppError } from "../errors.js";
+import { describeFailure } from "../failure-catalog.js";
 import { type Egress, parseEgressOpenings } from "../egress.js";
 import { checkTarget, type HostLookup } from "./ssrf-guard.js";
 
@@ -161,22 +162,62 @@ describe("an agent's allowed_hosts only narrow the floor, never open it", () => 
   });
 });
 
-describe("checkTarget DNS failures", () => {
-  it("reports a name that does not resolve as DNS_ERROR, not retryable", async () => {
-    const error = await blocked("http://nowhere.test/");
-    expect(error.code).toBe("DNS_ERROR");
-    expect(error.retryable).toBe(false);
-    expect(error.message).toBe("could not resolve nowhere.test (ENOTFOUND)");
+describe("checkTarget DNS failures: each code's retryability is the catalog's, so the listing and the retries agree", () => {
+  const failingWith = (code: string): HostLookup => () => Promise.reject(Object.assign(new Error(`getaddrinfo ${code} x`), { code }));
+
+  it.each(["ENOTFOUND", "ENODATA"])("reports %s (the name has no address) as HOST_NOT_FOUND, not retryable", async (code) => {
+    const error = await checkTarget("http://nowhere.test/", closed, failingWith(code)).catch((thrown: unknown) => thrown);
+    expect(error).toMatchObject({ code: "HOST_NOT_FOUND", retryable: describeFailure("HOST_NOT_FOUND").retryable });
+    expect((error as AppError).retryable).toBe(false);
+    expect((error as AppError).message).toBe(`nowhere.test does not resolve: the DNS has no address for it (${code})`);
   });
 
-  it("reports a resolver timeout as a retryable DNS_ERROR", async () => {
-    const timingOut: HostLookup = () => Promise.reject(Object.assign(new Error("queryA ETIMEOUT"), { code: "EAI_AGAIN" }));
-    const error = await checkTarget("http://slow.test/", closed, timingOut).catch((thrown: unknown) => thrown);
-    expect(error).toMatchObject({ code: "DNS_ERROR", retryable: true });
+  it.each(["EAI_AGAIN", "ESERVFAIL", "ETIMEOUT", "ECONNREFUSED", "EAI_FAIL"])("reports %s (the resolver failed) as a retryable DNS_ERROR", async (code) => {
+    const error = await checkTarget("http://slow.test/", closed, failingWith(code)).catch((thrown: unknown) => thrown);
+    expect(error).toMatchObject({ code: "DNS_ERROR", retryable: describeFailure("DNS_ERROR").retryable });
+    expect((error as AppError).retryable).toBe(true);
   });
 
-  it("reports an empty answer as DNS_ERROR", async () => {
+  it("reports an empty answer as HOST_NOT_FOUND", async () => {
     const empty: HostLookup = async () => [];
-    await expect(checkTarget("http://empty.test/", closed, empty)).rejects.toMatchObject({ code: "DNS_ERROR" });
+    await expect(checkTarget("http://empty.test/", closed, empty)).rejects.toMatchObject({ code: "HOST_NOT_FOUND", retryable: false });
+  });
+});
+
+describe("a loopback host refused while another loopback form is allowed", () => {
+  it.each([
+    // [URL, operator's openings, agent's allowed_hosts, the allowed form the message names, the layer that refuses]
+    ["http://localhost:8080/", "127.0.0.1", ["127.0.0.1"], "127.0.0.1", "allowed_hosts"],
+    ["http://127.0.0.1:8080/", "127.0.0.1", ["localhost"], "localhost", "allowed_hosts"],
+    ["http://[::1]:8080/", "127.0.0.1,::1", ["127.0.0.1:8080"], "127.0.0.1:8080", "allowed_hosts"],
+    ["http://localhost:8080/", "127.0.0.1", [], "127.0.0.1", "AOS_EGRESS_ALLOW"],
+    ["http://localhost:8080/", "127.0.0.1", ["localhost"], "127.0.0.1", "AOS_EGRESS_ALLOW"],
+    ["http://[::1]:8080/", "127.0.0.0/8", [], "127.0.0.0/8", "AOS_EGRESS_ALLOW"],
+    ["http://127.0.0.1:8080/", "localhost", [], "localhost", "AOS_EGRESS_ALLOW"],
+  ] as const)("%s with AOS_EGRESS_ALLOW=%s and allowed_hosts %j: refused, naming %s and the way out", async (url, openings, narrowTo, allowed, fix) => {
+    const error = await blocked(url, egress(openings, narrowTo));
+    expect(error.code).toBe("FORBIDDEN_TARGET");
+    expect(error.message).toContain(`and ${allowed} are both loopback`);
+    expect(error.message).toContain("matched as written");
+    expect(error.message).toContain(fix === "allowed_hosts" ? "add it to the agent's allowed_hosts" : "the operator adds it to AOS_EGRESS_ALLOW");
+  });
+
+  it.each([
+    ["http://localhost:8080/", "127.0.0.1", ["api.example.com"]],
+    ["http://10.0.0.5/", "127.0.0.1", []],
+    ["http://127.0.0.1:9090/", "127.0.0.1:8080", []],
+    ["http://127.0.0.1:9090/", "", ["127.0.0.1:8080"]],
+  ] as const)("%s with AOS_EGRESS_ALLOW=%s and allowed_hosts %j: refused without the loopback hint (no other loopback form allowed at that layer)", async (url, openings, narrowTo) => {
+    const error = await blocked(url, egress(openings, narrowTo));
+    expect(error.code).toBe("FORBIDDEN_TARGET");
+    expect(error.message).not.toContain("both loopback");
+  });
+
+  it("never lets localhost through because 127.0.0.1 is allowed, at either layer", async () => {
+    for (const rules of [egress("127.0.0.1", ["127.0.0.1"]), egress("127.0.0.0/8", []), egress("127.0.0.1,::1", ["127.0.0.1", "::1"])]) {
+      expect((await blocked("http://localhost/", rules)).code).toBe("FORBIDDEN_TARGET");
+      expect((await blocked("http://foo.localhost/", rules)).code).toBe("FORBIDDEN_TARGET");
+    }
+    await expect(checkTarget("http://127.0.0.1/", egress("127.0.0.1", ["127.0.0.1"]), resolver)).resolves.toMatchObject({ address: "127.0.0.1" });
   });
 });

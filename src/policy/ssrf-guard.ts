@@ -2,7 +2,7 @@ import { lookup as dnsLookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import ipaddr from "ipaddr.js";
 import { AppError } from "../errors.js";
-import { type Egress, namesHost, opensAddress, opensHost } from "../egress.js";
+import { type Egress, isLoopbackHost, namesHost, opensAddress, opensHost, otherLoopbackEntries, otherLoopbackOpenings } from "../egress.js";
 
 /** One address a host name resolves to. */
 export interface ResolvedAddress {
@@ -69,14 +69,16 @@ export async function checkHost(target: URL, egress: Egress, lookup: HostLookup 
   const port = effectivePort(target);
   if (egress.narrowTo.length > 0 && !namesHost(egress.narrowTo, host, port)) {
     const message = `blocked request to ${host}: it is not in the agent's allowed_hosts (${egress.narrowTo.join(", ")}), the only hosts its steps may reach`;
-    throw new AppError("FORBIDDEN_TARGET", message, { details: { host } });
+    const hint = loopbackHint(host, otherLoopbackEntries(egress.narrowTo, host), "add it to the agent's allowed_hosts");
+    throw new AppError("FORBIDDEN_TARGET", message + hint, { details: { host } });
   }
   const opened = opensHost(egress.openings, host, port);
-  if (!opened) rejectBlockedName(host);
+  const floorHint = () => loopbackHint(host, otherLoopbackOpenings(egress.openings, host), "the operator adds it to AOS_EGRESS_ALLOW");
+  if (!opened) rejectBlockedName(host, floorHint);
   const addresses = isIP(host) === 0 ? await resolve(host, lookup) : [host];
   const checked = addresses.map((address) => ipaddr.process(address));
   if (!opened) {
-    for (const address of checked) if (!opensAddress(egress.openings, address, port)) rejectBlockedAddress(host, address);
+    for (const address of checked) if (!opensAddress(egress.openings, address, port)) rejectBlockedAddress(host, address, floorHint);
   }
   const first = checked[0] as ipaddr.IPv4 | ipaddr.IPv6;
   return { url: target, address: first.toString(), family: first.kind() === "ipv4" ? 4 : 6 };
@@ -120,21 +122,32 @@ function effectivePort(url: URL): string {
   return url.port || (ENDPOINT_PORTS[url.protocol] ?? "80");
 }
 
-function rejectBlockedName(host: string): void {
+/**
+ * What to do when a loopback host is refused while another loopback form is allowed (the agent allows 127.0.0.1 and
+ * the step calls localhost): both reach this machine, but hosts are matched as written, never by what they resolve
+ * to (a name's answer can change between check and connect), so the one does not cover the other. Empty otherwise.
+ */
+function loopbackHint(host: string, allowedLoopback: readonly string[], addIt: string): string {
+  if (!isLoopbackHost(host) || allowedLoopback.length === 0) return "";
+  const allowed = allowedLoopback.join(", ");
+  return `; ${host} and ${allowed} are both loopback, but hosts are matched as written, not by what they resolve to, so one does not cover the other: write the URL with an allowed form instead, or ${addIt}`;
+}
+
+function rejectBlockedName(host: string, hint: () => string): void {
   if (BLOCKED_NAMES.has(host) || host.endsWith(".localhost")) {
-    throw new AppError("FORBIDDEN_TARGET", `blocked request to ${host} (reserved host name): ${FLOOR_HINT}`, {
+    throw new AppError("FORBIDDEN_TARGET", `blocked request to ${host} (reserved host name): ${FLOOR_HINT}${hint()}`, {
       details: { host },
     });
   }
 }
 
-function rejectBlockedAddress(host: string, address: ipaddr.IPv4 | ipaddr.IPv6): void {
+function rejectBlockedAddress(host: string, address: ipaddr.IPv4 | ipaddr.IPv6, hint: () => string): void {
   const range = blockedRange(address);
   if (range === undefined) return;
   const shown = address.toString();
   const label = shown === METADATA_ADDRESS ? "link-local, cloud metadata" : labelOf(range);
   const where = shown === host ? shown : `${host}, which resolves to ${shown}`;
-  throw new AppError("FORBIDDEN_TARGET", `blocked request to ${where} (${label}): ${FLOOR_HINT}`, {
+  throw new AppError("FORBIDDEN_TARGET", `blocked request to ${where} (${label}): ${FLOOR_HINT}${hint()}`, {
     details: { host, address: shown, range },
   });
 }
@@ -146,20 +159,26 @@ function labelOf(range: string): string {
     .join(" of ");
 }
 
+/**
+ * The resolver's answers that say the name has no address: NXDOMAIN (getaddrinfo's EAI_NONAME, which Node reports as
+ * ENOTFOUND) and a name with no address records (ENODATA). A retry would get the same answer, where a resolver that
+ * failed or timed out (EAI_AGAIN, ESERVFAIL, ETIMEOUT, ECONNREFUSED…) may answer the next time.
+ */
+const NO_SUCH_HOST = new Set(["ENOTFOUND", "ENODATA"]);
+
 async function resolve(host: string, lookup: HostLookup): Promise<string[]> {
   let results: readonly ResolvedAddress[];
   try {
     results = await lookup(host);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "unknown error";
-    // A name that does not exist will not exist on retry; a resolver that timed out or failed may recover.
-    const retryable = code !== "ENOTFOUND" && code !== "ENODATA";
     const details = { host, code };
-    throw new AppError("DNS_ERROR", `could not resolve ${host} (${code})`, { retryable, cause: error, details });
+    if (NO_SUCH_HOST.has(code)) throw new AppError("HOST_NOT_FOUND", `${host} does not resolve: the DNS has no address for it (${code})`, { cause: error, details });
+    throw new AppError("DNS_ERROR", `could not resolve ${host}: the resolver failed (${code})`, { cause: error, details });
   }
   const valid = results.map((result) => result.address).filter((address) => ipaddr.isValid(address));
   if (valid.length === 0) {
-    throw new AppError("DNS_ERROR", `could not resolve ${host} (no addresses)`, { details: { host } });
+    throw new AppError("HOST_NOT_FOUND", `${host} does not resolve: the DNS answered with no address`, { details: { host } });
   }
   return valid;
 }

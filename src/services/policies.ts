@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import type { Database, Queryable } from "../db/database.js";
-import { findAgent } from "../db/queries/agents.js";
 import { tenantDailySpend, utcDay } from "../db/queries/budgets.js";
 import { findCurrentPolicy, insertPolicyVersion, type StoredPolicy } from "../db/queries/policies.js";
 import { ensureTenant } from "../db/queries/tenants.js";
@@ -13,7 +12,7 @@ import { type EffectivePolicy, parsePolicyDocument } from "../policy/policy-docu
 import { listSkills } from "../skills/registry.js";
 import { canonicalJson } from "../trace/canonical-json.js";
 import { sha256Hex } from "../trace/digest.js";
-import { requireTenant } from "./agents.js";
+import { requireAgentByRef, requireTenant } from "./agents.js";
 
 export interface PolicyView {
   tenant: StoredPolicy | undefined;
@@ -23,10 +22,10 @@ export interface PolicyView {
   today: { day: string; spentCents: number };
 }
 
-async function requireAgent(db: Queryable, tenantId: string, agentId: string | undefined): Promise<string | null> {
-  if (agentId === undefined) return null;
-  if ((await findAgent(db, tenantId, agentId)) === undefined) throw new AppError("AGENT_NOT_FOUND", `Agent not found: ${agentId}`);
-  return agentId;
+/** The id of the agent `agentRef` names (by id or name), or null for the tenant's own policy. */
+async function requireAgent(db: Queryable, tenantId: string, agentRef: string | undefined): Promise<string | null> {
+  if (agentRef === undefined) return null;
+  return (await requireAgentByRef(db, tenantId, agentRef)).id;
 }
 
 export async function showPolicy(db: Database, tenantId: string, agentId?: string): Promise<PolicyView> {

@@ -35,7 +35,7 @@ import { genesisHash } from "../trace/chain.js";
 import type { KeyRing } from "../trace/key-store.js";
 import { encodeRecord, planBytes, TRACE_FORMAT, type TraceHeader } from "../trace/trace-header.js";
 import type { RunDetail } from "../views/run.js";
-import { requireTenant, resolveAgent } from "./agents.js";
+import { requireAgentByRef, requireTenant, resolveAgent } from "./agents.js";
 import { proofKeys } from "./proof-keys.js";
 
 export interface CreateRunInput {
@@ -93,15 +93,17 @@ export async function createRun(deps: RunServiceDeps, input: CreateRunInput): Pr
   const request = idempotentRequest(input, { tenantId, goal, originSystemId, actorType });
   const earlier = request && (await findRunRequest(db.pool, tenantId, request.idempotencyKey));
   if (request !== undefined && earlier !== undefined) return replayRun(db.pool, tenantId, request, earlier);
+  // A name is resolved to the agent's id once, here: planning and the transaction below then name the same agent.
+  const agentId = input.agentId === undefined ? undefined : (await requireAgentByRef(db.pool, tenantId, input.agentId)).id;
   const runId = randomUUID();
-  const planned = await planFor(db, config, { ...input, tenantId, goal }, runId);
+  const planned = await planFor(db, config, { ...input, agentId, tenantId, goal }, runId);
   const createdAt = new Date();
 
   const run = await withTransaction(db, async (client) => {
     await ensureTenant(client, tenantId);
     const replayed = request && (await takeKeyOrReplay(client, tenantId, request, runId, planned.ok));
     if (replayed !== undefined) return replayed;
-    const agent = await resolveAgent(client, tenantId, input.agentId);
+    const agent = await resolveAgent(client, tenantId, agentId);
     const base = {
       id: runId,
       tenantId,

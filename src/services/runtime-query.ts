@@ -6,6 +6,7 @@ import { AppError } from "../errors.js";
 import { checkLength, MAX_GOAL_CHARS } from "../input-text.js";
 import type { Run } from "../glossary.js";
 import { listSkills } from "../skills/registry.js";
+import { requireAgentByRef, requireTenant } from "./agents.js";
 import { unavailableReason } from "./capabilities.js";
 import { least, loadRuntimeView, type RuntimeView } from "./runtime-view.js";
 
@@ -45,8 +46,9 @@ export async function runtimeQuery(db: Queryable, config: Config, queryType: str
     throw new AppError("VALIDATION_ERROR", `unknown query "${queryType}"; ask one of: ${QUERY_TYPES.join(", ")}`);
   }
   if (input.goal !== undefined) checkLength(input.goal, MAX_GOAL_CHARS, "goal");
-  const run = input.runId === undefined ? undefined : await requireRun(db, input.tenantId, input.runId, input.agentId);
-  const view = await loadRuntimeView(db, input.tenantId, input.agentId ?? run?.agentId);
+  const named = input.agentId === undefined ? undefined : await requireAgentByRef(db, requireTenant(input.tenantId), input.agentId);
+  const run = input.runId === undefined ? undefined : await requireRun(db, input.tenantId, input.runId, named?.id);
+  const view = await loadRuntimeView(db, input.tenantId, named?.id ?? run?.agentId);
   const agentId = view.agentExists ? view.agent.id : null;
   const answer = await answerFor(queryType, db, config, view, agentId, run, input);
   return { query_type: queryType, tenant_id: view.tenantId, agent_id: agentId, run_id: run?.id ?? null, answer };

@@ -1,10 +1,9 @@
 import type { Queryable } from "../db/database.js";
-import { findAgent, findDefaultAgent } from "../db/queries/agents.js";
+import { findDefaultAgent } from "../db/queries/agents.js";
 import { tenantDailySpend, utcDay } from "../db/queries/budgets.js";
-import { AppError } from "../errors.js";
 import type { Agent } from "../glossary.js";
 import { effectivePolicy, type EffectivePolicy } from "../policy/policy-document.js";
-import { DEFAULT_CONCURRENT_RUNS_LIMIT, requireTenant } from "./agents.js";
+import { DEFAULT_CONCURRENT_RUNS_LIMIT, requireAgentByRef, requireTenant } from "./agents.js";
 import { loadEffectivePolicy } from "../policy/effective-policy.js";
 
 // What an agent may do and spend right now, read without writing anything: the ground simulate, capabilities
@@ -28,13 +27,12 @@ export interface RuntimeView {
   budget: BudgetStatus;
 }
 
-/** Reads the view for a tenant and, optionally, one of its agents (AGENT_NOT_FOUND for another tenant's). */
+/** Reads the view for a tenant and, optionally, one of its agents by id or name (AGENT_NOT_FOUND for another tenant's). */
 export async function loadRuntimeView(db: Queryable, tenantId: string, agentId?: string): Promise<RuntimeView> {
   const tenant = requireTenant(tenantId);
   let agent: Agent | undefined;
   if (agentId !== undefined) {
-    agent = await findAgent(db, tenant, agentId);
-    if (agent === undefined) throw new AppError("AGENT_NOT_FOUND", `Agent not found: ${agentId}`, { details: { agent_id: agentId } });
+    agent = await requireAgentByRef(db, tenant, agentId);
   } else {
     agent = await findDefaultAgent(db, tenant);
   }

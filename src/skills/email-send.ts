@@ -73,7 +73,7 @@ export const emailSendSkill: Skill<EmailSendInput> = {
   missingSettings: missingEmailSettings,
   failureCodes: [
     "CREDENTIALS_MISSING", "CREDENTIALS_REJECTED", "EMAIL_REJECTED", "EMAIL_DEFERRED", "HTTP_4XX", "HTTP_5XX",
-    "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "FORBIDDEN_TARGET", "TOO_MANY_REDIRECTS", "CANCELLED", "SKILL_ERROR",
+    "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "HOST_NOT_FOUND", "FORBIDDEN_TARGET", "TOO_MANY_REDIRECTS", "CANCELLED", "SKILL_ERROR",
   ],
   execute: executeEmailSend,
 };

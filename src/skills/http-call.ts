@@ -73,7 +73,7 @@ export function createHttpCallSkill(lookup?: HostLookup): Skill<HttpCallInput> {
       max_redirects: settingWithDefault("HTTP_MAX_REDIRECTS"),
     },
     failureCodes: [
-      "HTTP_4XX", "HTTP_5XX", "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "FORBIDDEN_TARGET",
+      "HTTP_4XX", "HTTP_5XX", "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "HOST_NOT_FOUND", "FORBIDDEN_TARGET",
       "RESPONSE_TOO_LARGE", "TOO_MANY_REDIRECTS", "CANCELLED",
     ],
     execute: (input, ctx) => executeHttpCall(input, ctx, lookup),

@@ -119,6 +119,15 @@ describe("postgres_query without a server", () => {
     expect(JSON.stringify(outcome)).not.toContain("s3cret-pw");
     expect(outcome.status === "error" && outcome.error.message).toContain("127.0.0.1:1/warehouse");
   });
+
+  it("reports a host that cannot resolve as HOST_NOT_FOUND (final) or, with no resolver answering, DNS_ERROR (retried): as the catalog lists each", async () => {
+    // .invalid never resolves (RFC 6761 §6.4); which of the two a machine gets depends on its resolver, not the internet.
+    const outcome = await query({ query: "select 1" }, context({ postgresQueryUrl: "postgres://reader@nonexistent.invalid/warehouse" }));
+    expect(outcome.status).toBe("error");
+    const error = outcome.status === "error" ? outcome.error : undefined;
+    expect(["HOST_NOT_FOUND", "DNS_ERROR"]).toContain(error?.code);
+    expect(error?.retryable).toBe(error?.code === "DNS_ERROR");
+  });
 });
 
 const serverUrl = process.env.AOS_TEST_DATABASE_URL;

@@ -66,7 +66,7 @@ export const postgresQuerySkill: Skill<PostgresQueryInput> = {
   configuredTargets: (_input, settings) => (settings.postgresQueryUrl ? [settings.postgresQueryUrl] : []),
   failureCodes: [
     "CREDENTIALS_MISSING", "VALIDATION_ERROR", "QUERY_REFUSED", "QUERY_ERROR", "TIMEOUT", "DATABASE_UNAVAILABLE",
-    "NETWORK_ERROR", "DNS_ERROR", "CANCELLED",
+    "NETWORK_ERROR", "DNS_ERROR", "HOST_NOT_FOUND", "CANCELLED",
   ],
   execute: executePostgresQuery,
 };
@@ -218,7 +218,8 @@ function connectFailure(location: string, error: unknown): SkillOutcome {
       details: { sqlstate: state },
     });
   }
-  if (errno === "ENOTFOUND" || errno === "EAI_AGAIN") return failure("DNS_ERROR", `${where}: host not found`);
+  if (errno === "ENOTFOUND") return failure("HOST_NOT_FOUND", `${where}: the host name does not resolve`);
+  if (errno === "EAI_AGAIN") return failure("DNS_ERROR", `${where}: the resolver failed (${errno})`);
   const reason = errno === "ECONNREFUSED" ? "connection refused" : (errno ?? "the connection failed or timed out");
   return failure("NETWORK_ERROR", `${where} (${reason})`, errno === undefined ? {} : { details: { errno } });
 }

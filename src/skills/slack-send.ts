@@ -53,7 +53,7 @@ export const slackSendSkill: Skill<SlackSendInput> = {
   configuredTargets: (_input, settings) => (settings.slackWebhookUrl === undefined ? [] : [settings.slackWebhookUrl]),
   missingSettings: (settings) => (settings.slackWebhookUrl ? [] : ["SLACK_WEBHOOK_URL"]),
   failureCodes: [
-    "CREDENTIALS_MISSING", "HTTP_4XX", "HTTP_5XX", "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "FORBIDDEN_TARGET",
+    "CREDENTIALS_MISSING", "HTTP_4XX", "HTTP_5XX", "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "HOST_NOT_FOUND", "FORBIDDEN_TARGET",
     "TOO_MANY_REDIRECTS", "CANCELLED",
   ],
   execute: executeSlackSend,

@@ -84,7 +84,7 @@ export const voyageEmbedSkill: Skill<VoyageEmbedInput> = {
     max_response_bytes: `${settingWithDefault("HTTP_MAX_RESPONSE_BYTES")}; a larger answer fails RESPONSE_TOO_LARGE`,
   },
   failureCodes: [
-    "CREDENTIALS_MISSING", "HTTP_4XX", "HTTP_5XX", "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "FORBIDDEN_TARGET",
+    "CREDENTIALS_MISSING", "HTTP_4XX", "HTTP_5XX", "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "HOST_NOT_FOUND", "FORBIDDEN_TARGET",
     "RESPONSE_TOO_LARGE", "CANCELLED", "SKILL_ERROR",
   ],
   execute: executeVoyageEmbed,

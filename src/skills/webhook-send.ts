@@ -55,7 +55,7 @@ export const webhookSendSkill: Skill<WebhookSendInput> = {
   },
   missingSettings: (settings) => (settings.webhookSecret ? [] : ["WEBHOOK_SECRET"]),
   failureCodes: [
-    "CREDENTIALS_MISSING", "HTTP_4XX", "HTTP_5XX", "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "FORBIDDEN_TARGET",
+    "CREDENTIALS_MISSING", "HTTP_4XX", "HTTP_5XX", "TIMEOUT", "NETWORK_ERROR", "DNS_ERROR", "HOST_NOT_FOUND", "FORBIDDEN_TARGET",
     "TOO_MANY_REDIRECTS", "CANCELLED",
   ],
   execute: executeWebhookSend,

@@ -40,7 +40,7 @@ const REASON_CHARS = 1000;
  * The witness is an endpoint the operator configured, so it passes the egress floor as one (policy/
  * configured-endpoint.ts) and the request goes to the address that check resolved, never to a fresh DNS answer.
  * Every answer of the witness is a value; a connection that cannot be made or finished throws an AppError:
- * FORBIDDEN_TARGET (the floor), DNS_ERROR, NETWORK_ERROR, TIMEOUT, RESPONSE_TOO_LARGE, or the signal's reason.
+ * FORBIDDEN_TARGET (the floor), HOST_NOT_FOUND, DNS_ERROR, NETWORK_ERROR, TIMEOUT, RESPONSE_TOO_LARGE, or the signal's reason.
  * Cosignature lines are returned as the witness sent them (each ending in "\n"), checked for shape only: verify them
  * with verifyCosignatures (trace/cosignature.ts) and the witness's key before counting them.
  */

@@ -1,13 +1,12 @@
 import { z } from "zod";
-import { findAgent } from "../../db/queries/agents.js";
-import { AppError } from "../../errors.js";
-import { createAgent, listTenantAgents } from "../../services/agents.js";
+import { updateAgent } from "../../services/agent-settings.js";
+import { createAgent, listTenantAgents, requireAgentByRef } from "../../services/agents.js";
 import { createRun } from "../../services/runs.js";
 import { agentJson } from "../../views/agent.js";
 import { route, type Routes } from "../route.js";
 import { acceptedRun } from "../run-schemas.js";
 import { agentResponse } from "../runtime-schemas.js";
-import { agentParams, createAgentBody, goalBody, idempotencyKeyHeader } from "../schemas.js";
+import { agentParams, createAgentBody, goalBody, idempotencyKeyHeader, updateAgentBody } from "../schemas.js";
 import { idempotencyOf, RUN_CREATION_ERRORS } from "./idempotency.js";
 
 export const agentRoutes: Routes = [
@@ -20,6 +19,7 @@ export const agentRoutes: Routes = [
     body: createAgentBody,
     successStatus: 201,
     response: agentResponse,
+    errors: ["AGENT_NAME_TAKEN"],
     async handler({ body, tenant }) {
       const agent = await createAgent(tenant.db, {
         tenantId: tenant.tenantId,
@@ -46,7 +46,7 @@ export const agentRoutes: Routes = [
   route({
     method: "GET",
     url: "/api/v1/agents/:agent_id",
-    summary: "Get an agent",
+    summary: "Get an agent, by id or by name",
     tag: "agents",
     auth: true,
     params: agentParams,
@@ -54,8 +54,31 @@ export const agentRoutes: Routes = [
     response: agentResponse,
     errors: ["AGENT_NOT_FOUND"],
     async handler({ params, tenant }) {
-      const agent = await findAgent(tenant.db.pool, tenant.tenantId, params.agent_id);
-      if (agent === undefined) throw new AppError("AGENT_NOT_FOUND", `Agent not found: ${params.agent_id}`, { details: { agent_id: params.agent_id } });
+      return agentJson(await requireAgentByRef(tenant.db.pool, tenant.tenantId, params.agent_id));
+    },
+  }),
+  route({
+    method: "PATCH",
+    url: "/api/v1/agents/:agent_id",
+    summary: "Change an agent's name, budget, concurrent runs limit or allowed hosts; fields left out stay as they are",
+    tag: "agents",
+    auth: true,
+    params: agentParams,
+    body: updateAgentBody,
+    successStatus: 200,
+    response: agentResponse,
+    errors: ["AGENT_NOT_FOUND", "AGENT_NAME_TAKEN"],
+    async handler({ params, body, tenant }) {
+      const agent = await updateAgent(tenant.db, {
+        tenantId: tenant.tenantId,
+        agent: params.agent_id,
+        name: body.name,
+        budgetCents: body.budget_cents,
+        concurrentRunsLimit: body.concurrent_runs_limit,
+        allowedHosts: body.allowed_hosts,
+        addHosts: body.add_allowed_hosts,
+        removeHosts: body.remove_allowed_hosts,
+      });
       return agentJson(agent);
     },
   }),

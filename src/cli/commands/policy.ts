@@ -27,7 +27,7 @@ export function policyCommand(ctx: CliContext): Command {
     new Command("show")
       .description("show the tenant's policy, the agent's, and the effective one a run would get")
       .requiredOption("--tenant-id <id>", "the tenant")
-      .option("--agent-id <id>", "also show this agent's policy and the merged result")
+      .option("--agent-id <agent>", "also show this agent's policy (by id or name) and the merged result")
       .option("--json", "print as JSON")
       .option("-v, --verbose", "show stack traces on errors")
       .action(async (flags: PolicyFlags) => {
@@ -51,7 +51,7 @@ export function policyCommand(ctx: CliContext): Command {
     new Command("set")
       .description("store a policy file as the next version of the tenant's (or the agent's) policy")
       .requiredOption("--tenant-id <id>", "the tenant")
-      .option("--agent-id <id>", "set this agent's policy, which can only narrow the tenant's")
+      .option("--agent-id <agent>", "set this agent's policy (by id or name), which can only narrow the tenant's")
       .requiredOption("--file <policy.json>", "the policy document")
       .option("--by <name>", "who is setting it (recorded with the version)")
       .option("--json", "print as JSON")

@@ -29,7 +29,7 @@ export function runCommand(ctx: CliContext): Command {
   return new Command("run")
     .description("create a run for a goal, plan it, execute it, and print the finished run")
     .requiredOption("--tenant-id <id>", "the tenant that owns the run")
-    .option("-a, --agent-id <id>", "the agent (default: the tenant's default agent, created on first use)")
+    .option("-a, --agent-id <agent>", "the agent, by id or name (default: the tenant's default agent, created on first use)")
     .requiredOption("-g, --goal <text>", "what the run should achieve")
     .option("--origin-system-id <id>", "who asked for the run", DEFAULT_ORIGIN_SYSTEM_ID)
     .addOption(new Option("--actor-type <type>", "who acts").choices(["HUMAN", "SYSTEM", "SERVICE"]).default("SYSTEM"))
