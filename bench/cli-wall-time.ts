@@ -1,4 +1,5 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ const ANCHOR_RUNS = 10;
 const COLD_GOAL_MS = 1_200;
 const COLD_PEAK_GOAL_MIB = 400;
 const WARM_GOAL_MS = 600;
+const READ_BESIDE_DEV_GOAL_MS = 400;
 const PEAK_RSS = new URL("./support/peak-rss.mjs", import.meta.url).href;
 
 /**
@@ -87,15 +89,26 @@ function timeAosRun(ctx: BenchContext, aos: string, home: string, planFile: stri
 }
 
 /**
- * HOOK, not measured yet: issue 16's third goal, a read-only verb (`aos list-runs`) from a second process while
- * `aos dev` holds the embedded database, median <= 400 ms. `aos dev` does not exist in this build. Once it does:
- * start `aos dev` on `home`, wait for its ready line, time `aos list-runs --tenant-id bench --json` here with
- * timeNode ANCHOR_RUNS times, stop it, and return spread(...) with a goal beside the others. If the
- * many-processes work lets a second process reach the database of a running `aos serve` on the embedded
- * database, `aos serve` measures the same path.
+ * Issue 16's third goal: a read-only verb (`aos list-runs`) from a second process while `aos dev` holds the
+ * embedded database (the second process reaches it through dev's owner socket, src/db/shared-session.ts).
  */
-function readVerbBesideDev(): { not_measured: string } {
-  return { not_measured: "aos dev does not exist in this build (see the hook in bench/cli-wall-time.ts)" };
+async function readVerbBesideDev(ctx: BenchContext, aos: string, home: string): Promise<ChildRun[]> {
+  const dev = spawn(process.execPath, [aos, "dev", "--port", "0", "-q"], { cwd: ctx.root, env: { NO_COLOR: "1", AOS_HOME: home }, stdio: ["ignore", "pipe", "pipe"] });
+  const exited = once(dev, "exit");
+  try {
+    let printed = "";
+    dev.stdout.on("data", (chunk: Buffer) => (printed += chunk.toString()));
+    await new Promise<void>((resolve, reject) => {
+      dev.stdout.on("data", () => printed.includes("Ctrl-C stops it.") && resolve());
+      void exited.then(() => reject(new Error(`aos dev exited before it was ready: ${printed}`)));
+    });
+    const args = [aos, "list-runs", "--tenant-id", "bench", "--json"];
+    timeNode(ctx, args, { AOS_HOME: home });
+    return repeat(ANCHOR_RUNS, () => timeNode(ctx, args, { AOS_HOME: home }));
+  } finally {
+    dev.kill("SIGINT");
+    await exited;
+  }
 }
 
 function repeat<T>(times: number, measure: (index: number) => T): T[] {
@@ -136,6 +149,9 @@ async function run(ctx: BenchContext): Promise<BenchmarkReport> {
     const warm = spread(warmRuns.map((run) => run.ms));
     const warmPeak = spread(warmRuns.map((run) => run.peakMiB));
 
+    ctx.progress(`aos list-runs beside a running aos dev on the warm AOS_HOME, ${ANCHOR_RUNS} runs`);
+    const besideDev = spread((await readVerbBesideDev(ctx, aos, warmHome)).map((run) => run.ms));
+
     ctx.progress(`PGlite import, open and close of the warm database in a fresh process, ${COLD_RUNS} runs`);
     const opens = repeat(COLD_RUNS, () => {
       const { stdout } = timeNode(ctx, ["--input-type=module", "-e", PGLITE_OPEN_SCRIPT], { AOS_HOME: warmHome });
@@ -149,7 +165,7 @@ async function run(ctx: BenchContext): Promise<BenchmarkReport> {
         cold_initdb_peak_rss: "peak resident memory of each cold_initdb run, MiB",
         cold_peak_rss: "peak resident memory of each cold run, MiB (getrusage ru_maxrss reported by the child at exit; not ms)",
         warm_peak_rss: "peak resident memory of each warm run, MiB (as cold_peak_rss)",
-        read_verb_beside_dev: "hook: `aos list-runs` from a second process while `aos dev` holds the database (not measured yet)",
+        read_verb_beside_dev: "`aos list-runs --json` as a child process while `aos dev` holds the warm AOS_HOME: it reaches the database through dev",
         warm: "the same on an AOS_HOME that already holds a migrated database (one warm-up run before these)",
         pglite_import: "inside a fresh process: `await import('@electric-sql/pglite')`",
         pglite_open: "inside a fresh process: PGlite.create(<warm pgdata>) and `select 1`: WASM instantiation and PostgreSQL start-up",
@@ -164,7 +180,7 @@ async function run(ctx: BenchContext): Promise<BenchmarkReport> {
         cold_initdb: coldInitdb,
         cold_initdb_peak_rss: spread(initdbRuns.map((run) => run.peakMiB)),
         warm_peak_rss: warmPeak,
-        read_verb_beside_dev: readVerbBesideDev(),
+        read_verb_beside_dev: besideDev,
         pglite_import: spread(opens.map((open) => open.import_ms)),
         pglite_open: spread(opens.map((open) => open.open_ms)),
         pglite_close: spread(opens.map((open) => open.close_ms)),
@@ -182,11 +198,13 @@ async function run(ctx: BenchContext): Promise<BenchmarkReport> {
         cold_vs_cold_initdb: ratio(cold.median, coldInitdb.median),
         warm_vs_node_start: ratio(warm.median, nodeStart.median),
         warm_vs_list_skills: ratio(warm.median, listSkills.median),
+        read_verb_beside_dev_vs_list_skills: ratio(besideDev.median, listSkills.median),
       },
       goals: [
         goal("cold aos run", "median", cold.median, COLD_GOAL_MS),
         { name: "cold aos run peak memory", statistic: "max", value: coldPeak.max, bound: "<=", limit: COLD_PEAK_GOAL_MIB, unit: "MiB", met: coldPeak.max <= COLD_PEAK_GOAL_MIB },
         goal("warm aos run", "median", warm.median, WARM_GOAL_MS),
+        goal("read-only verb beside aos dev", "median", besideDev.median, READ_BESIDE_DEV_GOAL_MS),
       ],
       settings: { cold_runs: COLD_RUNS, cold_initdb_runs: COLD_INITDB_RUNS, warm_runs: WARM_RUNS, anchor_runs: ANCHOR_RUNS, backend: "pglite (embedded)" },
     };

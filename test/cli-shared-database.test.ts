@@ -54,8 +54,8 @@ describe("several `aos` processes on one embedded database", () => {
 
   beforeAll(async () => {
     server = await startHoldingServer();
-    // Created once, so the database exists (migrated) before the processes under test start.
-    expect((await runCli(["list-runs", "--tenant-id", TENANT], env)).code).toBe(0);
+    // Created once, so the database exists (migrated) and knows the tenant before the processes under test start.
+    expect((await runCli(["api-keys", "create", "--tenant-id", TENANT, "--name", "set-up"], env)).code).toBe(0);
   });
   afterAll(async () => {
     await server?.close();
