@@ -9,6 +9,7 @@ import { withInterrupt } from "../interrupt.js";
 import { EXIT, runExitCode } from "../exit-codes.js";
 import { printJson } from "../output.js";
 import { readPlanFile } from "../read-json-file.js";
+import { isUsageError, printError } from "../report-error.js";
 import { type RunDetail, runJson } from "../../views/run.js";
 import { printRunSummary, stepLine } from "../present-run.js";
 
@@ -52,7 +53,8 @@ export function runCommand(ctx: CliContext): Command {
             plan,
           });
         } catch (error) {
-          if (!(error instanceof AppError) || error.code !== "PLAN_INVALID") throw error;
+          // Only a planner's failed plan was recorded; an explicit plan that does not validate is a usage error.
+          if (!(error instanceof AppError) || error.code !== "PLAN_INVALID" || isUsageError(error)) throw error;
           return reportPlanFailure(ctx, flags, error, (runId) => getRunDetail(db, ctx.config, flags.tenantId, runId));
         }
         let interrupted = false;
@@ -87,7 +89,7 @@ export function runCommand(ctx: CliContext): Command {
     });
 }
 
-/** The run exists (recorded failed): --json prints it with the plan's issues; people get the message. */
+/** The planner's plan failed and the run exists (recorded failed): --json prints it with the plan's issues; people get the error. */
 async function reportPlanFailure(
   ctx: CliContext,
   flags: RunFlags,
@@ -101,6 +103,6 @@ async function reportPlanFailure(
     printJson(ctx.output, { ...runJson(await detailOf(runId)), plan_issues: error.details?.issues ?? [] });
     return;
   }
-  ctx.output.err(error.message);
-  ctx.output.err(`run ${runId} was recorded as failed`);
+  printError(ctx.output, error, "run");
+  ctx.output.err(`run ${runId} was recorded as failed; \`aos get-run ${runId} --tenant-id ${flags.tenantId}\` shows it`);
 }
