@@ -278,7 +278,7 @@ describeOnBackends("run proofs against a database writer, on $name", (backend) =
       expect(await getRunProof(db, v1Config, stored.tenant_id, stored.run_id)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 0 });
     }
     // Retention verifies each run before emptying it: the one with steps left to prune is refused and reported.
-    const report = await pruneFinishedRuns(db, proofKeys(v1Config), { olderThan: parseRetentionAge("1m"), tenantId: "tenant-v1", dryRun: true, now: new Date(Date.now() + 3_600_000) });
+    const report = await pruneFinishedRuns(db, proofKeys(v1Config), { olderThan: parseRetentionAge("1min"), tenantId: "tenant-v1", dryRun: true, now: new Date(Date.now() + 3_600_000) });
     expect(report.refused).toEqual([expect.objectContaining({ run_id: fixture.runs.untouched.run_id, verification_status: "TAMPERED" })]);
   });
 });

@@ -1,3 +1,4 @@
+import { createInterface } from "node:readline/promises";
 import { EXIT } from "./exit-codes.js";
 
 /** Where a command writes. Injected so tests (and the in-process benchmark) can capture output. */
@@ -7,6 +8,8 @@ export interface Output {
   /** Live progress and colour are for people at a terminal only. */
   readonly isTty: boolean;
   readonly color: boolean;
+  /** Asks a person a yes/no question; absent when no one is at a terminal to answer (stdin or stdout is not a TTY). */
+  readonly confirm?: (question: string) => Promise<boolean>;
 }
 
 export function processOutput(noColor: boolean): Output {
@@ -21,7 +24,18 @@ export function processOutput(noColor: boolean): Output {
     err: (text) => process.stderr.write(`${text}\n`),
     isTty,
     color: isTty && !noColor,
+    ...(isTty && process.stdin.isTTY ? { confirm: askTerminal } : {}),
   };
+}
+
+/** A question on the terminal; only "y" or "yes" is a yes, so Enter alone keeps the safe answer. */
+async function askTerminal(question: string): Promise<boolean> {
+  const terminal = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^(y|yes)$/i.test((await terminal.question(`${question} [y/N] `)).trim());
+  } finally {
+    terminal.close();
+  }
 }
 
 export function printJson(output: Output, value: unknown): void {
