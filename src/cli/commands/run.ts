@@ -12,6 +12,7 @@ import { readPlanFile } from "../read-json-file.js";
 import { isUsageError, printError } from "../report-error.js";
 import { type RunDetail, runJson } from "../../views/run.js";
 import { printRunSummary, stepLine } from "../present-run.js";
+import { noteUnworkedQueue } from "../queued-run-note.js";
 
 interface RunFlags extends CommonFlags {
   tenantId: string;
@@ -84,7 +85,10 @@ export function runCommand(ctx: CliContext): Command {
           );
           ctx.exitCode = EXIT.interrupted;
         } else if (flags.wait) ctx.exitCode = runExitCode(detail.run.status);
-        else ctx.exitCode = detail.run.status === "queued" ? EXIT.ok : EXIT.failure;
+        else {
+          await noteUnworkedQueue(ctx, db, detail.run);
+          ctx.exitCode = detail.run.status === "queued" ? EXIT.ok : EXIT.failure;
+        }
       });
     });
 }
