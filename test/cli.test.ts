@@ -93,8 +93,9 @@ describe("the aos CLI on the embedded database", () => {
       ["run", "--tenant-id", "acme", "--goal", "g", "--plan", writePlan(home, { steps: [{ skill: "json_transform" }] }, "shape.json")],
       env,
     );
-    expect(wrongShape.code).toBe(1);
-    expect(wrongShape.stderr).toMatch(/^plan_generation_failed: steps\[0\]\.step_id/);
+    // An explicit plan that does not validate is a usage error, and no run is recorded for it.
+    expect(wrongShape.code).toBe(2);
+    expect(wrongShape.stderr).toMatch(/^error: the plan does not validate \(1 issue; nothing was created\): steps\[0\]\.step_id.*\nhint: Fix the plan's steps/);
     const badBudget = await runCli(["create-agent", "--tenant-id", "acme", "--name", "x", "--budget-cents", "1.5"], env);
     expect(badBudget.code).toBe(2);
     for (const result of [missing, notJson, wrongShape, badBudget]) expect(result.stderr).not.toMatch(/\n\s+at /);
