@@ -239,7 +239,7 @@ describeOnBackends("run path on $name", (backend) => {
     expect(await listTenantRuns(db, "tenant-b")).toEqual([]);
     expect((await listTenantRuns(db, "tenant-a")).map((run) => run.id)).toContain(detail.run.id);
     await expect(
-      createRun(runnerDeps(db, config), { tenantId: "tenant-b", agentId: detail.run.agentId, goal: "steal", plan: { steps: [] } }),
+      createRun(runnerDeps(db, config), { tenantId: "tenant-b", agentId: detail.run.agentId, goal: "steal", plan: { steps: [transform("s", {}, {})] } }),
     ).rejects.toThrow(`Agent not found: ${detail.run.agentId}`);
     await expect(createRun(runnerDeps(db, config), { tenantId: " ", goal: "g" })).rejects.toThrow(/tenant is required/);
   });

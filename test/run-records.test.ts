@@ -109,7 +109,7 @@ describeOnBackends("the records every terminal run leaves, on $name", (backend) 
   });
 
   it("a run that never executed has FAILED evidence naming what is missing and why", async () => {
-    const error = await createRun(runnerDeps(db, config), { tenantId: "t-rec", goal: "g", plan: { steps: [] } }).catch((e) => e);
+    const error = await createRun(runnerDeps(db, config), { tenantId: "t-rec", goal: UNPLANNABLE_GOAL }).catch((e) => e);
     const { evidence } = await recordsOf(db, error.details.run_id);
     expect(evidence[0]).toMatchObject({ integrity_status: "FAILED", missing_artifacts: ["aos_traces", "aos_trace_steps", "checkpoint"] });
     expect(evidence[0].missing_reasons.aos_traces).toMatch(/never executed/);
