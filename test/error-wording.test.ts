@@ -23,7 +23,7 @@ describe("the CLI prints its flags where services name fields", () => {
   const home = tempHome();
   const cli = (argv: string[]) => runCli(argv, { AOS_HOME: home });
 
-  it("a missing goal, a bad tenant id and a bad --by exit 2 naming the flag", { timeout: 120_000 }, async () => {
+  it("a missing goal, a bad tenant id and a bad --by exit 2 naming the flag", { timeout: 300_000 }, async () => {
     const cases: [string[], string][] = [
       [["run", "--tenant-id", "t", "--goal", "   ", "--no-wait"], "error: a run needs a non-empty --goal"],
       [["list-runs", "--tenant-id", "  "], "error: a tenant is required: give a --tenant-id\nhint: Pass --tenant-id."],
