@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command, Option } from "commander";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -159,6 +160,26 @@ describe("every CLI verb reports errors as error: plus a hint", () => {
     }
     // Every verb but the few that take no value at all (`list-skills`, `keys`, `migrate`…) was given a wrong one.
     expect(all.length - tried.length).toBeLessThanOrEqual(4);
+  });
+});
+
+describe("decisions on a run that is not waiting name the run's state", () => {
+  it("a finished run: already succeeded, nothing to approve, reject or cancel; a queued one: not waiting for approval", { timeout: 300_000 }, async () => {
+    const plan = join(files, "plan.json");
+    writeFileSync(plan, JSON.stringify({ steps: [{ step_id: "s", skill: "json_transform", params: { payload: { a: 1 }, mapping: { a: "a" } } }] }));
+    const finished = JSON.parse((await run(["run", "--tenant-id", "demo", "--goal", "g", "--plan", plan, "--json"])).stdout) as { run_id: string };
+    for (const [verb, extra] of [["approve", ["--by", "me"]], ["reject", ["--by", "me"]], ["cancel", []]] as const) {
+      const result = await run([verb, finished.run_id, "--tenant-id", "demo", ...extra]);
+      expect(shapeOf(result)).toEqual({ ...shapeOf(result), ...WELL_FORMED });
+      expect([verb, result.code, result.stderr]).toEqual([
+        verb,
+        1,
+        `error: run ${finished.run_id} already succeeded; nothing to ${verb}\nhint: See how it ended with \`aos get-run <run_id> --tenant-id T\`.`,
+      ]);
+    }
+    const queued = JSON.parse((await run(["run", "--tenant-id", "demo", "--goal", "g", "--plan", plan, "--no-wait", "--json"])).stdout) as { run_id: string };
+    const early = await run(["approve", queued.run_id, "--tenant-id", "demo", "--by", "me"]);
+    expect([early.code, early.stderr]).toEqual([1, expect.stringMatching(new RegExp(`^error: run ${queued.run_id} is queued, not waiting for approval; nothing to approve\nhint: Only a run waiting for approval`))]);
   });
 });
 
