@@ -21,13 +21,24 @@ const plan = {
 const { run_id: runId } = await client.createRun({ goal: "Summarise order A-17", agent_id: agent.agent_id, plan }, { idempotencyKey: `walk-${agent.agent_id}` });
 console.log(`run ${runId} queued`);
 
+// A blocked or failed step, and the run's end, say why (a policy's rule, a skill's error).
+const why = (text) => (text ? `: ${text}` : "");
 for await (const event of client.events(runId)) {
-  if (event.event === "step") console.log(`  step ${event.data.step_id} ${event.data.skill} ${event.data.status}`);
-  if (event.event === "status") console.log(`  status ${event.data.status}`);
+  if (event.event === "step") console.log(`  step ${event.data.step_id} ${event.data.skill} ${event.data.status}${why(event.data.error)}`);
+  if (event.event === "status") console.log(`  status ${event.data.status}${why(event.data.error_message)}`);
+  // A run parked for a person's approval keeps its stream open until someone decides: stop following it here.
+  if (event.event === "status" && event.data.status === "pending_approval") break;
 }
 
-const run = await client.waitForRun(runId);
-console.log(`run ${run.status}, cost ${run.cost_cents}c`);
+const run = await client.waitForRun(runId); // returns at pending_approval too
+if (run.status === "pending_approval") {
+  console.log(`run ${runId} waits for approval: the tenant's policy requires it (require_approval).`);
+  console.log(`  approve it through the API: client.approveRun("${runId}", "NAME") (POST /api/v1/runs/${runId}/approve {"by": "NAME"}),`);
+  console.log(`  or with the CLI where it can open the database: npx aos approve ${runId} --tenant-id ${run.tenant_id} --by NAME`);
+  console.log("  (reject it the same way: client.rejectRun, aos reject); then follow it again with client.events");
+  process.exit(3);
+}
+console.log(`run ${run.status}${why(run.error_message)}, cost ${run.cost_cents}c`);
 
 const { verification_keys: keys } = await client.getKeys(); // pin these somewhere you trust
 const verdict = verifyProofBundle(await client.getProofBundle(runId), keys);

@@ -116,6 +116,18 @@ export const FAILURE_CATALOG = {
     httpStatus: 409,
     suggestion: "Only queued runs, and retry runs whose time has come, can be claimed.",
   },
+  RUN_ALREADY_ENDED: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 409,
+    suggestion: "A run that has ended cannot be approved, rejected or cancelled; read the run to see how it ended.",
+  },
+  RUN_NOT_PENDING_APPROVAL: {
+    category: "VALIDATION",
+    retryable: false,
+    httpStatus: 409,
+    suggestion: "Only a run waiting at a step for approval (status pending_approval) can be approved or rejected.",
+  },
   AGENT_NOT_ACTIVE: {
     category: "VALIDATION",
     retryable: false,

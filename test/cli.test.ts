@@ -98,8 +98,9 @@ describe("the aos CLI on the embedded database", () => {
       ["run", "--tenant-id", "acme", "--goal", "g", "--plan", writePlan(home, { steps: [{ skill: "json_transform" }] }, "shape.json")],
       env,
     );
-    expect(wrongShape.code).toBe(1);
-    expect(wrongShape.stderr).toMatch(/^plan_generation_failed: steps\[0\]\.step_id/);
+    // An explicit plan that does not validate is a usage error, and no run is recorded for it.
+    expect(wrongShape.code).toBe(2);
+    expect(wrongShape.stderr).toMatch(/^error: the plan does not validate \(1 issue; nothing was created\): steps\[0\]\.step_id.*\nhint: Fix the plan's steps/);
     const badBudget = await runCli(["create-agent", "--tenant-id", "acme", "--name", "x", "--budget-cents", "1.5"], env);
     expect(badBudget.code).toBe(2);
     for (const result of [missing, notJson, wrongShape, badBudget]) expect(result.stderr).not.toMatch(/\n\s+at /);
@@ -177,18 +178,23 @@ describe("aos prune on the embedded database", () => {
     expect(JSON.parse(offline.stdout)).toMatchObject({ verification_status: "VERIFIED", pruned_steps: 1, step_count: 1 });
     expect((await runCli(["get-run", old.run_id, "--tenant-id", "keep"], env)).stdout).toContain("(payload pruned)");
 
-    const everyone = await runCli(["prune", "--older-than", "30d"], env);
+    // Every tenant's runs: not without --yes when no one is at a terminal to confirm; nothing is pruned then.
+    const unconfirmed = await runCli(["prune", "--older-than", "30d"], env);
+    expect([unconfirmed.code, unconfirmed.stdout]).toEqual([2, ""]);
+    expect(unconfirmed.stderr).toMatch(/^error: without --tenant-id, prune removes payloads of every tenant's runs older than 30d; confirm with --yes/);
+    expect(unconfirmed.stderr).toMatch(/\nhint: /);
+    const everyone = await runCli(["prune", "--older-than", "30d", "--yes"], env);
     expect(everyone.stdout).toMatch(/^Pruned 1 step of 1 run: every tenant's runs that finished before /);
-    const again = await runCli(["prune", "--older-than", "30d"], env);
+    const again = await runCli(["prune", "--older-than", "30d", "-y"], env);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/^Nothing to prune/);
   });
 
   it("refuses a malformed or missing --older-than with a usage exit code and the accepted forms", async () => {
-    for (const age of ["30", "30s", "0d", "thirty days"]) {
+    for (const age of ["30", "6m", "0d", "thirty days"]) {
       const bad = await runCli(["prune", "--older-than", age, "--tenant-id", "keep"], env);
       expect([age, bad.code]).toEqual([age, 2]);
-      expect(bad.stderr).toContain("like 30d, 12h or 90m");
+      expect(bad.stderr).toMatch(age === "6m" ? /^error: --older-than must be unambiguous: .* write 6min for minutes or 180d for months/ : /like 30d, 12h, 90min, 45s or 2w/);
       expect(bad.stderr).not.toMatch(/\n\s+at /);
     }
     const missing = await runCli(["prune"], env);

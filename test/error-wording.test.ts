@@ -23,7 +23,7 @@ describe("the CLI prints its flags where services name fields", () => {
   const home = tempHome();
   const cli = (argv: string[]) => runCli(argv, { AOS_HOME: home });
 
-  it("a missing goal, a bad tenant id and a bad --by exit 2 naming the flag", { timeout: 120_000 }, async () => {
+  it("a missing goal, a bad tenant id and a bad --by exit 2 naming the flag", { timeout: 300_000 }, async () => {
     // Tenant t exists, so each verb gets as far as the flag it names (a tenant that does not exist is refused first).
     expect((await cli(["api-keys", "create", "--tenant-id", "t", "--name", "k"])).code).toBe(0);
     const cases: [string[], string][] = [

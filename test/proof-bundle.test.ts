@@ -44,7 +44,7 @@ describe("proof bundles against a bundle holder", () => {
     bundles.finished = (await exportProofBundle(db, config, "t-bundle", finished.runId)) as ProofBundle;
     const pruned = await finishedRichRun(db, config, "t-bundle-pruned");
     const report = await pruneFinishedRuns(db, proofKeys(config), {
-      olderThan: parseRetentionAge("1m"),
+      olderThan: parseRetentionAge("1min"),
       tenantId: "t-bundle-pruned",
       dryRun: false,
       now: new Date(Date.now() + 3_600_000),

@@ -276,7 +276,7 @@ describeOnBackends("every column of every row of a run, changed one at a time, o
   it("the same run, pruned: every header field of the pruned steps stays proven", { timeout: 300_000 }, async () => {
     const run = await finishedRun();
     const pruned = await pruneFinishedRuns(db, proofKeys(config), {
-      olderThan: parseRetentionAge("1m"),
+      olderThan: parseRetentionAge("1min"),
       tenantId: run.tenantId,
       dryRun: false,
       now: new Date(Date.now() + 3_600_000),

@@ -16,7 +16,7 @@ import { claimAndExecute } from "../src/worker/claim.js";
 import { runJson } from "../src/views/run.js";
 import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { PROOF_PLAN, proofRuns } from "./support/proof-runs.js";
-import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
+import { runnerDeps, runToEnd, testConfig, UNPLANNABLE_GOAL } from "./support/harness.js";
 import { asSuperuser } from "./support/tamper.js";
 
 const config = testConfig();
@@ -62,7 +62,7 @@ describeOnBackends("run proofs against a database writer, on $name", (backend) =
     expect(await proofOf("no-such-run")).toMatchObject({ verification_status: "UNSUPPORTED", failure_reason: "No trace found for run" });
     const { runId } = await finishedRun();
     expect(await proofOf(runId, "another-tenant")).toMatchObject({ verification_status: "UNSUPPORTED", trace_count: 0, aos_traces: [] });
-    const failed = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: "bad", plan: { steps: [{ skill: "no_such_skill" }] } }).catch(
+    const failed = await createRun(runnerDeps(db, config), { tenantId: TENANT, goal: UNPLANNABLE_GOAL }).catch(
       (error: { details: { run_id: string } }) => error.details.run_id,
     );
     expect(await proofOf(failed as string)).toMatchObject({ verification_status: "UNSUPPORTED", failure_reason: expect.stringMatching(/planning failed/) });
@@ -278,7 +278,7 @@ describeOnBackends("run proofs against a database writer, on $name", (backend) =
       expect(await getRunProof(db, v1Config, stored.tenant_id, stored.run_id)).toMatchObject({ verification_status: "TAMPERED", first_bad_seq: 0 });
     }
     // Retention verifies each run before emptying it: the one with steps left to prune is refused and reported.
-    const report = await pruneFinishedRuns(db, proofKeys(v1Config), { olderThan: parseRetentionAge("1m"), tenantId: "tenant-v1", dryRun: true, now: new Date(Date.now() + 3_600_000) });
+    const report = await pruneFinishedRuns(db, proofKeys(v1Config), { olderThan: parseRetentionAge("1min"), tenantId: "tenant-v1", dryRun: true, now: new Date(Date.now() + 3_600_000) });
     expect(report.refused).toEqual([expect.objectContaining({ run_id: fixture.runs.untouched.run_id, verification_status: "TAMPERED" })]);
   });
 });

@@ -50,7 +50,7 @@ describe("the independent Python verifier", () => {
     db = await backend.open();
     const finished = await finishedRichRun(db, config, "t-py");
     const pruned = await finishedRichRun(db, config, "t-py-pruned");
-    await pruneFinishedRuns(db, proofKeys(config), { olderThan: parseRetentionAge("1m"), tenantId: "t-py-pruned", dryRun: false, now: new Date(Date.now() + 3_600_000) });
+    await pruneFinishedRuns(db, proofKeys(config), { olderThan: parseRetentionAge("1min"), tenantId: "t-py-pruned", dryRun: false, now: new Date(Date.now() + 3_600_000) });
     const parked = await parkedRichRun(db, config, "t-py-parked");
     // A run cancelled while queued: no step, only its run-end.
     const queued = await createRun(runnerDeps(db, config), { tenantId: "t-py", goal: "never ran", plan: RICH_PLAN });

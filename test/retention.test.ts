@@ -33,12 +33,23 @@ function capture(): Output & { lines: string[] } {
 }
 
 describe("--older-than", () => {
-  it("accepts days, hours and minutes, and names the accepted forms otherwise", () => {
+  it("accepts units that cannot be misread, and names the accepted forms otherwise", () => {
     expect(parseRetentionAge("30d")).toEqual({ text: "30d", ms: 30 * 86_400_000 });
     expect(parseRetentionAge("12h")).toEqual({ text: "12h", ms: 12 * 3_600_000 });
-    expect(parseRetentionAge("90m")).toEqual({ text: "90m", ms: 90 * 60_000 });
-    for (const bad of ["30", "0d", "-1d", "1.5d", "30s", "2w", "d", "", "30 days", "1234567d"]) {
-      expect(() => parseRetentionAge(bad)).toThrow(expect.objectContaining({ code: "USAGE", message: expect.stringMatching(/30d, 12h or 90m/) }));
+    expect(parseRetentionAge("90min")).toEqual({ text: "90min", ms: 90 * 60_000 });
+    expect(parseRetentionAge("45s")).toEqual({ text: "45s", ms: 45 * 1_000 });
+    expect(parseRetentionAge(" 2w ")).toEqual({ text: "2w", ms: 14 * 86_400_000 });
+    for (const bad of ["30", "0d", "-1d", "1.5d", "0min", "d", "", "30 days", "1234567d", "30D", "1y", "12hours"]) {
+      expect(() => parseRetentionAge(bad)).toThrow(expect.objectContaining({ code: "USAGE", message: expect.stringMatching(/like 30d, 12h, 90min, 45s or 2w; got/) }));
+    }
+  });
+
+  it("refuses m, which reads as minutes or months, and months, suggesting what to write", () => {
+    expect(() => parseRetentionAge("6m")).toThrow(
+      expect.objectContaining({ code: "USAGE", message: expect.stringContaining('"6m" could mean 6 minutes or 6 months; write 6min for minutes or 180d for months') }),
+    );
+    for (const months of ["6mo", "6 months", "6M"]) {
+      expect(() => parseRetentionAge(months)).toThrow(expect.objectContaining({ code: "USAGE", message: expect.stringContaining("180d") }));
     }
   });
 });

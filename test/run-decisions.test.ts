@@ -110,7 +110,7 @@ end $$`);
       ]);
       expect(outcomes.filter((outcome) => outcome.status === "fulfilled")).toHaveLength(1);
       const refused = outcomes.find((outcome) => outcome.status === "rejected") as PromiseRejectedResult;
-      expect(refused.reason).toMatchObject({ code: expect.stringMatching(/^(RUN_NOT_CLAIMABLE|CONFLICT)$/) });
+      expect(refused.reason).toMatchObject({ code: expect.stringMatching(/^(RUN_NOT_CLAIMABLE|RUN_NOT_PENDING_APPROVAL|RUN_ALREADY_ENDED|CONFLICT)$/) });
       const { rows } = await db.pool.query("select decision from run_approvals where run_id = $1", [runId]);
       const run = (await getRunDetail(db, config, tenantId, runId)).run;
       if (outcomes[0].status === "fulfilled") {

@@ -5,7 +5,7 @@ import { createRun, getRun, getRunDetail, listTenantRuns } from "../src/services
 import { AppError } from "../src/errors.js";
 import { describeOnBackends, type TestDatabase } from "./support/databases.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
-import { chainProblems, runnerDeps, runToEnd, testConfig } from "./support/harness.js";
+import { chainProblems, runnerDeps, runToEnd, testConfig, UNPLANNABLE_GOAL } from "./support/harness.js";
 import { type LoopbackServer, sendJson, startLoopbackServer } from "./support/http-server.js";
 
 const config = testConfig();
@@ -173,7 +173,7 @@ describeOnBackends("run path on $name", (backend) => {
     expect(permanent.steps).toHaveLength(1);
   });
 
-  it("rejects an unknown skill and invalid params before any run is claimable", async () => {
+  it("refuses an explicit plan with an unknown skill and invalid params, listing every issue and recording no run", async () => {
     const attempt = createRun(runnerDeps(db, config), {
       tenantId: "tenant-invalid",
       goal: "bad plan",
@@ -189,7 +189,7 @@ describeOnBackends("run path on $name", (backend) => {
     expect(error).toBeInstanceOf(AppError);
     const { code, message, details } = error as AppError;
     expect(code).toBe("PLAN_INVALID");
-    expect(message).toMatch(/^plan_generation_failed: /);
+    expect(message).toMatch(/^the plan does not validate \(\d+ issues; nothing was created\): /);
     const issueCodes = (details?.issues as { code: string; path: string }[]).map((issue) => `${issue.code}@${issue.path}`);
     expect(issueCodes).toEqual(
       expect.arrayContaining([
@@ -199,11 +199,20 @@ describeOnBackends("run path on $name", (backend) => {
         "DUPLICATE_STEP_ID@steps[2].step_id",
       ]),
     );
-    const runId = details?.run_id as string;
-    const run = await getRun(db, "tenant-invalid", runId);
+    expect(details?.run_id).toBeUndefined();
+    const runs = await db.pool.query("select count(*)::int as n from runs where tenant_id = $1", ["tenant-invalid"]);
+    expect(runs.rows[0].n).toBe(0);
+  });
+
+  it("records a planner's plan that does not validate as a failed run that is never claimable", async () => {
+    const error = (await createRun(runnerDeps(db, config), { tenantId: "tenant-unplannable", goal: UNPLANNABLE_GOAL }).catch((thrown: unknown) => thrown)) as AppError;
+    expect(error.code).toBe("PLAN_INVALID");
+    expect(error.message).toMatch(/^plan_generation_failed: steps\[0\]\.params\.url: /);
+    const runId = error.details?.run_id as string;
+    const run = await getRun(db, "tenant-unplannable", runId);
     expect(run.status).toBe("failed");
     expect(run.plan).toBeNull();
-    expect(run.errorMessage).toBe(message);
+    expect(run.errorMessage).toBe(error.message);
     expect(await claimRunById(db.pool, runId, "w", 1000)).toBeUndefined();
     const traces = await db.pool.query("select count(*)::int as n from aos_traces where run_id = $1", [runId]);
     expect(traces.rows[0].n).toBe(0);
@@ -230,7 +239,7 @@ describeOnBackends("run path on $name", (backend) => {
     expect(await listTenantRuns(db, "tenant-b")).toEqual([]);
     expect((await listTenantRuns(db, "tenant-a")).map((run) => run.id)).toContain(detail.run.id);
     await expect(
-      createRun(runnerDeps(db, config), { tenantId: "tenant-b", agentId: detail.run.agentId, goal: "steal", plan: { steps: [] } }),
+      createRun(runnerDeps(db, config), { tenantId: "tenant-b", agentId: detail.run.agentId, goal: "steal", plan: { steps: [transform("s", {}, {})] } }),
     ).rejects.toThrow(`Agent not found: ${detail.run.agentId}`);
     await expect(createRun(runnerDeps(db, config), { tenantId: " ", goal: "g" })).rejects.toThrow(/tenant is required/);
   });

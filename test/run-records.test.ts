@@ -7,7 +7,7 @@ import { PRICE_TABLE_VERSION } from "../src/price-table.js";
 import { executeClaimedRun } from "../src/worker/runner.js";
 import { incidentId } from "../src/records/run-records.js";
 import { describeOnBackends, type TestDatabase } from "./support/databases.js";
-import { runnerDeps, runToEnd, testConfig } from "./support/harness.js";
+import { runnerDeps, runToEnd, testConfig, UNPLANNABLE_GOAL } from "./support/harness.js";
 
 const config = testConfig();
 const transform = (stepId: string) => ({ step_id: stepId, skill: "json_transform", params: { payload: { a: 1 }, mapping: { a: "a" } } });
@@ -90,7 +90,7 @@ describeOnBackends("the records every terminal run leaves, on $name", (backend) 
     [
       "failed at planning",
       async () => {
-        const error = await createRun(runnerDeps(db, config), { tenantId: "t-rec", goal: "g", plan: { steps: [{ step_id: "x", skill: "nope" }] } }).catch((e) => e);
+        const error = await createRun(runnerDeps(db, config), { tenantId: "t-rec", goal: UNPLANNABLE_GOAL }).catch((e) => e);
         return error.details.run_id as string;
       },
       { outcome: "FAILURE", category: "EXECUTION_FAILURE", error_code: "PLAN_INVALID" },
@@ -109,7 +109,7 @@ describeOnBackends("the records every terminal run leaves, on $name", (backend) 
   });
 
   it("a run that never executed has FAILED evidence naming what is missing and why", async () => {
-    const error = await createRun(runnerDeps(db, config), { tenantId: "t-rec", goal: "g", plan: { steps: [] } }).catch((e) => e);
+    const error = await createRun(runnerDeps(db, config), { tenantId: "t-rec", goal: UNPLANNABLE_GOAL }).catch((e) => e);
     const { evidence } = await recordsOf(db, error.details.run_id);
     expect(evidence[0]).toMatchObject({ integrity_status: "FAILED", missing_artifacts: ["aos_traces", "aos_trace_steps", "checkpoint"] });
     expect(evidence[0].missing_reasons.aos_traces).toMatch(/never executed/);

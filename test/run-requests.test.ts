@@ -2,13 +2,12 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { tenantScoped } from "../src/db/tenant-scope.js";
 import { type CreateRunInput, createRun } from "../src/services/runs.js";
 import { describeOnBackends, type TestDatabase } from "./support/databases.js";
-import { testConfig, runnerDeps } from "./support/harness.js";
+import { testConfig, runnerDeps, UNPLANNABLE_GOAL } from "./support/harness.js";
 
 // Idempotency-Key on run creation (run_requests, migration 0011): one key, one run, for 24 hours.
 
 const config = testConfig();
 const plan = { steps: [{ step_id: "s", skill: "json_transform", params: { payload: { a: 1 }, mapping: { a: "a" } } }] };
-const invalidPlan = { steps: [{ step_id: "s", skill: "no_such_skill", params: {} }] };
 
 describeOnBackends("run creation with an Idempotency-Key on $name", (backend) => {
   let db: TestDatabase;
@@ -75,7 +74,7 @@ describeOnBackends("run creation with an Idempotency-Key on $name", (backend) =>
 
   it("does not let a run whose planning failed hold the key, so a retry plans again", async () => {
     const tenantId = newTenant();
-    const input: CreateRunInput = { tenantId, goal: "bad plan", plan: invalidPlan, idempotencyKey: "retry-me" };
+    const input: CreateRunInput = { tenantId, goal: UNPLANNABLE_GOAL, idempotencyKey: "retry-me" };
     await expect(createRun(runnerDeps(db, config), input)).rejects.toMatchObject({ code: "PLAN_INVALID" });
     await expect(createRun(runnerDeps(db, config), input)).rejects.toMatchObject({ code: "PLAN_INVALID" });
     const { rows } = await db.pool.query("select count(*)::int as n from run_requests where tenant_id = $1", [tenantId]);

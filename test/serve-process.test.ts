@@ -1,6 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { AosClient } from "../src/client/index.js";
 import { runCli, tempHome } from "./support/cli.js";
 import { onServer, serverBackend } from "./support/databases.js";
 
@@ -66,9 +69,31 @@ async function walk(env: Record<string, string>, serveArgs: string[]): Promise<s
 }
 
 describe("aos serve and the SDK walk, as processes", () => {
-  it("on the embedded database (PGlite in a worker thread, the worker in the serving process)", async () => {
+  // Child processes, each starting PGlite: slow on a loaded machine, hence the longer timeouts.
+  it("on the embedded database (PGlite in a worker thread, the worker in the serving process)", { timeout: 300_000 }, async () => {
     const output = await walk({ AOS_HOME: tempHome() }, []);
     expect(output).toMatch(/step note llm_invoke succeeded/);
+  });
+
+  it("under a policy requiring approval, stops at pending_approval saying how to approve, instead of waiting", { timeout: 300_000 }, async () => {
+    const env = { AOS_HOME: tempHome() };
+    const policy = join(env.AOS_HOME, "approval.json");
+    writeFileSync(policy, JSON.stringify({ require_approval: ["llm_invoke"] }));
+    expect((await runCli(["policy", "set", "--tenant-id", "demo", "--file", policy], env)).code).toBe(0);
+    const created = await runCli(["api-keys", "create", "--tenant-id", "demo", "--name", "walk", "--json"], env);
+    const { key } = JSON.parse(created.stdout) as { key: string };
+    const server = start(["serve", "--port", "0", "-q"], env);
+    const url = await listeningUrl(server);
+    const result = await runExample({ AOS_URL: url, AOS_API_KEY: key });
+    expect(result.code).toBe(3);
+    expect(result.output).toMatch(/step note llm_invoke blocked: skill "llm_invoke" requires approval/);
+    const runId = /run (\S+) waits for approval/.exec(result.output)?.[1] as string;
+    expect(result.output).toContain(`client.approveRun("${runId}", "NAME")`);
+    expect(result.output).toContain(`npx aos approve ${runId} --tenant-id demo --by NAME`);
+    // The way it says works: approved through the API, the run ends succeeded.
+    const client = new AosClient({ baseUrl: url, apiKey: key });
+    await client.approveRun(runId, "walker");
+    expect((await client.waitForRun(runId, { timeoutMs: 600_000 })).status).toBe("succeeded");
   });
 
   it("on the PostgreSQL server, with the worker in its own process", onServer(), async () => {

@@ -26,7 +26,6 @@ export const FLAG_FOR_FIELD: Readonly<Record<string, string>> = {
  * none. Every other code's hint is its catalog suggestion.
  */
 const CLI_HINTS: Partial<Record<FailureCode, string>> = {
-  USAGE: "Check the command's --help.",
   TENANT_REQUIRED: "Pass --tenant-id.",
   AGENT_NOT_FOUND: "List the tenant's agents, with their ids and names, with `aos list-agents --tenant-id T`.",
   AGENT_NAME_TAKEN: "Choose another --name, or change the existing agent with `aos update-agent NAME --tenant-id T`.",
@@ -37,6 +36,8 @@ const CLI_HINTS: Partial<Record<FailureCode, string>> = {
   POLICY_VIOLATION: "Show the policy with `aos policy show --tenant-id T [--agent-id A]`; change it with `aos policy set`.",
   ENFORCEMENT_SKIPPED: "The policy engine failed, so the step was denied (fail closed); re-run with -v and report it.",
   APPROVAL_REQUIRED: "Approve it with `aos approve <run_id> --tenant-id T --by NAME`, or reject it with `aos reject`.",
+  RUN_ALREADY_ENDED: "See how it ended with `aos get-run <run_id> --tenant-id T`.",
+  RUN_NOT_PENDING_APPROVAL: "Only a run waiting for approval can be approved or rejected; `aos list-runs --tenant-id T --status pending_approval` lists them.",
   SKILL_ERROR: "Read the step's error details in `aos get-run`.",
   INTERNAL: "Re-run with -v and report the stack trace.",
   UNAUTHENTICATED: "Send an API key as `Authorization: Bearer <key>` (or X-AOS-Key); create one with `aos api-keys create --tenant-id T --name NAME`.",
@@ -56,6 +57,12 @@ export function cliMessage(error: AppError): string {
   return named.test(error.message) ? error.message.replace(named, flag) : `${flag}: ${error.message}`;
 }
 
-export function cliHint(code: FailureCode): string {
-  return CLI_HINTS[code] ?? FAILURE_CATALOG[code].suggestion;
+/**
+ * What to do about an error, never empty: the CLI's own hint, else the catalog's suggestion; a bad flag value
+ * (USAGE, or VALIDATION_ERROR, whose messages say what to change) points at the verb's --help when the verb is
+ * known (errors in the environment come before any verb, and get the catalog's suggestion).
+ */
+export function cliHint(code: FailureCode, verb?: string): string {
+  if ((code === "USAGE" || code === "VALIDATION_ERROR") && verb !== undefined) return `Run \`aos ${verb} --help\` for its flags and their values.`;
+  return CLI_HINTS[code] || FAILURE_CATALOG[code].suggestion || "Correct the input the message names.";
 }

@@ -1,6 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { loadConfig } from "../config.js";
-import { AppError, toAppError } from "../errors.js";
+import { toAppError } from "../errors.js";
 import { createAgentCommand, listAgentsCommand, updateAgentCommand } from "./commands/agents.js";
 import { apiKeysCommand } from "./commands/api-keys.js";
 import { calendarCommand } from "./commands/calendar.js";
@@ -24,12 +24,9 @@ import { witnessCommand } from "./commands/witness.js";
 import { workerCommand } from "./commands/worker.js";
 import { checkArguments } from "./check-arguments.js";
 import type { CliContext, TenantUse } from "./context.js";
-import { cliHint, cliMessage } from "./error-wording.js";
 import { EXIT } from "./exit-codes.js";
-import { type Output, paint, printable, processOutput } from "./output.js";
-
-
-const USAGE_CODES = new Set(["USAGE", "VALIDATION_ERROR", "TENANT_REQUIRED", "PLAN_FILE_INVALID"]);
+import { type Output, processOutput } from "./output.js";
+import { errorExitCode, printError } from "./report-error.js";
 
 /**
  * What the verbs do with a --tenant-id that names no tenant yet (TenantUse in context.ts). Those that write create it
@@ -50,17 +47,13 @@ const TENANT_USES: Readonly<Record<string, TenantUse["use"]>> = {
 function tenantUseOf(action: Command): TenantUse | undefined {
   const tenantId: unknown = action.opts().tenantId;
   if (typeof tenantId !== "string") return undefined;
-  const names: string[] = [];
-  for (let command: Command | null = action; command !== null && command.parent !== null; command = command.parent) names.unshift(command.name());
-  return { id: tenantId, use: TENANT_USES[names.join(" ")] ?? "reads" };
+  return { id: tenantId, use: TENANT_USES[commandPath(action).replace(/^aos /, "")] ?? "reads" };
 }
 
-function buildProgram(ctx: CliContext): Command {
+/** Every verb of the CLI, nested ones (`aos policy set`) included. */
+export function buildProgram(ctx: CliContext): Command {
   const program = new Command("aos")
     .description("AOS: governed agent runs on PostgreSQL, with signed, offline-verifiable proofs")
-    .showHelpAfterError("(run with --help for usage)")
-    .exitOverride()
-    .configureOutput({ writeOut: (text) => ctx.output.out(text.trimEnd()), writeErr: (text) => ctx.output.err(text.trimEnd()) })
     .hook("preAction", (_program, action) => {
       checkArguments(action);
       ctx.tenant = tenantUseOf(action);
@@ -100,35 +93,56 @@ function buildProgram(ctx: CliContext): Command {
     cancelCommand(ctx),
     witnessCommand(ctx),
   ]) {
-    program.addCommand(command.exitOverride().showHelpAfterError(`(run aos ${command.name()} --help for usage)`));
+    program.addCommand(command);
   }
+  reportParseErrors(program, ctx.output);
   return program;
+}
+
+/**
+ * Commander reports a bad command line itself (`error: unknown option '--x'`); every command, nested ones too (which
+ * `addCommand` does not give their parent's settings), then prints a hint as any other error does, writes where the
+ * CLI writes, and returns to `main` (exit 2) rather than exiting the process.
+ */
+function reportParseErrors(command: Command, output: Output): void {
+  command
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => output.out(text.trimEnd()), writeErr: (text) => output.err(text.trimEnd()) })
+    .showHelpAfterError(`hint: Run \`${commandPath(command)} --help\` for usage.`);
+  for (const sub of command.commands) reportParseErrors(sub, output);
+}
+
+/** A command as it is typed: `aos policy set`. */
+function commandPath(command: Command): string {
+  return command.parent === null ? command.name() : `${commandPath(command.parent)} ${command.name()}`;
 }
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code; never throws. */
 export async function main(argv: string[], output?: Output): Promise<number> {
   const verbose = argv.includes("-v") || argv.includes("--verbose");
   let out = output ?? processOutput(false);
+  let verb: string | undefined;
   try {
     const config = loadConfig();
     out = output ?? processOutput(config.noColor);
     const ctx: CliContext = { config, output: out, exitCode: EXIT.ok };
-    await buildProgram(ctx).parseAsync(argv, { from: "user" });
+    const program = buildProgram(ctx).hook("preAction", (_program, action) => {
+      verb = commandPath(action).replace(/^aos /, "");
+    });
+    await program.parseAsync(argv, { from: "user" });
     return ctx.exitCode;
   } catch (error) {
-    return reportError(out, error, verbose);
+    return reportError(out, error, verbose, verb);
   }
 }
 
-function reportError(output: Output, error: unknown, verbose: boolean): number {
+function reportError(output: Output, error: unknown, verbose: boolean, verb: string | undefined): number {
   if (error instanceof CommanderError) {
-    // Commander has printed its message already; help and --version are not errors.
+    // Commander has printed its message and our hint already; help and --version are not errors.
     return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
   const appError = toAppError(error);
-  output.err(`${paint(output, "red", "error:")} ${printable(cliMessage(appError))}`);
-  const hint = cliHint(appError.code);
-  if (hint !== "" && (appError.code !== "INTERNAL" || !verbose)) output.err(`hint: ${hint}`);
+  printError(output, appError, verb);
   if (verbose && error instanceof Error && error.stack) output.err(error.stack);
-  return error instanceof AppError && USAGE_CODES.has(appError.code) ? EXIT.usage : EXIT.failure;
+  return errorExitCode(appError);
 }

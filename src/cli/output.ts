@@ -1,3 +1,4 @@
+import { createInterface } from "node:readline/promises";
 import { EXIT } from "./exit-codes.js";
 
 /** Where a command writes. Injected so tests (and the in-process benchmark) can capture output. */
@@ -12,6 +13,8 @@ export interface Output {
    * codes are welcome (a terminal, NO_COLOR unset): elsewhere there is none, and nothing is drawn.
    */
   readonly redraw?: (line: string) => void;
+  /** Asks a person a yes/no question; absent when no one is at a terminal to answer (stdin or stdout is not a TTY). */
+  readonly confirm?: (question: string) => Promise<boolean>;
 }
 
 /** Where `aos` writes: the process's stdout and stderr (tests pass streams of their own, a terminal's or a pipe's). */
@@ -34,7 +37,18 @@ export function processOutput(
     color,
     // Carriage return, then erase the line (CSI 2 K): the cursor stays on the line, ready for the next drawing.
     ...(color ? { redraw: (line: string) => stdout.write(`\r\u001b[2K${line}`) } : {}),
+    ...(isTty && process.stdin.isTTY ? { confirm: askTerminal } : {}),
   };
+}
+
+/** A question on the terminal; only "y" or "yes" is a yes, so Enter alone keeps the safe answer. */
+async function askTerminal(question: string): Promise<boolean> {
+  const terminal = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^(y|yes)$/i.test((await terminal.question(`${question} [y/N] `)).trim());
+  } finally {
+    terminal.close();
+  }
 }
 
 export function printJson(output: Output, value: unknown): void {

@@ -116,7 +116,17 @@ export async function getRunProof(db: Database, config: Config, tenantId: string
 
 async function requireStoredTrace(db: Database, tenantId: string, runId: string): Promise<StoredTrace> {
   const stored = await loadStoredTrace(db.pool, requireTenant(tenantId), runId);
-  if (stored === undefined) throw new AppError("RUN_NOT_FOUND", `No trace found for run ${runId}`, { details: { run_id: runId } });
+  if (stored === undefined) {
+    // Worded as every other verb words an unknown run; a run of this tenant without a trace says why it has none.
+    const found = await findRun(db.pool, requireTenant(tenantId), runId);
+    const message =
+      found === undefined
+        ? `Run not found: ${runId}`
+        : found.plan === null
+          ? `run ${runId} has no trace: its planning failed, so it never executed`
+          : `No trace found for run ${runId}`;
+    throw new AppError("RUN_NOT_FOUND", message, { details: { run_id: runId } });
+  }
   return stored;
 }
 

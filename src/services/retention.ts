@@ -22,20 +22,30 @@ export interface RetentionAge {
   ms: number;
 }
 
-const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000 } as const;
+const UNIT_MS = { s: 1_000, min: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 
-/** Parses a retention age (`aos prune --older-than`): a whole number of days, hours or minutes, at least 1 (`30d`, `12h`, `90m`). */
+const ACCEPTED = "a whole number of seconds, minutes, hours, days or weeks, at least 1, like 30d, 12h, 90min, 45s or 2w";
+
+/**
+ * Parses a retention age (`aos prune --older-than`): a whole number with a unit that cannot be misread (`45s`,
+ * `90min`, `12h`, `30d`, `2w`). `m` is refused: it is minutes to some readers and months to others, and the wrong
+ * reading deletes months of payloads; months are refused too (their length varies), with days suggested.
+ */
 export function parseRetentionAge(raw: string): RetentionAge {
-  const match = /^(\d{1,6})([dhm])$/.exec(raw.trim());
+  const text = raw.trim();
+  const match = /^(\d{1,6})(s|min|h|d|w)$/.exec(text);
   const amount = Number(match?.[1]);
-  if (match === null || amount < 1) {
-    throw new AppError(
-      "USAGE",
-      `older_than must be a whole number of days, hours or minutes, at least 1, like 30d, 12h or 90m; got "${raw}"`,
-      { details: { field: "older_than" } },
-    );
-  }
-  return { text: `${amount}${match[2]}`, ms: amount * UNIT_MS[match[2] as keyof typeof UNIT_MS] };
+  if (match !== null && amount >= 1) return { text, ms: amount * UNIT_MS[match[2] as keyof typeof UNIT_MS] };
+  const ambiguous = /^(\d{1,6})\s*(m|M|mo|mon|months?)$/.exec(text);
+  const reason = ambiguous === null ? ACCEPTED : ambiguousReason(Number(ambiguous[1]), ambiguous[2] as string);
+  throw new AppError("USAGE", `older_than must be ${reason}; got "${raw}"`, { details: { field: "older_than" } });
+}
+
+/** What to write instead of `6m` or `6mo`: minutes, or months as days (30 each, rounded the safe way: longer). */
+function ambiguousReason(amount: number, unit: string): string {
+  const days = `${Math.max(amount, 1) * 30}d`;
+  if (unit === "m") return `unambiguous: "${amount}m" could mean ${amount} minutes or ${amount} months; write ${Math.max(amount, 1)}min for minutes or ${days} for months`;
+  return `in days, hours, minutes, seconds or weeks (a month's length varies): write ${days} for about ${amount} month${amount === 1 ? "" : "s"}`;
 }
 
 export interface PruneRequest {

@@ -26,8 +26,16 @@ async function requireRun(db: Queryable, tenantId: string, runId: string): Promi
   return run;
 }
 
+/** Said about the run's own state, so a person reads why nothing was done, not a rule about claiming. */
 function notWaiting(run: Run, action: string): AppError {
-  return new AppError("RUN_NOT_CLAIMABLE", `cannot ${action} run ${run.id}: it is ${run.status}, not pending_approval`);
+  if (isTerminal(run.status)) return alreadyEnded(run, action);
+  return new AppError("RUN_NOT_PENDING_APPROVAL", `run ${run.id} is ${run.status}, not waiting for approval; nothing to ${action}`, {
+    details: { run_id: run.id, status: run.status },
+  });
+}
+
+function alreadyEnded(run: Run, action: string): AppError {
+  return new AppError("RUN_ALREADY_ENDED", `run ${run.id} already ${run.status}; nothing to ${action}`, { details: { run_id: run.id, status: run.status } });
 }
 
 /** The run's row is held by someone else's decision or claim at this moment. */
@@ -102,9 +110,10 @@ export type CancelOutcome = "cancelled" | "requested";
 export async function cancelRun(db: Database, keys: KeyRing, tenantId: string, runId: string, leaseMs: number): Promise<CancelOutcome> {
   const taken = await withTransaction(db, async (client) => {
     const found = await requireRun(client, tenantId, runId);
-    const ended = () => new AppError("RUN_NOT_CLAIMABLE", `run ${runId} has already ended: ${found.status}`);
-    if (isTerminal(found.status)) throw ended();
-    if (!(await requestCancel(client, cancelRequest(keys.attestation.current, found.tenantId, runId)))) throw ended();
+    if (isTerminal(found.status)) throw alreadyEnded(found, "cancel");
+    if (!(await requestCancel(client, cancelRequest(keys.attestation.current, found.tenantId, runId)))) {
+      throw alreadyEnded(await requireRun(client, tenantId, runId), "cancel");
+    }
     const holder = `cancel-${process.pid}`;
     const run = await takeWaitingRun(client, { tenantId: found.tenantId, runId, statuses: ["queued", "retry", "pending_approval"], holder, leaseMs });
     if (run === undefined) return undefined;

@@ -71,8 +71,9 @@ type Planned =
  * Creates a run: validates tenant and agent, plans, validates the plan, and inserts the run (queued) with its
  * plan and trace header in ONE transaction, so no run is ever claimable without a plan. The header and plan are
  * stored as the canonical bytes the trace starts from, attested with this process's key (docs/proofs.md), so a
- * worker executes only what an AOS process created: a goal or plan changed in the database is refused. A plan that fails
- * validation is recorded as a failed run with `plan_generation_failed: …`, then reported as PLAN_INVALID; a
+ * worker executes only what an AOS process created: a goal or plan changed in the database is refused. An explicit plan
+ * that fails validation is refused (PLAN_INVALID) before anything is written; a planner's plan that fails validation
+ * is recorded as a failed run with `plan_generation_failed: …`, then reported as PLAN_INVALID with its run_id; a
  * planner's model call that fails is recorded the same way and reported with the provider's failure code. What a
  * model's planning cost is charged in the same transaction (docs/planner.md). With an Idempotency-Key, a key that
  * already holds a run returns that run instead (checked before planning, and again where the key is taken).
@@ -97,6 +98,7 @@ export async function createRun(deps: RunServiceDeps, input: CreateRunInput): Pr
   const agentId = input.agentId === undefined ? undefined : (await requireAgentByRef(db.pool, tenantId, input.agentId)).id;
   const runId = randomUUID();
   const planned = await planFor(db, config, { ...input, agentId, tenantId, goal }, runId);
+  if (!planned.ok && input.plan !== undefined) throw explicitPlanError(planned.issues);
   const createdAt = new Date();
 
   const run = await withTransaction(db, async (client) => {
@@ -227,6 +229,16 @@ async function replayRun(db: Queryable, tenantId: string, request: IdempotentReq
   const run = await findRun(db, tenantId, earlier.runId);
   if (run === undefined) throw new AppError("INTERNAL", `run ${earlier.runId}, held by Idempotency-Key "${request.idempotencyKey}", is missing`);
   return run;
+}
+
+/**
+ * An explicit plan that does not validate is the caller's typo, not a run: refused before anything is written (no run,
+ * incident or evidence), with every issue, and no run_id in its details, which is how callers tell it from a planner's
+ * plan that failed (recorded, with a run_id).
+ */
+function explicitPlanError(issues: InputIssue[]): AppError {
+  const count = `${issues.length} issue${issues.length === 1 ? "" : "s"}`;
+  return new AppError("PLAN_INVALID", `the plan does not validate (${count}; nothing was created): ${formatIssues(issues)}`, { details: { issues } });
 }
 
 /** What creating a run whose planning failed reports: PLAN_INVALID, or the failed model call's own code. */

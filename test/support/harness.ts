@@ -24,6 +24,12 @@ export function testConfig(env: Record<string, string> = {}): Config {
   });
 }
 
+/**
+ * A goal the stub planner plans into a plan that does not validate (the URL it finds does not parse): how a test gets
+ * a run whose planning failed, recorded failed. An explicit plan that does not validate is refused, recording nothing.
+ */
+export const UNPLANNABLE_GOAL = "Fetch https://[::1";
+
 /** What the runner (and createRun) needs in tests: the test database, a silent logger, and the test home's keys. */
 export function runnerDeps(db: Database, config: Config): RunnerDeps {
   return { db, config, log: silentLogger, keys: loadKeyRing(config) };

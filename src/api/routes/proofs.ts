@@ -72,11 +72,11 @@ export const proofRoutes: Routes = [
     response: evidence,
     errors: ["RUN_NOT_FOUND"],
     async handler({ params, tenant }) {
+      // An unknown run (or another tenant's) is "Run not found", as on every run route; a run of this tenant has none yet.
+      await getRun(tenant.db, tenant.tenantId, params.run_id);
       const evidence = await findEvidence(tenant.db.pool, tenant.tenantId, params.run_id);
       if (evidence === undefined) {
-        throw new AppError("RUN_NOT_FOUND", `No evidence for run ${params.run_id}: it is not finished, or not this tenant's`, {
-          details: { run_id: params.run_id },
-        });
+        throw new AppError("RUN_NOT_FOUND", `No evidence for run ${params.run_id}: it has not finished`, { details: { run_id: params.run_id } });
       }
       return evidenceJson(evidence);
     },

@@ -9,10 +9,10 @@ import { createRunBody, decisionBody, idempotencyKeyHeader, listQuery, runParams
 import { idempotencyOf, RUN_CREATION_ERRORS } from "./idempotency.js";
 
 /** What cancelling a run can raise: the run, a run past cancelling, a race lost, a trace that fails its check. */
-const CANCEL_ERRORS = ["RUN_NOT_FOUND", "RUN_NOT_CLAIMABLE", "CONFLICT", "TRACE_TAMPERED"] as const;
+const CANCEL_ERRORS = ["RUN_NOT_FOUND", "RUN_ALREADY_ENDED", "RUN_NOT_CLAIMABLE", "CONFLICT", "TRACE_TAMPERED"] as const;
 
 /** What deciding a parked run can raise: the same, and a `by` the services refuse. */
-const DECISION_ERRORS = [...CANCEL_ERRORS, "USAGE"] as const;
+const DECISION_ERRORS = [...CANCEL_ERRORS, "RUN_NOT_PENDING_APPROVAL", "USAGE"] as const;
 
 export const runRoutes: Routes = [
   route({

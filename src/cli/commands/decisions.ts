@@ -9,6 +9,7 @@ import { EXIT, runExitCode } from "../exit-codes.js";
 import { printJson } from "../output.js";
 import { runJson } from "../../views/run.js";
 import { printRunSummary } from "../present-run.js";
+import { noteUnworkedQueue } from "../queued-run-note.js";
 
 interface DecisionFlags extends CommonFlags {
   tenantId: string;
@@ -37,6 +38,7 @@ export function approveCommand(ctx: CliContext): Command {
         const detail = await getRunDetail(db, ctx.config, run.tenantId, run.id);
         if (flags.json) printJson(ctx.output, runJson(detail));
         else printRunSummary(ctx.output, detail);
+        if (!flags.wait) await noteUnworkedQueue(ctx, db, detail.run);
         ctx.exitCode = flags.wait ? runExitCode(detail.run.status) : EXIT.ok;
       });
     });

@@ -1,6 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { Command } from "commander";
 import { exportProofBundle, getRunProof, proveStep } from "../../services/proofs.js";
+import { getRun } from "../../services/runs.js";
 import { type CliContext, type CommonFlags, parseWholeNumber, withDatabase } from "../context.js";
 import { printJson } from "../output.js";
 import { printProof } from "../present-proof.js";
@@ -14,7 +15,12 @@ export function proofCommand(ctx: CliContext): Command {
     .option("--json", "print the proof as JSON")
     .option("-v, --verbose", "show stack traces on errors")
     .action(async (runId: string, flags: CommonFlags & { tenantId: string }) => {
-      const proof = await withDatabase(ctx, (db) => getRunProof(db, ctx.config, flags.tenantId, runId));
+      const proof = await withDatabase(ctx, async (db) => {
+        // The service answers UNSUPPORTED for a run it cannot see; a person asking by id hears "Run not found", as
+        // from every other verb (and the API's 404).
+        await getRun(db, flags.tenantId, runId);
+        return getRunProof(db, ctx.config, flags.tenantId, runId);
+      });
       if (flags.json) printJson(ctx.output, proof);
       else printProof(ctx.output, proof);
       ctx.exitCode = proof.verification_status === "VERIFIED" ? EXIT.ok : EXIT.failure;

@@ -3,6 +3,7 @@ import { findEvidence, listIncidents } from "../../db/queries/run-records.js";
 import { AppError } from "../../errors.js";
 import { requireTenant } from "../../services/agents.js";
 import { getRunProof } from "../../services/proofs.js";
+import { getRun } from "../../services/runs.js";
 import { type CliContext, type CommonFlags, parseWholeNumber, withDatabase } from "../context.js";
 import { evidenceJson, incidentJson } from "../../views/records.js";
 import { printJson, table } from "../output.js";
@@ -35,13 +36,11 @@ export function evidenceCommand(ctx: CliContext): Command {
     .action(async (runId: string, flags: CommonFlags & { tenantId: string }) => {
       // The evidence row is written when the run ends and is not itself proven (docs/proofs.md): the run's proof now
       // is shown beside it, so a VALID record never stands alone next to a trace that no longer verifies.
-      const { evidence, proof } = await withDatabase(ctx, async (db) => ({
-        evidence: await findEvidence(db.pool, requireTenant(flags.tenantId), runId),
-        proof: await getRunProof(db, ctx.config, flags.tenantId, runId),
-      }));
-      if (evidence === undefined) {
-        throw new AppError("RUN_NOT_FOUND", `No evidence for run ${runId}: it is not finished, or not this tenant's`);
-      }
+      const { evidence, proof } = await withDatabase(ctx, async (db) => {
+        const run = await getRun(db, flags.tenantId, runId);
+        return { evidence: await findEvidence(db.pool, run.tenantId, runId), proof: await getRunProof(db, ctx.config, run.tenantId, runId) };
+      });
+      if (evidence === undefined) throw new AppError("RUN_NOT_FOUND", `No evidence for run ${runId}: it has not finished`, { details: { run_id: runId } });
       if (flags.json) return printJson(ctx.output, { ...evidenceJson(evidence), proof: { verification_status: proof.verification_status, failure_reason: proof.failure_reason } });
       ctx.output.out(`Evidence for run ${runId}: ${evidence.status} (score ${evidence.score.toFixed(2)}), recorded when it ended`);
       ctx.output.out(`  proof now: ${proof.verification_status}${proof.failure_reason === null ? "" : ` (${proof.failure_reason})`}`);

@@ -9,8 +9,10 @@ import { withInterrupt } from "../interrupt.js";
 import { EXIT, runExitCode } from "../exit-codes.js";
 import { printJson } from "../output.js";
 import { readPlanFile } from "../read-json-file.js";
+import { isUsageError, printError } from "../report-error.js";
 import { type RunDetail, runJson } from "../../views/run.js";
 import { printRunSummary } from "../present-run.js";
+import { noteUnworkedQueue } from "../queued-run-note.js";
 import { printRunProgress } from "../run-progress.js";
 import type { Database } from "../../db/database.js";
 
@@ -54,7 +56,8 @@ export function runCommand(ctx: CliContext): Command {
             plan,
           });
         } catch (error) {
-          if (!(error instanceof AppError) || error.code !== "PLAN_INVALID") throw error;
+          // Only a planner's failed plan was recorded; an explicit plan that does not validate is a usage error.
+          if (!(error instanceof AppError) || error.code !== "PLAN_INVALID" || isUsageError(error)) throw error;
           return reportPlanFailure(ctx, flags, error, (runId) => getRunDetail(db, ctx.config, flags.tenantId, runId));
         }
         let interrupted = false;
@@ -79,7 +82,10 @@ export function runCommand(ctx: CliContext): Command {
           );
           ctx.exitCode = EXIT.interrupted;
         } else if (flags.wait) ctx.exitCode = runExitCode(detail.run.status);
-        else ctx.exitCode = detail.run.status === "queued" ? EXIT.ok : EXIT.failure;
+        else {
+          await noteUnworkedQueue(ctx, db, detail.run);
+          ctx.exitCode = detail.run.status === "queued" ? EXIT.ok : EXIT.failure;
+        }
       });
     });
 }
@@ -104,7 +110,7 @@ async function whileShowingProgress(ctx: CliContext, db: Database, run: Run, exe
   if (failure !== undefined) throw failure.error;
 }
 
-/** The run exists (recorded failed): --json prints it with the plan's issues; people get the message. */
+/** The planner's plan failed and the run exists (recorded failed): --json prints it with the plan's issues; people get the error. */
 async function reportPlanFailure(
   ctx: CliContext,
   flags: RunFlags,
@@ -118,6 +124,6 @@ async function reportPlanFailure(
     printJson(ctx.output, { ...runJson(await detailOf(runId)), plan_issues: error.details?.issues ?? [] });
     return;
   }
-  ctx.output.err(error.message);
-  ctx.output.err(`run ${runId} was recorded as failed`);
+  printError(ctx.output, error, "run");
+  ctx.output.err(`run ${runId} was recorded as failed; \`aos get-run ${runId} --tenant-id ${flags.tenantId}\` shows it`);
 }
