@@ -34,7 +34,7 @@ const run = await client.waitForRun(runId); // returns at pending_approval too
 if (run.status === "pending_approval") {
   console.log(`run ${runId} waits for approval: the tenant's policy requires it (require_approval).`);
   console.log(`  approve it through the API: client.approveRun("${runId}", "NAME") (POST /api/v1/runs/${runId}/approve {"by": "NAME"}),`);
-  console.log(`  or with the CLI where it can open the database: npx aos approve ${runId} --tenant-id ${run.tenant_id} --by NAME`);
+  console.log(`  or with the CLI (beside a running aos serve or aos dev too): npx aos approve ${runId} --tenant-id ${run.tenant_id} --by NAME`);
   console.log("  (reject it the same way: client.rejectRun, aos reject); then follow it again with client.events");
   process.exit(3);
 }

@@ -55,7 +55,7 @@ describeOnBackends("approvals and cancellation on $name", (backend) => {
     expect(done.steps[2]?.decision?.reason).toMatch(/^approved by alice at \d{4}-/);
     expect((await getRunProof(db, config, tenantId, parked.run.id)).verification_status).toBe("VERIFIED");
     expect(await incidentOf(parked.run.id)).toEqual([{ outcome: "SUCCESS", severity: "NONE", category: "EXECUTION_SUCCESS" }]);
-    await expect(approveRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "alice")).rejects.toThrow(/not pending_approval/);
+    await expect(approveRun(db, runnerDeps(db, config).keys, tenantId, parked.run.id, "alice")).rejects.toThrow(/already succeeded; nothing to approve/);
   });
 
   it("ends a rejected run halted, with the rejection (who, when) in its trace", async () => {
@@ -80,7 +80,7 @@ describeOnBackends("approvals and cancellation on $name", (backend) => {
     expect(await incidentOf(run.id)).toEqual([{ outcome: "ABORTED", severity: "LOW", category: "MANUAL" }]);
     const evidence = await db.pool.query("select count(*)::int as n from integrity_evidence where run_id = $1", [run.id]);
     expect(evidence.rows[0].n).toBe(1);
-    await expect(cancelRun(db, runnerDeps(db, config).keys, "t-cancel", run.id, config.leaseMs)).rejects.toThrow(/already ended/);
+    await expect(cancelRun(db, runnerDeps(db, config).keys, "t-cancel", run.id, config.leaseMs)).rejects.toThrow(/already cancelled; nothing to cancel/);
   });
 
   it("cancels a running run between steps: the step in flight finishes, the next never starts", async () => {

@@ -145,6 +145,8 @@ describe("aos run and aos get-run --watch through a pipe, on the embedded databa
   });
 
   it("--watch is tenant-scoped: another tenant's run is Run not found", async () => {
+    // The other tenant exists (a tenant that does not is refused before any run is looked up).
+    expect((await runCli(["api-keys", "create", "--tenant-id", "someone-else", "--name", "k"], env)).code).toBe(0);
     const foreign = await runCli(["get-run", runId, "--tenant-id", "someone-else", "--watch"], env);
     expect(foreign.code).toBe(1);
     expect(foreign.stderr).toContain(`Run not found: ${runId}`);

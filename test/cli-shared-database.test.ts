@@ -90,12 +90,17 @@ describe("several `aos` processes on one embedded database", () => {
     expect(holder.child.exitCode).toBeNull();
   }
 
-  it("a long `aos run` holds it: list-runs, get-run, policy set, api-keys create, a second run and its proof work beside it", { timeout: 600_000 }, async () => {
+  it("a long `aos run` holds it: get-run --watch follows it; list-runs, get-run, policy set, api-keys create, a second run and its proof work beside it", { timeout: 600_000 }, async () => {
     const holder = spawnCli(["run", "--tenant-id", TENANT, "--goal", "hold long", "--plan", heldPlan("long"), "--json"], env);
     const runId = await runIdWaitingOn("long");
+    // Followed from another shell while the holder executes it: the step that is waiting shows as started.
+    const watcher = spawnCli(["get-run", runId, "--tenant-id", TENANT, "--watch"], env);
+    await waitFor("the watcher shows the held step as started", async () => /wait {2}http_call {2}started/.test(watcher.output.stdout) || watcher.child.exitCode !== null);
     await everyVerbWorksBeside(holder, runId, "run");
     server.release("long");
     expect(await holder.exited, holder.output.stderr).toBe(0);
+    expect(await watcher.exited, watcher.output.stderr).toBe(0);
+    expect(watcher.output.stdout).toMatch(/wait {2}http_call {2}started[\s\S]*wait {2}http_call {2}succeeded[\s\S]*after {2}json_transform {2}succeeded[\s\S]*run succeeded/);
     expect(JSON.parse(holder.output.stdout).status).toBe("succeeded");
     expect((await json(["proof", runId, "--tenant-id", TENANT])).verification_status).toBe("VERIFIED");
   });

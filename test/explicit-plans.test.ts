@@ -108,8 +108,9 @@ it("through the CLI: exit 2, error: with every issue and a hint; the embedded da
   expect(result.stderr).toMatch(/^error: the plan does not validate \(2 issues; nothing was created\): steps\[0\]\.skill: .*UNKNOWN_SKILL.*; steps\[1\]\.params\.url: .*\nhint: /);
   const json = await runCli(["run", "--tenant-id", "typo", "--goal", "g", "--plan", plan, "--json"], env);
   expect([json.code, json.stdout]).toEqual([2, ""]);
-  const listed = await runCli(["list-runs", "--tenant-id", "typo", "--json"], env);
-  expect(JSON.parse(listed.stdout)).toEqual([]);
-  const incidents = await runCli(["incidents", "--tenant-id", "typo", "--json"], env);
-  expect(JSON.parse(incidents.stdout)).toEqual([]);
+  // Not even the tenant was created: every verb that reads refuses it as unknown.
+  for (const verb of [["list-runs"], ["incidents"]]) {
+    const listed = await runCli([...verb, "--tenant-id", "typo", "--json"], env);
+    expect([listed.code, listed.stdout, listed.stderr]).toEqual([1, "", expect.stringContaining('no such tenant "typo"')]);
+  }
 });

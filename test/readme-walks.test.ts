@@ -94,6 +94,7 @@ describe("the README's examples, run as written", () => {
       if (/^aos (serve|dev)\b/.test(command)) {
         const url = await serve(command, env, cwd);
         if (command.startsWith("aos serve")) serverUrl = url;
+        ran.push(command);
         continue;
       }
       const script = command.replace("AOS_URL=http://127.0.0.1:8000", `AOS_URL=${serverUrl}`).replace("AOS_API_KEY=aos_…", `AOS_API_KEY=${apiKey}`);

@@ -45,8 +45,10 @@ async function* runEvents(db: Queryable, tenantId: string, runId: string, option
     if (progress === undefined) return;
     const { run, attemptStarted } = progress;
     const terminal = isTerminal(run.status);
-    // A change to running is told before the steps it ran; an ending after them.
-    if (!terminal && run.status !== status) {
+    // A change to running (or back to queued) is told before the steps it ran; a stop after the steps that led to
+    // it: an ending, and a park (pending_approval) too, whose blocked step comes first, as the reason for it.
+    const toldFirst = run.status === "running" || run.status === "queued";
+    if (toldFirst && run.status !== status) {
       status = run.status;
       yield { kind: "status", run };
     }
@@ -68,8 +70,11 @@ async function* runEvents(db: Queryable, tenantId: string, runId: string, option
       told.add(attemptKey(attemptStarted));
       yield { kind: "step_started", started: attemptStarted };
     }
+    if (run.status !== status) {
+      status = run.status;
+      yield { kind: "status", run };
+    }
     if (terminal) {
-      if (run.status !== status) yield { kind: "status", run };
       yield { kind: "end", run };
       return;
     }

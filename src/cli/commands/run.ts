@@ -84,7 +84,8 @@ export function runCommand(ctx: CliContext): Command {
         } else if (flags.wait) ctx.exitCode = runExitCode(detail.run.status);
         else {
           await noteUnworkedQueue(ctx, db, detail.run);
-          ctx.exitCode = detail.run.status === "queued" ? EXIT.ok : EXIT.failure;
+          // Queued, or already taken by a live worker: the run was made. Only one that ended badly (already) fails.
+          ctx.exitCode = isTerminal(detail.run.status) && detail.run.status !== "succeeded" ? EXIT.failure : EXIT.ok;
         }
       });
     });
