@@ -28,6 +28,8 @@ import { NotExecuted, type SessionArbiter } from "./session-arbiter.js";
 export const REMOTE_IDLE_IN_TRANSACTION_MS = 30_000;
 
 export const OWNER_FILE_NAME = "aos.owner";
+/** A HELLO frame: kind, request id and the 32-byte token. Nothing longer is read from a peer that has not said it. */
+const HELLO_FRAME_BYTES = 5 + 32;
 /** How long a closing owner waits for remotes to hang up after CLOSING (they do as soon as their replies arrive). */
 const CLOSE_GRACE_MS = 5_000;
 
@@ -102,7 +104,7 @@ function serveConnection(socket: Socket, arbiter: SessionArbiter, token: Buffer,
         sendFrame(socket, kindOfFailure, id, new TextEncoder().encode(error instanceof Error ? error.message : String(error)));
       },
     );
-  });
+  }, () => (caller === undefined ? HELLO_FRAME_BYTES : Number.MAX_SAFE_INTEGER));
 }
 
 /** Starts listening for `arbiter`, then publishes the owner file; resolves once others can connect. */

@@ -43,14 +43,17 @@ export function sendFrame(socket: Socket, kind: number, id: number, payload: Uin
   socket.write(Buffer.concat([header, payload]));
 }
 
-/** Calls `onFrame` for each whole frame the socket delivers; destroys the socket on a malformed length. */
-export function readFrames(socket: Socket, onFrame: (frame: Frame) => void): void {
+/**
+ * Calls `onFrame` for each whole frame the socket delivers; destroys the socket on a malformed length, or one above
+ * `maxBytes()` (asked before each frame: a peer that has not said HELLO yet may send only a HELLO's few bytes).
+ */
+export function readFrames(socket: Socket, onFrame: (frame: Frame) => void, maxBytes: () => number = () => MAX_FRAME_BYTES): void {
   let buffered: Buffer = Buffer.alloc(0);
   socket.on("data", (chunk: Buffer) => {
     buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
     while (buffered.length >= 4) {
       const length = buffered.readUInt32BE(0);
-      if (length < 5 || length > MAX_FRAME_BYTES) {
+      if (length < 5 || length > Math.min(maxBytes(), MAX_FRAME_BYTES)) {
         socket.destroy();
         return;
       }

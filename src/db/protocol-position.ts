@@ -17,14 +17,43 @@ const PARSE = 0x50; // 'P'
 const EXTENDED = new Set([PARSE, 0x42, 0x44, 0x45, 0x43, 0x48]); // P B D E C H
 const DEFERRABLE = new Set([PARSE, 0x42, 0x44, 0x45, 0x43]); // not Flush: it asks for the replies now
 
-/** Calls `visit(type, body offset, body end)` for each whole message in `bytes`. */
+/**
+ * Calls `visit(type, body offset, body end)` for each whole message in `bytes`; stops at a length that cannot be
+ * one (below 4, the length's own bytes), so no input can make it loop.
+ */
 function eachMessage(bytes: Uint8Array, visit: (type: number, start: number, end: number) => void): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let at = 0; at + 5 <= bytes.length; ) {
-    const end = at + 1 + view.getInt32(at + 1);
+    const length = view.getInt32(at + 1);
+    if (length < 4) return;
+    const end = at + 1 + length;
     visit(bytes[at] as number, at + 5, Math.min(end, bytes.length));
     at = end;
   }
+}
+
+/** The only frontend messages AOS's pg clients send here: Query, Parse, Bind, Describe, Execute, Close, Flush, Sync. */
+const SENT_BY_AOS = new Set([SIMPLE_QUERY, ...EXTENDED, SYNC]);
+
+/**
+ * Why `request` may not run on the shared session, or undefined when it may: every message whole (the lengths add
+ * up to the bytes exactly), of a type AOS's clients send, and no named prepared statement. A request cut short, or
+ * of a type PGlite then waits on (a copy, a function call), would hold the one session for good; a named statement
+ * outlives its transaction in the one session every client shares, so a client could find another's (AOS sends
+ * only unnamed ones: pg names a statement only when a query sets `name`, and none does).
+ */
+export function requestIssue(request: Uint8Array): string | undefined {
+  const view = new DataView(request.buffer, request.byteOffset, request.byteLength);
+  for (let at = 0; at < request.length; ) {
+    if (at + 5 > request.length) return "a message is cut short";
+    const type = request[at] as number;
+    const length = view.getInt32(at + 1);
+    if (length < 4 || at + 1 + length > request.length) return "a message's length does not fit the request";
+    if (!SENT_BY_AOS.has(type)) return `a message of type ${JSON.stringify(String.fromCharCode(type))} is not one AOS sends`;
+    if (type === PARSE && request[at + 5] !== 0) return "a named prepared statement would outlive the transaction and be seen by other processes";
+    at += 1 + length;
+  }
+  return request.length === 0 ? "the request is empty" : undefined;
 }
 
 /** The status byte of the last ReadyForQuery in a reply, as a letter ('I', 'T' or 'E'); undefined when none. */
@@ -34,19 +63,6 @@ export function readyStatus(reply: Uint8Array): string | undefined {
     if (type === READY_FOR_QUERY) status = reply[start];
   });
   return status === undefined ? undefined : String.fromCharCode(status);
-}
-
-/**
- * Whether `request` parses a *named* prepared statement. A named statement outlives its transaction in the
- * one session every client shares, so a client could find another's, or fail on a name another left behind;
- * AOS sends only unnamed ones (pg names a statement only when a query sets `name`, and none does).
- */
-export function parsesNamedStatement(request: Uint8Array): boolean {
-  let named = false;
-  eachMessage(request, (type, start) => {
-    if (type === PARSE && request[start] !== 0) named = true;
-  });
-  return named;
 }
 
 /** Whether every message in `request` is one whose reply may wait for the next Sync (Parse, Bind, Describe, Execute, Close). */
@@ -93,5 +109,7 @@ function message(type: string, body: Uint8Array): Uint8Array {
 
 /** Sync: ends an extended-protocol sequence (and, after an error in one, the skipping of its rest). */
 export const SYNC_MESSAGE = message("S", new Uint8Array());
+/** A simple query that resets every session setting, statement, temporary table, lock and LISTEN. */
+export const DISCARD_ALL_MESSAGE = message("Q", new TextEncoder().encode("discard all\0"));
 /** A simple query that ends whatever transaction is open; a warning, not an error, when none is. */
 export const ROLLBACK_MESSAGE = message("Q", new TextEncoder().encode("rollback\0"));

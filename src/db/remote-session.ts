@@ -1,4 +1,6 @@
+import { statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { dirname } from "node:path";
 import { AppError } from "../errors.js";
 import type { OwnerFile } from "./owner-socket.js";
 import { FRAME, readFrames, sendFrame } from "./owner-wire.js";
@@ -23,6 +25,10 @@ export class RemoteConnection {
 
   /** Connects and presents the token; rejects when the owner is not there (any more) or refuses it. */
   static open(owner: OwnerFile): Promise<RemoteConnection> {
+    const doubt = socketDirectoryDoubt(owner.socket);
+    if (doubt !== undefined) {
+      return Promise.reject(new AppError("DATABASE_UNAVAILABLE", `will not connect to the embedded database's owner (pid ${owner.pid}): ${doubt}; if no aos process is running, remove the stale aos.lock and aos.owner files`));
+    }
     return new Promise((resolve, reject) => {
       const socket = connect(owner.socket);
       const connection = new RemoteConnection(socket);
@@ -86,4 +92,22 @@ export class RemoteConnection {
     for (const waiter of this.#pending.values()) waiter.reject(this.#gone);
     this.#pending.clear();
   }
+}
+
+/**
+ * Why the owner file's socket may not be the owner's, or undefined: the token is sent to whoever listens there, so
+ * the socket's directory must be this user's own and closed to everyone else (owner-socket.ts makes it so). A
+ * directory another user made at that path (after a reboot emptied /tmp, say) is not trusted.
+ */
+function socketDirectoryDoubt(socketPath: string): string | undefined {
+  let directory;
+  try {
+    directory = statSync(dirname(socketPath));
+  } catch {
+    return undefined; // Not there: connecting fails with a clear error of its own, and the lock may be stale.
+  }
+  const uid = process.getuid?.();
+  if (uid !== undefined && directory.uid !== uid) return `its socket's directory ${dirname(socketPath)} belongs to another user`;
+  if ((directory.mode & 0o077) !== 0) return `its socket's directory ${dirname(socketPath)} is open to other users`;
+  return undefined;
 }

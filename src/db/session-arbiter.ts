@@ -1,6 +1,6 @@
 import { AppError } from "../errors.js";
 import type { SessionChannel } from "./pglite-pool.js";
-import { parsesNamedStatement, ProtocolPosition, ROLLBACK_MESSAGE, SYNC_MESSAGE } from "./protocol-position.js";
+import { DISCARD_ALL_MESSAGE, ProtocolPosition, requestIssue, ROLLBACK_MESSAGE, SYNC_MESSAGE } from "./protocol-position.js";
 
 /**
  * One PGlite session shared by many clients, handed from one to the next only at a boundary
@@ -57,6 +57,8 @@ export class SessionArbiter {
   readonly #waiting: Waiting[] = [];
   #closing: string | undefined;
   #idle: (() => void) | undefined;
+  /** Who sent the last request: a different caller's first request is preceded by DISCARD ALL. */
+  #lastCaller: ArbiterCaller | undefined;
 
   constructor(session: RawSession) {
     this.#session = session;
@@ -83,12 +85,16 @@ export class SessionArbiter {
 
   /** @internal Waits for the session (or keeps it), runs one request, and hands the session on at a boundary. */
   async run(caller: ArbiterCaller, request: Uint8Array): Promise<Uint8Array> {
-    if (parsesNamedStatement(request)) {
-      throw new AppError("DATABASE_UNAVAILABLE", "a named prepared statement cannot be used on the shared embedded database: it would outlive the transaction and be seen by other processes");
-    }
+    const issue = requestIssue(request);
+    if (issue !== undefined) throw new AppError("DATABASE_UNAVAILABLE", `refused on the shared embedded database: ${issue}`);
     await this.#take(caller);
     let reply: Uint8Array;
     try {
+      // A session that passes to another caller starts clean: whatever state the last one left (a SET without
+      // LOCAL, a temporary table, a session lock, a LISTEN, a PREPARE in SQL) is discarded, as PgBouncer's
+      // server_reset_query does. At a boundary no transaction is open, so DISCARD ALL may run.
+      if (this.#lastCaller !== undefined && this.#lastCaller !== caller) await this.#session.execRaw(DISCARD_ALL_MESSAGE);
+      this.#lastCaller = caller;
       reply = await this.#session.execRaw(request);
     } catch (error) {
       // PGlite itself failed: its state is unknown, and keeping the session would stall every other caller.
